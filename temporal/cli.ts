@@ -1,0 +1,293 @@
+// The rewrite-rl command line. Exit codes a script can rely on:
+//   0 success · 1 the workflow failed, or there was nothing to do · 2 bad usage or invalid input
+//   3 no Temporal server reachable or findable · 4 the workflow is still running
+import { copyFile, readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { ArtifactStore, sha256File } from '../activities/artifact-store';
+import { withWorkers } from '../workers/in-process';
+import { runWorkersUntilSignal } from '../workers/run';
+import { TemporalNotFoundError } from './binary';
+import { connectClient, ServerUnreachableError } from './connection';
+import { serverStatus, startDevServer, stopDevServer } from './server';
+import { PROJECT_ROOT, TASK_QUEUE, settingsFromEnv, type Settings } from './settings';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, running: 4 } as const;
+
+class UsageError extends Error {}
+
+const HELP = `rewrite-rl — RL data rewriting for stable off-policy SFT, on Temporal
+
+Usage:
+  rewrite-rl demo                          run the main job on the embedded default
+  rewrite-rl server start|stop|status      the local Temporal dev server (UI on port 8233)
+  rewrite-rl worker [--cpu] [--device D]   run workers until Ctrl-C; D is cpu or cuda:N
+                                           (no flag: the CPU worker and a cpu device worker)
+  rewrite-rl run <workflow> --input F      start a workflow with the JSON object in file F and wait
+  rewrite-rl status <workflow-id>          a workflow's status (and result when done)
+  rewrite-rl import <file> [--map question=problem,answer=solution] [--name N]
+        [--format jsonl|json|parquet] [--test-fraction F | --test-size N] [--seed S] [--max-bad-fraction F]
+
+Options for run, import and demo: --no-worker (only start; workers run elsewhere), --no-wait, --id ID.
+Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* (a real server or
+cluster), REWRITE_RL_HOME (data folder, default ./.rewrite-rl), REWRITE_RL_ARTIFACTS (artifact store),
+REWRITE_RL_SERVER_PORT and REWRITE_RL_UI_PORT (the dev server's ports).
+Exit codes: 0 ok, 1 workflow failed, 2 bad usage or input, 3 no server, 4 still running.`;
+
+const out = (line = '') => process.stdout.write(line + '\n');
+const err = (line: string) => process.stderr.write(line + '\n');
+
+function uiLink(s: Settings, workflowId: string): string | undefined {
+  const base = s.address ? process.env.TEMPORAL_UI_URL : `http://localhost:${s.uiPort}`;
+  return base ? `${base}/namespaces/${s.namespace}/workflows/${encodeURIComponent(workflowId)}` : undefined;
+}
+
+/** Makes sure a server is there: the user's (TEMPORAL_ADDRESS) or the local dev server, started if needed. */
+async function ensureServer(s: Settings): Promise<void> {
+  if (s.address) return;
+  const started = await startDevServer(s, err);
+  if (!started.reused)
+    err(
+      `started the Temporal dev server at ${started.address} (UI ${started.uiUrl}); stop it with \`rewrite-rl server stop\``,
+    );
+}
+
+interface StartOptions {
+  worker: boolean;
+  wait: boolean;
+  id?: string;
+}
+
+async function startAndWait(s: Settings, workflow: string, input: unknown, o: StartOptions): Promise<number> {
+  await ensureServer(s);
+  const client = await connectClient(s);
+  const workflowId =
+    o.id ?? `${workflow}-${new Date().toISOString().replace(/[-:.TZ]/g, '')}-${Math.random().toString(36).slice(2, 6)}`;
+  const go = async () => {
+    const handle = await client.workflow.start(workflow, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+    err(`started ${workflow} as ${workflowId}${uiLink(s, workflowId) ? ` — ${uiLink(s, workflowId)}` : ''}`);
+    if (!o.wait) return EXIT.ok;
+    return report(
+      await handle.result().then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+    );
+  };
+  try {
+    return o.worker ? await withWorkers(s, { cpu: true, device: 'cpu' }, go) : await go();
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function report(r: { ok: true; value: unknown } | { ok: false; error: unknown }): number {
+  if (r.ok) {
+    out(JSON.stringify(r.value, null, 2));
+    return EXIT.ok;
+  }
+  const cause = r.error instanceof WorkflowFailedError ? r.error.cause : r.error;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+  err(`workflow failed${type ? ` (${type})` : ''}: ${message}`);
+  return type === 'InvalidInput' ? EXIT.usage : EXIT.failed;
+}
+
+async function stage(s: Settings, file: string): Promise<string> {
+  const store = new ArtifactStore(s.artifactRoot);
+  const abs = resolve(file);
+  const hash = await sha256File(abs).catch(() => {
+    throw new UsageError(`cannot read ${file}`);
+  });
+  const ref = `inputs/${hash.slice(0, 16)}`;
+  await store.writeDir(ref, (dir) => copyFile(abs, `${dir}/${basename(abs)}`));
+  return `artifact://${ref}/${basename(abs)}`;
+}
+
+function parseMap(text: string | undefined): Record<string, string> | undefined {
+  if (!text) return undefined;
+  const map: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    const [key, value] = pair.split('=').map((x) => x.trim());
+    if (!key || !value)
+      throw new UsageError(`--map expects target=source pairs like question=problem,answer=solution; got "${pair}"`);
+    map[key] = value;
+  }
+  return map;
+}
+
+function num(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n)) throw new UsageError(`${flag} expects a number, got "${text}"`);
+  return n;
+}
+
+export async function runImport(
+  s: Settings,
+  file: string,
+  v: Record<string, string | boolean | undefined>,
+  o: StartOptions,
+) {
+  const source = await stage(s, file);
+  const testSize = num(v['test-size'] as string | undefined, '--test-size');
+  const testFraction = num(v['test-fraction'] as string | undefined, '--test-fraction');
+  const input = {
+    source,
+    ...(v.name ? { name: v.name } : {}),
+    ...(v.format ? { format: v.format } : {}),
+    ...(parseMap(v.map as string | undefined) ? { map: parseMap(v.map as string | undefined) } : {}),
+    ...(testSize !== undefined || testFraction !== undefined
+      ? {
+          split: {
+            ...(testSize !== undefined ? { testSize } : {}),
+            ...(testFraction !== undefined ? { testFraction } : {}),
+          },
+        }
+      : {}),
+    ...(v.seed !== undefined ? { seed: num(v.seed as string, '--seed') } : {}),
+    ...(v['max-bad-fraction'] !== undefined
+      ? { maxBadFraction: num(v['max-bad-fraction'] as string, '--max-bad-fraction') }
+      : {}),
+  };
+  return startAndWait(s, 'importDataset', input, o);
+}
+
+async function status(s: Settings, client: Client, workflowId: string): Promise<number> {
+  const handle = client.workflow.getHandle(workflowId);
+  const d = await handle.describe();
+  out(`${workflowId}: ${d.status.name} (type ${d.type}, started ${d.startTime.toISOString()})`);
+  const attrs = d.typedSearchAttributes;
+  for (const pair of attrs.getAll()) out(`  ${pair.key.name} = ${JSON.stringify(pair.value)}`);
+  const link = uiLink(s, workflowId);
+  if (link) out(`  ${link}`);
+  if (d.status.name === 'RUNNING') return EXIT.running;
+  if (d.status.name === 'COMPLETED') {
+    out(JSON.stringify(await handle.result(), null, 2));
+    return EXIT.ok;
+  }
+  return EXIT.failed;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals: pos } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      input: { type: 'string' },
+      id: { type: 'string' },
+      device: { type: 'string' },
+      cpu: { type: 'boolean' },
+      'no-worker': { type: 'boolean' },
+      'no-wait': { type: 'boolean' },
+      map: { type: 'string' },
+      name: { type: 'string' },
+      format: { type: 'string' },
+      'test-fraction': { type: 'string' },
+      'test-size': { type: 'string' },
+      seed: { type: 'string' },
+      'max-bad-fraction': { type: 'string' },
+    },
+  });
+  const s = settingsFromEnv();
+  const [command, arg] = pos;
+  // Workers started by run, import and demo only say something when it matters; `worker` logs as usual.
+  if (command !== 'worker') Runtime.install({ logger: new DefaultLogger('WARN') });
+  const start: StartOptions = { worker: !v['no-worker'], wait: !v['no-wait'], id: v.id };
+  if (v.help || !command) {
+    out(HELP);
+    return command || v.help ? EXIT.ok : EXIT.usage;
+  }
+  switch (command) {
+    case 'server': {
+      if (arg === 'start') {
+        if (s.address) {
+          const st = await serverStatus(s);
+          out(
+            `TEMPORAL_ADDRESS is set (${s.address}): not starting a dev server; it is ${st.reachable ? 'reachable' : 'NOT reachable'}`,
+          );
+          return st.reachable ? EXIT.ok : EXIT.noServer;
+        }
+        const r = await startDevServer(s, err);
+        out(
+          `${r.reused ? 'a Temporal server is already running' : 'started the Temporal dev server'} at ${r.address}; UI ${r.uiUrl}`,
+        );
+        if (r.info) out(`  pid ${r.info.pid}, data ${r.info.dbFile}, log ${r.info.logFile}`);
+        return EXIT.ok;
+      }
+      if (arg === 'stop') {
+        const stopped = await stopDevServer(s);
+        out(stopped ? 'stopped the Temporal dev server' : 'no dev server started by rewrite-rl is running');
+        return stopped ? EXIT.ok : EXIT.failed;
+      }
+      if (arg === 'status') {
+        const st = await serverStatus(s);
+        out(
+          `${st.address}: ${st.reachable ? 'reachable' : 'not reachable'}${st.info ? ` (dev server pid ${st.info.pid}, UI http://localhost:${st.info.uiPort})` : ''}`,
+        );
+        return st.reachable ? EXIT.ok : EXIT.noServer;
+      }
+      throw new UsageError('server expects start, stop or status');
+    }
+    case 'worker': {
+      const cpu = !!v.cpu || !v.device;
+      const device = v.device ?? (v.cpu ? undefined : 'cpu');
+      await runWorkersUntilSignal(s, { cpu, device }, err);
+      return EXIT.ok;
+    }
+    case 'run': {
+      if (!arg || !v.input) throw new UsageError('run expects <workflow> --input file.json');
+      let input: unknown;
+      try {
+        input = JSON.parse(await readFile(v.input, 'utf8'));
+      } catch (e) {
+        throw new UsageError(`--input ${v.input}: ${(e as Error).message}`);
+      }
+      return startAndWait(s, arg, input, start);
+    }
+    case 'status': {
+      if (!arg) throw new UsageError('status expects a workflow id');
+      const client = await connectClient(s);
+      try {
+        return await status(s, client, arg);
+      } finally {
+        await client.connection.close();
+      }
+    }
+    case 'import':
+      if (!arg) throw new UsageError('import expects a file');
+      return runImport(s, arg, v, start);
+    case 'demo':
+      return runImport(
+        s,
+        resolve(PROJECT_ROOT, 'world', 'sample', 'downstream.jsonl'),
+        { name: 'sample', map: 'question=problem,answer=solution' },
+        start,
+      );
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+export async function cli(argv: string[]): Promise<never> {
+  let code: number;
+  try {
+    code = await main(argv);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`rewrite-rl: ${(e as Error).message}\n(run \`rewrite-rl --help\`)`);
+      code = EXIT.usage;
+    } else if (e instanceof ServerUnreachableError || e instanceof TemporalNotFoundError) {
+      err(`rewrite-rl: ${(e as Error).message}`);
+      code = EXIT.noServer;
+    } else {
+      err(`rewrite-rl: ${(e as Error).stack ?? e}`);
+      code = EXIT.failed;
+    }
+  }
+  process.exit(code);
+}

@@ -1,0 +1,50 @@
+// Where things live and which server to talk to, from the environment (the same variable names as the
+// Temporal CLI for the connection, so a user's existing setup carries over).
+import { resolve } from 'node:path';
+
+export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
+export const TASK_QUEUE = 'rewrite-rl';
+
+export interface Settings {
+  /** The data folder: the dev server's SQLite file, its log and pid file, the default artifact store. */
+  home: string;
+  artifactRoot: string;
+  /** Set when the user points at a running server or cluster; then no dev server is started. */
+  address?: string;
+  namespace: string;
+  apiKey?: string;
+  tls?: { clientCertPath?: string; clientKeyPath?: string; serverCaCertPath?: string; serverName?: string };
+  port: number;
+  uiPort: number;
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+  const home = resolve(env.REWRITE_RL_HOME ?? '.rewrite-rl');
+  const tlsWanted =
+    env.TEMPORAL_TLS === 'true' ||
+    env.TEMPORAL_TLS === '1' ||
+    !!env.TEMPORAL_TLS_CLIENT_CERT_PATH ||
+    !!env.TEMPORAL_TLS_SERVER_CA_CERT_PATH;
+  return {
+    home,
+    artifactRoot: resolve(env.REWRITE_RL_ARTIFACTS ?? resolve(home, 'artifacts')),
+    address: env.TEMPORAL_ADDRESS || undefined,
+    namespace: env.TEMPORAL_NAMESPACE || 'default',
+    apiKey: env.TEMPORAL_API_KEY || undefined,
+    tls: tlsWanted
+      ? {
+          clientCertPath: env.TEMPORAL_TLS_CLIENT_CERT_PATH,
+          clientKeyPath: env.TEMPORAL_TLS_CLIENT_KEY_PATH,
+          serverCaCertPath: env.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+          serverName: env.TEMPORAL_TLS_SERVER_NAME,
+        }
+      : undefined,
+    port: Number(env.REWRITE_RL_SERVER_PORT ?? 7233),
+    uiPort: Number(env.REWRITE_RL_UI_PORT ?? 8233),
+  };
+}
+
+/** The address clients and workers use: the user's server, else the local dev server. */
+export function addressOf(s: Settings): string {
+  return s.address ?? `127.0.0.1:${s.port}`;
+}

@@ -1,0 +1,39 @@
+// Devices and their task queues. Only the CPU path is tested here: no machine of this project has a GPU,
+// and onnxruntime-node's CUDA provider is not bundled in its npm package (its install script downloads it).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { TASK_QUEUE } from '../temporal/settings';
+
+export type Device = { kind: 'cpu' } | { kind: 'cuda'; id: number };
+
+export function parseDevice(text: string): Device {
+  if (text === 'cpu') return { kind: 'cpu' };
+  const m = /^cuda:(\d{1,2})$/.exec(text);
+  if (m) return { kind: 'cuda', id: Number(m[1]) };
+  throw new Error(`unknown device "${text}": use cpu or cuda:N`);
+}
+
+export function deviceName(d: Device): string {
+  return d.kind === 'cpu' ? 'cpu' : `cuda:${d.id}`;
+}
+
+/** The task queue device activities for this device are routed to. */
+export function deviceTaskQueue(d: Device): string {
+  return d.kind === 'cpu' ? `${TASK_QUEUE}-device-cpu` : `${TASK_QUEUE}-device-cuda-${d.id}`;
+}
+
+/** Throws a clear error when the device cannot be used by onnxruntime-node on this machine. */
+export function assertDeviceUsable(d: Device): void {
+  if (d.kind === 'cpu') return;
+  const require = createRequire(import.meta.url);
+  const binding = dirname(require.resolve('onnxruntime-node'));
+  const lib = join(binding, '..', 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+  if (!existsSync(lib)) {
+    throw new Error(
+      `device ${deviceName(d)}: onnxruntime-node's CUDA execution provider is not installed (${lib} is missing). ` +
+        `Install it with onnxruntime-node's install script (remove onnxruntime-node-install=skip from .npmrc on a ` +
+        `machine that can download it, then \`npm rebuild onnxruntime-node\`), or use --device cpu.`,
+    );
+  }
+}

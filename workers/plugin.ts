@@ -1,0 +1,43 @@
+// The plugin: one line in a user's own Worker or Client brings the project's workflows and activities.
+//
+//   const worker = await Worker.create({ connection, taskQueue: 'rewrite-rl', plugins: [new RewriteRlPlugin()] });
+//
+// A device worker takes `activities: 'device'` and its device's task queue (see workers/device.ts).
+import { SimplePlugin } from '@temporalio/plugin';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import { ArtifactStore, createCpuActivities, createDeviceActivities } from '../activities';
+import { settingsFromEnv } from '../temporal/settings';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface RewriteRlPluginOptions {
+  /** Which activities this worker serves: 'cpu' (with the workflows), 'device', or 'none' (a client). */
+  activities?: 'cpu' | 'device' | 'none';
+  /** The artifact store's root; default from REWRITE_RL_ARTIFACTS or ./.rewrite-rl/artifacts. */
+  artifactRoot?: string;
+  /** For device activities: 'cpu' or 'cuda:N'. */
+  device?: string;
+  /** A prebuilt workflow bundle (tests bundle once per run); by default the workflows are bundled at start. */
+  workflowBundle?: WorkflowBundleOption;
+}
+
+export class RewriteRlPlugin extends SimplePlugin {
+  constructor(opts: RewriteRlPluginOptions = {}) {
+    const kind = opts.activities ?? 'cpu';
+    const store = new ArtifactStore(opts.artifactRoot ?? settingsFromEnv().artifactRoot);
+    const activities =
+      kind === 'cpu'
+        ? createCpuActivities({ store })
+        : kind === 'device'
+          ? createDeviceActivities({ store, device: opts.device ?? 'cpu' })
+          : undefined;
+    const withWorkflows = kind === 'cpu';
+    super({
+      name: 'rewrite-rl',
+      activities,
+      ...(withWorkflows && opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),
+      ...(withWorkflows && !opts.workflowBundle ? { workflowsPath: WORKFLOWS_PATH } : {}),
+    });
+  }
+}

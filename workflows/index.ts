@@ -1,0 +1,2 @@
+// Every workflow the plugin registers. Workflows are deterministic orchestration only.
+export { importDataset } from './import-dataset';

@@ -1,0 +1,22 @@
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { SchemaIssue } from '../schemas';
+
+interface Checker<T> {
+  check(value: unknown): { ok: true; value: T } | { ok: false; issues: SchemaIssue[] };
+}
+
+/**
+ * The first thing every workflow does: validate its one argument against its schema. Bad input fails
+ * the workflow at once, before any activity runs, with a non-retryable error naming each JSON path and rule.
+ */
+export function validateInput<T>(checker: Checker<T>, input: unknown, workflow: string): T {
+  const result = checker.check(input);
+  if (result.ok) return result.value;
+  const list = result.issues.map((i) => `${i.path}: ${i.message} (${i.rule})`).join('; ');
+  throw ApplicationFailure.create({
+    message: `${workflow} input is invalid: ${list}`,
+    type: 'InvalidInput',
+    nonRetryable: true,
+    details: [result.issues],
+  });
+}
