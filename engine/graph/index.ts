@@ -1,0 +1,3 @@
+export * from './dtype';
+export * from './graph';
+export * from './shape';

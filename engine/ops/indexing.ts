@@ -1,0 +1,108 @@
+import { type Dim, type Tensor, attr } from '../graph';
+import { isStatic, normAxis } from '../graph/shape';
+import { defineGrad } from '../autodiff/registry';
+import { emit1, ints } from './core';
+import { cast } from './elementwise';
+import { constantOfShape, shapeOf, transpose, unsqueeze, zerosLike } from './shape';
+import { gather as gatherOp } from './indexing-gather';
+
+export type Reduction = 'none' | 'add' | 'mul' | 'max' | 'min';
+
+function requireIndex(op: string, idx: Tensor): void {
+  if (idx.dtype !== 'int64' && idx.dtype !== 'int32') throw new Error(`${op}: indices must be int32/int64, got ${idx}`);
+}
+
+/** Gather(x, indices, axis): x[..., indices, ...]. */
+export const gather = gatherOp;
+
+export function gatherElements(x: Tensor, idx: Tensor, axis: number): Tensor {
+  requireIndex('GatherElements', idx);
+  const a = normAxis('GatherElements', axis, x.rank);
+  if (idx.rank !== x.rank) throw new Error(`GatherElements: rank of ${idx} differs from ${x}`);
+  return emit1('GatherElements', [x, idx], x.dtype, idx.shape, { axis: attr.int(a) });
+}
+
+export function gatherND(x: Tensor, idx: Tensor): Tensor {
+  requireIndex('GatherND', idx);
+  const k = idx.shape[idx.rank - 1];
+  if (typeof k !== 'number') throw new Error(`GatherND: last dim of ${idx} must be static`);
+  return emit1('GatherND', [x, idx], x.dtype, [...idx.shape.slice(0, -1), ...x.shape.slice(k)]);
+}
+
+export function scatterND(data: Tensor, idx: Tensor, updates: Tensor, reduction: Reduction = 'none'): Tensor {
+  requireIndex('ScatterND', idx);
+  return emit1(
+    'ScatterND',
+    [data, idx, updates],
+    data.dtype,
+    data.shape,
+    reduction === 'none' ? {} : { reduction: attr.string(reduction) },
+  );
+}
+
+export function scatterElements(
+  data: Tensor,
+  idx: Tensor,
+  updates: Tensor,
+  axis: number,
+  reduction: Reduction = 'none',
+): Tensor {
+  requireIndex('ScatterElements', idx);
+  const a = normAxis('ScatterElements', axis, data.rank);
+  return emit1('ScatterElements', [data, idx, updates], data.dtype, data.shape, {
+    axis: attr.int(a),
+    ...(reduction === 'none' ? {} : { reduction: attr.string(reduction) }),
+  });
+}
+
+// ---- gradient rules ----
+
+/** Zeros with x's shape permuted by perm, without materialising the permutation of x. */
+function zerosPermuted(x: Tensor, perm: number[]): Tensor {
+  const dims: Dim[] = perm.map((p) => x.shape[p]);
+  const shape = isStatic(dims) ? ints(x.graph, dims) : gatherOp(shapeOf(x), ints(x.graph, perm), 0);
+  return constantOfShape(shape, 0, x.dtype);
+}
+
+defineGrad('Gather', (n, [d]) => {
+  const [x, idx] = n.inputs as Tensor[];
+  const a = (n.attrs.axis as { value: number }).value;
+  const ri = idx.rank;
+  const idx64 = unsqueeze(cast(idx, 'int64'), [ri]);
+  if (a === 0) return [scatterND(zerosLike(x), idx64, d!, 'add'), undefined];
+  // Move the gathered axis to the front, scatter-add, move it back.
+  const xPerm = [a, ...[...Array(x.rank).keys()].filter((i) => i !== a)];
+  const dPerm = [
+    ...[...Array(ri).keys()].map((i) => a + i),
+    ...[...Array(a).keys()],
+    ...[...Array(d!.rank - a - ri).keys()].map((i) => a + ri + i),
+  ];
+  const acc = scatterND(zerosPermuted(x, xPerm), idx64, transpose(d!, dPerm), 'add');
+  const inv = new Array<number>(xPerm.length);
+  xPerm.forEach((p, i) => (inv[p] = i));
+  return [transpose(acc, inv), undefined];
+});
+defineGrad('GatherElements', (n, [d]) => {
+  const [x, idx] = n.inputs as Tensor[];
+  const a = (n.attrs.axis as { value: number }).value;
+  return [scatterElements(zerosLike(x), idx, d!, a, 'add'), undefined];
+});
+defineGrad('GatherND', (n, [d]) => {
+  const [x, idx] = n.inputs as Tensor[];
+  return [scatterND(zerosLike(x), idx, d!, 'add'), undefined];
+});
+defineGrad('ScatterND', (n, [d], needs) => {
+  const [, idx, upd] = n.inputs as Tensor[];
+  const red = (n.attrs.reduction as { value: string } | undefined)?.value ?? 'none';
+  if (red !== 'none' && red !== 'add') throw new Error(`ScatterND gradient: reduction ${red} unsupported`);
+  const dData = !needs[0] ? undefined : red === 'add' ? d : scatterND(d!, idx, zerosLike(upd));
+  return [dData, undefined, needs[2] ? gatherND(d!, idx) : undefined];
+});
+defineGrad('ScatterElements', (n, [d], needs) => {
+  const [, idx, upd] = n.inputs as Tensor[];
+  const a = (n.attrs.axis as { value: number }).value;
+  const red = (n.attrs.reduction as { value: string } | undefined)?.value ?? 'none';
+  if (red !== 'none' && red !== 'add') throw new Error(`ScatterElements gradient: reduction ${red} unsupported`);
+  const dData = !needs[0] ? undefined : red === 'add' ? d : scatterElements(d!, idx, zerosLike(upd), a);
+  return [dData, undefined, needs[2] ? gatherElements(d!, idx, a) : undefined];
+});
