@@ -4,7 +4,7 @@
 //
 // A device worker takes `activities: 'device'` and its device's task queue (see workers/device.ts).
 import { SimplePlugin } from '@temporalio/plugin';
-import type { WorkflowBundleOption } from '@temporalio/worker';
+import type { WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { ArtifactStore, createCpuActivities, createDeviceActivities } from '../activities';
 import { settingsFromEnv } from '../temporal/settings';
@@ -39,5 +39,13 @@ export class RewriteRlPlugin extends SimplePlugin {
       ...(withWorkflows && opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),
       ...(withWorkflows && !opts.workflowBundle ? { workflowsPath: WORKFLOWS_PATH } : {}),
     });
+  }
+
+  /** Heartbeats reach the server at least every 2 s, so a cancellation reaches a running activity quickly. */
+  override configureWorker(options: WorkerOptions): WorkerOptions {
+    const configured = super.configureWorker(options);
+    configured.maxHeartbeatThrottleInterval ??= '2 seconds';
+    configured.defaultHeartbeatThrottleInterval ??= '2 seconds';
+    return configured;
   }
 }

@@ -1,4 +1,4 @@
-import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { CpuActivities } from '../activities';
 import { schemas, type ImportDatasetInputInput, type ImportDatasetOutput } from '../schemas';
 import { RECORDS, STAGE } from './search-attributes';
@@ -7,6 +7,8 @@ import { validateInput } from './validate';
 const { importDataset: importActivity } = proxyActivities<CpuActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '1 minute',
+  // a cancelled workflow waits for the activity to stop and clean up its temporary files
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 5, initialInterval: '1 second' },
 });
 

@@ -1,0 +1,59 @@
+// Test helpers for real orchestration: a real Temporal dev server (the project's binary, on free ports)
+// and real workers with the plugin, using the workflow bundle made once per run by scripts/test-setup.ts.
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { PROJECT_ROOT, TASK_QUEUE } from '../../temporal/settings';
+import { RewriteRlPlugin } from '../../workers/plugin';
+
+let runtimeInstalled = false;
+function quietRuntime() {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}
+
+export function testEnvFile(): { temporalBinary: string; bundlePath: string } {
+  try {
+    return JSON.parse(readFileSync(join(PROJECT_ROOT, '.cache', 'test', 'env.json'), 'utf8'));
+  } catch {
+    throw new Error('run the tests with `npm test` (its setup step builds the Temporal CLI and bundles the workflows)');
+  }
+}
+
+export function workflowBundle() {
+  return { codePath: testEnvFile().bundlePath };
+}
+
+export async function startTestServer(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: testEnvFile().temporalBinary },
+      ip: '127.0.0.1',
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+    },
+  });
+}
+
+export async function tempDir(prefix = 'rewrite-rl-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** The CPU worker (workflows and CPU activities) on the main task queue, as a user would add it. */
+export async function cpuWorker(
+  env: TestWorkflowEnvironment,
+  artifactRoot: string,
+  taskQueue = TASK_QUEUE,
+): Promise<Worker> {
+  return Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    plugins: [new RewriteRlPlugin({ activities: 'cpu', artifactRoot, workflowBundle: workflowBundle() })],
+  });
+}
