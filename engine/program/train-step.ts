@@ -1,0 +1,174 @@
+import { type DType, type Dim, Graph, Tensor, type TensorData } from '../graph';
+import * as op from '../ops';
+import { grad } from '../autodiff';
+import { type AdamWConfig, adamwUpdate, clipGlobalNorm, sgdUpdate } from '../optim';
+import { names } from './names';
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  /** Apply weight decay (default true). */
+  decay?: boolean;
+}
+
+export interface BatchSpec {
+  name: string;
+  dtype: DType;
+  /** Shape of ONE micro-batch; the program input gets a leading micro-batch axis. */
+  shape: Dim[];
+}
+
+export interface LossContext {
+  graph: Graph;
+  params: Record<string, Tensor>;
+  batch: Record<string, Tensor>;
+  frozen: Record<string, Tensor>;
+}
+
+export type LossFn = (ctx: LossContext) => Tensor | { loss: Tensor; metrics?: Record<string, Tensor> };
+
+export type OptimizerSpec = ({ kind: 'adamw' } & AdamWConfig) | { kind: 'sgd' };
+
+export interface TrainStepSpec {
+  /** Float type of parameters and optimizer state (default float32). */
+  dtype?: 'float32' | 'float64';
+  params: ParamSpec[];
+  /** Frozen weights, stored in the model as initializers. */
+  frozen?: Record<string, TensorData>;
+  batch: BatchSpec[];
+  loss: LossFn;
+  optimizer: OptimizerSpec;
+  /** Global-norm gradient clipping. */
+  clipNorm?: number;
+}
+
+export interface CompiledProgram {
+  graph: Graph;
+  /** Inputs the caller (or the runner's state) must provide. */
+  inputs: string[];
+  outputs: string[];
+  /** Inputs meant to live in the runner between runs (each has a `new.<name>` output). */
+  state: string[];
+}
+
+function declareParams(g: Graph, spec: TrainStepSpec, dtype: DType) {
+  return spec.params.map((p) => g.input(names.param(p.name), dtype, p.shape));
+}
+
+function frozenTensors(g: Graph, spec: TrainStepSpec): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, v] of Object.entries(spec.frozen ?? {})) out[k] = g.initializer(k, v);
+  return out;
+}
+
+function evalLoss(spec: TrainStepSpec, ctx: LossContext): { loss: Tensor; metrics: Record<string, Tensor> } {
+  const r = spec.loss(ctx);
+  const out = r instanceof Tensor ? { loss: r, metrics: {} } : { loss: r.loss, metrics: r.metrics ?? {} };
+  if (out.loss.rank !== 0) throw new Error(`train step: loss must be a scalar, got ${out.loss}`);
+  return out;
+}
+
+/**
+ * Loss and gradients only (no update): outputs `loss` and `grad.<param>`. Batch inputs have the
+ * micro-batch shape (no leading axis).
+ */
+export function compileGradients(spec: TrainStepSpec): CompiledProgram {
+  const dtype = spec.dtype ?? 'float32';
+  const g = new Graph('gradients');
+  const params = declareParams(g, spec, dtype);
+  const batch: Record<string, Tensor> = {};
+  for (const b of spec.batch) batch[b.name] = g.input(names.batch(b.name), b.dtype, b.shape);
+  const frozen = frozenTensors(g, spec);
+  const p: Record<string, Tensor> = {};
+  spec.params.forEach((s, i) => (p[s.name] = params[i]));
+  const { loss, metrics } = evalLoss(spec, { graph: g, params: p, batch, frozen });
+  g.output(names.loss, loss);
+  for (const [k, t] of Object.entries(metrics)) g.output(names.metric(k), t);
+  grad(loss, params).forEach((t, i) => g.output(names.grad(spec.params[i].name), t));
+  return {
+    graph: g,
+    inputs: g.inputs.map((t) => t.name),
+    outputs: g.outputs.map((t) => t.name),
+    state: params.map((t) => t.name),
+  };
+}
+
+/**
+ * K optimizer steps in one run: an ONNX Loop over the leading (micro-batch) axis of every batch
+ * input. Inputs: params, optimizer state, `step` (int64, steps taken so far), `lr`, batches [K, ...].
+ * Outputs: `new.*` for params/state/step, `losses` [K], `grad_norms` [K] when clipping, metrics [K].
+ */
+export function compileTrainStep(spec: TrainStepSpec): CompiledProgram {
+  const dtype = spec.dtype ?? 'float32';
+  const adam = spec.optimizer.kind === 'adamw';
+  const g = new Graph('train_step');
+  const params = declareParams(g, spec, dtype);
+  const ms = adam ? spec.params.map((p) => g.input(names.m(p.name), dtype, p.shape)) : [];
+  const vs = adam ? spec.params.map((p) => g.input(names.v(p.name), dtype, p.shape)) : [];
+  const step = g.input(names.step, 'int64', []);
+  const lr = g.input(names.lr, dtype, []);
+  const batches = spec.batch.map((b) => g.input(names.batch(b.name), b.dtype, ['micro_batches', ...b.shape]));
+  const frozen = frozenTensors(g, spec);
+  const n = params.length;
+  let metricNames: string[] = [];
+
+  const { carried, scans } = op.loop(g, {
+    tripCount: op.dimOf(batches[0], 0),
+    carried: [...params, ...ms, ...vs, step],
+    name: 'micro_step',
+    body: ({ iter, carried: c }) => {
+      const ps = c.slice(0, n);
+      const batch: Record<string, Tensor> = {};
+      spec.batch.forEach((b, i) => (batch[b.name] = op.gather(batches[i], iter, 0)));
+      const p: Record<string, Tensor> = {};
+      spec.params.forEach((s, i) => (p[s.name] = ps[i]));
+      const { loss, metrics } = evalLoss(spec, { graph: ps[0].graph, params: p, batch, frozen });
+      metricNames = Object.keys(metrics);
+      let grads = grad(loss, ps);
+      const scansOut = [loss];
+      if (spec.clipNorm !== undefined) {
+        const clipped = clipGlobalNorm(grads, spec.clipNorm);
+        grads = clipped.grads;
+        scansOut.push(clipped.norm);
+      }
+      scansOut.push(...Object.values(metrics));
+      const t = op.add(c[c.length - 1], 1);
+      let next: Tensor[];
+      if (spec.optimizer.kind === 'adamw') {
+        const cfg = spec.optimizer;
+        const k = { t: op.cast(t, dtype), lr };
+        const upd = ps.map((x, i) =>
+          adamwUpdate({ param: x, m: c[n + i], v: c[2 * n + i] }, grads[i], k, cfg, spec.params[i].decay ?? true),
+        );
+        next = [...upd.map((u) => u.param), ...upd.map((u) => u.m), ...upd.map((u) => u.v)];
+      } else next = ps.map((x, i) => sgdUpdate(x, grads[i], lr));
+      return { carried: [...next, t], scans: scansOut };
+    },
+  });
+  const stateIn = [...params, ...ms, ...vs, step];
+  stateIn.forEach((t, i) => g.output(names.updated(t.name), carried[i]));
+  g.output(names.losses, scans[0]);
+  let k = 1;
+  if (spec.clipNorm !== undefined) g.output(names.gradNorms, scans[k++]);
+  for (const m of metricNames) g.output(names.metric(m), scans[k++]);
+  return {
+    graph: g,
+    inputs: g.inputs.map((t) => t.name),
+    outputs: g.outputs.map((t) => t.name),
+    state: stateIn.map((t) => t.name),
+  };
+}
+
+/** Zero-initialised optimizer state (and step 0) for a spec. */
+export function initialOptimizerState(spec: TrainStepSpec): Record<string, TensorData> {
+  const dtype = spec.dtype ?? 'float32';
+  const out: Record<string, TensorData> = { [names.step]: { dtype: 'int64', shape: [], data: new BigInt64Array(1) } };
+  if (spec.optimizer.kind !== 'adamw') return out;
+  for (const p of spec.params) {
+    const len = p.shape.reduce((a, b) => a * b, 1);
+    const mk = () => (dtype === 'float64' ? new Float64Array(len) : new Float32Array(len));
+    out[names.m(p.name)] = { dtype, shape: p.shape, data: mk() };
+    out[names.v(p.name)] = { dtype, shape: p.shape, data: mk() };
+  }
+  return out;
+}
