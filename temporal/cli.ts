@@ -89,7 +89,9 @@ function report(r: { ok: true; value: unknown } | { ok: false; error: unknown })
     out(JSON.stringify(r.value, null, 2));
     return EXIT.ok;
   }
-  const cause = r.error instanceof WorkflowFailedError ? r.error.cause : r.error;
+  // the useful failure is the innermost: workflow -> activity -> application failure
+  let cause: unknown = r.error instanceof WorkflowFailedError ? r.error.cause : r.error;
+  while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
   const message = cause instanceof Error ? cause.message : String(cause);
   const type = cause instanceof ApplicationFailure ? cause.type : undefined;
   err(`workflow failed${type ? ` (${type})` : ''}: ${message}`);

@@ -1,0 +1,122 @@
+// The rewrite-rl command, run as a user runs it, against a real dev server and a real worker.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { PROJECT_ROOT } from '../temporal/settings';
+import { jsonl, mathRecord } from './helpers/data';
+import { freePort } from './helpers/ports';
+import { cpuWorker, startTestServer, tempDir } from './helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+let home: string;
+let files: string;
+
+before(async () => {
+  env = await startTestServer();
+  home = await tempDir();
+  files = await tempDir();
+  worker = await cpuWorker(env, join(home, 'artifacts'));
+  running = worker.run();
+});
+
+after(async () => {
+  worker.shutdown();
+  await running;
+  await env.teardown();
+});
+
+function cli(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'rewrite-rl.js'), ...args], {
+      env: { ...process.env, REWRITE_RL_HOME: home, TEMPORAL_ADDRESS: env.connection.options.address, ...extraEnv },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+test('usage errors exit 2; --help exits 0', async () => {
+  const help = await cli(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage:/);
+  assert.equal((await cli([])).code, 2);
+  const unknown = await cli(['frobnicate']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  assert.equal((await cli(['run', 'importDataset'])).code, 2);
+  assert.equal((await cli(['import', join(files, 'missing.jsonl'), '--no-worker'])).code, 2);
+});
+
+test('no reachable server exits 3', async () => {
+  const closed = String(await freePort());
+  const status = await cli(['status', 'anything'], { TEMPORAL_ADDRESS: `127.0.0.1:${closed}` });
+  assert.equal(status.code, 3);
+  assert.match(status.stderr, /cannot reach a Temporal server at 127\.0\.0\.1:\d+/);
+  const server = await cli(['server', 'status'], { TEMPORAL_ADDRESS: '', REWRITE_RL_SERVER_PORT: closed });
+  assert.equal(server.code, 3);
+});
+
+test('import: 0 on success with the result on stdout, 1 naming bad records, 2 on invalid input', async () => {
+  const good = join(files, 'good.jsonl');
+  writeFileSync(good, jsonl(Array.from({ length: 30 }, (_, i) => mathRecord(i))));
+  const ok = await cli([
+    'import',
+    good,
+    '--map',
+    'question=problem,answer=solution',
+    '--test-size',
+    '5',
+    '--no-worker',
+    '--id',
+    'cli-import',
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const result = JSON.parse(ok.stdout);
+  assert.deepEqual([result.counts.train, result.counts.test], [25, 5]);
+  assert.match(ok.stderr, /started importDataset as cli-import/);
+
+  const status = await cli(['status', 'cli-import']);
+  assert.equal(status.code, 0);
+  assert.match(status.stdout, /cli-import: COMPLETED/);
+  assert.match(status.stdout, /RewriteRlStage = "done"/);
+
+  const bad = join(files, 'bad.jsonl');
+  writeFileSync(bad, jsonl([mathRecord(1), { problem: 'p' }]));
+  const failed = await cli(['import', bad, '--map', 'question=problem,answer=solution', '--no-worker']);
+  assert.equal(failed.code, 1);
+  assert.match(failed.stderr, /BadRecords/);
+  assert.match(failed.stderr, /bad\.jsonl:2: solution: missing field "solution" \(required\)/);
+
+  const invalid = await cli(['import', good, '--test-fraction', '2', '--no-worker']);
+  assert.equal(invalid.code, 2);
+  assert.match(invalid.stderr, /\$\.split\.testFraction: must be <= 1 \(maximum\)/);
+});
+
+test('run starts any workflow with a JSON input file; status says 4 while it runs', async () => {
+  const input = join(files, 'input.json');
+  writeFileSync(input, JSON.stringify({ source: 'artifact://nowhere.jsonl' }));
+  const run = await cli(['run', 'importDataset', '--input', input, '--no-worker', '--id', 'cli-run']);
+  assert.equal(run.code, 2, 'a missing source is invalid input');
+  assert.match(run.stderr, /nowhere\.jsonl: no such file in the artifact store/);
+
+  await env.client.workflow.start('importDataset', {
+    taskQueue: 'nobody-polls-this',
+    workflowId: 'cli-pending',
+    args: [{ source: 'x.jsonl' }],
+  });
+  const pending = await cli(['status', 'cli-pending']);
+  assert.equal(pending.code, 4);
+  assert.match(pending.stdout, /RUNNING/);
+});
