@@ -83,12 +83,11 @@ export class Graph {
     this.shared = parent ? parent.shared : { names: new Set(), counter: 0, seq: 0 };
   }
 
-  /** A fresh unique name (unique across the root graph and all its subgraphs). */
+  /** A name not used yet in the root graph or any subgraph (claimed when a value takes it). */
   fresh(prefix = 't'): string {
     let name: string;
     do name = `${prefix}_${this.shared.counter++}`;
     while (this.shared.names.has(name));
-    this.shared.names.add(name);
     return name;
   }
 
@@ -143,7 +142,7 @@ export class Graph {
         throw new Error(`${op}: input ${t.name} belongs to graph ${t.graph.name}, not visible from ${this.name}`);
     const node: Node = {
       op,
-      name: this.fresh(op),
+      name: this.claim(this.fresh(op)),
       domain,
       inputs,
       outputs: [],
@@ -151,7 +150,7 @@ export class Graph {
       seq: this.shared.seq++,
     };
     node.outputs = outs.map((o, i) => {
-      const name = outputName && i === 0 ? this.claim(outputName) : this.fresh(op.toLowerCase());
+      const name = this.claim(outputName && i === 0 ? outputName : this.fresh(op.toLowerCase()));
       const t = new Tensor(this, name, o.dtype, o.shape);
       t.producer = node;
       return t;

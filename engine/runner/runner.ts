@@ -35,6 +35,7 @@ export class Runner {
     this.ready = new Promise((resolve, reject) => {
       this.pending.set(0, { resolve: () => resolve(), reject });
     });
+    this.ready.catch(() => undefined); // surfaced by the first call instead
     this.worker.on('message', (r: Reply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
@@ -47,8 +48,8 @@ export class Runner {
       }
     });
     const fail = (e: Error) => {
-      this.dead = e;
-      for (const p of this.pending.values()) p.reject(e);
+      this.dead ??= e;
+      for (const p of this.pending.values()) p.reject(this.dead);
       this.pending.clear();
     };
     this.worker.on('error', (e) => fail(new Error(`runner ${this.name}: worker failed: ${e.message}`)));
@@ -101,6 +102,7 @@ export class Runner {
   /** Stops the worker. A run in progress finishes its native call first; pending calls are rejected. */
   async close(): Promise<void> {
     if (this.dead) return;
+    this.dead = new Error(`runner ${this.name} is closed`);
     await this.worker.terminate();
   }
 }
