@@ -20,9 +20,17 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'worker_threads'], message: 'Workflows do no I/O.' },
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'worker_threads'],
+              message: 'Workflows do no I/O.',
+            },
             { group: ['../engine/*', '../engine', 'onnxruntime-node'], message: 'Workflows never touch tensors.' },
-            { group: ['../activities/*', '../activities'], importNamePattern: '^(?!type)', allowTypeImports: true, message: 'Workflows import only types of activities.' },
+            {
+              group: ['../activities/*', '../activities'],
+              importNamePattern: '^(?!type)',
+              allowTypeImports: true,
+              message: 'Workflows import only types of activities.',
+            },
           ],
         },
       ],

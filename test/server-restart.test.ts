@@ -11,7 +11,7 @@ import { settingsFromEnv, TASK_QUEUE } from '../temporal/settings';
 import { RewriteRlPlugin } from '../workers/plugin';
 import { mathRecord, put } from './helpers/data';
 import { freePort } from './helpers/ports';
-import { tempDir, workflowBundle } from './helpers/temporal';
+import { quietRuntime, tempDir, workflowBundle } from './helpers/temporal';
 
 let settings: ReturnType<typeof settingsFromEnv> | undefined;
 after(async () => {
@@ -19,6 +19,7 @@ after(async () => {
 });
 
 test('a workflow survives a dev server restart on the same SQLite file', async () => {
+  quietRuntime();
   const home = await tempDir();
   const s = settingsFromEnv({
     REWRITE_RL_HOME: home,

@@ -6,7 +6,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { schemas, type ImportDatasetInput, type ImportDatasetOutput } from '../../schemas';
+import { schemas, type ImportDatasetInput, type ImportDatasetInputInput, type ImportDatasetOutput } from '../../schemas';
 import { type ArtifactStore, sha256, sha256File } from '../artifact-store';
 import { InputError } from '../errors';
 import { configHash, writeManifest } from '../manifest';
@@ -43,7 +43,7 @@ export class BadRecordsError extends Error {
 
 export async function importDataset(
   store: ArtifactStore,
-  given: ImportDatasetInput,
+  given: ImportDatasetInputInput,
   progress: Progress,
 ): Promise<ImportDatasetOutput> {
   const input = schemas.importDatasetInput.parse(given);

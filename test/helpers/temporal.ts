@@ -11,7 +11,7 @@ import { PROJECT_ROOT, TASK_QUEUE } from '../../temporal/settings';
 import { RewriteRlPlugin } from '../../workers/plugin';
 
 let runtimeInstalled = false;
-function quietRuntime() {
+export function quietRuntime() {
   if (runtimeInstalled) return;
   Runtime.install({ logger: new DefaultLogger('WARN') });
   runtimeInstalled = true;
