@@ -10,6 +10,11 @@ export interface SessionOptions {
   intraOpThreads?: number;
   interOpThreads?: number;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Let idle intra-op threads spin-wait for work (onnxruntime's default). Spinning shaves latency off
+   * small kernels but burns the cores an event loop on the same machine needs.
+   */
+  spinning?: boolean;
 }
 
 export interface ParsedDevice {
@@ -57,6 +62,9 @@ export async function createSession(
     graphOptimizationLevel: opts.graphOptimization ?? 'all',
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
     ...(opts.interOpThreads ? { interOpNumThreads: opts.interOpThreads } : {}),
+    ...(opts.spinning === false
+      ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
+      : {}),
   };
   try {
     return typeof model === 'string'
