@@ -8,10 +8,6 @@ export function outerReads(g: Graph): Tensor[] {
       for (const t of n.inputs) if (t && !isWithin(t.graph, g)) seen.add(t);
       for (const sub of subgraphsOf(n)) visit(sub);
     }
-    for (const t of h.outputs) {
-      const src = t.producer?.inputs[0];
-      if (src && !isWithin(src.graph, g)) seen.add(src);
-    }
   };
   visit(g);
   return [...seen];

@@ -32,7 +32,8 @@ export class Tensor {
 
   constructor(
     readonly graph: Graph,
-    readonly name: string,
+    /** Mutable only through Graph.output(), which may rename a value instead of copying it. */
+    public name: string,
     readonly dtype: DType,
     readonly shape: Shape,
   ) {}
@@ -120,9 +121,21 @@ export class Graph {
     return t;
   }
 
-  /** Marks `t` as a graph output under `name` (through an Identity, so names stay the caller's). */
+  /**
+   * Marks `t` as a graph output under `name`. A value computed by a node of this graph is renamed
+   * (no copy); graph inputs, outer-scope values and values already output go through an Identity.
+   */
   output(name: string, t: Tensor): Tensor {
     if (!this.canSee(t.graph)) throw new Error(`output ${name}: tensor ${t.name} is not visible from ${this.name}`);
+    if (t.graph === this && t.producer && !this.outputs.includes(t) && t.producer.op !== 'Constant') {
+      if (t.name !== name) {
+        this.claim(name);
+        this.shared.names.delete(t.name);
+        t.name = name;
+      }
+      this.outputs.push(t);
+      return t;
+    }
     const out = this.addNode('Identity', [t], [{ dtype: t.dtype, shape: t.shape }], {}, name)[0];
     this.outputs.push(out);
     return out;

@@ -2,7 +2,7 @@ import { type Dim, type Tensor, attr } from '../graph';
 import { dimProduct, normAxis } from '../graph/shape';
 import { defineGrad } from '../autodiff/registry';
 import { emit, emit1, ints, scalar } from './core';
-import { cast, div, equal, where } from './elementwise';
+import { cast, div, equal, mul, where } from './elementwise';
 import { expand, shapeOf, unsqueeze, zerosLike } from './shape';
 import { scatterElements } from './indexing';
 
@@ -22,6 +22,9 @@ export const reduceSum = (x: Tensor, axes?: number[], keepdims = false): Tensor 
   reduce('ReduceSum', x, axes, keepdims);
 export const reduceMean = (x: Tensor, axes?: number[], keepdims = false): Tensor =>
   reduce('ReduceMean', x, axes, keepdims);
+/** Sum of squares over `axes` (one pass; used for gradient norms). */
+export const reduceSumSquare = (x: Tensor, axes?: number[], keepdims = false): Tensor =>
+  reduce('ReduceSumSquare', x, axes, keepdims);
 export const reduceMax = (x: Tensor, axes?: number[], keepdims = false): Tensor =>
   reduce('ReduceMax', x, axes, keepdims);
 export const reduceMin = (x: Tensor, axes?: number[], keepdims = false): Tensor =>
@@ -80,6 +83,11 @@ function unreduce(d: Tensor, x: Tensor, axes: number[], keepdims: boolean): Tens
 defineGrad('ReduceSum', (n, [d]) => {
   const keep = (n.attrs.keepdims as { value: number }).value === 1;
   return [unreduce(d!, n.inputs[0]!, reducedAxes(n), keep), undefined];
+});
+defineGrad('ReduceSumSquare', (n, [d]) => {
+  const x = n.inputs[0]!;
+  const keep = (n.attrs.keepdims as { value: number }).value === 1;
+  return [mul(unreduce(d!, x, reducedAxes(n), keep), mul(x, 2)), undefined];
 });
 defineGrad('ReduceMean', (n, [d]) => {
   const x = n.inputs[0]!;

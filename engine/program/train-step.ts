@@ -1,7 +1,7 @@
 import { type DType, type Dim, Graph, Tensor, type TensorData } from '../graph';
 import * as op from '../ops';
 import { grad } from '../autodiff';
-import { type AdamWConfig, adamwUpdate, clipGlobalNorm, sgdUpdate } from '../optim';
+import { type AdamWConfig, adamwUpdate, clipScale, sgdUpdate } from '../optim';
 import { names } from './names';
 
 export interface ParamSpec {
@@ -126,9 +126,11 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledProgram {
       metricNames = Object.keys(metrics);
       let grads = grad(loss, ps);
       const scansOut = [loss];
+      let gradScale: Tensor | undefined;
       if (spec.clipNorm !== undefined) {
-        const clipped = clipGlobalNorm(grads, spec.clipNorm);
-        grads = clipped.grads;
+        const clipped = clipScale(grads, spec.clipNorm);
+        gradScale = clipped.scale;
+        if (spec.optimizer.kind !== 'adamw') grads = grads.map((x) => op.mul(x, clipped.scale));
         scansOut.push(clipped.norm);
       }
       scansOut.push(...Object.values(metrics));
@@ -136,7 +138,7 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledProgram {
       let next: Tensor[];
       if (spec.optimizer.kind === 'adamw') {
         const cfg = spec.optimizer;
-        const k = { t: op.cast(t, dtype), lr };
+        const k = { t: op.cast(t, dtype), lr, gradScale };
         const upd = ps.map((x, i) =>
           adamwUpdate({ param: x, m: c[n + i], v: c[2 * n + i] }, grads[i], k, cfg, spec.params[i].decay ?? true),
         );

@@ -80,6 +80,7 @@ const cases: Case[] = [
     [X('a', [2, 3], 53), I('i', [2, 1], [2, 0]), X('u', [2, 1], 54)],
   ],
   ['ReduceSum', (x) => op.reduceSum(x.a, [1]), [X('a', [2, 3, 2], 55)]],
+  ['ReduceSumSquare', (x) => op.reduceSumSquare(x.a, [0]), [X('a', [3, 2], 66)]],
   ['ReduceSum keepdims all', (x) => op.reduceSum(x.a, undefined, true), [X('a', [2, 3], 56)]],
   ['ReduceMean', (x) => op.reduceMean(x.a, [0, 2]), [X('a', [2, 3, 2], 57)]],
   ['ReduceMax', (x) => op.reduceMax(x.a, [1]), [X('a', [3, 4], 58)]],
