@@ -6,7 +6,12 @@ import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { schemas, type ImportDatasetInput, type ImportDatasetInputInput, type ImportDatasetOutput } from '../../schemas';
+import {
+  schemas,
+  type ImportDatasetInput,
+  type ImportDatasetInputInput,
+  type ImportDatasetOutput,
+} from '../../schemas';
 import { type ArtifactStore, sha256, sha256File } from '../artifact-store';
 import { InputError } from '../errors';
 import { configHash, writeManifest } from '../manifest';
