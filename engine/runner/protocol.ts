@@ -7,7 +7,8 @@ export type Request =
   | { type: 'run'; program: string; feeds: Record<string, TensorData>; fetch?: string[] }
   | { type: 'setState'; tensors: Record<string, TensorData> }
   | { type: 'getState'; names?: string[] }
-  | { type: 'dropState'; names?: string[] };
+  | { type: 'dropState'; names?: string[] }
+  | { type: 'shutdown' };
 
 export interface RunResult {
   outputs: Record<string, TensorData>;

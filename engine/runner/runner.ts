@@ -1,3 +1,5 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { TensorData } from '../graph';
 import type { LoadResult, Reply, Request, RunResult } from './protocol';
@@ -6,6 +8,12 @@ import { type SessionOptions, executionProviders } from './session';
 export interface RunnerOptions extends SessionOptions {
   /** Name for errors and logs (default: the device). */
   name?: string;
+  /**
+   * 'thread' (default): a worker thread; outputs come back as transferred buffers (no copy), but a
+   * run in progress cannot be interrupted (terminating a thread inside onnxruntime aborts the process).
+   * 'process': a child process; outputs are copied through IPC, and kill() stops a run at once.
+   */
+  isolation?: 'thread' | 'process';
 }
 
 export interface RunOptions {
@@ -15,13 +23,20 @@ export interface RunOptions {
   transferFeeds?: boolean;
 }
 
+interface Channel {
+  post(msg: unknown, transfer: ArrayBuffer[]): void;
+  kill(): void;
+}
+
 /**
- * A device runner: one worker thread that owns onnxruntime sessions and the state tensors between
- * runs. Every call returns a promise; onnxruntime's blocking run() happens on the worker thread, so
- * the caller's event loop stays free (heartbeats, polling, cancellation). Calls execute in order.
+ * A device runner: one worker (thread or child process) that owns onnxruntime sessions and the state
+ * tensors between runs. Every call returns a promise; onnxruntime's blocking run() happens in the
+ * worker, so the caller's event loop stays free (heartbeats, polling, cancellation). Calls execute
+ * in order.
  */
 export class Runner {
-  private readonly worker: Worker;
+  private readonly channel: Channel;
+  private exited!: Promise<void>;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private dead?: Error;
@@ -31,12 +46,11 @@ export class Runner {
   constructor(readonly options: RunnerOptions = {}) {
     executionProviders(options.device); // fail fast on an unavailable device
     this.name = options.name ?? options.device ?? 'cpu';
-    this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { name: `runner:${this.name}` });
     this.ready = new Promise((resolve, reject) => {
       this.pending.set(0, { resolve: () => resolve(), reject });
     });
     this.ready.catch(() => undefined); // surfaced by the first call instead
-    this.worker.on('message', (r: Reply) => {
+    const onMessage = (r: Reply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
@@ -46,23 +60,59 @@ export class Runner {
         if (r.error.stack) e.stack = `${e.message}\n(worker) ${r.error.stack}`;
         p.reject(e);
       }
-    });
+    };
     const fail = (e: Error) => {
       this.dead ??= e;
       for (const p of this.pending.values()) p.reject(this.dead);
       this.pending.clear();
     };
-    this.worker.on('error', (e) => fail(new Error(`runner ${this.name}: worker failed: ${e.message}`)));
-    this.worker.on('exit', (code) => fail(new Error(`runner ${this.name}: worker exited (code ${code})`)));
+    const entry = new URL('./worker-entry.mjs', import.meta.url);
+    if ((options.isolation ?? 'thread') === 'thread') {
+      const w = new Worker(entry, { name: `runner:${this.name}` });
+      w.on('message', onMessage);
+      w.on('error', (e) => fail(new Error(`runner ${this.name}: worker failed: ${e.message}`)));
+      this.exited = new Promise((resolve) =>
+        w.on('exit', (code) => {
+          fail(new Error(`runner ${this.name}: worker exited (code ${code})`));
+          resolve();
+        }),
+      );
+      this.channel = {
+        post: (m, transfer) => w.postMessage(m, transfer),
+        kill: () => {
+          throw new Error(`runner ${this.name}: a worker thread cannot be killed mid-run; use isolation 'process'`);
+        },
+      };
+    } else {
+      const c: ChildProcess = fork(fileURLToPath(entry), [], {
+        serialization: 'advanced',
+        execArgv: [],
+        stdio: 'inherit',
+      });
+      c.on('message', (m) => onMessage(m as Reply));
+      c.on('error', (e) => fail(new Error(`runner ${this.name}: process failed: ${e.message}`)));
+      this.exited = new Promise((resolve) =>
+        c.on('exit', (code, signal) => {
+          fail(new Error(`runner ${this.name}: process exited (${signal ?? `code ${code}`})`));
+          resolve();
+        }),
+      );
+      this.channel = { post: (m) => c.send(m as object), kill: () => c.kill('SIGKILL') };
+    }
   }
 
   private async call<T>(req: Request, transfer: ArrayBuffer[] = []): Promise<T> {
-    await this.ready;
     if (this.dead) throw this.dead;
+    return this.send<T>(req, transfer);
+  }
+
+  private async send<T>(req: Request, transfer: ArrayBuffer[] = []): Promise<T> {
+    await this.ready;
+    if (this.dead && req.type !== 'shutdown') throw this.dead;
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, req }, transfer);
+      this.channel.post({ id, req }, transfer);
     });
   }
 
@@ -99,10 +149,24 @@ export class Runner {
     return this.call({ type: 'dropState', names });
   }
 
-  /** Stops the worker. A run in progress finishes its native call first; pending calls are rejected. */
+  /**
+   * Graceful stop: calls already made finish first (a run in progress cannot be interrupted in a
+   * worker thread), then the sessions are released and the worker exits.
+   */
   async close(): Promise<void> {
     if (this.dead) return;
+    const done = this.send({ type: 'shutdown' }).catch(() => undefined);
     this.dead = new Error(`runner ${this.name} is closed`);
-    await this.worker.terminate();
+    await done;
+    await this.exited;
+  }
+
+  /**
+   * Hard stop for isolation 'process': kills the child at once (a run in progress is abandoned, its
+   * promise rejected) and loses the state held in it. Throws for worker threads.
+   */
+  async kill(): Promise<void> {
+    this.channel.kill();
+    await this.exited;
   }
 }

@@ -6,8 +6,9 @@ import type { LoadResult, Reply, Request, RunResult } from './protocol';
 import { createSession, fromOrt, toOrt } from './session';
 
 /**
- * The device thread: owns onnxruntime sessions and the state tensors (parameters, optimizer
- * moments) between runs. onnxruntime's run() blocks this thread, never the caller's.
+ * The device worker (a worker thread, or a child process): owns onnxruntime sessions and the state
+ * tensors (parameters, optimizer moments) between runs. onnxruntime's run() blocks this thread,
+ * never the caller's.
  */
 const sessions = new Map<string, ort.InferenceSession>();
 const state = new Map<string, TensorData>();
@@ -83,12 +84,33 @@ async function handle(req: Request): Promise<{ result: unknown; transfer?: Array
       else for (const k of req.names) state.delete(k);
       return { result: null };
     }
+    case 'shutdown': {
+      for (const s of sessions.values()) await s.release();
+      sessions.clear();
+      state.clear();
+      return { result: null };
+    }
   }
 }
 
+/** Messages in and out: the worker-thread port, or the IPC channel of a child process. */
+const port = parentPort
+  ? {
+      on: (f: (m: { id: number; req: Request }) => void) => parentPort!.on('message', f),
+      send: (m: Reply, transfer: ArrayBuffer[]) => parentPort!.postMessage(m, transfer),
+      exit: () => parentPort!.close(),
+    }
+  : {
+      on: (f: (m: { id: number; req: Request }) => void) => process.on('message', f),
+      send: (m: Reply) => process.send!(m),
+      exit: () => process.disconnect(),
+    };
+if (!parentPort && !process.send)
+  throw new Error('runner worker: start it as a worker thread or a forked child process');
+
 // Requests run one at a time, in order: a device does one thing at a time.
 let queue: Promise<void> = Promise.resolve();
-parentPort!.on('message', (msg: { id: number; req: Request }) => {
+port.on((msg: { id: number; req: Request }) => {
   queue = queue.then(async () => {
     let reply: Reply;
     let transfer: ArrayBuffer[] = [];
@@ -100,7 +122,8 @@ parentPort!.on('message', (msg: { id: number; req: Request }) => {
       const err = e as Error;
       reply = { id: msg.id, ok: false, error: { message: err.message, stack: err.stack } };
     }
-    parentPort!.postMessage(reply, transfer);
+    port.send(reply, transfer);
+    if (msg.req.type === 'shutdown') port.exit();
   });
 });
-parentPort!.postMessage({ id: 0, ok: true, result: 'ready' });
+port.send({ id: 0, ok: true, result: 'ready' }, []);

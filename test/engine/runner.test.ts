@@ -140,3 +140,37 @@ test('external data: a model whose initializers pass the threshold is saved besi
     await rm(dir, { recursive: true });
   }
 });
+
+test("isolation 'process': same results; kill() abandons a long run at once; close() waits for it in a thread", async () => {
+  const width = 256;
+  const proc = new Runner({ intraOpThreads: 1, isolation: 'process' });
+  const x = f32(
+    [width, width],
+    Array.from({ length: width * width }, (_, i) => Math.cos(i)),
+  );
+  const w = f32(
+    [width, width],
+    Array.from({ length: width * width }, (_, i) => Math.sin(i) / Math.sqrt(width)),
+  );
+  const n = (k: number) => ({ dtype: 'int64' as const, shape: [], data: BigInt64Array.from([BigInt(k)]) });
+  await proc.load('spin', spinProgram(width));
+  await runner.load('spin256', spinProgram(width));
+  const a = await proc.run('spin', { n: n(3), x, w });
+  const b = await runner.run('spin256', { n: n(3), x, w });
+  assert.deepEqual(a.outputs.checksum.data, b.outputs.checksum.data);
+  const long = proc.run('spin', { n: n(1_000_000), x, w });
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = performance.now();
+  await proc.kill();
+  await assert.rejects(long, /process exited \(SIGKILL\)/);
+  assert.ok(performance.now() - t0 < 2000);
+  await assert.rejects(proc.run('spin', { n: n(1), x, w }), /exited|closed/);
+  await assert.rejects(runner.kill(), /cannot be killed mid-run/);
+  // A worker thread closes gracefully: the run in progress completes first.
+  const t = new Runner({ intraOpThreads: 1 });
+  await t.load('spin', spinProgram(width));
+  const inFlight = t.run('spin', { n: n(200), x, w });
+  await new Promise((r) => setTimeout(r, 20));
+  await t.close();
+  assert.ok(Number.isFinite(((await inFlight).outputs.checksum.data as Float32Array)[0]));
+});
