@@ -45,15 +45,21 @@ export function mergeHeads(x: Tensor): Tensor {
   return op.reshape(op.transpose(x, [0, 2, 1, 3]), [0, 0, (h as number) * (dh as number)]);
 }
 
+/** Additive attention bias from a bool mask: 0 where attending is allowed, -1e9 elsewhere. */
+export function maskBias(mask: Tensor, dtype: Tensor['dtype']): Tensor {
+  return op.where(mask, op.scalar(mask.graph, 0, dtype), op.scalar(mask.graph, -1e9, dtype));
+}
+
 /**
  * Scaled dot-product attention with a causal mask; q: [B, H, T, Dh], k/v: [B, H, S, Dh].
- * `mask` (bool, broadcastable to [B, H, T, S]) overrides the causal mask when given.
+ * `mask` (bool, broadcastable to [B, H, T, S]) overrides the causal mask when given. The mask is
+ * applied as an additive bias (built once, broadcast by Add) and the scale is folded into q, the
+ * smaller operand: both cheaper than Where / Mul over the [B, H, T, S] scores.
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor): Tensor {
   const dh = q.shape[3] as number;
-  const scores = op.mul(op.matmul(q, op.transposeLast2(k)), 1 / Math.sqrt(dh));
-  const m = mask ?? causalMask(q, 2);
-  const masked = op.where(m, scores, op.scalar(q.graph, -1e9, q.dtype));
+  const scores = op.matmul(op.mul(q, 1 / Math.sqrt(dh)), op.transposeLast2(k));
+  const masked = op.add(scores, maskBias(mask ?? causalMask(q, 2), q.dtype));
   return op.matmul(op.softmax(masked, -1), v);
 }
 

@@ -188,3 +188,25 @@ test('the loss falls on learnable toy tasks (MLP regression; attention must copy
   assert.ok(m1 < 0.2 * m0, `MLP loss ${m0} -> ${m1}`);
   assert.ok(a1 < 0.5 * a0, `attention loss ${a0} -> ${a1}`);
 });
+
+test('compiled SGD equals p - lr g on the compiled gradients', async () => {
+  const spec: TrainStepSpec = { ...mlpSpec(), optimizer: { kind: 'sgd' } };
+  await runner.load('sgd', serializeModel(compileTrainStep(spec).graph));
+  await runner.load('sgd-grads', serializeModel(compileGradients(spec).graph));
+  const init = mlpInit();
+  const batches = Array.from({ length: 3 }, (_, i) => mlpBatch(300 + i)) as Record<string, TensorData>[];
+  const compiled = await trainCompiled('sgd', spec, init, batches, 3, 0.1);
+  const p: Record<string, Float32Array> = {};
+  for (const s of spec.params) p[s.name] = Float32Array.from(init[s.name].data as Float32Array);
+  for (const b of batches) {
+    const feeds: Record<string, TensorData> = {};
+    for (const s of spec.params) feeds[names.param(s.name)] = f32(s.shape, p[s.name]);
+    for (const s of spec.batch) feeds[names.batch(s.name)] = b[s.name];
+    const r = await runner.run('sgd-grads', feeds);
+    for (const s of spec.params) {
+      const g = r.outputs[names.grad(s.name)].data as Float32Array;
+      for (let i = 0; i < g.length; i++) p[s.name][i] = Math.fround(p[s.name][i] - Math.fround(0.1 * g[i]));
+    }
+  }
+  for (const s of spec.params) assert.ok(maxAbsDiff(compiled.params[s.name], p[s.name]) <= 1e-6, s.name);
+});
