@@ -210,3 +210,38 @@ test('compiled SGD equals p - lr g on the compiled gradients', async () => {
   }
   for (const s of spec.params) assert.ok(maxAbsDiff(compiled.params[s.name], p[s.name]) <= 1e-6, s.name);
 });
+
+test('frozen weights are initializers read from inside the Loop; only the adapter trains', async () => {
+  const r = rng(21);
+  const frozenW = f32([4, 16], Array.from({ length: 64 }, () => 2 * r() - 1));
+  const spec: TrainStepSpec = {
+    params: [
+      { name: 'a', shape: [4, 2] },
+      { name: 'b', shape: [2, 1] },
+      { name: 'head', shape: [16, 1] },
+    ],
+    frozen: { w: frozenW },
+    batch: mlpSpec().batch,
+    loss: ({ params: p, batch: b, frozen }) => {
+      const h = op.tanh(op.matmul(b.x, frozen.w));
+      const d = op.sub(op.add(op.matmul(h, p.head), op.matmul(op.matmul(b.x, p.a), p.b)), b.y);
+      return op.reduceMean(op.mul(d, d));
+    },
+    optimizer: ADAM,
+  };
+  const program = compileTrainStep(spec);
+  assert.ok(!program.inputs.includes('w'), 'frozen weight is not an input');
+  assert.ok(program.graph.initializers.has('w'));
+  await runner.load('adapter', serializeModel(program.graph));
+  const init = {
+    a: f32([4, 2], Array.from({ length: 8 }, () => 0.1 * (2 * r() - 1))),
+    b: f32([2, 1], [0, 0]),
+    head: f32([16, 1], new Array<number>(16).fill(0)),
+  };
+  const batches = Array.from({ length: 200 }, (_, i) => mlpBatch(7000 + i)) as Record<string, TensorData>[];
+  const res = await trainCompiled('adapter', spec, init, batches, 100, 1e-2);
+  const first = res.losses.slice(0, 10).reduce((a, b) => a + b) / 10;
+  const last = res.losses.slice(-10).reduce((a, b) => a + b) / 10;
+  assert.ok(last < 0.5 * first, `adapter loss ${first} -> ${last}`);
+  assert.ok(maxAbsDiff(res.params.b, [0, 0]) > 1e-3, 'B moved from zero (gradient reached through A B)');
+});
