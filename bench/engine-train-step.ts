@@ -125,7 +125,7 @@ async function benchStep(cfg: nn.TinyLMConfig, b: number, t: number, k: number, 
     gflops: flops / (stepMs / 1000) / 1e9,
     outBytes: timed[0].outBytes,
     runMs,
-    wallMs: median(timed.map((r) => r.wallMs)),
+    wallMs: runMs + median(timed.map((r) => r.wallMs - r.runMs)),
     losses: runs.flatMap((r) => r.losses),
   };
 }
