@@ -213,7 +213,10 @@ test('compiled SGD equals p - lr g on the compiled gradients', async () => {
 
 test('frozen weights are initializers read from inside the Loop; only the adapter trains', async () => {
   const r = rng(21);
-  const frozenW = f32([4, 16], Array.from({ length: 64 }, () => 2 * r() - 1));
+  const frozenW = f32(
+    [4, 16],
+    Array.from({ length: 64 }, () => 2 * r() - 1),
+  );
   const spec: TrainStepSpec = {
     params: [
       { name: 'a', shape: [4, 2] },
@@ -234,7 +237,10 @@ test('frozen weights are initializers read from inside the Loop; only the adapte
   assert.ok(program.graph.initializers.has('w'));
   await runner.load('adapter', serializeModel(program.graph));
   const init = {
-    a: f32([4, 2], Array.from({ length: 8 }, () => 0.1 * (2 * r() - 1))),
+    a: f32(
+      [4, 2],
+      Array.from({ length: 8 }, () => 0.1 * (2 * r() - 1)),
+    ),
     b: f32([2, 1], [0, 0]),
     head: f32([16, 1], new Array<number>(16).fill(0)),
   };
@@ -244,4 +250,28 @@ test('frozen weights are initializers read from inside the Loop; only the adapte
   const last = res.losses.slice(-10).reduce((a, b) => a + b) / 10;
   assert.ok(last < 0.5 * first, `adapter loss ${first} -> ${last}`);
   assert.ok(maxAbsDiff(res.params.b, [0, 0]) > 1e-3, 'B moved from zero (gradient reached through A B)');
+});
+
+test('symbolic batch size: one compiled step serves micro-batches of any size', async () => {
+  const base = mlpSpec();
+  const spec: TrainStepSpec = {
+    ...base,
+    batch: [
+      { name: 'x', dtype: 'float32', shape: ['batch', 4] },
+      { name: 'y', dtype: 'float32', shape: ['batch', 1] },
+    ],
+  };
+  const program = compileTrainStep(spec);
+  assert.deepEqual(program.graph.inputs.find((t) => t.name === 'batch.x')?.shape, ['micro_batches', 'batch', 4]);
+  await runner.load('sym', serializeModel(program.graph));
+  await runner.load('static', serializeModel(compileTrainStep(base).graph));
+  for (const b of [3, 8]) {
+    const batches = Array.from({ length: 2 }, (_, i) => mlpBatch(400 + i, b)) as Record<string, TensorData>[];
+    const sym = await trainCompiled('sym', spec, mlpInit(), batches, 2, 1e-2);
+    assert.equal(sym.losses.length, 2);
+    if (b === 8) {
+      const st = await trainCompiled('static', base, mlpInit(), batches, 2, 1e-2);
+      for (const s of spec.params) assert.ok(maxAbsDiff(sym.params[s.name], st.params[s.name]) <= 1e-6);
+    }
+  }
 });
