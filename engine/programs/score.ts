@@ -1,0 +1,123 @@
+import { Graph, type TensorData } from '../graph';
+import * as op from '../ops';
+import { serializeModel } from '../onnx';
+import type { Runner } from '../runner';
+import { checkSequenceLength } from '../model/config';
+import { decoderForward, lmHead } from '../model/decoder';
+import type { HFModel } from '../model';
+import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
+import { decoderParams, f32, padBatch, scalarF32 } from './common';
+
+export interface ScoreProgramOptions {
+  /** Compile LoRA in (its tensors come from the runner's state `param.<module>.lora_A|B`). */
+  lora?: LoraConfig;
+}
+
+/**
+ * score: inputs `tokens` int64 [B, T] (right-padded prompt + target), `mask` [B, T] (1 = token),
+ * `target_mask` [B, T] (1 where a token is a target), `temperature` scalar (logits are divided by it),
+ * and `lora_scale` with LoRA (0 switches the adapter off). Outputs `logprobs` [B, T] (log p of token t
+ * given tokens < t under the temperature-scaled distribution; 0 at t = 0) and `pooled` [B, H]
+ * (final-norm hidden states averaged over the target tokens).
+ */
+export function buildScoreProgram(model: Pick<HFModel, 'config' | 'weights'>, o: ScoreProgramOptions = {}): Graph {
+  const g = new Graph('score');
+  const tokens = g.input('tokens', 'int64', ['batch', 'seq']);
+  const mask = g.input('mask', 'float32', ['batch', 'seq']);
+  const targetMask = g.input('target_mask', 'float32', ['batch', 'seq']);
+  const temperature = g.input('temperature', 'float32', []);
+  const scale = o.lora ? g.input('lora_scale', 'float32', []) : undefined;
+  const m = decoderParams(g, model.config, model.weights, o.lora && scale ? { config: o.lora, scale } : undefined);
+  const { hidden } = decoderForward(m, tokens, mask);
+  const t = op.dimOf(tokens, 1);
+  const one = op.ints(g, [1]);
+  const end = op.reshape(op.sub(t, op.scalar(g, 1, 'int64')), [1]);
+  const tLen = op.reshape(t, [1]);
+  const zero = op.ints(g, [0]);
+  const h = op.slice(hidden, zero, end, [1]); // positions 0..T-2 predict tokens 1..T-1
+  const logits = op.div(lmHead(m, h), temperature);
+  const next = op.slice(tokens, one, tLen, [1]);
+  const lp = op.squeeze(op.gatherElements(op.logSoftmax(logits, -1), op.unsqueeze(next, [-1]), -1), [-1]);
+  const first = op.constantOfShape(op.concat([op.shapeOf(tokens, 0, 1), one], 0), 0, 'float32');
+  const full = op.mul(op.concat([first, lp], 1), targetMask);
+  g.output('logprobs', full);
+  const w = op.unsqueeze(targetMask, [-1]);
+  const pooled = op.div(op.reduceSum(op.mul(hidden, w), [1]), op.max(op.reduceSum(w, [1]), 1e-9));
+  g.output('pooled', pooled);
+  return g;
+}
+
+export interface ScoreItem {
+  /** Context tokens (may be empty when the target starts the sequence). */
+  prompt: number[];
+  /** Tokens whose log-probabilities are returned (at least one). */
+  target: number[];
+}
+
+export interface ScoreResult {
+  /** log p(target[i] | prompt, target[<i]) per target token (temperature-scaled). */
+  logprobs: Float32Array[];
+  /** Mean over the target tokens of the last hidden state (after the final norm), [hidden]. */
+  embeddings: Float32Array[];
+}
+
+/**
+ * The score program on a runner: per-token log-probabilities of target spans and mean-pooled last
+ * hidden states, one run per batch.
+ */
+export class ScoreProgram {
+  private constructor(
+    readonly runner: Runner,
+    readonly name: string,
+    readonly model: Pick<HFModel, 'config' | 'weights'>,
+    readonly lora?: LoraConfig,
+  ) {}
+
+  static async create(
+    runner: Runner,
+    model: Pick<HFModel, 'config' | 'weights'>,
+    o: ScoreProgramOptions & { name?: string } = {},
+  ): Promise<ScoreProgram> {
+    const name = o.name ?? `score${o.lora ? '+lora' : ''}`;
+    await runner.load(name, serializeModel(buildScoreProgram(model, o)));
+    return new ScoreProgram(runner, name, model, o.lora);
+  }
+
+  /** Puts adapter tensors into the runner's state (shared with generate and train programs). */
+  async setAdapter(w: LoraWeights): Promise<void> {
+    await this.runner.setState(Object.fromEntries(Object.entries(w).map(([k, v]) => [`param.${k}`, v])));
+  }
+
+  async score(
+    items: ScoreItem[],
+    o: { temperature?: number; adapter?: boolean; padId?: number } = {},
+  ): Promise<ScoreResult> {
+    if (!items.length) return { logprobs: [], embeddings: [] };
+    const rows = items.map((it, i) => {
+      if (!it.target.length) throw new Error(`score: item ${i} has an empty target`);
+      return [...it.prompt, ...it.target];
+    });
+    const b = padBatch(rows, 'right', o.padId ?? 0);
+    checkSequenceLength(this.model.config, b.width);
+    const T = b.width;
+    const tm = new Float32Array(items.length * T);
+    items.forEach((it, i) => {
+      for (let j = 0; j < it.target.length; j++) tm[i * T + it.prompt.length + j] = 1;
+    });
+    const feeds: Record<string, TensorData> = {
+      tokens: b.tokens,
+      mask: b.mask,
+      target_mask: f32([items.length, T], tm),
+      temperature: scalarF32(o.temperature ?? 1),
+    };
+    if (this.lora) feeds.lora_scale = scalarF32(o.adapter === false ? 0 : loraScale(this.lora));
+    const r = await this.runner.run(this.name, feeds);
+    const lp = r.outputs.logprobs.data as Float32Array;
+    const pooled = r.outputs.pooled.data as Float32Array;
+    const H = this.model.config.hiddenSize;
+    return {
+      logprobs: items.map((it, i) => lp.slice(i * T + it.prompt.length, i * T + it.prompt.length + it.target.length)),
+      embeddings: items.map((_, i) => pooled.slice(i * H, (i + 1) * H)),
+    };
+  }
+}

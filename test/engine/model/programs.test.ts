@@ -1,0 +1,187 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { serializeModel } from '../../../engine/onnx';
+import { Runner, createSession, runSession } from '../../../engine/runner';
+import {
+  type HFModel,
+  loadHFModel,
+  parseDecoderConfig,
+  makeConfigJson,
+  randomDecoderWeights,
+} from '../../../engine/model';
+import { loadPeftAdapter } from '../../../engine/lora/lora';
+import { TextTokenizer, byteLevelTokenizerFiles } from '../../../engine/tokenizer';
+import { buildForwardProgram } from '../../../engine/programs/forward';
+import { ScoreProgram } from '../../../engine/programs/score';
+import { GenerateProgram, finishRow } from '../../../engine/programs/generate';
+import { padBatch } from '../../../engine/programs/common';
+import { FIXTURES, maxAbsDiff } from './helpers';
+
+const runner = new Runner({ intraOpThreads: 2 });
+after(() => runner.close());
+
+let llama: HFModel;
+let gen: GenerateProgram;
+let score: ScoreProgram;
+const prompts = [
+  { id: 'a', prompt: [5, 17, 33, 101, 7, 250, 12] },
+  { id: 'b', prompt: [44, 9] },
+  { id: 'c', prompt: [300, 301, 2 + 100, 77, 8] },
+];
+
+async function setup() {
+  if (llama) return;
+  llama = await loadHFModel(join(FIXTURES, 'llama-tiny'));
+  gen = await GenerateProgram.create(runner, llama, { eos: [2] });
+  score = await ScoreProgram.create(runner, llama);
+}
+
+test('score log-probs equal the log-probs generate returns for the same tokens (sampling, top-p)', async () => {
+  await setup();
+  for (const [temperature, topP] of [
+    [0.7, 0.9],
+    [1, 1],
+    [0, 1],
+  ]) {
+    const out = await gen.generate(prompts, { maxNewTokens: 12, temperature, topP, seed: 3, eos: [] });
+    const s = await score.score(
+      prompts.map((p, i) => ({ prompt: p.prompt, target: out[i].tokens })),
+      { temperature: temperature || 1 },
+    );
+    for (let i = 0; i < prompts.length; i++) {
+      assert.equal(out[i].tokens.length, 12);
+      const d = maxAbsDiff(s.logprobs[i], out[i].logprobs);
+      assert.ok(d < 1e-4, `T=${temperature} top_p=${topP} row ${i}: |score - generate| = ${d}`);
+    }
+  }
+});
+
+test('cached greedy decoding equals a full recompute', async () => {
+  await setup();
+  const out = await gen.generate(prompts, { maxNewTokens: 10, temperature: 0, eos: [] });
+  const s = await createSession(serializeModel(buildForwardProgram(llama.config, llama.weights)));
+  const rows = prompts.map((p, i) => [...p.prompt, ...out[i].tokens]);
+  const b = padBatch(rows, 'left');
+  const r = await runSession(s, { tokens: b.tokens, mask: b.mask });
+  const logits = r.logits.data as Float32Array;
+  const V = llama.config.vocabSize;
+  const T = b.width;
+  rows.forEach((row, i) => {
+    const n = prompts[i].prompt.length;
+    for (let j = n; j < row.length; j++) {
+      const at = (i * T + b.offsets[i] + j - 1) * V;
+      let best = 0;
+      for (let v = 1; v < V; v++) if (logits[at + v] > logits[at + best]) best = v;
+      assert.equal(best, row[j], `row ${i} token ${j - n}`);
+    }
+  });
+  await s.release();
+});
+
+test('same seed: identical generations across runs and batchings; another seed differs', async () => {
+  await setup();
+  const o = { maxNewTokens: 16, temperature: 1, topP: 0.95, seed: 11, eos: [] };
+  const all = await gen.generate(prompts, o);
+  const again = await gen.generate(prompts, o);
+  assert.deepEqual(again, all);
+  const reversed = await gen.generate([...prompts].reverse(), o);
+  assert.deepEqual(
+    [...reversed].reverse().map((g) => g.tokens),
+    all.map((g) => g.tokens),
+  );
+  for (let i = 0; i < prompts.length; i++) {
+    const alone = await gen.generate([prompts[i]], o);
+    assert.deepEqual(alone[0].tokens, all[i].tokens, `record ${prompts[i].id} alone`);
+  }
+  const other = await gen.generate(prompts, { ...o, seed: 12 });
+  assert.notDeepEqual(
+    other.map((g) => g.tokens),
+    all.map((g) => g.tokens),
+  );
+});
+
+test('EOS ends a row; the loop stops when every row is done', async () => {
+  await setup();
+  const free = await gen.generate(prompts, { maxNewTokens: 12, temperature: 0, eos: [] });
+  // Declare the 4th greedy token of row 0 an EOS: row 0 stops there, with it included.
+  const e = free[0].tokens[3];
+  const cut = await gen.generate(prompts, { maxNewTokens: 12, temperature: 0, eos: [e] });
+  const k = free[0].tokens.indexOf(e);
+  assert.deepEqual(cut[0].tokens, free[0].tokens.slice(0, k + 1));
+  assert.equal(cut[0].finishReason, 'eos');
+  const single = await gen.run([prompts[0]], { maxNewTokens: 12, temperature: 0, eos: [e] });
+  assert.equal(single.tokens[0].length, k + 1, 'the Loop ended early');
+});
+
+test('LoRA: generate and score with the PEFT adapter; switched off equals the base model', async () => {
+  await setup();
+  const a = await loadPeftAdapter(join(FIXTURES, 'llama-tiny-lora'), llama.config);
+  const sl = await ScoreProgram.create(runner, llama, { lora: a.config });
+  const gl = await GenerateProgram.create(runner, llama, { lora: a.config, eos: [2] });
+  await sl.setAdapter(a.weights);
+  const items = prompts.map((p) => ({ prompt: p.prompt.slice(0, 1), target: p.prompt.slice(1) }));
+  const base = await score.score(items);
+  const off = await sl.score(items, { adapter: false });
+  const on = await sl.score(items);
+  for (let i = 0; i < items.length; i++) {
+    assert.ok(maxAbsDiff(base.logprobs[i], off.logprobs[i]) < 1e-5);
+    assert.ok(maxAbsDiff(base.logprobs[i], on.logprobs[i]) > 1e-3, 'the adapter changes the outputs');
+  }
+  const o = { maxNewTokens: 8, temperature: 0.8, seed: 5, eos: [] };
+  const g = await gl.generate(prompts, o);
+  const sg = await sl.score(
+    prompts.map((p, i) => ({ prompt: p.prompt, target: g[i].tokens })),
+    { temperature: 0.8 },
+  );
+  g.forEach((x, i) => assert.ok(maxAbsDiff(x.logprobs, sg.logprobs[i]) < 1e-4));
+});
+
+test('stop strings end generation inside the graph and are cut from the text (byte-level model)', async () => {
+  const f = byteLevelTokenizerFiles();
+  const tokenizer = new TextTokenizer(f.tokenizerJson, f.tokenizerConfig);
+  const config = parseDecoderConfig(
+    makeConfigJson({
+      vocabSize: 259,
+      hiddenSize: 32,
+      intermediateSize: 64,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 2,
+      eosTokenId: 258,
+    }),
+  );
+  const model = { config, weights: randomDecoderWeights(config, 4, 0.3), tokenizer };
+  const g = await GenerateProgram.create(runner, model, { name: 'gen-bytes' });
+  const req = [{ id: 'x', prompt: tokenizer.encode('Problem: 1+1\nAnswer:') }];
+  const o = { maxNewTokens: 40, temperature: 1.0, seed: 7, eos: [] };
+  const free = (await g.run(req, o)).tokens[0];
+  const printable = (t: number) => t >= 32 && t < 127;
+  const i = free.findIndex((t, j) => j >= 2 && printable(t) && printable(free[j + 1] ?? -1));
+  assert.ok(i > 0, 'the sample has two printable bytes in a row');
+  const stop = String.fromCharCode(free[i], free[i + 1]);
+  const first = free.findIndex((t, j) => t === free[i] && free[j + 1] === free[i + 1]);
+  const raw = await g.run(req, { ...o, stop: [stop] });
+  assert.equal(raw.tokens[0].length, first + 2, 'the loop stopped right after the stop sequence');
+  const [out] = await g.generate(req, { ...o, stop: [stop] });
+  assert.equal(out.finishReason, 'stop');
+  assert.deepEqual(out.tokens, free.slice(0, first + 2));
+  assert.ok(!out.text.includes(stop));
+});
+
+test('finishRow: partial UTF-8 at the end of byte-level output is held back', () => {
+  const f = byteLevelTokenizerFiles();
+  const tok = new TextTokenizer(f.tokenizerJson, f.tokenizerConfig);
+  const ids = tok.encode('ok 😀');
+  const r = finishRow('r', ids.slice(0, -1), new Array<number>(ids.length - 1).fill(-1), new Set([258]), [], tok);
+  assert.equal(r.text, 'ok ');
+  assert.equal(r.finishReason, 'length');
+  const withEos = finishRow('r', [...ids, 258, 256], [0, 0, 0, 0, 0, 0, 0, 0, 0], new Set([258]), [], tok);
+  assert.equal(withEos.text, 'ok 😀');
+  assert.equal(withEos.finishReason, 'eos');
+  assert.deepEqual(withEos.tokens, [...ids, 258]);
+  const s = finishRow('r', tok.encode('abc\\boxed{1} more'), new Array<number>(17).fill(0), new Set(), ['}'], tok);
+  assert.equal(s.text, 'abc\\boxed{1');
+  assert.equal(s.tokens.length, 12);
+  assert.equal(s.finishReason, 'stop');
+});
