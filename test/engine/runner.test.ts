@@ -29,7 +29,7 @@ function spinProgram(width: number): Uint8Array {
 
 test('a 30-second program runs off the event loop: a 50 ms timer is never more than 100 ms late', async () => {
   const width = 512;
-  await runner.load('spin', spinProgram(width), { spinning: false });
+  await runner.load('spin', spinProgram(width));
   const w = f32(
     [width, width],
     Array.from({ length: width * width }, (_, i) => Math.sin(i) / Math.sqrt(width)),
