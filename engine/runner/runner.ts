@@ -1,7 +1,10 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { TensorData } from '../graph';
+import type { Graph, TensorData } from '../graph';
+import { initializerBytes, saveModel, serializeModel } from '../onnx';
 import type { LoadResult, Reply, Request, RunResult } from './protocol';
 import { type SessionOptions, executionProviders } from './session';
 
@@ -117,9 +120,36 @@ export class Runner {
   }
 
   /** Loads (or replaces) a program from ONNX bytes or a model path (needed with external data). */
-  load(program: string, model: Uint8Array | string, options: SessionOptions = {}): Promise<LoadResult> {
-    const { name: _n, ...base } = this.options;
-    return this.call({ type: 'load', program, model, options: { ...base, ...options } });
+  load(
+    program: string,
+    model: Uint8Array | string,
+    options: SessionOptions & { transferModel?: boolean } = {},
+  ): Promise<LoadResult> {
+    const { name: _n, isolation: _i, ...base } = this.options;
+    const { transferModel, ...sessionOptions } = options;
+    const transfer = transferModel && typeof model !== 'string' ? [model.buffer as ArrayBuffer] : [];
+    return this.call({ type: 'load', program, model, options: { ...base, ...sessionOptions } }, transfer);
+  }
+
+  /**
+   * Serializes a graph and loads it: in memory (the buffer is handed over, not copied) or, when its
+   * initializers pass `externalDataThreshold` (default 1.5 GiB, under the 2 GiB protobuf limit), as
+   * `<dir>/<program>.onnx` plus external data, loaded from the path.
+   */
+  async loadGraph(
+    program: string,
+    graph: Graph,
+    options: SessionOptions & { dir?: string; externalDataThreshold?: number } = {},
+  ): Promise<LoadResult> {
+    const { dir, externalDataThreshold, ...sessionOptions } = options;
+    const threshold = externalDataThreshold ?? 1.5 * 2 ** 30;
+    if (initializerBytes(graph) <= threshold)
+      return this.load(program, serializeModel(graph), { ...sessionOptions, transferModel: true });
+    const folder = dir ?? join(tmpdir(), `rewrite-rl-programs-${process.pid}`);
+    const { path } = await saveModel(graph, join(folder, `${program.replace(/[^\w.-]/g, '_')}.onnx`), {
+      externalDataThreshold: threshold,
+    });
+    return this.load(program, path, sessionOptions);
   }
 
   unload(program: string): Promise<void> {

@@ -124,6 +124,11 @@ test('external data: a model whose initializers pass the threshold is saved besi
     assert.equal((await stat(saved.dataPath)).size, 4096 * 4);
     await runner.load('ext', path);
     const r = await runner.run('ext', { x: f32([1, 64], new Array<number>(64).fill(1)) });
+    // loadGraph picks external data on its own past the threshold, and gives the same answer.
+    await runner.loadGraph('ext2', g, { dir, externalDataThreshold: 1000 });
+    assert.ok((await stat(join(dir, 'ext2.onnx.data'))).size > 0);
+    const r2 = await runner.run('ext2', { x: f32([1, 64], new Array<number>(64).fill(1)) });
+    assert.deepEqual(r2.outputs.y.data, r.outputs.y.data);
     const y = r.outputs.y.data as Float32Array;
     let col0 = 0;
     for (let i = 0; i < 64; i++) col0 += ((i * 64) % 7) - 3;
