@@ -46,13 +46,13 @@ async function runSteps(r: Runner, order: DataOrder, rng: Rng): Promise<void> {
   await r.run('train', { lr: f32([], [5e-3]), 'batch.tokens': stack(tokens), 'batch.mask': stack(masks) });
 }
 
-async function fresh(): Promise<Runner> {
-  const r = new Runner(RUNNER);
+async function fresh(isolation: 'thread' | 'process' = 'thread'): Promise<Runner> {
+  const r = new Runner({ ...RUNNER, isolation });
   await r.load('train', model);
   return r;
 }
 
-test('resume: 20 steps straight equal 10 steps + save + reload in a new runner + 10 steps, bit for bit', async () => {
+test('resume: 20 steps straight equal 10 steps + save + kill + reload in a new runner + 10 steps, bit for bit', async () => {
   const init = nn.tinyLMInit(CFG, 5);
   const start = {
     ...Object.fromEntries(spec.params.map((p) => [names.param(p.name), init[p.name]])),
@@ -69,14 +69,18 @@ test('resume: 20 steps straight equal 10 steps + save + reload in a new runner +
 
   const dir = await mkdtemp(join(tmpdir(), 'resume-'));
   try {
-    const b = await fresh();
+    const b = await fresh('process');
     await b.setState(start);
     const orderB = new DataOrder(dataset.length, 11);
     const rngB = new Rng(12);
     for (let s = 0; s < 10; s += PER_RUN) await runSteps(b, orderB, rngB);
     const ckpt = join(dir, 'state.safetensors');
     await saveTrainerState(ckpt, { tensors: await b.getState(), dataPosition: orderB.position, rng: rngB.state() });
-    await b.close();
+    // The training process dies in the middle of its next run.
+    const dying = runSteps(b, orderB, rngB);
+    await new Promise((r) => setImmediate(r)); // the run request is on its way
+    await b.kill();
+    await assert.rejects(dying, /SIGKILL/);
 
     const saved = await loadTrainerState(ckpt);
     const c = await fresh();
