@@ -53,6 +53,8 @@ export const exp = (x: Tensor): Tensor => unary('Exp', x);
 export const log = (x: Tensor): Tensor => unary('Log', x);
 export const sigmoid = (x: Tensor): Tensor => unary('Sigmoid', x);
 export const tanh = (x: Tensor): Tensor => unary('Tanh', x);
+export const sin = (x: Tensor): Tensor => unary('Sin', x);
+export const cos = (x: Tensor): Tensor => unary('Cos', x);
 export const relu = (x: Tensor): Tensor => unary('Relu', x);
 export const reciprocal = (x: Tensor): Tensor => unary('Reciprocal', x);
 export const sign = (x: Tensor): Tensor => unary('Sign', x, false);
@@ -139,6 +141,8 @@ defineGrad('Tanh', (n, [d]) => {
   const y = n.outputs[0];
   return [mul(d!, sub(1, mul(y, y)))];
 });
+defineGrad('Sin', (n, [d]) => [mul(d!, cos(n.inputs[0]!))]);
+defineGrad('Cos', (n, [d]) => [neg(mul(d!, sin(n.inputs[0]!)))]);
 defineGrad('Relu', (n, [d]) => [where(greater(n.inputs[0]!, 0), d!, zero(d!))]);
 defineGrad('Identity', (_n, [d]) => [d]);
 defineGrad('Clip', (n, [d]) => {

@@ -46,6 +46,8 @@ const cases: Case[] = [
   ],
   ['Sigmoid', (x) => op.sigmoid(x.a), [X('a', [5], 30, -3, 3)]],
   ['Tanh', (x) => op.tanh(x.a), [X('a', [5], 31, -2, 2)]],
+  ['Sin', (x) => op.sin(x.a), [X('a', [5], 67, -3, 3)]],
+  ['Cos', (x) => op.cos(x.a), [X('a', [5], 68, -3, 3)]],
   ['Relu', (x) => op.relu(x.a), [{ name: 'a', shape: [4], values: [-0.7, -0.2, 0.3, 1.1] }]],
   ['Abs', (x) => op.abs(x.a), [{ name: 'a', shape: [4], values: [-0.7, -0.2, 0.3, 1.1] }]],
   ['Reciprocal', (x) => op.reciprocal(x.a), [X('a', [4], 32, 0.5, 2)]],
@@ -92,6 +94,25 @@ const cases: Case[] = [
   ['Softmax axis 0', (x) => op.softmax(x.a, 0), [X('a', [3, 2], 64, -2, 2)]],
   ['LogSoftmax', (x) => op.logSoftmax(x.a, -1), [X('a', [2, 5], 65, -2, 2)]],
 ];
+
+// The same rules on symbolic shapes take their dynamic paths (Shape/Gather/ConstantOfShape, Size-based counts).
+const S = (name: string, shape: number[], declared: (number | string)[], seed: number): CheckInput => ({
+  ...X(name, shape, seed),
+  declared,
+});
+cases.push(
+  ['MatMul symbolic batch', (x) => op.matmul(x.a, x.b), [S('a', [2, 3, 4], ['b', 't', 4], 70), X('b', [4, 2], 71)]],
+  ['Add symbolic broadcast', (x) => op.add(x.a, x.b), [S('a', [2, 3], ['b', 3], 72), X('b', [3], 73)]],
+  [
+    'Concat symbolic axis',
+    (x) => op.concat([x.a, x.b], 1),
+    [S('a', [2, 3], [2, 's'], 74), S('b', [2, 2], [2, 'u'], 75)],
+  ],
+  ['ReduceMean symbolic', (x) => op.reduceMean(x.a, [1]), [S('a', [2, 3, 2], ['b', 't', 2], 76)]],
+  ['Gather axis 1 symbolic', (x) => op.gather(x.a, x.i, 1), [S('a', [2, 4, 3], ['b', 4, 3], 77), I('i', [2], [3, 3])]],
+  ['Reshape symbolic', (x) => op.reshape(x.a, [-1, 2]), [S('a', [3, 2, 2], ['b', 2, 2], 78)]],
+  ['Softmax symbolic', (x) => op.softmax(x.a), [S('a', [2, 5], ['b', 's'], 79)]],
+);
 
 let worst = 0;
 let checked = 0;

@@ -1,4 +1,4 @@
-import { Graph, type DType, type Tensor, type TensorData } from '../../../engine/graph';
+import { Graph, type DType, type Dim, type Tensor, type TensorData } from '../../../engine/graph';
 import * as op from '../../../engine/ops';
 import { grad } from '../../../engine/autodiff';
 import { serializeModel } from '../../../engine/onnx';
@@ -15,6 +15,8 @@ export interface CheckInput {
   dtype?: DType;
   /** Differentiate with respect to this input (default: true for float64 inputs). */
   diff?: boolean;
+  /** Shape declared in the graph when it differs from the fed one (symbolic dims). */
+  declared?: Dim[];
 }
 
 export interface CheckResult {
