@@ -1,7 +1,7 @@
 import type { Graph, Tensor, TensorData } from '../graph';
 import type { DecoderConfig } from '../model/config';
 import type { DecoderParams, LoraTensors } from '../model/decoder';
-import type { DecoderWeights } from '../model/weights';
+import { type DecoderWeights, expectedWeights, isLinearWeight } from '../model/weights';
 import type { LoraConfig } from '../lora/lora';
 import { loraModules, loraParamName } from '../lora/lora';
 
@@ -34,15 +34,37 @@ export function loraInputs(g: Graph, c: DecoderConfig, lora: LoraConfig, scale: 
   return { get: (m) => map.get(m), scale };
 }
 
+/**
+ * Base weights as graph inputs `param.<name>` (float32, engine layout), read from the runner's state:
+ * what a full fine-tuning train step updates, so score and generate see the current weights.
+ */
+export function inputSource(g: Graph, config: DecoderConfig): (name: string) => Tensor {
+  const shapes = expectedWeights(config);
+  const made = new Map<string, Tensor>();
+  return (name) => {
+    let t = made.get(name);
+    if (!t) {
+      const s = shapes.get(name);
+      if (!s) throw new Error(`model has no weight '${name}'`);
+      made.set(name, (t = g.input(`param.${name}`, 'float32', isLinearWeight(name) ? [s[1], s[0]] : s)));
+    }
+    return t;
+  };
+}
+
+/**
+ * The decoder's tensors for a program: base weights as initializers (`weights` given) or as inputs
+ * from the runner's state (`weights` omitted: full fine-tuning), plus optional LoRA inputs.
+ */
 export function decoderParams(
   g: Graph,
   config: DecoderConfig,
-  weights: DecoderWeights,
+  weights: DecoderWeights | undefined,
   lora?: { config: LoraConfig; scale: Tensor | number },
 ): DecoderParams {
   return {
     config,
-    weight: initializerSource(g, weights),
+    weight: weights ? initializerSource(g, weights) : inputSource(g, config),
     lora: lora ? loraInputs(g, config, lora.config, lora.scale) : undefined,
   };
 }
@@ -86,4 +108,15 @@ export function padBatch(rows: number[][], side: 'left' | 'right', pad = 0, widt
     });
   });
   return { tokens: { dtype: 'int64', shape: [B, T], data: tok }, mask: f32([B, T], mask), offsets, width: T };
+}
+
+/** What programs need of a model: its config and (unless read from the runner's state) its weights. */
+export interface ProgramModel {
+  config: DecoderConfig;
+  weights: DecoderWeights;
+}
+
+/** Runner state entries `param.<name>` for a set of tensors. */
+export function asParamState(w: Record<string, TensorData>): Record<string, TensorData> {
+  return Object.fromEntries(Object.entries(w).map(([k, v]) => [`param.${k}`, v]));
 }

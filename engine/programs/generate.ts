@@ -4,14 +4,16 @@ import { serializeModel } from '../onnx';
 import type { Runner } from '../runner';
 import { checkSequenceLength } from '../model/config';
 import { type LayerKV, type DecoderParams, decodeStep, decoderForward, lmHead, NEG_INF } from '../model/decoder';
-import type { HFModel } from '../model';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
 import type { TextTokenizer } from '../tokenizer';
 import { decoderParams, f32, i64, padBatch, scalarF32 } from './common';
+import type { ProgramModel } from './common';
 import { samplingNoise } from './noise';
 
 export interface GenerateProgramOptions {
   lora?: LoraConfig;
+  /** Read base weights from the runner's state `param.<name>` (full fine-tuning) instead of initializers. */
+  weightsFromState?: boolean;
 }
 
 /**
@@ -55,10 +57,7 @@ export function sampleToken(
  * loop ends when every row has emitted EOS or a stop sequence. Outputs `tokens` [n, B] and
  * `logprobs` [n, B] (n <= N; after a row stops its tokens are pad_id with log-prob 0).
  */
-export function buildGenerateProgram(
-  model: Pick<HFModel, 'config' | 'weights'>,
-  o: GenerateProgramOptions = {},
-): Graph {
+export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOptions = {}): Graph {
   const c = model.config;
   const g = new Graph('generate');
   const prompt = g.input('prompt', 'int64', ['batch', 'prompt_len']);
@@ -214,7 +213,7 @@ export class GenerateProgram {
   private constructor(
     readonly runner: Runner,
     readonly name: string,
-    readonly model: Pick<HFModel, 'config' | 'weights'>,
+    readonly model: ProgramModel,
     readonly tokenizer: TextTokenizer | undefined,
     readonly eos: number[],
     readonly lora?: LoraConfig,
@@ -222,7 +221,7 @@ export class GenerateProgram {
 
   static async create(
     runner: Runner,
-    model: Pick<HFModel, 'config' | 'weights' | 'tokenizer'>,
+    model: ProgramModel & { tokenizer?: TextTokenizer },
     o: GenerateProgramOptions & { name?: string; eos?: number[] } = {},
   ): Promise<GenerateProgram> {
     const name = o.name ?? `generate${o.lora ? '+lora' : ''}`;

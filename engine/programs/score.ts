@@ -4,13 +4,15 @@ import { serializeModel } from '../onnx';
 import type { Runner } from '../runner';
 import { checkSequenceLength } from '../model/config';
 import { decoderForward, lmHead } from '../model/decoder';
-import type { HFModel } from '../model';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
 import { decoderParams, f32, padBatch, scalarF32 } from './common';
+import type { ProgramModel } from './common';
 
 export interface ScoreProgramOptions {
   /** Compile LoRA in (its tensors come from the runner's state `param.<module>.lora_A|B`). */
   lora?: LoraConfig;
+  /** Read base weights from the runner's state `param.<name>` (full fine-tuning) instead of initializers. */
+  weightsFromState?: boolean;
 }
 
 /**
@@ -20,14 +22,19 @@ export interface ScoreProgramOptions {
  * given tokens < t under the temperature-scaled distribution; 0 at t = 0) and `pooled` [B, H]
  * (final-norm hidden states averaged over the target tokens).
  */
-export function buildScoreProgram(model: Pick<HFModel, 'config' | 'weights'>, o: ScoreProgramOptions = {}): Graph {
+export function buildScoreProgram(model: ProgramModel, o: ScoreProgramOptions = {}): Graph {
   const g = new Graph('score');
   const tokens = g.input('tokens', 'int64', ['batch', 'seq']);
   const mask = g.input('mask', 'float32', ['batch', 'seq']);
   const targetMask = g.input('target_mask', 'float32', ['batch', 'seq']);
   const temperature = g.input('temperature', 'float32', []);
   const scale = o.lora ? g.input('lora_scale', 'float32', []) : undefined;
-  const m = decoderParams(g, model.config, model.weights, o.lora && scale ? { config: o.lora, scale } : undefined);
+  const m = decoderParams(
+    g,
+    model.config,
+    o.weightsFromState ? undefined : model.weights,
+    o.lora && scale ? { config: o.lora, scale } : undefined,
+  );
   const { hidden } = decoderForward(m, tokens, mask);
   const t = op.dimOf(tokens, 1);
   const one = op.ints(g, [1]);
@@ -69,13 +76,13 @@ export class ScoreProgram {
   private constructor(
     readonly runner: Runner,
     readonly name: string,
-    readonly model: Pick<HFModel, 'config' | 'weights'>,
+    readonly model: ProgramModel,
     readonly lora?: LoraConfig,
   ) {}
 
   static async create(
     runner: Runner,
-    model: Pick<HFModel, 'config' | 'weights'>,
+    model: ProgramModel,
     o: ScoreProgramOptions & { name?: string } = {},
   ): Promise<ScoreProgram> {
     const name = o.name ?? `score${o.lora ? '+lora' : ''}`;

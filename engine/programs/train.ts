@@ -1,0 +1,316 @@
+import type { Tensor, TensorData } from '../graph';
+import * as op from '../ops';
+import { serializeModel } from '../onnx';
+import type { Runner } from '../runner';
+import {
+  type CompiledProgram,
+  type ParamSpec,
+  type TrainStepSpec,
+  compileTrainStep,
+  initialOptimizerState,
+  names,
+} from '../program';
+import type { AdamWConfig } from '../optim';
+import { checkSequenceLength } from '../model/config';
+import { type DecoderParams, decoderForward, lmHead } from '../model/decoder';
+import { expectedWeights, isLinearWeight } from '../model/weights';
+import { type LoraConfig, type LoraWeights, loraModules, loraParamName, loraScale } from '../lora/lora';
+import { type ProgramModel, asParamState, f32 } from './common';
+
+export interface GrpoOptions {
+  /** PPO clip range (default 0.2). */
+  clip?: number;
+  /** Coefficient of the low-variance KL (k3) to the reference policy (default 0.001; 0 = no KL). */
+  klCoef?: number;
+  /** Sampling temperature of the rollouts: log-probs are computed from logits / temperature (default 1). */
+  temperature?: number;
+  /**
+   * Where the reference log-probs come from: 'graph' = a second forward pass with the adapter switched
+   * off (LoRA only; default for LoRA), 'input' = the batch's `ref_logp` (required for full fine-tuning).
+   */
+  reference?: 'graph' | 'input';
+}
+
+export interface TrainProgramOptions {
+  objective: 'sft' | 'grpo';
+  /** LoRA fine-tuning with this adapter config; omitted = full fine-tuning of every weight. */
+  lora?: LoraConfig;
+  grpo?: GrpoOptions;
+  optimizer?: AdamWConfig;
+  /** Global-norm gradient clipping (default 1.0; 0 = off). */
+  clipNorm?: number;
+}
+
+/** Trainable parameter specs: LoRA tensors, or every base weight (no decay on norms and biases). */
+export function trainableParams(m: ProgramModel, lora?: LoraConfig): ParamSpec[] {
+  if (lora)
+    return loraModules(m.config, lora).flatMap((x) => [
+      { name: loraParamName(x.module, 'A'), shape: [x.inFeatures, lora.rank] },
+      { name: loraParamName(x.module, 'B'), shape: [lora.rank, x.outFeatures] },
+    ]);
+  return [...expectedWeights(m.config)].map(([name, s]) => ({
+    name,
+    shape: isLinearWeight(name) ? [s[1], s[0]] : s,
+    decay: !(name.endsWith('norm.weight') || name.endsWith('.bias')),
+  }));
+}
+
+/**
+ * Inputs shifted one position to the left along axis 1, padded at the end with `fill` (shape kept).
+ * Only applied to non-differentiable inputs, so the dynamic Slice needs no gradient.
+ */
+function shiftLeft(x: Tensor, fill: number): Tensor {
+  const g = x.graph;
+  const tEnd = op.reshape(op.dimOf(x, 1), [1]);
+  const rest = op.slice(x, op.ints(g, [1]), tEnd, [1]);
+  const pad = op.constantOfShape(op.concat([op.shapeOf(x, 0, 1), op.ints(g, [1])], 0), fill, x.dtype);
+  return op.concat([rest, pad], 1);
+}
+
+/**
+ * Position t holds log p(token t+1 | tokens <= t) (temperature-scaled): [B, T]; the last position
+ * is meaningless and must be masked. Computing every position avoids a dynamic Slice on the
+ * differentiated path.
+ */
+function nextTokenLogprobs(m: DecoderParams, tokens: Tensor, mask: Tensor, temperature: number): Tensor {
+  const { hidden } = decoderForward(m, tokens, mask);
+  let logits = lmHead(m, hidden);
+  if (temperature !== 1) logits = op.mul(logits, 1 / temperature);
+  const next = shiftLeft(tokens, 0);
+  return op.squeeze(op.gatherElements(op.logSoftmax(logits, -1), op.unsqueeze(next, [-1]), -1), [-1]);
+}
+
+/**
+ * Compiles the SFT or GRPO train step (K AdamW steps per run, one per micro-batch) on the
+ * engine's train-step compiler. Batch inputs per micro-batch (all [B, T], right-padded):
+ * `tokens` int64, `mask` (1 = token), `loss_mask` (1 where token t is trained on; t >= 1);
+ * GRPO adds `advantages` [B], `old_logp` [B, T] (entry t = log-prob of token t when sampled) and,
+ * with reference 'input', `ref_logp` [B, T].
+ * SFT loss: token-mean cross-entropy over loss_mask. GRPO loss: token-mean of
+ * -min(r A, clip(r, 1-c, 1+c) A) + klCoef * (exp(ref - logp) - (ref - logp) - 1).
+ */
+export function trainStepSpec(
+  m: ProgramModel,
+  o: TrainProgramOptions,
+  shape: { batch?: number; seq?: number } = {},
+): TrainStepSpec {
+  const B = shape.batch ?? 'batch';
+  const T = shape.seq ?? 'seq';
+  const grpo = o.objective === 'grpo';
+  const gopt = o.grpo ?? {};
+  const klCoef = gopt.klCoef ?? 0.001;
+  const reference = gopt.reference ?? (o.lora ? 'graph' : 'input');
+  if (grpo && klCoef !== 0 && reference === 'graph' && !o.lora)
+    throw new Error(
+      "GRPO with full fine-tuning needs reference 'input' (the reference policy's log-probs in the batch)",
+    );
+  const batch: TrainStepSpec['batch'] = [
+    { name: 'tokens', dtype: 'int64', shape: [B, T] },
+    { name: 'mask', dtype: 'float32', shape: [B, T] },
+    { name: 'loss_mask', dtype: 'float32', shape: [B, T] },
+  ];
+  if (grpo) {
+    batch.push({ name: 'advantages', dtype: 'float32', shape: [B] });
+    batch.push({ name: 'old_logp', dtype: 'float32', shape: [B, T] });
+    if (klCoef !== 0 && reference === 'input') batch.push({ name: 'ref_logp', dtype: 'float32', shape: [B, T] });
+  }
+  const lora = o.lora;
+  const params = trainableParams(m, lora);
+  const frozen = lora ? { ...m.weights } : undefined;
+  const temperature = grpo ? (gopt.temperature ?? 1) : 1;
+  return {
+    params,
+    frozen,
+    batch,
+    optimizer: { kind: 'adamw', ...o.optimizer },
+    clipNorm: o.clipNorm === 0 ? undefined : (o.clipNorm ?? 1),
+    loss: ({ params: p, frozen: fz, batch: b }) => {
+      const weight = (n: string) => {
+        const t = lora ? fz[n] : p[n];
+        if (!t) throw new Error(`train step: no weight '${n}'`);
+        return t;
+      };
+      const dm: DecoderParams = {
+        config: m.config,
+        weight,
+        lora: lora
+          ? {
+              get: (mod) => {
+                const a = p[loraParamName(mod, 'A')];
+                return a ? { a, b: p[loraParamName(mod, 'B')] } : undefined;
+              },
+              scale: loraScale(lora),
+            }
+          : undefined,
+      };
+      const lp = nextTokenLogprobs(dm, b.tokens, b.mask, temperature); // [B, T]
+      const lm = shiftLeft(b.loss_mask, 0);
+      const denom = op.max(op.reduceSum(lm), 1);
+      const tokenMean = (x: Tensor) => op.div(op.reduceSum(op.mul(x, lm)), denom);
+      if (!grpo) return { loss: op.neg(tokenMean(lp)), metrics: { tokens: op.reduceSum(lm) } };
+      const eps = gopt.clip ?? 0.2;
+      const adv = op.unsqueeze(b.advantages, [1]);
+      const ratio = op.exp(op.sub(lp, shiftLeft(b.old_logp, 0)));
+      const s1 = op.mul(ratio, adv);
+      const s2 = op.mul(op.clip(ratio, 1 - eps, 1 + eps), adv);
+      let perTok = op.neg(op.min(s1, s2));
+      const metrics: Record<string, Tensor> = {
+        clip_frac: tokenMean(op.cast(op.greater(op.abs(op.sub(ratio, 1)), eps), 'float32')),
+      };
+      if (klCoef !== 0) {
+        let ref: Tensor;
+        if (reference === 'input') ref = shiftLeft(b.ref_logp, 0);
+        else ref = nextTokenLogprobs({ config: m.config, weight }, b.tokens, b.mask, temperature);
+        const d = op.sub(ref, lp);
+        const k3 = op.sub(op.sub(op.exp(d), d), 1);
+        perTok = op.add(perTok, op.mul(k3, klCoef));
+        metrics.kl = tokenMean(k3);
+      }
+      return { loss: tokenMean(perTok), metrics };
+    },
+  };
+}
+
+export interface SftExample {
+  prompt: number[];
+  /** Tokens trained on (the answer, with its EOS when wanted). */
+  target: number[];
+}
+
+export interface GrpoExample {
+  prompt: number[];
+  /** The sampled completion. */
+  completion: number[];
+  advantage: number;
+  /** log-probs of the completion's tokens when sampled (generate's `logprobs`). */
+  oldLogprobs: number[];
+  /** Reference log-probs of the completion (reference 'input' only). */
+  refLogprobs?: number[];
+}
+
+export interface TrainStepResult {
+  /** Loss of each micro-step. */
+  losses: number[];
+  gradNorms?: number[];
+  metrics: Record<string, number[]>;
+  runMs: number;
+}
+
+/**
+ * A compiled SFT or GRPO train step on a runner. Parameters and AdamW moments live in the runner's
+ * state between runs (`param.<name>`, shared with score and generate programs on the same runner);
+ * each `step` call runs one optimizer step per micro-batch inside a single ONNX run.
+ */
+export class TrainProgram {
+  private constructor(
+    readonly runner: Runner,
+    readonly name: string,
+    readonly model: ProgramModel,
+    readonly options: TrainProgramOptions,
+    readonly spec: TrainStepSpec,
+    readonly program: CompiledProgram,
+  ) {}
+
+  static async create(
+    runner: Runner,
+    model: ProgramModel,
+    o: TrainProgramOptions & { name?: string },
+  ): Promise<TrainProgram> {
+    const spec = trainStepSpec(model, o);
+    const program = compileTrainStep(spec);
+    const name = o.name ?? `train-${o.objective}${o.lora ? '+lora' : ''}`;
+    await runner.load(name, serializeModel(program.graph));
+    return new TrainProgram(runner, name, model, o, spec, program);
+  }
+
+  /** Sets the trainable parameters (LoRA tensors, or all weights) and zeroes the optimizer state. */
+  async init(params: LoraWeights | Record<string, TensorData>): Promise<void> {
+    const state: Record<string, TensorData> = {};
+    for (const p of this.spec.params) {
+      const t = params[p.name];
+      if (!t) throw new Error(`train program: no initial value for parameter '${p.name}'`);
+      if (t.shape.join() !== p.shape.join())
+        throw new Error(`train program: parameter '${p.name}' has shape [${t.shape}], expected [${p.shape}]`);
+      state[names.param(p.name)] = { dtype: 'float32', shape: [...t.shape], data: t.data.slice() };
+    }
+    await this.runner.setState({ ...state, ...initialOptimizerState(this.spec) });
+  }
+
+  /** Current trainable parameters (copies), keyed by parameter name. */
+  async params(): Promise<Record<string, TensorData>> {
+    const st = await this.runner.getState(this.spec.params.map((p) => names.param(p.name)));
+    return Object.fromEntries(this.spec.params.map((p) => [p.name, st[names.param(p.name)]]));
+  }
+
+  /** Runs one optimizer step per micro-batch (all padded to one shape), in one program run. */
+  async step(microBatches: (SftExample[] | GrpoExample[])[], lr: number): Promise<TrainStepResult> {
+    if (!microBatches.length) throw new Error('train step: no micro-batches');
+    const grpo = this.options.objective === 'grpo';
+    const rows = microBatches.map((mb) =>
+      mb.map((e) => {
+        const prompt = e.prompt;
+        const tail = grpo ? (e as GrpoExample).completion : (e as SftExample).target;
+        return { prompt, tail, e };
+      }),
+    );
+    const B = Math.max(...rows.map((r) => r.length));
+    const T = Math.max(2, ...rows.flatMap((r) => r.map((x) => x.prompt.length + x.tail.length)));
+    checkSequenceLength(this.model.config, T);
+    const K = microBatches.length;
+    const tokens = new BigInt64Array(K * B * T);
+    const mask = new Float32Array(K * B * T);
+    const lossMask = new Float32Array(K * B * T);
+    const adv = new Float32Array(K * B);
+    const old = new Float32Array(K * B * T);
+    const ref = new Float32Array(K * B * T);
+    const needRef = this.spec.batch.some((b) => b.name === 'ref_logp');
+    rows.forEach((mb, k) =>
+      mb.forEach((x, i) => {
+        const base = (k * B + i) * T;
+        const all = [...x.prompt, ...x.tail];
+        all.forEach((v, j) => {
+          tokens[base + j] = BigInt(v);
+          mask[base + j] = 1;
+        });
+        const p = x.prompt.length;
+        if (p === 0) throw new Error('train step: every example needs at least one prompt token');
+        for (let j = 0; j < x.tail.length; j++) lossMask[base + p + j] = 1;
+        if (grpo) {
+          const e = x.e as GrpoExample;
+          if (e.oldLogprobs.length !== e.completion.length)
+            throw new Error('train step: oldLogprobs must have one entry per completion token');
+          adv[k * B + i] = e.advantage;
+          e.oldLogprobs.forEach((v, j) => (old[base + p + j] = v));
+          if (needRef) {
+            if (!e.refLogprobs || e.refLogprobs.length !== e.completion.length)
+              throw new Error('train step: refLogprobs (one per completion token) are required');
+            e.refLogprobs.forEach((v, j) => (ref[base + p + j] = v));
+          }
+        }
+      }),
+    );
+    const feeds: Record<string, TensorData> = {
+      [names.batch('tokens')]: { dtype: 'int64', shape: [K, B, T], data: tokens },
+      [names.batch('mask')]: f32([K, B, T], mask),
+      [names.batch('loss_mask')]: f32([K, B, T], lossMask),
+      [names.lr]: f32([], [lr]),
+    };
+    if (grpo) {
+      feeds[names.batch('advantages')] = f32([K, B], adv);
+      feeds[names.batch('old_logp')] = f32([K, B, T], old);
+      if (needRef) feeds[names.batch('ref_logp')] = f32([K, B, T], ref);
+    }
+    const r = await this.runner.run(this.name, feeds);
+    const metrics: Record<string, number[]> = {};
+    for (const [k, v] of Object.entries(r.outputs))
+      if (k.startsWith('metric.')) metrics[k.slice(7)] = Array.from(v.data as Float32Array);
+    return {
+      losses: Array.from(r.outputs[names.losses].data as Float32Array),
+      gradNorms: r.outputs[names.gradNorms] ? Array.from(r.outputs[names.gradNorms].data as Float32Array) : undefined,
+      metrics,
+      runMs: r.runMs,
+    };
+  }
+}
+
+export { asParamState };
