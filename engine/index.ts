@@ -48,3 +48,9 @@ export {
 } from './safetensors';
 export { Rng, DataOrder, type DataPosition } from './rng';
 export { saveTrainerState, loadTrainerState, type TrainerState, TRAINER_STATE_FORMAT } from './trainer-state';
+// Decoder family, LoRA, tokenizers, programs (issue 4).
+export * as model from './model';
+export * as lora from './lora';
+export { TextTokenizer, byteLevelTokenizerFiles, type ChatMessage } from './tokenizer';
+export * as programs from './programs';
+export { saveHFFolder, type SaveHFOptions } from './hf-folder';

@@ -1,4 +1,4 @@
-import { type DType, type Dim, Graph, Tensor, type TensorData } from '../graph';
+import { type DType, type Dim, Graph, Tensor, type TensorData, graphOf } from '../graph';
 import * as op from '../ops';
 import { grad } from '../autodiff';
 import { type AdamWConfig, adamwUpdate, clipScale, sgdUpdate } from '../optim';
@@ -40,6 +40,12 @@ export interface TrainStepSpec {
   optimizer: OptimizerSpec;
   /** Global-norm gradient clipping. */
   clipNorm?: number;
+  /**
+   * Gradient accumulation: batch inputs get two leading axes [steps, micro_batches, ...] and each
+   * optimizer step uses the mean gradient (and mean loss/metrics) over its micro-batches, computed
+   * in an inner Loop so only one micro-batch's activations are alive at a time.
+   */
+  accumulate?: boolean;
 }
 
 export interface CompiledProgram {
@@ -107,7 +113,8 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledProgram {
   const vs = adam ? spec.params.map((p) => g.input(names.v(p.name), dtype, p.shape)) : [];
   const step = g.input(names.step, 'int64', []);
   const lr = g.input(names.lr, dtype, []);
-  const batches = spec.batch.map((b) => g.input(names.batch(b.name), b.dtype, ['micro_batches', ...b.shape]));
+  const lead = spec.accumulate ? ['steps', 'micro_batches'] : ['micro_batches'];
+  const batches = spec.batch.map((b) => g.input(names.batch(b.name), b.dtype, [...lead, ...b.shape]));
   const frozen = frozenTensors(g, spec);
   const n = params.length;
   let metricNames: string[] = [];
@@ -118,13 +125,47 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledProgram {
     name: 'micro_step',
     body: ({ iter, carried: c }) => {
       const ps = c.slice(0, n);
-      const batch: Record<string, Tensor> = {};
-      spec.batch.forEach((b, i) => (batch[b.name] = op.gather(batches[i], iter, 0)));
+      const stepBatches = batches.map((b) => op.gather(b, iter, 0));
       const p: Record<string, Tensor> = {};
       spec.params.forEach((s, i) => (p[s.name] = ps[i]));
-      const { loss, metrics } = evalLoss(spec, { graph: ps[0].graph, params: p, batch, frozen });
-      metricNames = Object.keys(metrics);
-      let grads = grad(loss, ps);
+      const lossAndGrads = (bs: Tensor[]) => {
+        const batch: Record<string, Tensor> = {};
+        spec.batch.forEach((b, i) => (batch[b.name] = bs[i]));
+        const { loss, metrics } = evalLoss(spec, {
+          graph: graphOf('train step', ...bs, ...ps),
+          params: p,
+          batch,
+          frozen,
+        });
+        metricNames = Object.keys(metrics);
+        return { loss, metrics: Object.values(metrics), grads: grad(loss, ps) };
+      };
+      let loss: Tensor;
+      let metricValues: Tensor[];
+      let grads: Tensor[];
+      if (!spec.accumulate) ({ loss, metrics: metricValues, grads } = lossAndGrads(stepBatches));
+      else {
+        // Inner Loop over micro-batches: sums of gradients, loss and metrics, then means.
+        const count = op.dimOf(stepBatches[0], 0);
+        let nMetrics = 0;
+        const inner = op.loop(ps[0].graph, {
+          tripCount: count,
+          carried: [...ps.map((x) => op.zerosLike(x)), op.scalar(ps[0].graph, 0, dtype)],
+          name: 'micro_batch',
+          body: ({ iter: j, carried: acc }) => {
+            const r = lossAndGrads(stepBatches.map((b) => op.gather(b, j, 0)));
+            nMetrics = r.metrics.length;
+            return {
+              carried: [...r.grads.map((x, i) => op.add(acc[i], x)), op.add(acc[n], r.loss)],
+              scans: r.metrics,
+            };
+          },
+        });
+        const denom = op.cast(count, dtype);
+        grads = inner.carried.slice(0, n).map((x) => op.div(x, denom));
+        loss = op.div(inner.carried[n], denom);
+        metricValues = inner.scans.slice(0, nMetrics).map((m) => op.reduceMean(m, [0]));
+      }
       const scansOut = [loss];
       let gradScale: Tensor | undefined;
       if (spec.clipNorm !== undefined) {
@@ -133,7 +174,7 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledProgram {
         if (spec.optimizer.kind !== 'adamw') grads = grads.map((x) => op.mul(x, clipped.scale));
         scansOut.push(clipped.norm);
       }
-      scansOut.push(...Object.values(metrics));
+      scansOut.push(...metricValues);
       const t = op.add(c[c.length - 1], 1);
       let next: Tensor[];
       if (spec.optimizer.kind === 'adamw') {

@@ -275,3 +275,45 @@ test('symbolic batch size: one compiled step serves micro-batches of any size', 
     }
   }
 });
+
+test('gradient accumulation: mean over micro-batches equals one step on their concatenation', async () => {
+  const base = mlpSpec();
+  const big: TrainStepSpec = {
+    ...base,
+    batch: [
+      { name: 'x', dtype: 'float32', shape: [24, 4] },
+      { name: 'y', dtype: 'float32', shape: [24, 1] },
+    ],
+  };
+  const acc: TrainStepSpec = { ...base, accumulate: true };
+  assert.deepEqual(compileTrainStep(acc).graph.inputs.find((t) => t.name === 'batch.x')?.shape, [
+    'steps',
+    'micro_batches',
+    8,
+    4,
+  ]);
+  await runner.load('acc', serializeModel(compileTrainStep(acc).graph));
+  await runner.load('big', serializeModel(compileTrainStep(big).graph));
+  // 2 optimizer steps, each on 3 micro-batches of 8.
+  const micro = Array.from({ length: 6 }, (_, i) => mlpBatch(600 + i)) as Record<string, TensorData>[];
+  const cat = (ts: TensorData[]) => {
+    const s = stack(ts);
+    return { ...s, shape: [s.shape[0] * s.shape[1], ...s.shape.slice(2)] };
+  };
+  const steps = [micro.slice(0, 3), micro.slice(3)];
+  const bigBatches = steps.map((ms) => ({ x: cat(ms.map((m) => m.x)), y: cat(ms.map((m) => m.y)) }));
+  const a = await trainCompiled('big', big, mlpInit(), bigBatches, 2, 1e-2);
+
+  await runner.dropState();
+  await runner.setState({ ...paramState(acc, mlpInit()), ...initialOptimizerState(acc) });
+  const r = await runner.run('acc', {
+    lr: f32([], [1e-2]),
+    'batch.x': stack(steps.map((ms) => stack(ms.map((m) => m.x)))),
+    'batch.y': stack(steps.map((ms) => stack(ms.map((m) => m.y)))),
+  });
+  const st = await runner.getState();
+  for (const s of acc.params)
+    assert.ok(maxAbsDiff(st[names.param(s.name)].data as Float32Array, a.params[s.name]) <= 1e-6, s.name);
+  assert.ok(maxAbsDiff(r.outputs.losses.data as Float32Array, a.losses) <= 1e-6);
+  assert.equal((st.step.data as BigInt64Array)[0], 2n);
+});
