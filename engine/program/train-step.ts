@@ -46,6 +46,8 @@ export interface TrainStepSpec {
    * in an inner Loop so only one micro-batch's activations are alive at a time.
    */
   accumulate?: boolean;
+  /** `lr` is a vector with one learning rate per optimizer step of the run (schedules), not a scalar. */
+  lrPerStep?: boolean;
 }
 
 export interface CompiledProgram {
@@ -112,7 +114,7 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledProgram {
   const ms = adam ? spec.params.map((p) => g.input(names.m(p.name), dtype, p.shape)) : [];
   const vs = adam ? spec.params.map((p) => g.input(names.v(p.name), dtype, p.shape)) : [];
   const step = g.input(names.step, 'int64', []);
-  const lr = g.input(names.lr, dtype, []);
+  const lrIn = g.input(names.lr, dtype, spec.lrPerStep ? ['steps'] : []);
   const lead = spec.accumulate ? ['steps', 'micro_batches'] : ['micro_batches'];
   const batches = spec.batch.map((b) => g.input(names.batch(b.name), b.dtype, [...lead, ...b.shape]));
   const frozen = frozenTensors(g, spec);
@@ -125,6 +127,7 @@ export function compileTrainStep(spec: TrainStepSpec): CompiledProgram {
     name: 'micro_step',
     body: ({ iter, carried: c }) => {
       const ps = c.slice(0, n);
+      const lr = spec.lrPerStep ? op.gather(lrIn, iter, 0) : lrIn;
       const stepBatches = batches.map((b) => op.gather(b, iter, 0));
       const p: Record<string, Tensor> = {};
       spec.params.forEach((s, i) => (p[s.name] = ps[i]));

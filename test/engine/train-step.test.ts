@@ -317,3 +317,38 @@ test('gradient accumulation: mean over micro-batches equals one step on their co
   assert.ok(maxAbsDiff(r.outputs.losses.data as Float32Array, a.losses) <= 1e-6);
   assert.equal((st.step.data as BigInt64Array)[0], 2n);
 });
+
+test('a learning rate per step (schedules) equals runs with those rates one at a time', async () => {
+  const sched: TrainStepSpec = { ...mlpSpec(), lrPerStep: true };
+  await runner.load('sched', serializeModel(compileTrainStep(sched).graph));
+  await runner.load('plain', serializeModel(compileTrainStep(mlpSpec()).graph));
+  const batches = Array.from({ length: 3 }, (_, i) => mlpBatch(800 + i)) as Record<string, TensorData>[];
+  const lrs = [1e-3, 5e-3, 2e-2];
+  await runner.dropState();
+  await runner.setState({ ...paramState(sched, mlpInit()), ...initialOptimizerState(sched) });
+  await runner.run('plain', {
+    lr: f32([], [lrs[0]]),
+    'batch.x': stack([batches[0].x]),
+    'batch.y': stack([batches[0].y]),
+  });
+  await runner.run('plain', {
+    lr: f32([], [lrs[1]]),
+    'batch.x': stack([batches[1].x]),
+    'batch.y': stack([batches[1].y]),
+  });
+  await runner.run('plain', {
+    lr: f32([], [lrs[2]]),
+    'batch.x': stack([batches[2].x]),
+    'batch.y': stack([batches[2].y]),
+  });
+  const one = await runner.getState();
+  await runner.dropState();
+  await runner.setState({ ...paramState(sched, mlpInit()), ...initialOptimizerState(sched) });
+  await runner.run('sched', {
+    lr: f32([3], lrs),
+    'batch.x': stack(batches.map((b) => b.x)),
+    'batch.y': stack(batches.map((b) => b.y)),
+  });
+  const all = await runner.getState();
+  for (const k of Object.keys(one)) assert.deepEqual(all[k].data, one[k].data, k);
+});
