@@ -94,23 +94,22 @@ const ONNX_TO: Record<DType, number> = {
 
 // ---- gradient rules ----
 const zero = (like: Tensor): Tensor => scalar(like.graph, 0, like.dtype);
-const isConst = (t: Tensor | undefined): boolean => !t || (!!t.constValue && !t.producer?.inputs.length);
 
 defineGrad('Add', (n, [d]) => [sumToShape(d!, n.inputs[0]!), sumToShape(d!, n.inputs[1]!)]);
 defineGrad('Sub', (n, [d]) => [sumToShape(d!, n.inputs[0]!), sumToShape(neg(d!), n.inputs[1]!)]);
-defineGrad('Mul', (n, [d]) => {
+defineGrad('Mul', (n, [d], needs) => {
   const [a, b] = n.inputs as Tensor[];
-  return [sumToShape(mul(d!, b), a), sumToShape(mul(d!, a), b)];
+  return [needs[0] ? sumToShape(mul(d!, b), a) : undefined, needs[1] ? sumToShape(mul(d!, a), b) : undefined];
 });
-defineGrad('Div', (n, [d]) => {
+defineGrad('Div', (n, [d], needs) => {
   const [a, b] = n.inputs as Tensor[];
   const da = div(d!, b);
-  return [sumToShape(da, a), isConst(b) ? undefined : sumToShape(neg(mul(da, n.outputs[0])), b)];
+  return [needs[0] ? sumToShape(da, a) : undefined, needs[1] ? sumToShape(neg(mul(da, n.outputs[0])), b) : undefined];
 });
-defineGrad('Pow', (n, [d]) => {
+defineGrad('Pow', (n, [d], needs) => {
   const [a, b] = n.inputs as Tensor[];
-  const da = mul(d!, mul(b, pow(a, sub(b, 1))));
-  return [sumToShape(da, a), isConst(b) ? undefined : sumToShape(mul(d!, mul(n.outputs[0], log(a))), b)];
+  const da = needs[0] ? sumToShape(mul(d!, mul(b, pow(a, sub(b, 1)))), a) : undefined;
+  return [da, needs[1] ? sumToShape(mul(d!, mul(n.outputs[0], log(a))), b) : undefined];
 });
 function minMaxGrad(pickA: (a: Tensor, b: Tensor) => Tensor) {
   return (n: { inputs: (Tensor | undefined)[] }, [d]: (Tensor | undefined)[]) => {
