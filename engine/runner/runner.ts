@@ -22,7 +22,7 @@ export interface RunnerOptions extends SessionOptions {
 export interface RunOptions {
   /** Output names to return (default: every output except `new.*` state updates). */
   fetch?: string[];
-  /** Hand the feed buffers to the worker instead of copying them (they become detached here). */
+  /** Hand the feed buffers to a worker thread instead of copying them (they become detached here). */
   transferFeeds?: boolean;
 }
 

@@ -118,3 +118,30 @@ test('serialization drops nodes no output needs (unused gradient branches)', () 
   const c = op.constant(g, tensorData('float32', [2], [1, 2]));
   assert.deepEqual(c.constValue?.shape, [2]);
 });
+
+test('a Loop whose carried value grows each iteration (a KV-cache-like concat) and a greedy pick', async () => {
+  const g = new Graph();
+  const start = g.input('start', 'int64', [1, 1]);
+  const table = g.input('table', 'float32', [5, 5]); // next-token scores: row = current token
+  const { carried, scans } = op.loop(g, {
+    tripCount: 4,
+    carried: [start],
+    carriedShapes: [[1, null]],
+    body: ({ carried: [seq] }) => {
+      const last = op.slice(seq, [-1], [2 ** 62], [1]);
+      const scores = op.gather(table, op.squeeze(last, [1]), 0); // [1, 5]
+      const next = op.argMax(scores, -1, true); // [1, 1]
+      return { carried: [op.concat([seq, next], 1)], scans: [op.squeeze(next, [0, 1])] };
+    },
+  });
+  assert.deepEqual(carried[0].shape, [1, null]);
+  g.output('seq', carried[0]);
+  g.output('picked', scans[0]);
+  await runner.load('grow', serializeModel(g));
+  // token t -> (t * 2 + 1) % 5
+  const tbl = Array.from({ length: 25 }, (_, i) => (i % 5 === (Math.floor(i / 5) * 2 + 1) % 5 ? 1 : 0));
+  const r = await runner.run('grow', { start: i64([1, 1], [0]), table: f32([5, 5], tbl) });
+  assert.deepEqual(Array.from(r.outputs.seq.data as BigInt64Array, Number), [0, 1, 3, 2, 0]);
+  assert.deepEqual(r.outputs.seq.shape, [1, 5]);
+  assert.deepEqual(Array.from(r.outputs.picked.data as BigInt64Array, Number), [1, 3, 2, 0]);
+});
