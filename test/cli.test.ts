@@ -1,6 +1,6 @@
 // The rewrite-rl command, run as a user runs it, against a real dev server and a real worker.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -34,16 +34,21 @@ after(async () => {
 function cli(
   args: string[],
   extraEnv: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
+  onStderr?: (text: string, child: ChildProcess) => void,
+): Promise<{ code: number; stdout: string; stderr: string; signal: string | null }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'rewrite-rl.js'), ...args], {
       env: { ...process.env, REWRITE_RL_HOME: home, TEMPORAL_ADDRESS: env.connection.options.address, ...extraEnv },
+      timeout: 120_000, // a hung command fails the test instead of hanging the run
     });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      onStderr?.(stderr, child);
+    });
+    child.on('exit', (code, signal) => resolve({ code: code ?? -1, stdout, stderr, signal }));
   });
 }
 
@@ -119,4 +124,26 @@ test('run starts any workflow with a JSON input file; status says 4 while it run
   const pending = await cli(['status', 'cli-pending']);
   assert.equal(pending.code, 4);
   assert.match(pending.stdout, /RUNNING/);
+});
+
+test('worker processes shut down cleanly on SIGTERM and SIGINT; an unusable device is a clear error', async () => {
+  for (const [args, signal] of [
+    [['worker', '--device', 'cpu'], 'SIGTERM'],
+    [['worker'], 'SIGINT'],
+  ] as const) {
+    let sent = false;
+    const r = await cli([...args], {}, (text, child) => {
+      if (!sent && text.includes('workers running')) {
+        sent = true;
+        child.kill(signal);
+      }
+    });
+    assert.ok(sent, r.stderr);
+    assert.equal(r.code, 0, `${args.join(' ')} after ${signal}: ${r.stderr}`);
+    assert.match(r.stderr, /shutting down workers/);
+    if (args.length > 1) assert.match(r.stderr, /rewrite-rl-device-cpu/);
+  }
+  const cuda = await cli(['worker', '--device', 'cuda:0']);
+  assert.equal(cuda.code, 1);
+  assert.match(cuda.stderr, /device cuda:0: onnxruntime-node's CUDA execution provider is not installed/);
 });
