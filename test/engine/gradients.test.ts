@@ -81,6 +81,11 @@ const cases: Case[] = [
     (x) => op.scatterElements(x.a, x.i, x.u, 1),
     [X('a', [2, 3], 53), I('i', [2, 1], [2, 0]), X('u', [2, 1], 54)],
   ],
+  [
+    'ScatterElements add',
+    (x) => op.scatterElements(x.a, x.i, x.u, 0, 'add'),
+    [X('a', [3, 2], 80), I('i', [2, 2], [1, 1, 1, 0]), X('u', [2, 2], 81)],
+  ],
   ['ReduceSum', (x) => op.reduceSum(x.a, [1]), [X('a', [2, 3, 2], 55)]],
   ['ReduceSumSquare', (x) => op.reduceSumSquare(x.a, [0]), [X('a', [3, 2], 66)]],
   ['ReduceSum keepdims all', (x) => op.reduceSum(x.a, undefined, true), [X('a', [2, 3], 56)]],
