@@ -183,6 +183,47 @@ console.log(
 );
 const tinyK = await benchStep(MODEL, 1, 8, 16, QUICK ? 2 : 3);
 console.log(`fixed overhead with 16 steps per run: ${tinyK.stepMs.toFixed(1)} ms per step`);
+// Pure dispatch cost: a tiny MLP step (a few KB of state) through the worker.
+{
+  const spec: TrainStepSpec = {
+    params: [
+      { name: 'w1', shape: [4, 16] },
+      { name: 'w2', shape: [16, 1] },
+    ],
+    batch: [
+      { name: 'x', dtype: 'float32', shape: [8, 4] },
+      { name: 'y', dtype: 'float32', shape: [8, 1] },
+    ],
+    loss: ({ params: p, batch: b }) => {
+      const d = op.sub(op.matmul(op.tanh(op.matmul(b.x, p.w1)), p.w2), b.y);
+      return op.reduceMean(op.mul(d, d));
+    },
+    optimizer: { kind: 'adamw' },
+  };
+  await runner.load('mlp', serializeModel(compileTrainStep(spec).graph));
+  await runner.dropState();
+  await runner.setState({
+    [names.param('w1')]: f32([4, 16], (i) => Math.sin(i) / 4),
+    [names.param('w2')]: f32([16, 1], (i) => Math.cos(i) / 4),
+    ...initialOptimizerState(spec),
+  });
+  const feeds = {
+    lr: f32([], () => 1e-3),
+    'batch.x': f32([1, 8, 4], (i) => Math.sin(i)),
+    'batch.y': f32([1, 8, 1], () => 0.5),
+  };
+  const ts: { run: number; wall: number }[] = [];
+  for (let i = 0; i < 50; i++) {
+    const t0 = performance.now();
+    const r = await runner.run('mlp', feeds);
+    ts.push({ run: r.runMs, wall: performance.now() - t0 });
+  }
+  const tail = ts.slice(10);
+  console.log(
+    `dispatch floor (MLP 4-16-1, 1 AdamW step per run): ${median(tail.map((t) => t.run)).toFixed(2)} ms in onnxruntime, ` +
+      `${median(tail.map((t) => t.wall)).toFixed(2)} ms per run seen from the caller`,
+  );
+}
 console.log(
   `load average at the end: ${loadavg()
     .map((x) => x.toFixed(2))
