@@ -1,7 +1,7 @@
 import { type Attr, type DType, type Dim, type Tensor, attr, tensorData } from '../graph';
 import { broadcast, dimProduct, fmt, isStatic, normAxis } from '../graph/shape';
 import { defineGrad } from '../autodiff/registry';
-import { constInts, constant, emit, emit1, ints, scalar } from './core';
+import { constInts, emit, emit1, ints, scalar } from './core';
 import { sumToShape } from './broadcast';
 import { add } from './elementwise';
 import { gather } from './indexing-gather';
@@ -291,5 +291,3 @@ defineGrad('Pad', (n, [d]) => {
     ),
   ];
 });
-
-export { constant };
