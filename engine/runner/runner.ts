@@ -42,6 +42,7 @@ export class Runner {
   private exited!: Promise<void>;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
+  private readonly programs = new Set<string>();
   private dead?: Error;
   private readonly ready: Promise<void>;
   readonly name: string;
@@ -120,7 +121,7 @@ export class Runner {
   }
 
   /** Loads (or replaces) a program from ONNX bytes or a model path (needed with external data). */
-  load(
+  async load(
     program: string,
     model: Uint8Array | string,
     options: SessionOptions & { transferModel?: boolean } = {},
@@ -128,7 +129,17 @@ export class Runner {
     const { name: _n, isolation: _i, ...base } = this.options;
     const { transferModel, ...sessionOptions } = options;
     const transfer = transferModel && typeof model !== 'string' ? [model.buffer as ArrayBuffer] : [];
-    return this.call({ type: 'load', program, model, options: { ...base, ...sessionOptions } }, transfer);
+    const r = await this.call<LoadResult>(
+      { type: 'load', program, model, options: { ...base, ...sessionOptions } },
+      transfer,
+    );
+    this.programs.add(program);
+    return r;
+  }
+
+  /** Whether a program of that name is loaded (for callers that cache programs per runner). */
+  isLoaded(program: string): boolean {
+    return this.programs.has(program);
   }
 
   /**
@@ -152,8 +163,9 @@ export class Runner {
     return this.load(program, path, sessionOptions);
   }
 
-  unload(program: string): Promise<void> {
-    return this.call({ type: 'unload', program });
+  async unload(program: string): Promise<void> {
+    this.programs.delete(program);
+    await this.call({ type: 'unload', program });
   }
 
   /**

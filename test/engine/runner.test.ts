@@ -71,7 +71,9 @@ test('runner: state in, new.* state out, missing inputs and unknown feeds are cl
   const s = g.input('acc', 'float32', [2]);
   g.output('new.acc', op.add(s, x));
   g.output('y', op.mul(x, 2));
+  assert.equal(runner.isLoaded('acc'), false);
   await runner.load('acc', serializeModel(g));
+  assert.equal(runner.isLoaded('acc'), true);
   await runner.dropState();
   await assert.rejects(runner.run('acc', { x: f32([2], [1, 2]) }), /input 'acc' was neither fed nor held as state/);
   await runner.setState({ acc: f32([2], [0, 0]) });
