@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Rng } from '../../engine/rng';
+import { extract } from '../../method/extract';
+import { FOREIGN, ONE_STEP_STYLES, OWN, render, STYLES, type Style } from '../../world/styles';
+import type { Trace } from '../../world/trace';
+import { distinct, makeWorld, pretrainItem, rewriteExample, sample } from '../../world/world';
+
+const trace: Trace = {
+  steps: [
+    { op: 'add', a: 12, b: 7, c: 19 },
+    { op: 'add', a: 30, b: 5, c: 35 },
+    { op: 'max', a: 19, b: 35, c: 35 },
+  ],
+  independent: [[0, 1]],
+  answer: '35',
+};
+
+test('the own style: terse steps in symbols, one per line, then the boxed answer', () => {
+  assert.equal(render(trace, OWN), '12 + 7 = 19\n30 + 5 = 35\nmax(19, 35) = 35\n\\boxed{35}');
+});
+
+test('the foreign style combines several differences; every style keeps the boxed answer', () => {
+  assert.equal(
+    render(trace, FOREIGN),
+    '1) First, 30 plus 5 is 35\n2) Then, 12 plus 7 is 19\n3) Finally, the larger of 19 and 35 is 35\nSo the answer is \\boxed{35}.',
+  );
+  for (const style of STYLES)
+    assert.equal(extract(render(trace, style), { kind: 'boxed' }, 'strict'), '35', style.name);
+});
+
+test('each prior style differs from the own style in exactly one dimension; the foreign style in more', () => {
+  const dims = (s: Style) => (['vocabulary', 'order', 'layout', 'verbosity'] as const).filter((k) => s[k] !== OWN[k]);
+  for (const s of ONE_STEP_STYLES) assert.equal(dims(s).length, 1, s.name);
+  assert.ok(dims(FOREIGN).length >= 3);
+  assert.ok(!ONE_STEP_STYLES.some((s) => dims(s).join() === dims(FOREIGN).join()));
+});
+
+test('families are seeded; train and test never share a question', () => {
+  const world = makeWorld(0);
+  for (const family of [...world.prior, world.downstream]) {
+    const a = distinct(family, 'test', 200, 1);
+    assert.deepEqual(distinct(family, 'test', 200, 1), a, `${family.name} is deterministic`);
+    const testQs = new Set(a.map((p) => p.question));
+    const rng = new Rng(2);
+    for (let i = 0; i < 1000; i++) assert.ok(!testQs.has(sample(family, 'train', rng).question), family.name);
+    for (const p of a) assert.equal(extract(render(p.trace, OWN), { kind: 'boxed' }, 'strict'), p.trace.answer);
+  }
+});
+
+test('fact queries in the test split are new combinations of facts asked one by one in training', () => {
+  const world = makeWorld(0);
+  const facts = world.prior.find((f) => f.name === 'facts')!;
+  const testQs = distinct(facts, 'test', 300, 1);
+  assert.ok(testQs.every((p) => !/^How old|^Where does/.test(p.question)));
+  const trainQs = new Set(distinct(facts, 'train', 1500, 2).map((p) => p.question));
+  const askedAlone = world.facts.filter((e) => trainQs.has(`How old is ${e.name}?`)).length;
+  assert.ok(
+    askedAlone > world.facts.length * 0.9,
+    `${askedAlone} of ${world.facts.length} ages are asked alone in training`,
+  );
+});
+
+test('pretraining: the own style after "Answer:", rewriting from one-step styles; never the foreign style', () => {
+  const world = makeWorld(0);
+  const rng = new Rng(3);
+  let rewrites = 0;
+  for (let i = 0; i < 3000; i++) {
+    const item = pretrainItem(world, rng);
+    assert.doesNotMatch(item.completion, / plus | minus | times |^1\) |First, |; /m, item.completion);
+    if (item.family === 'rewrite') {
+      rewrites++;
+      assert.match(item.prompt, /^Problem:\nRewrite this solution in your own words\.\nQuestion: /);
+    }
+  }
+  assert.ok(rewrites > 300 && rewrites < 700, `${rewrites} rewrite examples of 3000`);
+  const p = distinct(world.downstream, 'train', 1, 0)[0];
+  const ex = rewriteExample(p, new Rng(0));
+  assert.equal(ex.completion, render(p.trace, OWN));
+  assert.ok(ex.prompt.length + ex.completion.length < 420);
+});

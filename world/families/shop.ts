@@ -1,0 +1,52 @@
+// The downstream task: shopping word problems, a problem schema the backbone never saw, built from its
+// sub-skills (products, sums, differences, comparisons) and its vocabulary (the fact base's names).
+import { add, int, mul, pick, sub, type Family } from './common';
+import type { Entity } from './facts';
+
+const ITEMS = ['pens', 'cups', 'books', 'apples', 'cards', 'lamps', 'bowls', 'maps'];
+
+export function shopFamily(base: Entity[]): Family {
+  return {
+    name: 'shop',
+    role: 'downstream',
+    make(rng) {
+      const who = pick(rng, base).name;
+      const kind = rng.int(3);
+      if (kind === 0) {
+        const n = int(rng, 2, 9);
+        const price = int(rng, 2, 12);
+        const paid = n * price + int(rng, 1, 40);
+        const cost = mul(n, price);
+        const change = sub(paid, n * price);
+        return {
+          question: `${who} buys ${n} ${pick(rng, ITEMS)} at ${price} coins each and pays ${paid} coins. How much change does ${who} get?`,
+          trace: { steps: [cost, change], independent: [], answer: String(change.c) },
+        };
+      }
+      if (kind === 1) {
+        const [has, earns] = [int(rng, 5, 60), int(rng, 5, 60)];
+        const spends = int(rng, 1, has + earns);
+        const total = add(has, earns);
+        const left = sub(has + earns, spends);
+        return {
+          question: `${who} has ${has} coins, earns ${earns} more and spends ${spends}. How many coins are left?`,
+          trace: { steps: [total, left], independent: [], answer: String(left.c) },
+        };
+      }
+      let other = pick(rng, base).name;
+      while (other === who) other = pick(rng, base).name;
+      const [a, b, c, d] = [int(rng, 1, 40), int(rng, 1, 40), int(rng, 1, 40), int(rng, 1, 40)];
+      const s1 = add(a, b);
+      const s2 = add(c, d);
+      const most = Math.max(a + b, c + d);
+      return {
+        question: `${who} has ${a} red and ${b} blue beads. ${other} has ${c} red and ${d} blue beads. How many beads does the one with more have?`,
+        trace: {
+          steps: [s1, s2, { op: 'max', a: a + b, b: c + d, c: most }],
+          independent: [[0, 1]],
+          answer: String(most),
+        },
+      };
+    },
+  };
+}

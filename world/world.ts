@@ -1,0 +1,114 @@
+// The embedded default world: prior task families written in the own style (the backbone's
+// "prior distribution", which includes a rewriting skill), a downstream family whose references are in
+// the foreign style, and held-out benchmarks of the prior families.
+import { createHash } from 'node:crypto';
+import { fill, qaPrompt, WORLD_REWRITE_INSTRUCTION } from '../method/prompts';
+import { arithmetic } from './families/arithmetic';
+import { Rng, type Family } from './families/common';
+import { comparison } from './families/comparison';
+import { counting } from './families/counting';
+import { factBase, factsFamily, type Entity } from './families/facts';
+import { shopFamily } from './families/shop';
+import { strings } from './families/strings';
+import { FOREIGN, ONE_STEP_STYLES, OWN, render, type Style } from './styles';
+import type { Problem } from './trace';
+
+export type Split = 'train' | 'test';
+
+/** Share of each family's question space held out for its test split. */
+export const TEST_SHARE = 0.2;
+
+export interface World {
+  seed: number;
+  facts: Entity[];
+  prior: Family[];
+  downstream: Family;
+}
+
+export function makeWorld(seed = 0): World {
+  const facts = factBase(seed);
+  return {
+    seed,
+    facts,
+    prior: [arithmetic, comparison, strings, counting, factsFamily(facts)],
+    downstream: shopFamily(facts),
+  };
+}
+
+/** Train and test never share a question: a hash of the question text decides its split. */
+export function splitOf(question: string, trainOnly = false): Split {
+  if (trainOnly) return 'train';
+  const h = createHash('sha256').update(question).digest();
+  return h.readUInt32BE(0) / 2 ** 32 < TEST_SHARE ? 'test' : 'train';
+}
+
+/** Draws problems of one family and split until `rng` gives one of the split. */
+export function sample(family: Family, split: Split, rng: Rng): Problem {
+  for (;;) {
+    const p = family.make(rng);
+    if (splitOf(p.question, p.trainOnly) === split) {
+      return {
+        id: createHash('sha256').update(`${family.name}\0${p.question}`).digest('hex').slice(0, 16),
+        family: family.name,
+        question: p.question,
+        trace: p.trace,
+      };
+    }
+  }
+}
+
+/** `n` distinct problems of a family's split, deterministically from the seed. */
+export function distinct(family: Family, split: Split, n: number, seed: number): Problem[] {
+  const rng = new Rng(seed);
+  const seen = new Set<string>();
+  const out: Problem[] = [];
+  let tries = 0;
+  while (out.length < n) {
+    if (++tries > n * 50)
+      throw new Error(`${family.name}/${split}: cannot find ${n} distinct problems (found ${out.length})`);
+    const p = sample(family, split, rng);
+    if (seen.has(p.question)) continue;
+    seen.add(p.question);
+    out.push(p);
+  }
+  return out;
+}
+
+/** A training text: the QA prompt and the solution in a style. */
+export function qaText(p: Problem, style: Style = OWN): { prompt: string; completion: string } {
+  return { prompt: qaPrompt(p.question), completion: render(p.trace, style) };
+}
+
+/** The rewriting prompt the RL rewriter and the SDFT-style baseline use, holding a problem and a solution. */
+export function rewritePrompt(question: string, solution: string): string {
+  return qaPrompt(fill(WORLD_REWRITE_INSTRUCTION, { question, answer: solution }));
+}
+
+/** One example of the prior's rewriting skill: a solution in a one-step style, answered in the own style. */
+export function rewriteExample(p: Problem, rng: Rng): { prompt: string; completion: string; style: string } {
+  const style = ONE_STEP_STYLES[rng.int(ONE_STEP_STYLES.length)];
+  return {
+    prompt: rewritePrompt(p.question, render(p.trace, style)),
+    completion: render(p.trace, OWN),
+    style: style.name,
+  };
+}
+
+export interface PretrainItem {
+  family: string;
+  prompt: string;
+  completion: string;
+}
+
+/**
+ * The pretraining stream: the prior families in the own style, and the rewriting skill, mixed with
+ * `rewriteShare`. The foreign style never appears after "Answer:".
+ */
+export function pretrainItem(world: World, rng: Rng, rewriteShare = 1 / 6): PretrainItem {
+  const family = world.prior[rng.int(world.prior.length)];
+  const p = sample(family, 'train', rng);
+  if (rng.float() < rewriteShare) return { family: 'rewrite', ...rewriteExample(p, rng) };
+  return { family: family.name, ...qaText(p) };
+}
+
+export { FOREIGN, OWN };
