@@ -2,8 +2,10 @@
 // and a final answer. Stylers (styles.ts) render the same trace in different styles, so a rewrite in
 // another style keeps every step and the answer, by construction.
 
+export type ArithmeticStep = { op: 'add' | 'sub' | 'mul'; a: number; b: number; c: number };
+
 export type Step =
-  | { op: 'add' | 'sub' | 'mul'; a: number; b: number; c: number }
+  | ArithmeticStep
   | { op: 'max' | 'min'; a: number; b: number; c: number }
   | { op: 'spell'; word: string }
   | { op: 'reverse'; word: string }

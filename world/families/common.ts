@@ -1,5 +1,5 @@
 import { Rng } from '../../engine/rng';
-import type { Problem, Step, Trace } from '../trace';
+import type { ArithmeticStep, Problem, Step, Trace } from '../trace';
 
 export type { Problem, Step, Trace };
 export { Rng };
@@ -15,13 +15,13 @@ export interface Family {
 export const int = (rng: Rng, lo: number, hi: number) => lo + rng.int(hi - lo + 1);
 export const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
 
-export function add(a: number, b: number): Step {
+export function add(a: number, b: number): ArithmeticStep {
   return { op: 'add', a, b, c: a + b };
 }
-export function sub(a: number, b: number): Step {
+export function sub(a: number, b: number): ArithmeticStep {
   return { op: 'sub', a, b, c: a - b };
 }
-export function mul(a: number, b: number): Step {
+export function mul(a: number, b: number): ArithmeticStep {
   return { op: 'mul', a, b, c: a * b };
 }
 
