@@ -1,9 +1,9 @@
 // Final-answer extractors. Strict: the answer as the task's format demands it (for \boxed{}, the
 // content of the last box, exactly). Lenient: forgiving about form (spacing, case, trailing
 // punctuation, "12.0" for "12", and the last number when no box is there), never about content.
-import type { BenchmarkSpec } from '../schemas';
+import type { BenchmarkSpecInput } from '../schemas';
 
-export type Extractor = BenchmarkSpec['extractor'];
+export type Extractor = BenchmarkSpecInput['extractor'];
 
 export type Mode = 'strict' | 'lenient';
 
