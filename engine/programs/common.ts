@@ -1,4 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Graph, Tensor, TensorData } from '../graph';
+import { initializerBytes, saveModel, serializeModel } from '../onnx';
+import type { Runner } from '../runner';
 import type { DecoderConfig } from '../model/config';
 import type { DecoderParams, LoraTensors } from '../model/decoder';
 import { type DecoderWeights, expectedWeights, isLinearWeight } from '../model/weights';
@@ -119,4 +124,24 @@ export interface ProgramModel {
 /** Runner state entries `param.<name>` for a set of tensors. */
 export function asParamState(w: Record<string, TensorData>): Record<string, TensorData> {
   return Object.fromEntries(Object.entries(w).map(([k, v]) => [`param.${k}`, v]));
+}
+
+/**
+ * Loads a program on a runner: in memory when small, through a temporary file with ONNX external
+ * data when its initializers approach the 2 GiB protobuf limit (large models).
+ */
+export async function loadProgram(runner: Runner, name: string, g: Graph): Promise<void> {
+  if (initializerBytes(g) < 1.5 * 2 ** 30) {
+    await runner.load(name, serializeModel(g));
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'rewrite-rl-program-'));
+  try {
+    const { path } = await saveModel(g, join(dir, `${name.replace(/[^\w.-]/g, '_')}.onnx`), {
+      externalDataThreshold: 0,
+    });
+    await runner.load(name, path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,12 +1,11 @@
 import { Graph, type Tensor, type TensorData } from '../graph';
 import * as op from '../ops';
-import { serializeModel } from '../onnx';
 import type { Runner } from '../runner';
 import { checkSequenceLength } from '../model/config';
 import { type LayerKV, type DecoderParams, decodeStep, decoderForward, lmHead, NEG_INF } from '../model/decoder';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
 import type { TextTokenizer } from '../tokenizer';
-import { decoderParams, f32, i64, padBatch, scalarF32 } from './common';
+import { decoderParams, f32, i64, loadProgram, padBatch, scalarF32 } from './common';
 import type { ProgramModel } from './common';
 import { samplingNoise } from './noise';
 
@@ -225,7 +224,7 @@ export class GenerateProgram {
     o: GenerateProgramOptions & { name?: string; eos?: number[] } = {},
   ): Promise<GenerateProgram> {
     const name = o.name ?? `generate${o.lora ? '+lora' : ''}`;
-    await runner.load(name, serializeModel(buildGenerateProgram(model, o)));
+    await loadProgram(runner, name, buildGenerateProgram(model, o));
     const eos = o.eos ?? [
       ...new Set([
         ...model.config.eosTokenIds,

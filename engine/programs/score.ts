@@ -1,11 +1,10 @@
 import { Graph, type TensorData } from '../graph';
 import * as op from '../ops';
-import { serializeModel } from '../onnx';
 import type { Runner } from '../runner';
 import { checkSequenceLength } from '../model/config';
 import { decoderForward, lmHead } from '../model/decoder';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
-import { decoderParams, f32, padBatch, scalarF32 } from './common';
+import { decoderParams, f32, loadProgram, padBatch, scalarF32 } from './common';
 import type { ProgramModel } from './common';
 
 export interface ScoreProgramOptions {
@@ -86,7 +85,7 @@ export class ScoreProgram {
     o: ScoreProgramOptions & { name?: string } = {},
   ): Promise<ScoreProgram> {
     const name = o.name ?? `score${o.lora ? '+lora' : ''}`;
-    await runner.load(name, serializeModel(buildScoreProgram(model, o)));
+    await loadProgram(runner, name, buildScoreProgram(model, o));
     return new ScoreProgram(runner, name, model, o.lora);
   }
 

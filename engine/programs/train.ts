@@ -1,6 +1,5 @@
 import type { Tensor, TensorData } from '../graph';
 import * as op from '../ops';
-import { serializeModel } from '../onnx';
 import type { Runner } from '../runner';
 import {
   type CompiledProgram,
@@ -15,7 +14,7 @@ import { checkSequenceLength } from '../model/config';
 import { type DecoderParams, decoderForward, lmHead } from '../model/decoder';
 import { expectedWeights, isLinearWeight } from '../model/weights';
 import { type LoraConfig, type LoraWeights, loraModules, loraParamName, loraScale } from '../lora/lora';
-import { type ProgramModel, asParamState, f32 } from './common';
+import { type ProgramModel, asParamState, f32, loadProgram } from './common';
 
 export interface GrpoOptions {
   /** PPO clip range (default 0.2). */
@@ -219,7 +218,7 @@ export class TrainProgram {
     const spec = trainStepSpec(model, o);
     const program = compileTrainStep(spec);
     const name = o.name ?? `train-${o.objective}${o.lora ? '+lora' : ''}`;
-    await runner.load(name, serializeModel(program.graph));
+    await loadProgram(runner, name, program.graph);
     return new TrainProgram(runner, name, model, o, spec, program);
   }
 

@@ -1,0 +1,40 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { makeConfigJson, parseDecoderConfig, randomDecoderWeights } from '../engine/model';
+
+/** The ~10M-parameter byte-level Llama used by the model benches (the embedded world's scale). */
+export function benchModel(seed = 1) {
+  const raw = makeConfigJson({
+    vocabSize: 259,
+    hiddenSize: 384,
+    intermediateSize: 1024,
+    numLayers: 6,
+    numHeads: 6,
+    numKvHeads: 2,
+    maxPositionEmbeddings: 4096,
+  });
+  const config = parseDecoderConfig(raw);
+  return { raw, config, weights: randomDecoderWeights(config, seed, 0.05) };
+}
+
+export function paramCount(w: Record<string, { shape: number[] }>): number {
+  return Object.values(w).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/**
+ * Runs bench/engine_torch_ref.py with a JSON task; returns its JSON, or an `error` string when
+ * Python, PyTorch or transformers are not installed.
+ */
+export function torchRef(task: Record<string, unknown>): Record<string, unknown> & { error?: string } {
+  const script = fileURLToPath(new URL('./engine_torch_ref.py', import.meta.url));
+  const r = spawnSync('python3', [script, JSON.stringify(task)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.error) return { error: `python3 not runnable (${r.error.message})` };
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return { error: `PyTorch reference failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}` };
+  }
+}
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
