@@ -38,6 +38,13 @@ export interface TrainProgramOptions {
   optimizer?: AdamWConfig;
   /** Global-norm gradient clipping (default 1.0; 0 = off). */
   clipNorm?: number;
+  /**
+   * Gradient accumulation: each optimizer step takes a list of micro-batches (same count for every
+   * step of a run) and uses their mean gradient; only one micro-batch's activations are alive at once.
+   */
+  accumulate?: boolean;
+  /** Take one learning rate per optimizer step of a run (schedules inside a run). */
+  lrPerStep?: boolean;
 }
 
 /** Trainable parameter specs: LoRA tensors, or every base weight (no decay on norms and biases). */
@@ -123,6 +130,8 @@ export function trainStepSpec(
     batch,
     optimizer: { kind: 'adamw', ...o.optimizer },
     clipNorm: o.clipNorm === 0 ? undefined : (o.clipNorm ?? 1),
+    accumulate: o.accumulate,
+    lrPerStep: o.lrPerStep,
     loss: ({ params: p, frozen: fz, batch: b }) => {
       const weight = (n: string) => {
         const t = lora ? fz[n] : p[n];
@@ -187,6 +196,8 @@ export interface GrpoExample {
   refLogprobs?: number[];
 }
 
+export type Example = SftExample | GrpoExample;
+
 export interface TrainStepResult {
   /** Loss of each micro-step. */
   losses: number[];
@@ -235,27 +246,50 @@ export class TrainProgram {
     await this.runner.setState({ ...state, ...initialOptimizerState(this.spec) });
   }
 
+  private lrFeed(lr: number | number[], steps: number): TensorData {
+    if (this.options.lrPerStep) {
+      const v = typeof lr === 'number' ? new Array<number>(steps).fill(lr) : lr;
+      if (v.length !== steps) throw new Error(`train step: ${v.length} learning rates for ${steps} steps`);
+      return f32([steps], v);
+    }
+    if (typeof lr !== 'number') throw new Error('train step: one learning rate per step needs lrPerStep');
+    return f32([], [lr]);
+  }
+
   /** Current trainable parameters (copies), keyed by parameter name. */
   async params(): Promise<Record<string, TensorData>> {
     const st = await this.runner.getState(this.spec.params.map((p) => names.param(p.name)));
     return Object.fromEntries(this.spec.params.map((p) => [p.name, st[names.param(p.name)]]));
   }
 
-  /** Runs one optimizer step per micro-batch (all padded to one shape), in one program run. */
-  async step(microBatches: (SftExample[] | GrpoExample[])[], lr: number): Promise<TrainStepResult> {
-    if (!microBatches.length) throw new Error('train step: no micro-batches');
+  /**
+   * Runs one optimizer step per entry of `steps`, in one program run. An entry is a batch of
+   * examples, or (with `accumulate`) a list of micro-batches whose gradients are averaged. Every
+   * batch is right-padded to one shape. `lr` is a number, or one per step with `lrPerStep`.
+   */
+  async step(steps: (Example[] | Example[][])[], lr: number | number[]): Promise<TrainStepResult> {
+    if (!steps.length) throw new Error('train step: no steps');
+    const acc = !!this.options.accumulate;
+    const M = acc ? (steps[0] as Example[][]).length : 1;
+    const micro: Example[][] = [];
+    for (const s of steps) {
+      const list = acc ? (s as Example[][]) : [s as Example[]];
+      if (list.length !== M) throw new Error(`train step: every step needs ${M} micro-batches, got ${list.length}`);
+      micro.push(...list);
+    }
     const grpo = this.options.objective === 'grpo';
-    const rows = microBatches.map((mb) =>
+    const rows = micro.map((mb) =>
       mb.map((e) => {
         const prompt = e.prompt;
         const tail = grpo ? (e as GrpoExample).completion : (e as SftExample).target;
         return { prompt, tail, e };
       }),
     );
-    const B = Math.max(...rows.map((r) => r.length));
+    const B = Math.max(1, ...rows.map((r) => r.length));
     const T = Math.max(2, ...rows.flatMap((r) => r.map((x) => x.prompt.length + x.tail.length)));
     checkSequenceLength(this.model.config, T);
-    const K = microBatches.length;
+    const K = micro.length;
+    const lead = acc ? [steps.length, M] : [K];
     const tokens = new BigInt64Array(K * B * T);
     const mask = new Float32Array(K * B * T);
     const lossMask = new Float32Array(K * B * T);
@@ -289,15 +323,15 @@ export class TrainProgram {
       }),
     );
     const feeds: Record<string, TensorData> = {
-      [names.batch('tokens')]: { dtype: 'int64', shape: [K, B, T], data: tokens },
-      [names.batch('mask')]: f32([K, B, T], mask),
-      [names.batch('loss_mask')]: f32([K, B, T], lossMask),
-      [names.lr]: f32([], [lr]),
+      [names.batch('tokens')]: { dtype: 'int64', shape: [...lead, B, T], data: tokens },
+      [names.batch('mask')]: f32([...lead, B, T], mask),
+      [names.batch('loss_mask')]: f32([...lead, B, T], lossMask),
+      [names.lr]: this.lrFeed(lr, steps.length),
     };
     if (grpo) {
-      feeds[names.batch('advantages')] = f32([K, B], adv);
-      feeds[names.batch('old_logp')] = f32([K, B, T], old);
-      if (needRef) feeds[names.batch('ref_logp')] = f32([K, B, T], ref);
+      feeds[names.batch('advantages')] = f32([...lead, B], adv);
+      feeds[names.batch('old_logp')] = f32([...lead, B, T], old);
+      if (needRef) feeds[names.batch('ref_logp')] = f32([...lead, B, T], ref);
     }
     const r = await this.runner.run(this.name, feeds);
     const metrics: Record<string, number[]> = {};

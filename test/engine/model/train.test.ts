@@ -6,6 +6,7 @@ import { initLoraWeights, loraConfig } from '../../../engine/lora/lora';
 import { GenerateProgram } from '../../../engine/programs/generate';
 import { ScoreProgram } from '../../../engine/programs/score';
 import { type GrpoExample, TrainProgram } from '../../../engine/programs/train';
+import { maxAbsDiff } from './helpers';
 
 const runner = new Runner({ intraOpThreads: 2 });
 after(() => runner.close());
@@ -116,4 +117,52 @@ test('GRPO with a rule-based reward raises the mean reward over steps (LoRA, KL 
   const last = rewards.slice(-3).reduce((a, b) => a + b) / 3;
   t.diagnostic(`GRPO mean reward ${rewards.map((x) => x.toFixed(2)).join(' ')}`);
   assert.ok(last > first + 0.2, `mean reward ${first.toFixed(3)} -> ${last.toFixed(3)}`);
+});
+
+test('gradient accumulation: two identical micro-batches give the single-batch step; lr per step', async () => {
+  const m = tinyModel(20, 5);
+  const a = await TrainProgram.create(runner, m, { objective: 'sft', name: 'sft-a', lrPerStep: true });
+  await a.init(m.weights);
+  await a.step([examples, examples], [1e-2, 5e-3]);
+  const pa = await a.params();
+  const b = await TrainProgram.create(runner, m, {
+    objective: 'sft',
+    name: 'sft-b',
+    accumulate: true,
+    lrPerStep: true,
+  });
+  await b.init(m.weights);
+  const r = await b.step(
+    [
+      [examples, examples],
+      [examples, examples],
+    ],
+    [1e-2, 5e-3],
+  );
+  assert.equal(r.losses.length, 2);
+  const pb = await b.params();
+  let d = 0;
+  for (const k of Object.keys(pa)) d = Math.max(d, maxAbsDiff(pa[k].data as Float32Array, pb[k].data as Float32Array));
+  assert.ok(d < 1e-5, `max |param diff| ${d}`);
+});
+
+test('GRPO with full fine-tuning takes the reference log-probs as input', async () => {
+  const m = tinyModel(12, 6);
+  const train = await TrainProgram.create(runner, m, { objective: 'grpo', grpo: { klCoef: 0.01 }, name: 'grpo-full' });
+  await train.init(m.weights);
+  const score = await ScoreProgram.create(runner, m, { name: 'score-ref' });
+  const ex = [
+    { prompt: [1, 2], completion: [3, 4, 5], advantage: 1 },
+    { prompt: [6], completion: [7, 8], advantage: -1 },
+  ];
+  const s = await score.score(ex.map((e) => ({ prompt: e.prompt, target: e.completion })));
+  const batch: GrpoExample[] = ex.map((e, i) => ({
+    ...e,
+    oldLogprobs: Array.from(s.logprobs[i]),
+    refLogprobs: Array.from(s.logprobs[i]),
+  }));
+  const r = await train.step([batch, batch], 1e-2);
+  assert.ok(Math.abs(r.metrics.kl[0]) < 1e-6);
+  assert.ok(r.metrics.kl[1] > 0, 'after one update the policy moved away from the reference');
+  await assert.rejects(train.step([[{ ...batch[0], refLogprobs: undefined }]], 1e-2), /refLogprobs/);
 });
