@@ -112,3 +112,9 @@ export function pretrainItem(world: World, rng: Rng, rewriteShare = 1 / 6): Pret
 }
 
 export { FOREIGN, OWN };
+
+/** Pretraining item `index` of the stream with this seed: random access, so a resumed run continues exactly. */
+export function pretrainItemAt(world: World, seed: number, index: number, rewriteShare = 1 / 6): PretrainItem {
+  const h = createHash('sha256').update(`pretrain\0${seed}\0${index}`).digest();
+  return pretrainItem(world, new Rng(h.readUInt32LE(0)), rewriteShare);
+}

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { schemas } from '../../schemas';
+import { takesOracle, writeWorldData } from '../../world/materialize';
+import { tempDir } from '../helpers/temporal';
+
+test('the world data: benchmarks with valid specs, foreign, oracle and mixed training sets of the same problems', async () => {
+  const dir = await tempDir();
+  const data = await writeWorldData(
+    dir,
+    { seed: 0, benchmarkSize: 50, downstreamTrainSize: 200, mixtures: [0.5] },
+    (rel) => `artifact://w/${rel}`,
+  );
+  assert.deepEqual(
+    data.benchmarks.map((b) => [b.name, b.role]),
+    [
+      ['arithmetic', 'general'],
+      ['comparison', 'general'],
+      ['strings', 'general'],
+      ['counting', 'general'],
+      ['facts', 'general'],
+      ['shop', 'downstream'],
+    ],
+  );
+  for (const b of data.benchmarks) schemas.benchmarkSpec.parse(b);
+  const read = (rel: string) =>
+    readFileSync(join(dir, rel), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+  assert.equal(read('benchmarks/facts.jsonl').length, 50);
+  const foreign = read('downstream/train-foreign.jsonl');
+  const oracle = read('downstream/train-oracle.jsonl');
+  const mixed = read('downstream/train-oracle-50.jsonl');
+  assert.deepEqual(
+    foreign.map((r) => r.id),
+    oracle.map((r) => r.id),
+  );
+  assert.ok(foreign.every((r, i) => r.answer !== oracle[i].answer && r.answer.startsWith('1) ')));
+  const fromOracle = mixed.filter((r, i) => r.answer === oracle[i].answer).length;
+  assert.equal(fromOracle, mixed.filter((r) => takesOracle(r.id, 0.5, 0)).length);
+  assert.ok(fromOracle > 70 && fromOracle < 130, String(fromOracle));
+  const testQs = new Set(read('benchmarks/shop.jsonl').map((r) => r.question));
+  assert.ok(!foreign.some((r) => testQs.has(r.question)), 'the downstream test split is held out');
+});

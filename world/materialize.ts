@@ -1,0 +1,103 @@
+// Writes the world's fixed datasets into a folder: the benchmarks (each prior family's test split and
+// the downstream test split) with their specs, and the downstream training set in the foreign style,
+// in the own style (the oracle arm) and as oracle mixtures for the dose-response curve.
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BenchmarkSpecInput } from '../schemas';
+import { LineWriter } from '../activities/datasets/line-writer';
+import { QA_TEMPLATE } from '../method/prompts';
+import { FOREIGN, OWN, render } from './styles';
+import type { Problem } from './trace';
+import { distinct, makeWorld } from './world';
+
+export interface WorldDataOptions {
+  seed: number;
+  /** Items per benchmark (each general benchmark and the downstream test split). */
+  benchmarkSize: number;
+  downstreamTrainSize: number;
+  /** Oracle shares of the mixtures for the dose-response curve. */
+  mixtures: number[];
+}
+
+export const DEFAULT_WORLD_DATA: WorldDataOptions = {
+  seed: 0,
+  benchmarkSize: 500,
+  downstreamTrainSize: 2000,
+  mixtures: [0.25, 0.5, 0.75],
+};
+
+export interface WorldData {
+  benchmarks: BenchmarkSpecInput[];
+  /** Training files (relative to the folder) by arm name: foreign, oracle, oracle-25, ... */
+  train: Record<string, string>;
+}
+
+/** Whether record `id` takes the oracle solution in a mixture with this oracle share (seeded per id). */
+export function takesOracle(id: string, share: number, seed: number): boolean {
+  return createHash('sha256').update(`mix\0${seed}\0${id}`).digest().readUInt32BE(0) / 2 ** 32 < share;
+}
+
+async function writeJsonl(path: string, rows: unknown[]): Promise<void> {
+  const w = new LineWriter(path);
+  for (const r of rows) await w.write(JSON.stringify(r));
+  await w.close();
+}
+
+/** Writes everything under `dir` (which the caller makes atomic) and returns what it wrote, by relative path. */
+export async function writeWorldData(
+  dir: string,
+  o: WorldDataOptions,
+  refOf: (rel: string) => string,
+): Promise<WorldData> {
+  const world = makeWorld(o.seed);
+  await mkdir(join(dir, 'benchmarks'), { recursive: true });
+  await mkdir(join(dir, 'downstream'), { recursive: true });
+  const benchmarks: BenchmarkSpecInput[] = [];
+  const families = [...world.prior, world.downstream];
+  for (const [k, family] of families.entries()) {
+    const items = distinct(family, 'test', o.benchmarkSize, o.seed * 1000 + k + 1);
+    const rel = `benchmarks/${family.name}.jsonl`;
+    await writeJsonl(
+      join(dir, rel),
+      items.map((p) => ({ id: p.id, question: p.question, answer: p.trace.answer })),
+    );
+    benchmarks.push({
+      name: family.name,
+      data: refOf(rel),
+      role: family.role === 'downstream' ? 'downstream' : 'general',
+      promptFormat: QA_TEMPLATE,
+      extractor: { kind: 'boxed' },
+      maxNewTokens: 160,
+    });
+  }
+  await writeFile(join(dir, 'benchmarks.json'), JSON.stringify(benchmarks, null, 2) + '\n');
+
+  const train: Problem[] = distinct(world.downstream, 'train', o.downstreamTrainSize, o.seed * 1000 + 999);
+  const record = (p: Problem, oracle: boolean) => ({
+    id: p.id,
+    question: p.question,
+    answer: render(p.trace, oracle ? OWN : FOREIGN),
+  });
+  const files: Record<string, string> = {
+    foreign: 'downstream/train-foreign.jsonl',
+    oracle: 'downstream/train-oracle.jsonl',
+  };
+  await writeJsonl(
+    join(dir, files.foreign),
+    train.map((p) => record(p, false)),
+  );
+  await writeJsonl(
+    join(dir, files.oracle),
+    train.map((p) => record(p, true)),
+  );
+  for (const share of o.mixtures) {
+    const name = `oracle-${Math.round(share * 100)}`;
+    files[name] = `downstream/train-${name}.jsonl`;
+    await writeJsonl(
+      join(dir, files[name]),
+      train.map((p) => record(p, takesOracle(p.id, share, o.seed))),
+    );
+  }
+  return { benchmarks, train: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, refOf(v)])) };
+}
