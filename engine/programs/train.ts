@@ -246,6 +246,21 @@ export class TrainProgram {
     await this.runner.setState({ ...state, ...initialOptimizerState(this.spec) });
   }
 
+  /**
+   * The runner state of this program (parameters, AdamW moments, step): what a checkpoint needs,
+   * e.g. `saveTrainerState(path, { tensors: await train.stateTensors(), dataPosition, rng })`.
+   */
+  async stateTensors(): Promise<Record<string, TensorData>> {
+    return this.runner.getState(this.program.state);
+  }
+
+  /** Restores tensors from `stateTensors()` (a resumed run continues bit-exactly). */
+  async restoreState(tensors: Record<string, TensorData>): Promise<void> {
+    const missing = this.program.state.filter((k) => !tensors[k]);
+    if (missing.length) throw new Error(`train program: checkpoint lacks ${missing.slice(0, 3).join(', ')}`);
+    await this.runner.setState(Object.fromEntries(this.program.state.map((k) => [k, tensors[k]])));
+  }
+
   private lrFeed(lr: number | number[], steps: number): TensorData {
     if (this.options.lrPerStep) {
       const v = typeof lr === 'number' ? new Array<number>(steps).fill(lr) : lr;

@@ -7,6 +7,10 @@ import { GenerateProgram } from '../../../engine/programs/generate';
 import { ScoreProgram } from '../../../engine/programs/score';
 import { type GrpoExample, TrainProgram } from '../../../engine/programs/train';
 import { maxAbsDiff } from './helpers';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadTrainerState, saveTrainerState } from '../../../engine/trainer-state';
 
 const runner = new Runner({ intraOpThreads: 2 });
 after(() => runner.close());
@@ -165,4 +169,32 @@ test('GRPO with full fine-tuning takes the reference log-probs as input', async 
   assert.ok(Math.abs(r.metrics.kl[0]) < 1e-6);
   assert.ok(r.metrics.kl[1] > 0, 'after one update the policy moved away from the reference');
   await assert.rejects(train.step([[{ ...batch[0], refLogprobs: undefined }]], 1e-2), /refLogprobs/);
+});
+
+test('checkpoint and resume through the trainer state file continue bit-exactly', async () => {
+  const m = tinyModel(20, 7);
+  const lora = loraConfig({ rank: 4, alpha: 8 });
+  const a = await TrainProgram.create(runner, m, { objective: 'sft', lora, name: 'resume' });
+  await a.init(initLoraWeights(m.config, lora, 2));
+  for (let i = 0; i < 4; i++) await a.step([examples], 1e-2);
+  const straight = await a.params();
+  await a.init(initLoraWeights(m.config, lora, 2));
+  for (let i = 0; i < 2; i++) await a.step([examples], 1e-2);
+  const dir = await mkdtemp(join(tmpdir(), 'resume-'));
+  try {
+    const path = join(dir, 'state.safetensors');
+    await saveTrainerState(path, {
+      tensors: await a.stateTensors(),
+      dataPosition: { epoch: 0, index: 2 },
+      rng: [1, 2, 3, 4],
+    });
+    await runner.dropState();
+    const loaded = await loadTrainerState(path);
+    await a.restoreState(loaded.tensors);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  for (let i = 0; i < 2; i++) await a.step([examples], 1e-2);
+  const resumed = await a.params();
+  for (const k of Object.keys(straight)) assert.deepEqual(resumed[k].data, straight[k].data, k);
 });
