@@ -71,7 +71,7 @@ export class ProtoWriter {
     this.varint(m.length);
     this.flush();
     m.flush();
-    this.chunks.push(...m.chunks);
+    for (const c of m.chunks) this.chunks.push(c); // not push(...): large subgraphs overflow the call stack
     this.length += m.length;
   }
 
