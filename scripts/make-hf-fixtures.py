@@ -10,6 +10,7 @@ Writes test/fixtures/hf/:
   llama-tiny/           random LlamaConfig checkpoint (float32, one file, untied, GQA) + tokenizer files
   llama-tiny-f16/       the same weights stored as F16
   llama-tiny-lora/      a PEFT LoRA adapter for llama-tiny (random A and B, so it changes the outputs)
+  mistral-tiny/         random MistralConfig checkpoint (sliding_window 64, longer than the test inputs)
   qwen2-tiny/           random Qwen2Config checkpoint (QKV bias, tied embeddings) stored as BF16, sharded with an index
   */expected.safetensors  inputs (left-padded batch of mixed prompt lengths, attention mask, position ids) and
                         the reference logits / last hidden states computed by transformers in float32
@@ -22,7 +23,7 @@ import shutil
 import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers, processors
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'hf')
 torch.manual_seed(0)
@@ -185,6 +186,13 @@ def main():
     peft_model = get_peft_model(base, lcfg)
     dl = os.path.join(ROOT, 'llama-tiny-lora')
     peft_model.save_pretrained(dl)
+    acfg_path = os.path.join(dl, 'adapter_config.json')
+    with open(acfg_path) as f:
+        acfg = json.load(f)
+    acfg['base_model_name_or_path'] = '../llama-tiny'  # not this machine's absolute path
+    acfg['target_modules'] = sorted(acfg['target_modules'])
+    with open(acfg_path, 'w') as f:
+        json.dump(acfg, f, indent=2)
     record(peft_model, dl, vocab)
 
     # qwen2: QKV bias, tied embeddings, 6 heads / 2 kv heads, stored as BF16 in two shards.
@@ -213,6 +221,27 @@ def main():
     qwen.to(torch.bfloat16).save_pretrained(dq, safe_serialization=True, max_shard_size='40KB')
     copy_tokenizer(tok_dir, dq)
     record(Qwen2ForCausalLM.from_pretrained(dq, torch_dtype=torch.float32), dq, vocab)
+    # mistral: llama's architecture with a sliding window (64 > the fixture's sequences, so it never acts).
+    mcfg = MistralConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        max_position_embeddings=128,
+        initializer_range=0.2,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        sliding_window=64,
+        tie_word_embeddings=False,
+        bos_token_id=None,
+        eos_token_id=2,
+    )
+    mistral = MistralForCausalLM(mcfg).float()
+    dm = os.path.join(ROOT, 'mistral-tiny')
+    mistral.save_pretrained(dm, safe_serialization=True)
+    record(mistral, dm, vocab)
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(ROOT) for f in fs)
     print(f'fixtures written to {ROOT}: {total / 1e6:.2f} MB')
 

@@ -57,6 +57,10 @@ test('qwen2 (QKV bias, tied, BF16, sharded) matches', async (t) => {
   await check(t, 'qwen2-tiny', 'qwen2-tiny');
 });
 
+test('mistral (sliding window longer than the inputs) matches', async (t) => {
+  await check(t, 'mistral-tiny', 'mistral-tiny');
+});
+
 test('PEFT LoRA adapter loads and matches peft outputs', async (t) => {
   await check(t, 'llama-tiny-lora', 'llama-tiny', 'llama-tiny-lora');
 });
