@@ -46,7 +46,9 @@ export async function loadHFModel(dir: string): Promise<HFModel> {
 }
 
 /** End-of-sequence ids: config.json, generation_config.json and the tokenizer's eos token, deduplicated. */
-export function eosTokenIds(m: HFModel): number[] {
+export function eosTokenIds(
+  m: Pick<HFModel, 'config'> & Partial<Pick<HFModel, 'generationConfig' | 'tokenizer'>>,
+): number[] {
   const ids = new Set(m.config.eosTokenIds);
   const g = m.generationConfig?.eos_token_id;
   for (const v of Array.isArray(g) ? g : g === undefined || g === null ? [] : [g])

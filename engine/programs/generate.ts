@@ -7,6 +7,7 @@ import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
 import type { TextTokenizer } from '../tokenizer';
 import { decoderParams, f32, i64, loadProgram, padBatch, scalarF32 } from './common';
 import type { ProgramModel } from './common';
+import { eosTokenIds } from '../model';
 import { samplingNoise } from './noise';
 
 export interface GenerateProgramOptions {
@@ -175,8 +176,8 @@ export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOpti
 export interface GenerateRequest {
   /** Record id: with the seed and the token position it determines the sampling noise. */
   id: string;
-  /** Prompt token ids (at least one). */
-  prompt: number[];
+  /** Prompt token ids (at least one), or text encoded with the model's tokenizer (no special tokens added). */
+  prompt: number[] | string;
 }
 
 export interface GenerateOptions {
@@ -220,17 +221,12 @@ export class GenerateProgram {
 
   static async create(
     runner: Runner,
-    model: ProgramModel & { tokenizer?: TextTokenizer },
+    model: ProgramModel & { tokenizer?: TextTokenizer; generationConfig?: Record<string, unknown> },
     o: GenerateProgramOptions & { name?: string; eos?: number[] } = {},
   ): Promise<GenerateProgram> {
     const name = o.name ?? `generate${o.lora ? '+lora' : ''}`;
     await loadProgram(runner, name, buildGenerateProgram(model, o));
-    const eos = o.eos ?? [
-      ...new Set([
-        ...model.config.eosTokenIds,
-        ...(model.tokenizer?.eosTokenId !== undefined ? [model.tokenizer.eosTokenId] : []),
-      ]),
-    ];
+    const eos = o.eos ?? eosTokenIds(model);
     return new GenerateProgram(runner, name, model, model.tokenizer, eos, o.lora);
   }
 
@@ -243,15 +239,18 @@ export class GenerateProgram {
     const B = reqs.length;
     const N = o.maxNewTokens;
     if (!(N >= 1)) throw new Error('generate: maxNewTokens must be at least 1');
-    reqs.forEach((r, i) => {
-      if (!r.prompt.length) throw new Error(`generate: request ${i} (${r.id}) has an empty prompt`);
+    const prompts = reqs.map((r, i) => {
+      let p: number[];
+      if (typeof r.prompt === 'string') {
+        if (!this.tokenizer)
+          throw new Error(`generate: request ${i} (${r.id}) gives text but the model has no tokenizer`);
+        p = this.tokenizer.encode(r.prompt);
+      } else p = r.prompt;
+      if (!p.length) throw new Error(`generate: request ${i} (${r.id}) has an empty prompt`);
+      return p;
     });
     const pad = this.model.config.padTokenId ?? this.tokenizer?.padTokenId ?? 0;
-    const b = padBatch(
-      reqs.map((r) => r.prompt),
-      'left',
-      pad,
-    );
+    const b = padBatch(prompts, 'left', pad);
     checkSequenceLength(this.model.config, b.width + N);
     const noise = new Float32Array(B * N);
     reqs.forEach((r, i) => noise.set(samplingNoise(o.seed ?? 0, r.id, N), i * N));

@@ -185,3 +185,14 @@ test('finishRow: partial UTF-8 at the end of byte-level output is held back', ()
   assert.equal(s.tokens.length, 12);
   assert.equal(s.finishReason, 'stop');
 });
+
+test('text prompts are encoded with the model tokenizer; EOS ids come from the model folder', async () => {
+  await setup();
+  const g = await GenerateProgram.create(runner, llama, { name: 'gen-text' });
+  assert.deepEqual(g.eos, [2]);
+  const o = { maxNewTokens: 6, temperature: 0.9, seed: 2, eos: [] };
+  const [a] = await g.generate([{ id: 't', prompt: 'Hello world' }], o);
+  const [b] = await g.generate([{ id: 't', prompt: llama.tokenizer!.encode('Hello world') }], o);
+  assert.deepEqual(a, b);
+  assert.equal(a.text, llama.tokenizer!.decodeComplete(a.tokens, { skipSpecialTokens: true }).text);
+});
