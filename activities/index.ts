@@ -7,24 +7,41 @@ import type { ImportDatasetInput, ImportDatasetOutput } from '../schemas';
 import { type ArtifactStore } from './artifact-store';
 import { importDataset, type Progress } from './datasets/import-dataset';
 import { toFailure } from './failures';
+import { evaluateBenchmark, type BenchmarkResult, type EvaluateBenchmarkInput } from './device/evaluate';
+import { DeviceSession } from './device/session';
 
 export { ArtifactStore } from './artifact-store';
+export { DeviceSession } from './device/session';
+export type { BenchmarkResult, EvaluateBenchmarkInput } from './device/evaluate';
 
-function temporalProgress(): Progress {
+/**
+ * Progress reporting for an activity. Besides the heartbeats the work sends, the last details are
+ * repeated every few seconds, so heartbeats keep arriving while a long device program runs (it runs
+ * off this event loop) and a cancellation is noticed.
+ */
+function temporalProgress(): Progress & { stop(): void } {
   const ctx = Context.current();
+  let last: unknown = undefined;
+  const timer = setInterval(() => ctx.heartbeat(last), 5000);
   return {
-    heartbeat: (details) => ctx.heartbeat(details),
+    heartbeat: (details) => {
+      last = details;
+      ctx.heartbeat(details);
+    },
     checkCancelled: () => {
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('activity cancelled');
     },
+    stop: () => clearInterval(timer),
   };
 }
 
-async function adapt<T>(body: () => Promise<T>): Promise<T> {
+async function adapt<T>(progress: { stop(): void }, body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (err) {
     throw toFailure(err);
+  } finally {
+    progress.stop();
   }
 }
 
@@ -35,7 +52,7 @@ export function createCpuActivities(opts: { store: ArtifactStore }) {
     async importDataset(input: ImportDatasetInput): Promise<ImportDatasetOutput> {
       const progress = temporalProgress();
       progress.heartbeat({ stage: 'start' });
-      return adapt(() => importDataset(store, input, progress));
+      return adapt(progress, () => importDataset(store, input, progress));
     },
   };
 }
@@ -48,9 +65,17 @@ export interface DeviceInfo {
   memoryGiB: number;
 }
 
-/** Activities that run on a device-pinned worker, one at a time per device. */
-export function createDeviceActivities(opts: { store: ArtifactStore; device: string }) {
+/** Activities that run on a device-pinned worker, one at a time per device; `session` keeps loaded programs. */
+export function createDeviceActivities(opts: { store: ArtifactStore; device: string; session?: DeviceSession }) {
+  const { store } = opts;
+  const session = opts.session ?? new DeviceSession(opts.device);
   return {
+    async evaluateBenchmark(input: EvaluateBenchmarkInput): Promise<BenchmarkResult> {
+      const progress = temporalProgress();
+      progress.heartbeat({ stage: 'start' });
+      return adapt(progress, () => evaluateBenchmark(store, session, input, progress));
+    },
+
     /** Which worker and device serve this task queue: a health check, and the first hop of routing. */
     async deviceInfo(): Promise<DeviceInfo> {
       return {

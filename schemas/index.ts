@@ -82,4 +82,6 @@ export const schemas = {
   pipelineConfig: checker<T.PipelineConfig>(validators.validatePipelineConfig, 'pipeline config'),
   importDatasetInput: checker<T.ImportDatasetInput>(validators.validateImportDatasetInput, 'importDataset input'),
   importDatasetOutput: checker<T.ImportDatasetOutput>(validators.validateImportDatasetOutput, 'importDataset output'),
+  evaluateInput: checker<T.EvaluateInput>(validators.validateEvaluateInput, 'evaluate input'),
+  evaluateOutput: checker<T.EvaluateOutput>(validators.validateEvaluateOutput, 'evaluate output'),
 };

@@ -1,39 +1,61 @@
-// Records the event history of a real importDataset run (on the sample dataset) into
-// test/histories/, for the replay test that guards workflow determinism. Run it by hand
-// (`npx tsx scripts/record-history.ts` after `npm test` has built its cache) when a workflow change is
-// meant to be incompatible, and keep the old history too.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Records the event histories of real workflow runs into test/histories/, for the replay test that
+// guards workflow determinism. Run it by hand (`npx tsx scripts/record-history.ts` after `npm test` has
+// built its cache) when a workflow change is meant to be incompatible, and keep the old histories too.
 import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PROJECT_ROOT, TASK_QUEUE } from '../temporal/settings';
 import { put } from '../test/helpers/data';
-import { cpuWorker, startTestServer, tempDir, testEnvFile } from '../test/helpers/temporal';
-import { readFileSync } from 'node:fs';
+import { putBenchmark, putTinyModel } from '../test/helpers/model';
+import { cpuWorker, deviceWorker, startTestServer, tempDir, testEnvFile } from '../test/helpers/temporal';
 
 const env = await startTestServer();
 const root = await tempDir();
-const worker = await cpuWorker(env, root);
+const workers = [await cpuWorker(env, root), await deviceWorker(env, root)];
 const source = await put(
   root,
   'inputs/downstream.jsonl',
   readFileSync(join(PROJECT_ROOT, 'world/sample/downstream.jsonl')),
 );
-await worker.runUntil(async () => {
-  const handle = await env.client.workflow.start('importDataset', {
-    taskQueue: TASK_QUEUE,
-    workflowId: 'import-dataset-history',
-    args: [{ source, name: 'sample', map: { question: 'problem', answer: 'solution' } }],
-  });
-  await handle.result();
-  // the CLI's JSON export is the standard format histories are shared in
-  const address = env.connection.options.address;
-  const json = execFileSync(
-    testEnvFile().temporalBinary,
-    ['workflow', 'show', '--address', address, '-w', handle.workflowId, '--output', 'json'],
-    { encoding: 'utf8' },
-  );
-  const out = join(PROJECT_ROOT, 'test', 'histories', 'import-dataset.json');
-  writeFileSync(out, json);
-  console.log(`wrote ${out} (${JSON.parse(json).events.length} events)`);
-});
+const runs: [string, string, unknown][] = [
+  ['importDataset', 'import-dataset', { source, name: 'sample', map: { question: 'problem', answer: 'solution' } }],
+  [
+    'evaluate',
+    'evaluate',
+    {
+      model: { uri: await putTinyModel(root) },
+      benchmarks: [
+        { name: 'a', data: await putBenchmark(root, 'a', 4), extractor: { kind: 'boxed' }, maxNewTokens: 4 },
+        {
+          name: 'b',
+          role: 'downstream',
+          data: await putBenchmark(root, 'b', 3),
+          extractor: { kind: 'boxed' },
+          maxNewTokens: 4,
+        },
+      ],
+      batchSize: 2,
+    },
+  ],
+];
+const runAll = async () => {
+  for (const [workflow, file, input] of runs) {
+    const handle = await env.client.workflow.start(workflow, {
+      taskQueue: TASK_QUEUE,
+      workflowId: `${file}-history`,
+      args: [input],
+    });
+    await handle.result();
+    // the CLI's JSON export is the standard format histories are shared in
+    const json = execFileSync(
+      testEnvFile().temporalBinary,
+      ['workflow', 'show', '--address', env.connection.options.address, '-w', handle.workflowId, '--output', 'json'],
+      { encoding: 'utf8' },
+    );
+    const out = join(PROJECT_ROOT, 'test', 'histories', `${file}.json`);
+    writeFileSync(out, json);
+    console.log(`wrote ${out} (${JSON.parse(json).events.length} events)`);
+  }
+};
+await workers[0].runUntil(() => workers[1].runUntil(runAll));
 await env.teardown();

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
-export const TASK_QUEUE = 'rewrite-rl';
+export { TASK_QUEUE } from '../workflows/task-queues';
 
 export interface Settings {
   /** The data folder: the dev server's SQLite file, its log and pid file, the default artifact store. */

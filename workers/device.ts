@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { TASK_QUEUE } from '../temporal/settings';
+import { deviceTaskQueue as queueOf } from '../workflows/task-queues';
 
 export type Device = { kind: 'cpu' } | { kind: 'cuda'; id: number };
 
@@ -20,7 +20,7 @@ export function deviceName(d: Device): string {
 
 /** The task queue device activities for this device are routed to. */
 export function deviceTaskQueue(d: Device): string {
-  return d.kind === 'cpu' ? `${TASK_QUEUE}-device-cpu` : `${TASK_QUEUE}-device-cuda-${d.id}`;
+  return queueOf(deviceName(d));
 }
 
 /** Throws a clear error when the device cannot be used by onnxruntime-node on this machine. */

@@ -6,7 +6,7 @@
 import { SimplePlugin } from '@temporalio/plugin';
 import type { WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
-import { ArtifactStore, createCpuActivities, createDeviceActivities } from '../activities';
+import { ArtifactStore, createCpuActivities, createDeviceActivities, DeviceSession } from '../activities';
 import { settingsFromEnv } from '../temporal/settings';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -26,16 +26,29 @@ export class RewriteRlPlugin extends SimplePlugin {
   constructor(opts: RewriteRlPluginOptions = {}) {
     const kind = opts.activities ?? 'cpu';
     const store = new ArtifactStore(opts.artifactRoot ?? settingsFromEnv().artifactRoot);
+    // a device worker keeps one runner and its loaded programs for its lifetime
+    const session = kind === 'device' ? new DeviceSession(opts.device ?? 'cpu') : undefined;
     const activities =
       kind === 'cpu'
         ? createCpuActivities({ store })
-        : kind === 'device'
-          ? createDeviceActivities({ store, device: opts.device ?? 'cpu' })
+        : session
+          ? createDeviceActivities({ store, device: session.device, session })
           : undefined;
     const withWorkflows = kind === 'cpu';
     super({
       name: 'rewrite-rl',
       activities,
+      ...(session
+        ? {
+            runContext: async (next: () => Promise<void>) => {
+              try {
+                await next();
+              } finally {
+                await session.close();
+              }
+            },
+          }
+        : {}),
       ...(withWorkflows && opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),
       ...(withWorkflows && !opts.workflowBundle ? { workflowsPath: WORKFLOWS_PATH } : {}),
     });

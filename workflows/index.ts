@@ -1,2 +1,3 @@
 // Every workflow the plugin registers. Workflows are deterministic orchestration only.
 export { importDataset } from './import-dataset';
+export { evaluate } from './evaluate';

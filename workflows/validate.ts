@@ -12,11 +12,16 @@ interface Checker<T> {
 export function validateInput<T>(checker: Checker<T>, input: unknown, workflow: string): T {
   const result = checker.check(input);
   if (result.ok) return result.value;
-  const list = result.issues.map((i) => `${i.path}: ${i.message} (${i.rule})`).join('; ');
-  throw ApplicationFailure.create({
+  throw invalidInput(workflow, result.issues);
+}
+
+/** The non-retryable failure for bad workflow input, naming each JSON path and rule. */
+export function invalidInput(workflow: string, issues: SchemaIssue[]): ApplicationFailure {
+  const list = issues.map((i) => `${i.path}: ${i.message} (${i.rule})`).join('; ');
+  return ApplicationFailure.create({
     message: `${workflow} input is invalid: ${list}`,
     type: 'InvalidInput',
     nonRetryable: true,
-    details: [result.issues],
+    details: [issues],
   });
 }

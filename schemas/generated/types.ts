@@ -197,6 +197,140 @@ export const datasetRecordSchema = {
   }
 } as const;
 
+export const evaluateInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/evaluate-input.schema.json",
+  "title": "EvaluateInput",
+  "description": "Evaluate a model on a benchmark suite: greedy decoding, strict and lenient answer extraction, per-item predictions and a summary in the artifact store.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "model",
+    "benchmarks"
+  ],
+  "properties": {
+    "model": {
+      "$ref": "model-ref.schema.json"
+    },
+    "benchmarks": {
+      "type": "array",
+      "minItems": 1,
+      "items": {
+        "$ref": "benchmark-spec.schema.json"
+      }
+    },
+    "device": {
+      "$ref": "common.schema.json#/$defs/device",
+      "default": "cpu"
+    },
+    "batchSize": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 4096,
+      "default": 64
+    }
+  }
+} as const;
+
+export const evaluateOutputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/evaluate-output.schema.json",
+  "title": "EvaluateOutput",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "results",
+    "general",
+    "downstream"
+  ],
+  "properties": {
+    "results": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/benchmarkResult"
+      }
+    },
+    "general": {
+      "description": "Mean accuracy over the general benchmarks (null when there are none).",
+      "$ref": "#/$defs/accuracy"
+    },
+    "downstream": {
+      "description": "Mean accuracy over the downstream benchmarks (null when there are none).",
+      "$ref": "#/$defs/accuracy"
+    }
+  },
+  "$defs": {
+    "accuracy": {
+      "type": [
+        "object",
+        "null"
+      ],
+      "additionalProperties": false,
+      "required": [
+        "strict",
+        "lenient"
+      ],
+      "properties": {
+        "strict": {
+          "type": "number"
+        },
+        "lenient": {
+          "type": "number"
+        }
+      }
+    },
+    "benchmarkResult": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "benchmark",
+        "role",
+        "items",
+        "strict",
+        "lenient",
+        "truncated",
+        "uri",
+        "reused"
+      ],
+      "properties": {
+        "benchmark": {
+          "type": "string"
+        },
+        "role": {
+          "enum": [
+            "downstream",
+            "general"
+          ]
+        },
+        "items": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "strict": {
+          "description": "Accuracy in percent, strict extraction.",
+          "type": "number"
+        },
+        "lenient": {
+          "description": "Accuracy in percent, lenient extraction.",
+          "type": "number"
+        },
+        "truncated": {
+          "description": "Completions cut by maxNewTokens.",
+          "type": "integer",
+          "minimum": 0
+        },
+        "uri": {
+          "description": "The folder with predictions.jsonl, summary.json and manifest.json.",
+          "type": "string"
+        },
+        "reused": {
+          "type": "boolean"
+        }
+      }
+    }
+  }
+} as const;
+
 export const importDatasetInputSchema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://rewrite-rl.dev/schemas/import-dataset-input.schema.json",
@@ -690,17 +824,21 @@ export const pipelineConfigSchema = {
   }
 } as const;
 
-export type BenchmarkSpec = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type BenchmarkSpecInput = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ChatRecord = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type ChatRecordInput = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type DatasetRecord = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type DatasetRecordInput = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ImportDatasetInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type ImportDatasetInputInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ImportDatasetOutput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type ImportDatasetOutputInput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ModelRef = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type ModelRefInput = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type PipelineConfig = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type PipelineConfigInput = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
+export type BenchmarkSpec = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
+export type BenchmarkSpecInput = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ChatRecord = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
+export type ChatRecordInput = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
+export type DatasetRecord = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
+export type DatasetRecordInput = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
+export type EvaluateInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
+export type EvaluateInputInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
+export type EvaluateOutput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
+export type EvaluateOutputInput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ImportDatasetInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
+export type ImportDatasetInputInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ImportDatasetOutput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
+export type ImportDatasetOutputInput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ModelRef = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
+export type ModelRefInput = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
+export type PipelineConfig = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
+export type PipelineConfigInput = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;

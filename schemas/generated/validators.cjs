@@ -657,15 +657,798 @@ return errors === 0;
 }
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateImportDatasetInput = validate24;
-const schema38 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-input.schema.json","title":"ImportDatasetInput","description":"Import a downstream SFT dataset (JSONL, JSON array or Parquet) into the artifact store: validate every record, drop exact duplicates, split train/test with a seed.","type":"object","additionalProperties":false,"required":["source"],"properties":{"source":{"description":"The file to import, inside the artifact store (the CLI copies a local file there first).","$ref":"common.schema.json#/$defs/artifactRef"},"name":{"$ref":"common.schema.json#/$defs/name","default":"dataset"},"format":{"description":"Read from the file extension (.jsonl, .json, .parquet) when absent.","enum":["jsonl","json","parquet"]},"map":{"description":"Where each field comes from in the source records, e.g. {question: 'problem', answer: 'solution'}. Dotted paths reach nested fields. With 'messages', records are in the chat form.","type":"object","additionalProperties":false,"default":{},"properties":{"id":{"type":"string","minLength":1},"question":{"type":"string","minLength":1,"default":"question"},"answer":{"type":"string","minLength":1,"default":"answer"},"messages":{"type":"string","minLength":1}}},"split":{"description":"Test split: a fraction of the records or an exact count, chosen by a seeded hash of each record's id (stable when records are added or reordered).","type":"object","additionalProperties":false,"default":{},"properties":{"testFraction":{"type":"number","minimum":0,"maximum":1,"default":0.1},"testSize":{"type":"integer","minimum":0}}},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"maxBadFraction":{"description":"0 (default): any bad record fails the import, naming it. Otherwise up to this fraction of records may be bad; they are skipped. Rejects always go to rejects.jsonl.","type":"number","minimum":0,"maximum":1,"default":0}}};
-const schema41 = {"type":"integer","minimum":0,"maximum":4294967295};
+exports.validateEvaluateInput = validate24;
+const schema38 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/evaluate-input.schema.json","title":"EvaluateInput","description":"Evaluate a model on a benchmark suite: greedy decoding, strict and lenient answer extraction, per-item predictions and a summary in the artifact store.","type":"object","additionalProperties":false,"required":["model","benchmarks"],"properties":{"model":{"$ref":"model-ref.schema.json"},"benchmarks":{"type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":64}}};
+const schema43 = {"description":"Where device activities run: 'cpu' or 'cuda:N'.","type":"string","pattern":"^(cpu|cuda:[0-9]{1,2})$"};
+const schema39 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/model-ref.schema.json","title":"ModelRef","description":"A model: a Hugging Face model folder (config.json, safetensors, tokenizer.json) in the artifact store, optionally with a PEFT LoRA adapter folder on top.","type":"object","additionalProperties":false,"required":["uri"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"}}};
+const schema42 = {"type":"string","pattern":"^[0-9a-f]{64}$"};
+const pattern5 = new RegExp("^[0-9a-f]{64}$", "u");
+
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/model-ref.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate25.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.uri === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "uri"},message:"must have required property '"+"uri"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "uri") || (key0 === "adapter")) || (key0 === "sha256"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.uri !== undefined){
+let data0 = data.uri;
+if(typeof data0 === "string"){
+if(func1(data0) > 1024){
+const err2 = {instancePath:instancePath+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err3 = {instancePath:instancePath+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.adapter !== undefined){
+let data1 = data.adapter;
+if(typeof data1 === "string"){
+if(func1(data1) > 1024){
+const err5 = {instancePath:instancePath+"/adapter",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(func1(data1) < 1){
+const err6 = {instancePath:instancePath+"/adapter",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/adapter",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.sha256 !== undefined){
+let data2 = data.sha256;
+if(typeof data2 === "string"){
+if(!pattern5.test(data2)){
+const err8 = {instancePath:instancePath+"/sha256",schemaPath:"common.schema.json#/$defs/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/sha256",schemaPath:"common.schema.json#/$defs/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+validate25.errors = vErrors;
+return errors === 0;
+}
+validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const pattern6 = new RegExp("^(cpu|cuda:[0-9]{1,2})$", "u");
 
 function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://rewrite-rl.dev/schemas/import-dataset-input.schema.json" */;
+/*# sourceURL="https://rewrite-rl.dev/schemas/evaluate-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate24.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.device === undefined){
+data.device = "cpu";
+}
+if(data.batchSize === undefined){
+data.batchSize = 64;
+}
+if(data.model === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.benchmarks === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "benchmarks"},message:"must have required property '"+"benchmarks"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "model") || (key0 === "benchmarks")) || (key0 === "device")) || (key0 === "batchSize"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.model !== undefined){
+if(!(validate25(data.model, {instancePath:instancePath+"/model",parentData:data,parentDataProperty:"model",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+if(data.benchmarks !== undefined){
+let data1 = data.benchmarks;
+if(Array.isArray(data1)){
+if(data1.length < 1){
+const err3 = {instancePath:instancePath+"/benchmarks",schemaPath:"#/properties/benchmarks/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate20(data1[i0], {instancePath:instancePath+"/benchmarks/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate20.errors : vErrors.concat(validate20.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/benchmarks",schemaPath:"#/properties/benchmarks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+let data3 = data.device;
+if(typeof data3 === "string"){
+if(!pattern6.test(data3)){
+const err5 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+let data4 = data.batchSize;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err7 = {instancePath:instancePath+"/batchSize",schemaPath:"#/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 4096 || isNaN(data4)){
+const err8 = {instancePath:instancePath+"/batchSize",schemaPath:"#/properties/batchSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data4 < 1 || isNaN(data4)){
+const err9 = {instancePath:instancePath+"/batchSize",schemaPath:"#/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+validate24.errors = vErrors;
+return errors === 0;
+}
+validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateEvaluateOutput = validate28;
+const schema44 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/evaluate-output.schema.json","title":"EvaluateOutput","type":"object","additionalProperties":false,"required":["results","general","downstream"],"properties":{"results":{"type":"array","items":{"$ref":"#/$defs/benchmarkResult"}},"general":{"description":"Mean accuracy over the general benchmarks (null when there are none).","$ref":"#/$defs/accuracy"},"downstream":{"description":"Mean accuracy over the downstream benchmarks (null when there are none).","$ref":"#/$defs/accuracy"}},"$defs":{"accuracy":{"type":["object","null"],"additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"type":"number"},"lenient":{"type":"number"}}},"benchmarkResult":{"type":"object","additionalProperties":false,"required":["benchmark","role","items","strict","lenient","truncated","uri","reused"],"properties":{"benchmark":{"type":"string"},"role":{"enum":["downstream","general"]},"items":{"type":"integer","minimum":0},"strict":{"description":"Accuracy in percent, strict extraction.","type":"number"},"lenient":{"description":"Accuracy in percent, lenient extraction.","type":"number"},"truncated":{"description":"Completions cut by maxNewTokens.","type":"integer","minimum":0},"uri":{"description":"The folder with predictions.jsonl, summary.json and manifest.json.","type":"string"},"reused":{"type":"boolean"}}}}};
+const schema45 = {"type":"object","additionalProperties":false,"required":["benchmark","role","items","strict","lenient","truncated","uri","reused"],"properties":{"benchmark":{"type":"string"},"role":{"enum":["downstream","general"]},"items":{"type":"integer","minimum":0},"strict":{"description":"Accuracy in percent, strict extraction.","type":"number"},"lenient":{"description":"Accuracy in percent, lenient extraction.","type":"number"},"truncated":{"description":"Completions cut by maxNewTokens.","type":"integer","minimum":0},"uri":{"description":"The folder with predictions.jsonl, summary.json and manifest.json.","type":"string"},"reused":{"type":"boolean"}}};
+const schema46 = {"type":["object","null"],"additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"type":"number"},"lenient":{"type":"number"}}};
+
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/evaluate-output.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate28.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.results === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.general === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "general"},message:"must have required property '"+"general"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.downstream === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "downstream"},message:"must have required property '"+"downstream"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "results") || (key0 === "general")) || (key0 === "downstream"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.results !== undefined){
+let data0 = data.results;
+if(Array.isArray(data0)){
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+if(data1.benchmark === undefined){
+const err4 = {instancePath:instancePath+"/results/" + i0,schemaPath:"#/$defs/benchmarkResult/required",keyword:"required",params:{missingProperty: "benchmark"},message:"must have required property '"+"benchmark"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data1.role === undefined){
+const err5 = {instancePath:instancePath+"/results/" + i0,schemaPath:"#/$defs/benchmarkResult/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data1.items === undefined){
+const err6 = {instancePath:instancePath+"/results/" + i0,schemaPath:"#/$defs/benchmarkResult/required",keyword:"required",params:{missingProperty: "items"},message:"must have required property '"+"items"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data1.strict === undefined){
+const err7 = {instancePath:instancePath+"/results/" + i0,schemaPath:"#/$defs/benchmarkResult/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data1.lenient === undefined){
+const err8 = {instancePath:instancePath+"/results/" + i0,schemaPath:"#/$defs/benchmarkResult/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data1.truncated === undefined){
+const err9 = {instancePath:instancePath+"/results/" + i0,schemaPath:"#/$defs/benchmarkResult/required",keyword:"required",params:{missingProperty: "truncated"},message:"must have required property '"+"truncated"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data1.uri === undefined){
+const err10 = {instancePath:instancePath+"/results/" + i0,schemaPath:"#/$defs/benchmarkResult/required",keyword:"required",params:{missingProperty: "uri"},message:"must have required property '"+"uri"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data1.reused === undefined){
+const err11 = {instancePath:instancePath+"/results/" + i0,schemaPath:"#/$defs/benchmarkResult/required",keyword:"required",params:{missingProperty: "reused"},message:"must have required property '"+"reused"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+for(const key1 in data1){
+if(!((((((((key1 === "benchmark") || (key1 === "role")) || (key1 === "items")) || (key1 === "strict")) || (key1 === "lenient")) || (key1 === "truncated")) || (key1 === "uri")) || (key1 === "reused"))){
+const err12 = {instancePath:instancePath+"/results/" + i0,schemaPath:"#/$defs/benchmarkResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data1.benchmark !== undefined){
+if(typeof data1.benchmark !== "string"){
+const err13 = {instancePath:instancePath+"/results/" + i0+"/benchmark",schemaPath:"#/$defs/benchmarkResult/properties/benchmark/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data1.role !== undefined){
+let data3 = data1.role;
+if(!((data3 === "downstream") || (data3 === "general"))){
+const err14 = {instancePath:instancePath+"/results/" + i0+"/role",schemaPath:"#/$defs/benchmarkResult/properties/role/enum",keyword:"enum",params:{allowedValues: schema45.properties.role.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data1.items !== undefined){
+let data4 = data1.items;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err15 = {instancePath:instancePath+"/results/" + i0+"/items",schemaPath:"#/$defs/benchmarkResult/properties/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 0 || isNaN(data4)){
+const err16 = {instancePath:instancePath+"/results/" + i0+"/items",schemaPath:"#/$defs/benchmarkResult/properties/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+if(data1.strict !== undefined){
+let data5 = data1.strict;
+if(!((typeof data5 == "number") && (isFinite(data5)))){
+const err17 = {instancePath:instancePath+"/results/" + i0+"/strict",schemaPath:"#/$defs/benchmarkResult/properties/strict/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data1.lenient !== undefined){
+let data6 = data1.lenient;
+if(!((typeof data6 == "number") && (isFinite(data6)))){
+const err18 = {instancePath:instancePath+"/results/" + i0+"/lenient",schemaPath:"#/$defs/benchmarkResult/properties/lenient/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data1.truncated !== undefined){
+let data7 = data1.truncated;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err19 = {instancePath:instancePath+"/results/" + i0+"/truncated",schemaPath:"#/$defs/benchmarkResult/properties/truncated/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err20 = {instancePath:instancePath+"/results/" + i0+"/truncated",schemaPath:"#/$defs/benchmarkResult/properties/truncated/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+if(data1.uri !== undefined){
+if(typeof data1.uri !== "string"){
+const err21 = {instancePath:instancePath+"/results/" + i0+"/uri",schemaPath:"#/$defs/benchmarkResult/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data1.reused !== undefined){
+if(typeof data1.reused !== "boolean"){
+const err22 = {instancePath:instancePath+"/results/" + i0+"/reused",schemaPath:"#/$defs/benchmarkResult/properties/reused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/results/" + i0,schemaPath:"#/$defs/benchmarkResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/results",schemaPath:"#/properties/results/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data.general !== undefined){
+let data10 = data.general;
+if((!(data10 && typeof data10 == "object" && !Array.isArray(data10))) && (data10 !== null)){
+const err25 = {instancePath:instancePath+"/general",schemaPath:"#/$defs/accuracy/type",keyword:"type",params:{type: schema46.type},message:"must be object,null"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.strict === undefined){
+const err26 = {instancePath:instancePath+"/general",schemaPath:"#/$defs/accuracy/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data10.lenient === undefined){
+const err27 = {instancePath:instancePath+"/general",schemaPath:"#/$defs/accuracy/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+for(const key2 in data10){
+if(!((key2 === "strict") || (key2 === "lenient"))){
+const err28 = {instancePath:instancePath+"/general",schemaPath:"#/$defs/accuracy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data10.strict !== undefined){
+let data11 = data10.strict;
+if(!((typeof data11 == "number") && (isFinite(data11)))){
+const err29 = {instancePath:instancePath+"/general/strict",schemaPath:"#/$defs/accuracy/properties/strict/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data10.lenient !== undefined){
+let data12 = data10.lenient;
+if(!((typeof data12 == "number") && (isFinite(data12)))){
+const err30 = {instancePath:instancePath+"/general/lenient",schemaPath:"#/$defs/accuracy/properties/lenient/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+}
+if(data.downstream !== undefined){
+let data13 = data.downstream;
+if((!(data13 && typeof data13 == "object" && !Array.isArray(data13))) && (data13 !== null)){
+const err31 = {instancePath:instancePath+"/downstream",schemaPath:"#/$defs/accuracy/type",keyword:"type",params:{type: schema46.type},message:"must be object,null"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.strict === undefined){
+const err32 = {instancePath:instancePath+"/downstream",schemaPath:"#/$defs/accuracy/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if(data13.lenient === undefined){
+const err33 = {instancePath:instancePath+"/downstream",schemaPath:"#/$defs/accuracy/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+for(const key3 in data13){
+if(!((key3 === "strict") || (key3 === "lenient"))){
+const err34 = {instancePath:instancePath+"/downstream",schemaPath:"#/$defs/accuracy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data13.strict !== undefined){
+let data14 = data13.strict;
+if(!((typeof data14 == "number") && (isFinite(data14)))){
+const err35 = {instancePath:instancePath+"/downstream/strict",schemaPath:"#/$defs/accuracy/properties/strict/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data13.lenient !== undefined){
+let data15 = data13.lenient;
+if(!((typeof data15 == "number") && (isFinite(data15)))){
+const err36 = {instancePath:instancePath+"/downstream/lenient",schemaPath:"#/$defs/accuracy/properties/lenient/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+}
+}
+else {
+const err37 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+validate28.errors = vErrors;
+return errors === 0;
+}
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateImportDatasetInput = validate29;
+const schema48 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-input.schema.json","title":"ImportDatasetInput","description":"Import a downstream SFT dataset (JSONL, JSON array or Parquet) into the artifact store: validate every record, drop exact duplicates, split train/test with a seed.","type":"object","additionalProperties":false,"required":["source"],"properties":{"source":{"description":"The file to import, inside the artifact store (the CLI copies a local file there first).","$ref":"common.schema.json#/$defs/artifactRef"},"name":{"$ref":"common.schema.json#/$defs/name","default":"dataset"},"format":{"description":"Read from the file extension (.jsonl, .json, .parquet) when absent.","enum":["jsonl","json","parquet"]},"map":{"description":"Where each field comes from in the source records, e.g. {question: 'problem', answer: 'solution'}. Dotted paths reach nested fields. With 'messages', records are in the chat form.","type":"object","additionalProperties":false,"default":{},"properties":{"id":{"type":"string","minLength":1},"question":{"type":"string","minLength":1,"default":"question"},"answer":{"type":"string","minLength":1,"default":"answer"},"messages":{"type":"string","minLength":1}}},"split":{"description":"Test split: a fraction of the records or an exact count, chosen by a seeded hash of each record's id (stable when records are added or reordered).","type":"object","additionalProperties":false,"default":{},"properties":{"testFraction":{"type":"number","minimum":0,"maximum":1,"default":0.1},"testSize":{"type":"integer","minimum":0}}},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"maxBadFraction":{"description":"0 (default): any bad record fails the import, naming it. Otherwise up to this fraction of records may be bad; they are skipped. Rejects always go to rejects.jsonl.","type":"number","minimum":0,"maximum":1,"default":0}}};
+const schema51 = {"type":"integer","minimum":0,"maximum":4294967295};
+
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/import-dataset-input.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate29.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -771,7 +1554,7 @@ errors++;
 if(data.format !== undefined){
 let data2 = data.format;
 if(!(((data2 === "jsonl") || (data2 === "json")) || (data2 === "parquet"))){
-const err7 = {instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema38.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema48.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1071,22 +1854,20 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate24.errors = vErrors;
+validate29.errors = vErrors;
 return errors === 0;
 }
-validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateImportDatasetOutput = validate25;
-const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-output.schema.json","title":"ImportDatasetOutput","type":"object","additionalProperties":false,"required":["uri","sha256","train","test","rejects","counts","rejectSample","reused"],"properties":{"uri":{"description":"The dataset folder.","$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"description":"Content hash of the dataset (train and test files).","$ref":"common.schema.json#/$defs/sha256"},"train":{"$ref":"#/$defs/file"},"test":{"$ref":"#/$defs/file"},"rejects":{"$ref":"#/$defs/file"},"counts":{"type":"object","additionalProperties":false,"required":["read","valid","duplicates","rejected","train","test"],"properties":{"read":{"type":"integer","minimum":0},"valid":{"type":"integer","minimum":0},"duplicates":{"type":"integer","minimum":0},"rejected":{"type":"integer","minimum":0},"train":{"type":"integer","minimum":0},"test":{"type":"integer","minimum":0}}},"rejectSample":{"description":"The first few rejects; all of them are in the rejects file.","type":"array","maxItems":20,"items":{"$ref":"#/$defs/reject"}},"reused":{"description":"True when a complete earlier output was returned as is.","type":"boolean"}},"$defs":{"file":{"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}},"reject":{"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}}}};
-const schema44 = {"type":"string","pattern":"^[0-9a-f]{64}$"};
-const schema48 = {"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}};
-const pattern6 = new RegExp("^[0-9a-f]{64}$", "u");
-const schema45 = {"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}};
+exports.validateImportDatasetOutput = validate30;
+const schema52 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-output.schema.json","title":"ImportDatasetOutput","type":"object","additionalProperties":false,"required":["uri","sha256","train","test","rejects","counts","rejectSample","reused"],"properties":{"uri":{"description":"The dataset folder.","$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"description":"Content hash of the dataset (train and test files).","$ref":"common.schema.json#/$defs/sha256"},"train":{"$ref":"#/$defs/file"},"test":{"$ref":"#/$defs/file"},"rejects":{"$ref":"#/$defs/file"},"counts":{"type":"object","additionalProperties":false,"required":["read","valid","duplicates","rejected","train","test"],"properties":{"read":{"type":"integer","minimum":0},"valid":{"type":"integer","minimum":0},"duplicates":{"type":"integer","minimum":0},"rejected":{"type":"integer","minimum":0},"train":{"type":"integer","minimum":0},"test":{"type":"integer","minimum":0}}},"rejectSample":{"description":"The first few rejects; all of them are in the rejects file.","type":"array","maxItems":20,"items":{"$ref":"#/$defs/reject"}},"reused":{"description":"True when a complete earlier output was returned as is.","type":"boolean"}},"$defs":{"file":{"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}},"reject":{"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}}}};
+const schema58 = {"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}};
+const schema55 = {"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}};
 
-function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate26.evaluated;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1174,7 +1955,7 @@ errors++;
 if(data.sha256 !== undefined){
 let data1 = data.sha256;
 if(typeof data1 === "string"){
-if(!pattern6.test(data1)){
+if(!pattern5.test(data1)){
 const err7 = {instancePath:instancePath+"/sha256",schemaPath:"common.schema.json#/$defs/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -1232,17 +2013,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate26.errors = vErrors;
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/import-dataset-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate25.evaluated;
+const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1380,7 +2161,7 @@ errors++;
 if(data.sha256 !== undefined){
 let data1 = data.sha256;
 if(typeof data1 === "string"){
-if(!pattern6.test(data1)){
+if(!pattern5.test(data1)){
 const err12 = {instancePath:instancePath+"/sha256",schemaPath:"common.schema.json#/$defs/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -1403,20 +2184,20 @@ errors++;
 }
 }
 if(data.train !== undefined){
-if(!(validate26(data.train, {instancePath:instancePath+"/train",parentData:data,parentDataProperty:"train",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+if(!(validate31(data.train, {instancePath:instancePath+"/train",parentData:data,parentDataProperty:"train",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
 errors = vErrors.length;
 }
 }
 if(data.test !== undefined){
-if(!(validate26(data.test, {instancePath:instancePath+"/test",parentData:data,parentDataProperty:"test",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+if(!(validate31(data.test, {instancePath:instancePath+"/test",parentData:data,parentDataProperty:"test",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
 errors = vErrors.length;
 }
 }
 if(data.rejects !== undefined){
-if(!(validate26(data.rejects, {instancePath:instancePath+"/rejects",parentData:data,parentDataProperty:"rejects",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+if(!(validate31(data.rejects, {instancePath:instancePath+"/rejects",parentData:data,parentDataProperty:"rejects",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
 errors = vErrors.length;
 }
 }
@@ -1835,171 +2616,23 @@ vErrors.push(err48);
 }
 errors++;
 }
-validate25.errors = vErrors;
-return errors === 0;
-}
-validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-exports.validateModelRef = validate30;
-const schema49 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/model-ref.schema.json","title":"ModelRef","description":"A model: a Hugging Face model folder (config.json, safetensors, tokenizer.json) in the artifact store, optionally with a PEFT LoRA adapter folder on top.","type":"object","additionalProperties":false,"required":["uri"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"}}};
-
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://rewrite-rl.dev/schemas/model-ref.schema.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate30.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.uri === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "uri"},message:"must have required property '"+"uri"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-for(const key0 in data){
-if(!(((key0 === "uri") || (key0 === "adapter")) || (key0 === "sha256"))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.uri !== undefined){
-let data0 = data.uri;
-if(typeof data0 === "string"){
-if(func1(data0) > 1024){
-const err2 = {instancePath:instancePath+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(func1(data0) < 1){
-const err3 = {instancePath:instancePath+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.adapter !== undefined){
-let data1 = data.adapter;
-if(typeof data1 === "string"){
-if(func1(data1) > 1024){
-const err5 = {instancePath:instancePath+"/adapter",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if(func1(data1) < 1){
-const err6 = {instancePath:instancePath+"/adapter",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-else {
-const err7 = {instancePath:instancePath+"/adapter",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data.sha256 !== undefined){
-let data2 = data.sha256;
-if(typeof data2 === "string"){
-if(!pattern6.test(data2)){
-const err8 = {instancePath:instancePath+"/sha256",schemaPath:"common.schema.json#/$defs/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-else {
-const err9 = {instancePath:instancePath+"/sha256",schemaPath:"common.schema.json#/$defs/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-}
-else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
 validate30.errors = vErrors;
 return errors === 0;
 }
 validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePipelineConfig = validate31;
-const schema53 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The whole pipeline: train the rewriting policy with GRPO, rewrite the downstream dataset, fine-tune each arm, and measure forgetting. Defaults are the paper's released values (METHOD.md).","type":"object","additionalProperties":false,"required":["backbone","dataset","benchmarks"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The imported downstream dataset (the output folder of importDataset).","$ref":"common.schema.json#/$defs/artifactRef"},"extractor":{"description":"How the downstream task's final answer is read (the gate compares these).","$ref":"common.schema.json#/$defs/extractor","default":{"kind":"boxed"}},"policy":{"type":"object","additionalProperties":false,"default":{},"properties":{"loraRank":{"type":"integer","minimum":1,"default":64},"loraAlpha":{"type":"number","exclusiveMinimum":0,"default":32},"targetModules":{"type":"array","items":{"type":"string"},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"reward":{"type":"object","additionalProperties":false,"default":{},"properties":{"lambdaDist":{"type":"number","minimum":0,"default":0.35},"lambdaDiv":{"type":"number","minimum":0,"default":0.5},"useGate":{"type":"boolean","default":true},"judge":{"description":"Also ask the backbone 'Reply YES or NO'.","type":"boolean","default":false}}},"grpo":{"type":"object","additionalProperties":false,"default":{},"properties":{"steps":{"type":"integer","minimum":1,"default":50},"promptsPerStep":{"type":"integer","minimum":1,"default":504},"groupSize":{"type":"integer","minimum":2,"default":5},"clip":{"type":"number","exclusiveMinimum":0,"default":0.2},"klCoef":{"type":"number","minimum":0,"default":0.001},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.000003},"weightDecay":{"type":"number","minimum":0,"default":0.01},"temperature":{"type":"number","exclusiveMinimum":0,"default":1},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":1},"maxNewTokens":{"type":"integer","minimum":1,"default":1024}}},"rewrite":{"description":"Generate-Verify-Fallback over the dataset.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"default":1},"temperature":{"type":"number","minimum":0,"default":0},"shardSize":{"type":"integer","minimum":1,"default":256}}},"sft":{"type":"object","additionalProperties":false,"default":{},"properties":{"mode":{"enum":["full","lora"],"default":"full"},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"checkpointEvery":{"type":"integer","minimum":1,"default":100}}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated.","type":"array","uniqueItems":true,"items":{"enum":["vanilla","sdft","self-alignment","rl-rewrite","rl-no-dist","rl-no-div","rl-no-gate"]},"default":["vanilla","sdft","self-alignment","rl-rewrite"]},"benchmarks":{"type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}}}};
-const schema56 = {"description":"Where device activities run: 'cpu' or 'cuda:N'.","type":"string","pattern":"^(cpu|cuda:[0-9]{1,2})$"};
+exports.validateModelRef = validate25;
+
+exports.validatePipelineConfig = validate35;
+const schema59 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The whole pipeline: train the rewriting policy with GRPO, rewrite the downstream dataset, fine-tune each arm, and measure forgetting. Defaults are the paper's released values (METHOD.md).","type":"object","additionalProperties":false,"required":["backbone","dataset","benchmarks"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The imported downstream dataset (the output folder of importDataset).","$ref":"common.schema.json#/$defs/artifactRef"},"extractor":{"description":"How the downstream task's final answer is read (the gate compares these).","$ref":"common.schema.json#/$defs/extractor","default":{"kind":"boxed"}},"policy":{"type":"object","additionalProperties":false,"default":{},"properties":{"loraRank":{"type":"integer","minimum":1,"default":64},"loraAlpha":{"type":"number","exclusiveMinimum":0,"default":32},"targetModules":{"type":"array","items":{"type":"string"},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"reward":{"type":"object","additionalProperties":false,"default":{},"properties":{"lambdaDist":{"type":"number","minimum":0,"default":0.35},"lambdaDiv":{"type":"number","minimum":0,"default":0.5},"useGate":{"type":"boolean","default":true},"judge":{"description":"Also ask the backbone 'Reply YES or NO'.","type":"boolean","default":false}}},"grpo":{"type":"object","additionalProperties":false,"default":{},"properties":{"steps":{"type":"integer","minimum":1,"default":50},"promptsPerStep":{"type":"integer","minimum":1,"default":504},"groupSize":{"type":"integer","minimum":2,"default":5},"clip":{"type":"number","exclusiveMinimum":0,"default":0.2},"klCoef":{"type":"number","minimum":0,"default":0.001},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.000003},"weightDecay":{"type":"number","minimum":0,"default":0.01},"temperature":{"type":"number","exclusiveMinimum":0,"default":1},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":1},"maxNewTokens":{"type":"integer","minimum":1,"default":1024}}},"rewrite":{"description":"Generate-Verify-Fallback over the dataset.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"default":1},"temperature":{"type":"number","minimum":0,"default":0},"shardSize":{"type":"integer","minimum":1,"default":256}}},"sft":{"type":"object","additionalProperties":false,"default":{},"properties":{"mode":{"enum":["full","lora"],"default":"full"},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"checkpointEvery":{"type":"integer","minimum":1,"default":100}}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated.","type":"array","uniqueItems":true,"items":{"enum":["vanilla","sdft","self-alignment","rl-rewrite","rl-no-dist","rl-no-div","rl-no-gate"]},"default":["vanilla","sdft","self-alignment","rl-rewrite"]},"benchmarks":{"type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}}}};
 const func24 = Object.prototype.hasOwnProperty;
 const func0 = require("ajv/dist/runtime/equal").default;
-const pattern10 = new RegExp("^(cpu|cuda:[0-9]{1,2})$", "u");
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2068,7 +2701,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!(func24.call(schema53.properties, key0))){
+if(!(func24.call(schema59.properties, key0))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -2137,7 +2770,7 @@ errors++;
 }
 let data2 = data.device;
 if(typeof data2 === "string"){
-if(!pattern10.test(data2)){
+if(!pattern6.test(data2)){
 const err9 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -2159,8 +2792,8 @@ vErrors.push(err10);
 errors++;
 }
 if(data.backbone !== undefined){
-if(!(validate30(data.backbone, {instancePath:instancePath+"/backbone",parentData:data,parentDataProperty:"backbone",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+if(!(validate25(data.backbone, {instancePath:instancePath+"/backbone",parentData:data,parentDataProperty:"backbone",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
 errors = vErrors.length;
 }
 }
@@ -2527,7 +3160,7 @@ if(data20.maxNewTokens === undefined){
 data20.maxNewTokens = 1024;
 }
 for(const key4 in data20){
-if(!(func24.call(schema53.properties.grpo.properties, key4))){
+if(!(func24.call(schema59.properties.grpo.properties, key4))){
 const err37 = {instancePath:instancePath+"/grpo",schemaPath:"#/properties/grpo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err37];
@@ -2926,7 +3559,7 @@ errors++;
 }
 let data36 = data35.mode;
 if(!((data36 === "full") || (data36 === "lora"))){
-const err69 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema53.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err69 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema59.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -3067,7 +3700,7 @@ const len1 = data42.length;
 for(let i1=0; i1<len1; i1++){
 let data43 = data42[i1];
 if(!(((((((data43 === "vanilla") || (data43 === "sdft")) || (data43 === "self-alignment")) || (data43 === "rl-rewrite")) || (data43 === "rl-no-dist")) || (data43 === "rl-no-div")) || (data43 === "rl-no-gate"))){
-const err81 = {instancePath:instancePath+"/arms/" + i1,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema53.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
+const err81 = {instancePath:instancePath+"/arms/" + i1,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema59.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3151,7 +3784,7 @@ vErrors.push(err86);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};

@@ -3,6 +3,8 @@ import type { ValidateFunction } from 'ajv';
 export declare const validateBenchmarkSpec: ValidateFunction;
 export declare const validateChatRecord: ValidateFunction;
 export declare const validateDatasetRecord: ValidateFunction;
+export declare const validateEvaluateInput: ValidateFunction;
+export declare const validateEvaluateOutput: ValidateFunction;
 export declare const validateImportDatasetInput: ValidateFunction;
 export declare const validateImportDatasetOutput: ValidateFunction;
 export declare const validateModelRef: ValidateFunction;

@@ -9,6 +9,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { PROJECT_ROOT, TASK_QUEUE } from '../../temporal/settings';
 import { RewriteRlPlugin } from '../../workers/plugin';
+import { deviceTaskQueue } from '../../workflows/task-queues';
 
 let runtimeInstalled = false;
 export function quietRuntime() {
@@ -55,5 +56,16 @@ export async function cpuWorker(
     namespace: env.namespace ?? 'default',
     taskQueue,
     plugins: [new RewriteRlPlugin({ activities: 'cpu', artifactRoot, workflowBundle: workflowBundle() })],
+  });
+}
+
+/** A device-pinned worker for the cpu device, as `rewrite-rl worker --device cpu` runs it. */
+export async function deviceWorker(env: TestWorkflowEnvironment, artifactRoot: string): Promise<Worker> {
+  return Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue: deviceTaskQueue('cpu'),
+    maxConcurrentActivityTaskExecutions: 1,
+    plugins: [new RewriteRlPlugin({ activities: 'device', device: 'cpu', artifactRoot })],
   });
 }

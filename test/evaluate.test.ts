@@ -1,0 +1,101 @@
+// evaluateBenchmark on a real (tiny, random) model with onnxruntime: outputs, idempotency, and
+// resuming after a failed attempt without redoing finished batches.
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { ArtifactStore } from '../activities/artifact-store';
+import { evaluateBenchmark } from '../activities/device/evaluate';
+import { DeviceSession } from '../activities/device/session';
+import { isCorrect } from '../method/extract';
+import { noProgress } from './helpers/data';
+import { putBenchmark, putTinyModel } from './helpers/model';
+import { tempDir } from './helpers/temporal';
+
+const session = new DeviceSession('cpu', 1);
+after(() => session.close());
+
+test('predictions, strict and lenient accuracy, and a summary; a repeated run is reused', async () => {
+  const root = await tempDir();
+  const store = new ArtifactStore(root);
+  const model = { uri: await putTinyModel(root) };
+  const data = await putBenchmark(root, 'plus', 7);
+  const benchmark = { name: 'plus', data, extractor: { kind: 'boxed' as const }, maxNewTokens: 6 };
+  const r = await evaluateBenchmark(store, session, { model, benchmark, batchSize: 3 }, noProgress);
+  assert.equal(r.items, 7);
+  assert.equal(r.reused, false);
+  const preds = readFileSync(store.resolve(`${r.uri}/predictions.jsonl`), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    preds.map((p) => p.id),
+    Array.from({ length: 7 }, (_, i) => `plus-${i}`),
+  );
+  for (const p of preds) {
+    assert.equal(p.strict.correct, isCorrect(p.completion, p.gold, { kind: 'boxed' }, 'strict'));
+    assert.ok(p.tokens <= 6);
+  }
+  assert.equal(r.strict, (100 * preds.filter((p) => p.strict.correct).length) / 7);
+  assert.equal(r.lenient, (100 * preds.filter((p) => p.lenient.correct).length) / 7);
+  assert.equal(r.truncated, preds.filter((p) => p.finishReason === 'length').length);
+  const manifest = JSON.parse(readFileSync(store.resolve(`${r.uri}/manifest.json`), 'utf8'));
+  assert.equal(manifest.kind, 'evaluation');
+  const again = await evaluateBenchmark(store, session, { model, benchmark, batchSize: 5 }, noProgress);
+  assert.deepEqual({ ...again, reused: false }, r);
+  assert.equal(again.reused, true);
+});
+
+test('a failed attempt leaves its finished batches; the retry continues from them with the same result', async () => {
+  const root = await tempDir();
+  const store = new ArtifactStore(root);
+  const model = { uri: await putTinyModel(root) };
+  const benchmark = {
+    name: 'resume',
+    data: await putBenchmark(root, 'resume', 8),
+    extractor: { kind: 'boxed' as const },
+    maxNewTokens: 5,
+  };
+  let checks = 0;
+  const crashing = {
+    heartbeat() {},
+    checkCancelled: () => {
+      if (++checks === 3) throw new Error('worker killed');
+    },
+  };
+  await assert.rejects(
+    evaluateBenchmark(store, session, { model, benchmark, batchSize: 3 }, crashing),
+    /worker killed/,
+  );
+  const evalDir = store.resolve('evaluations');
+  const modelDir = readdirSync(evalDir)[0];
+  const partial = readdirSync(`${evalDir}/${modelDir}`).find((d) => d.endsWith('.partial'))!;
+  const batches = readdirSync(`${evalDir}/${modelDir}/${partial}`);
+  assert.deepEqual(batches, ['batch-000000.jsonl', 'batch-000001.jsonl']);
+  const mtime = statSync(`${evalDir}/${modelDir}/${partial}/batch-000000.jsonl`).mtimeMs;
+  let heartbeats = 0;
+  const resumed = await evaluateBenchmark(
+    store,
+    session,
+    { model, benchmark, batchSize: 3 },
+    { heartbeat: () => heartbeats++, checkCancelled() {} },
+  );
+  assert.equal(heartbeats, 1, 'only the missing batch ran');
+  assert.equal(resumed.items, 8);
+  assert.ok(!readdirSync(`${evalDir}/${modelDir}`).some((d) => d.endsWith('.partial')), 'the work folder is removed');
+  // a clean run in another store gives the same predictions
+  const root2 = await tempDir();
+  const store2 = new ArtifactStore(root2);
+  const clean = await evaluateBenchmark(
+    store2,
+    session,
+    {
+      model: { uri: await putTinyModel(root2) },
+      benchmark: { ...benchmark, data: await putBenchmark(root2, 'resume', 8) },
+      batchSize: 8,
+    },
+    noProgress,
+  );
+  const read = (s: ArtifactStore, uri: string) => readFileSync(s.resolve(`${uri}/predictions.jsonl`), 'utf8');
+  assert.equal(read(store, resumed.uri), read(store2, clean.uri));
+  assert.ok(mtime > 0);
+});
