@@ -35,6 +35,12 @@ export interface TrainStepSpec {
   params: ParamSpec[];
   /** Frozen weights, stored in the model as initializers. */
   frozen?: Record<string, TensorData>;
+  /**
+   * Frozen weights declared as plain graph inputs instead (fed from the runner's state, where one
+   * copy serves every program on the runner: onnxruntime reads inputs without copying them, while
+   * each session keeps its own copy of its initializers).
+   */
+  frozenInputs?: { name: string; dtype: DType; shape: Dim[] }[];
   batch: BatchSpec[];
   loss: LossFn;
   optimizer: OptimizerSpec;
@@ -66,6 +72,10 @@ function declareParams(g: Graph, spec: TrainStepSpec, dtype: DType) {
 function frozenTensors(g: Graph, spec: TrainStepSpec): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const [k, v] of Object.entries(spec.frozen ?? {})) out[k] = g.initializer(k, v);
+  for (const f of spec.frozenInputs ?? []) {
+    if (out[f.name]) throw new Error(`train step: frozen weight '${f.name}' given both as initializer and input`);
+    out[f.name] = g.input(f.name, f.dtype, f.shape);
+  }
   return out;
 }
 

@@ -250,6 +250,24 @@ test('frozen weights are initializers read from inside the Loop; only the adapte
   const last = res.losses.slice(-10).reduce((a, b) => a + b) / 10;
   assert.ok(last < 0.5 * first, `adapter loss ${first} -> ${last}`);
   assert.ok(maxAbsDiff(res.params.b, [0, 0]) > 1e-3, 'B moved from zero (gradient reached through A B)');
+
+  // The same with the frozen weight as an input held in the runner's state: identical results.
+  const { frozen: _f, ...rest } = spec;
+  const viaInput: TrainStepSpec = { ...rest, frozenInputs: [{ name: 'w', dtype: 'float32', shape: [4, 16] }] };
+  const p2 = compileTrainStep(viaInput);
+  assert.ok(p2.inputs.includes('w') && !p2.state.includes('w'));
+  await runner.load('adapter-input', serializeModel(p2.graph));
+  const batchesAgain = batches.slice(0, 100);
+  const once = await trainCompiled('adapter', spec, init, batchesAgain, 100, 1e-2);
+  const res2 = await (async () => {
+    await runner.dropState();
+    await runner.setState({ w: frozenW, ...paramState(viaInput, init), ...initialOptimizerState(viaInput) });
+    const feeds: Record<string, TensorData> = { lr: f32([], [1e-2]) };
+    for (const b of viaInput.batch) feeds[names.batch(b.name)] = stack(batchesAgain.map((c) => c[b.name]));
+    await runner.run('adapter-input', feeds);
+    return runner.getState(viaInput.params.map((x) => names.param(x.name)));
+  })();
+  for (const s of spec.params) assert.deepEqual(res2[names.param(s.name)].data, once.params[s.name], s.name);
 });
 
 test('symbolic batch size: one compiled step serves micro-batches of any size', async () => {
