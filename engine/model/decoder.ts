@@ -202,3 +202,61 @@ export function decoderForwardFlops(c: DecoderConfig, b: number, t: number): num
   const perLayer = 2 * tokens * (H * q * 2 + H * kv * 2 + 3 * H * c.intermediateSize) + 2 * 2 * b * t * t * q;
   return c.numLayers * perLayer + 2 * tokens * H * c.vocabSize;
 }
+
+export interface ChunkedDecodeStepInputs {
+  token: Tensor;
+  position: Tensor;
+  /** Caches of the tokens before this chunk, [B, kvHeads, S, headDim] per layer (read only). */
+  big: LayerKV[];
+  /** Additive bias over `big`'s slots, [B, 1, 1, S]. */
+  bigBias: Tensor;
+  /** Caches of this chunk, [B, kvHeads, C, headDim] per layer (written by ScatterND). */
+  small: LayerKV[];
+  /** ScatterND indices [B, kvHeads, 3] of this step's slot in `small`. */
+  slotIndex: Tensor;
+  /** Additive bias over `small`'s slots, broadcastable to [B, 1, 1, C]. */
+  smallBias: Tensor;
+}
+
+/**
+ * One decoding step against a two-level cache: a large read-only cache of earlier chunks and a small
+ * cache of the current chunk that each step writes. Softmax runs jointly over both (shared max and
+ * normaliser), so the result equals attention over their concatenation.
+ */
+export function decodeStepChunked(
+  m: DecoderParams,
+  s: ChunkedDecodeStepInputs,
+): { hidden: Tensor; small: LayerKV[] } {
+  const c = m.config;
+  const G = c.numHeads / c.numKvHeads;
+  const D = c.headDim;
+  const { cos, sin } = ropeAngles(c, s.position);
+  const cosQ = op.unsqueeze(cos, [1]);
+  const sinQ = op.unsqueeze(sin, [1]);
+  const scale = 1 / Math.sqrt(D);
+  let h = embed(m, s.token);
+  const small: LayerKV[] = [];
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = `model.layers.${l}.`;
+    const x = rmsNorm(h, m.weight(`${p}input_layernorm.weight`), c.rmsNormEps);
+    const q = op.reshape(linear(m, x, `${p}self_attn.q_proj`, c.qkvBias), [0, c.numKvHeads, G, D]);
+    const k = op.reshape(linear(m, x, `${p}self_attn.k_proj`, c.qkvBias), [0, c.numKvHeads, D]);
+    const v = op.reshape(linear(m, x, `${p}self_attn.v_proj`, c.qkvBias), [0, c.numKvHeads, D]);
+    const qr = op.mul(applyRope(q, cosQ, sinQ), scale); // [B, Hkv, G, D]
+    const kr = applyRope(k, cos, sin);
+    const ks = op.scatterND(s.small[l].k, s.slotIndex, kr);
+    const vs = op.scatterND(s.small[l].v, s.slotIndex, v);
+    small.push({ k: ks, v: vs });
+    const sb = op.add(op.matmul(qr, op.transposeLast2(s.big[l].k)), s.bigBias); // [B, Hkv, G, S]
+    const ss = op.add(op.matmul(qr, op.transposeLast2(ks)), s.smallBias); // [B, Hkv, G, C]
+    const mx = op.max(op.reduceMax(sb, [-1], true), op.reduceMax(ss, [-1], true));
+    const eb = op.exp(op.sub(sb, mx));
+    const es = op.exp(op.sub(ss, mx));
+    const den = op.add(op.reduceSum(eb, [-1], true), op.reduceSum(es, [-1], true));
+    const ctx = op.div(op.add(op.matmul(eb, s.big[l].v), op.matmul(es, vs)), den); // [B, Hkv, G, D]
+    const merged = op.reshape(ctx, [0, 1, c.numHeads * D]);
+    h = op.add(h, linear(m, merged, `${p}self_attn.o_proj`, c.oBias));
+    h = op.add(h, mlp(m, rmsNorm(h, m.weight(`${p}post_attention_layernorm.weight`), c.rmsNormEps), p));
+  }
+  return { hidden: rmsNorm(h, m.weight('model.norm.weight'), c.rmsNormEps), small };
+}

@@ -2,7 +2,15 @@ import { Graph, type Tensor, type TensorData } from '../graph';
 import * as op from '../ops';
 import type { Runner } from '../runner';
 import { checkSequenceLength } from '../model/config';
-import { type LayerKV, type DecoderParams, decodeStep, decoderForward, lmHead, NEG_INF } from '../model/decoder';
+import {
+  type LayerKV,
+  type DecoderParams,
+  decodeStep,
+  decodeStepChunked,
+  decoderForward,
+  lmHead,
+  NEG_INF,
+} from '../model/decoder';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
 import type { TextTokenizer } from '../tokenizer';
 import { decoderParams, f32, i64, loadProgram, padBatch, scalarF32 } from './common';
@@ -14,6 +22,12 @@ export interface GenerateProgramOptions {
   lora?: LoraConfig;
   /** Read base weights from the runner's state `param.<name>` (full fine-tuning) instead of initializers. */
   weightsFromState?: boolean;
+  /**
+   * Decode steps per KV-cache chunk (default 8): steps write a small cache that is merged into the big
+   * one once per chunk, dividing the cache copies by this; the run may compute up to chunk - 1 steps
+   * past the point where every row is done. 1 = a single cache written every step.
+   */
+  cacheChunk?: number;
 }
 
 /**
@@ -115,61 +129,143 @@ export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOpti
   const stopCare = op.greaterOrEqual(stopSeqs, i64s(0)); // [S, L]
   const V = c.vocabSize;
 
-  const res = op.loop(g, {
-    tripCount: N,
-    cond: op.cast(op.scalar(g, 1, 'int64'), 'bool'),
-    carried: [logits0, done0, hist0, ...cache0],
-    name: 'decode',
-    body: ({ iter, carried }) => {
-      const [logits, done, hist] = carried;
-      const cache: LayerKV[] = [];
-      for (let l = 0; l < c.numLayers; l++) cache.push({ k: carried[3 + 2 * l], v: carried[4 + 2 * l] });
-      const u = op.squeeze(op.gather(noise, op.reshape(iter, [1]), 1), [1]); // [B]
-      const s = sampleToken(logits, u, temperature, topP, V);
-      const token = op.where(done, padId, s.token);
-      const logp = op.where(done, op.scalar(g, 0, 'float32'), s.logp);
-      // A sum, not a max: the EOS list may be empty.
-      const isEos = op.greater(
-        op.reduceSum(op.cast(op.equal(op.unsqueeze(token, [1]), op.unsqueeze(eos, [0])), 'int64'), [1]),
-        i64s(0),
-      );
-      // Stop sequences: compare the last L tokens with each (right-aligned) sequence.
-      const histNext = op.concat(
-        [op.slice(hist, op.ints(g, [1]), op.reshape(L, [1]), [1]), op.unsqueeze(token, [1])],
-        1,
-      );
-      const eq = op.or(
-        op.equal(op.unsqueeze(histNext, [1]), op.unsqueeze(stopSeqs, [0])),
-        op.not(op.unsqueeze(stopCare, [0])),
-      ); // [B, S, L]
-      const matchAll = op.reduceMin(op.cast(eq, 'int64'), [2]); // [B, S] (1 when S > 0 and all match)
-      const isStop = op.greater(op.reduceSum(matchAll, [1]), i64s(0)); // [B]
-      const doneNext = op.or(done, op.or(isEos, isStop));
-      const slot = op.add(P, iter);
-      const slotIndex = op.concat(
-        [bh, op.expand(op.reshape(slot, [1, 1, 1]), op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, 1])], 0))],
-        2,
-      );
-      const valid = op.or(promptValid, op.unsqueeze(op.and(isGenSlot, op.lessOrEqual(slots, slot)), [0])); // [B, S]
-      const bias = op.unsqueeze(op.where(valid, op.scalar(g, 0, 'float32'), op.scalar(g, NEG_INF, 'float32')), [1, 2]);
-      const step = decodeStep(m, {
-        token: op.unsqueeze(token, [1]),
-        position: op.unsqueeze(op.add(pos0, iter), [1]),
-        cache,
-        slotIndex,
-        bias,
-      });
-      const nextLogits = op.squeeze(lmHead(m, step.hidden), [1]);
-      const cont = op.not(op.cast(op.reduceMin(op.cast(doneNext, 'int64'), [0]), 'bool'));
-      return {
-        cond: cont,
-        carried: [nextLogits, doneNext, histNext, ...step.cache.flatMap((x) => [x.k, x.v])],
-        scans: [token, logp],
-      };
-    },
-  });
-  g.output('tokens', res.scans[0]);
-  g.output('logprobs', res.scans[1]);
+  /** Sampling, EOS and stop-sequence bookkeeping of one step (shared by both cache layouts). */
+  const advance = (logits: Tensor, done: Tensor, hist: Tensor, t: Tensor) => {
+    const u = op.squeeze(op.gather(noise, op.reshape(t, [1]), 1), [1]); // [B]
+    const s = sampleToken(logits, u, temperature, topP, V);
+    const token = op.where(done, padId, s.token);
+    const logp = op.where(done, op.scalar(g, 0, 'float32'), s.logp);
+    // A sum, not a max: the EOS list may be empty.
+    const isEos = op.greater(
+      op.reduceSum(op.cast(op.equal(op.unsqueeze(token, [1]), op.unsqueeze(eos, [0])), 'int64'), [1]),
+      i64s(0),
+    );
+    // Stop sequences: compare the last L tokens with each (right-aligned) sequence.
+    const histNext = op.concat([op.slice(hist, op.ints(g, [1]), op.reshape(L, [1]), [1]), op.unsqueeze(token, [1])], 1);
+    const eq = op.or(
+      op.equal(op.unsqueeze(histNext, [1]), op.unsqueeze(stopSeqs, [0])),
+      op.not(op.unsqueeze(stopCare, [0])),
+    ); // [B, S, L]
+    const matchAll = op.reduceMin(op.cast(eq, 'int64'), [2]); // [B, S] (1 when S > 0 and all match)
+    const isStop = op.greater(op.reduceSum(matchAll, [1]), i64s(0)); // [B]
+    const doneNext = op.or(done, op.or(isEos, isStop));
+    return { token, logp, doneNext, histNext, active: op.not(done) };
+  };
+  const allDone = (done: Tensor) => op.cast(op.reduceMin(op.cast(done, 'int64'), [0]), 'bool');
+  const bhShape = op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, 1])], 0);
+  const slotIndexAt = (slot: Tensor) => op.concat([bh, op.expand(op.reshape(slot, [1, 1, 1]), bhShape)], 2);
+  const zero = op.scalar(g, 0, 'float32');
+  const negInf = op.scalar(g, NEG_INF, 'float32');
+  const chunk = o.cacheChunk ?? 8;
+  let scans: Tensor[];
+  if (chunk <= 1) {
+    const res = op.loop(g, {
+      tripCount: N,
+      cond: op.cast(op.scalar(g, 1, 'int64'), 'bool'),
+      carried: [logits0, done0, hist0, ...cache0],
+      name: 'decode',
+      body: ({ iter, carried }) => {
+        const [logits, done, hist] = carried;
+        const cache: LayerKV[] = [];
+        for (let l = 0; l < c.numLayers; l++) cache.push({ k: carried[3 + 2 * l], v: carried[4 + 2 * l] });
+        const a = advance(logits, done, hist, iter);
+        const slot = op.add(P, iter);
+        const valid = op.or(promptValid, op.unsqueeze(op.and(isGenSlot, op.lessOrEqual(slots, slot)), [0])); // [B, S]
+        const step = decodeStep(m, {
+          token: op.unsqueeze(a.token, [1]),
+          position: op.unsqueeze(op.add(pos0, iter), [1]),
+          cache,
+          slotIndex: slotIndexAt(slot),
+          bias: op.unsqueeze(op.where(valid, zero, negInf), [1, 2]),
+        });
+        return {
+          cond: op.not(allDone(a.doneNext)),
+          carried: [
+            op.squeeze(lmHead(m, step.hidden), [1]),
+            a.doneNext,
+            a.histNext,
+            ...step.cache.flatMap((x) => [x.k, x.v]),
+          ],
+          scans: [a.token, a.logp, a.active],
+        };
+      },
+    });
+    scans = res.scans;
+  } else {
+    // Two-level cache: the steps of a chunk write a small [B, Hkv, C, D] cache and read the big one
+    // (outer scope, no copy); the chunk is written into the big cache once at its end. onnxruntime
+    // copies a Loop-carried tensor that ScatterND updates, so this divides the copying by C.
+    const C = chunk;
+    const nChunks = op.div(N, i64s(C)); // the caller pads N to a multiple of C
+    const smallShape = op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, C, D])], 0);
+    const cSlots = op.range(i64s(0), i64s(C), i64s(1)); // [C]
+    const bhC = op.expand(op.unsqueeze(bh, [2]), op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, C, 2])], 0)); // [B, Hkv, C, 2]
+    const res = op.loop(g, {
+      tripCount: nChunks,
+      cond: op.cast(op.scalar(g, 1, 'int64'), 'bool'),
+      carried: [logits0, done0, hist0, ...cache0],
+      name: 'decode_chunk',
+      body: ({ iter: ci, carried }) => {
+        const [logits, done, hist] = carried;
+        const big: LayerKV[] = [];
+        for (let l = 0; l < c.numLayers; l++) big.push({ k: carried[3 + 2 * l], v: carried[4 + 2 * l] });
+        const start = op.mul(ci, i64s(C));
+        const bigValid = op.or(promptValid, op.unsqueeze(op.and(isGenSlot, op.less(slots, op.add(P, start))), [0]));
+        const bigBias = op.unsqueeze(op.where(bigValid, zero, negInf), [1, 2]); // [B, 1, 1, S]
+        const small0 = op.constantOfShape(smallShape, 0, 'float32');
+        const inner = op.loop(ci.graph, {
+          tripCount: C,
+          carried: [logits, done, hist, ...big.flatMap(() => [small0, small0])],
+          name: 'decode_step',
+          body: ({ iter: j, carried: ic }) => {
+            const a = advance(ic[0], ic[1], ic[2], op.add(start, j));
+            const small: LayerKV[] = [];
+            for (let l = 0; l < c.numLayers; l++) small.push({ k: ic[3 + 2 * l], v: ic[4 + 2 * l] });
+            const smallBias = op.reshape(op.where(op.lessOrEqual(cSlots, j), zero, negInf), [1, 1, 1, C]);
+            const step = decodeStepChunked(m, {
+              token: op.unsqueeze(a.token, [1]),
+              position: op.unsqueeze(op.add(pos0, op.add(start, j)), [1]),
+              big,
+              bigBias,
+              small,
+              slotIndex: op.concat([bh, op.expand(op.reshape(j, [1, 1, 1]), bhShape)], 2),
+              smallBias,
+            });
+            return {
+              carried: [
+                op.squeeze(lmHead(m, step.hidden), [1]),
+                a.doneNext,
+                a.histNext,
+                ...step.small.flatMap((x) => [x.k, x.v]),
+              ],
+              scans: [a.token, a.logp, a.active],
+            };
+          },
+        });
+        const [lg, dn, hs, ...smallOut] = inner.carried;
+        const idx = op.concat(
+          [
+            bhC,
+            op.expand(
+              op.reshape(op.add(op.add(P, start), cSlots), [1, 1, C, 1]),
+              op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, C, 1])], 0),
+            ),
+          ],
+          3,
+        ); // [B, Hkv, C, 3]
+        const bigNext = big.flatMap((x, l) => [
+          op.scatterND(x.k, idx, smallOut[2 * l]),
+          op.scatterND(x.v, idx, smallOut[2 * l + 1]),
+        ]);
+        return { cond: op.not(allDone(dn)), carried: [lg, dn, hs, ...bigNext], scans: inner.scans };
+      },
+    });
+    const flat = (x: Tensor) => op.reshape(x, op.concat([op.ints(g, [-1]), op.shapeOf(x, 2, 3)], 0));
+    scans = res.scans.map(flat);
+  }
+  g.output('tokens', scans[0]);
+  g.output('logprobs', scans[1]);
+  g.output('active', scans[2]);
   return g;
 }
 
@@ -217,6 +313,7 @@ export class GenerateProgram {
     readonly tokenizer: TextTokenizer | undefined,
     readonly eos: number[],
     readonly lora?: LoraConfig,
+    readonly cacheChunk = 8,
   ) {}
 
   static async create(
@@ -227,7 +324,7 @@ export class GenerateProgram {
     const name = o.name ?? `generate${o.lora ? '+lora' : ''}`;
     await loadProgram(runner, name, buildGenerateProgram(model, o));
     const eos = o.eos ?? eosTokenIds(model);
-    return new GenerateProgram(runner, name, model, model.tokenizer, eos, o.lora);
+    return new GenerateProgram(runner, name, model, model.tokenizer, eos, o.lora, Math.max(1, o.cacheChunk ?? 8));
   }
 
   async setAdapter(w: LoraWeights): Promise<void> {
@@ -252,8 +349,10 @@ export class GenerateProgram {
     const pad = this.model.config.padTokenId ?? this.tokenizer?.padTokenId ?? 0;
     const b = padBatch(prompts, 'left', pad);
     checkSequenceLength(this.model.config, b.width + N);
-    const noise = new Float32Array(B * N);
-    reqs.forEach((r, i) => noise.set(samplingNoise(o.seed ?? 0, r.id, N), i * N));
+    // The program runs whole cache chunks: pad the step count (the extra steps are dropped).
+    const NC = Math.ceil(N / this.cacheChunk) * this.cacheChunk;
+    const noise = new Float32Array(B * NC);
+    reqs.forEach((r, i) => noise.set(samplingNoise(o.seed ?? 0, r.id, NC), i * NC));
     const eos = o.eos ?? this.eos;
     const stopSeqs = (o.stop ?? []).map((s) => this.tokenizer?.encode(s) ?? []).filter((x) => x.length > 0);
     const Ls = Math.max(1, ...stopSeqs.map((s) => s.length));
@@ -262,7 +361,7 @@ export class GenerateProgram {
     const feeds: Record<string, TensorData> = {
       prompt: b.tokens,
       prompt_mask: b.mask,
-      noise: f32([B, N], noise),
+      noise: f32([B, NC], noise),
       temperature: scalarF32(o.temperature ?? 1),
       top_p: scalarF32(o.topP ?? 1),
       eos: i64([eos.length], eos),
@@ -273,7 +372,10 @@ export class GenerateProgram {
     const r = await this.runner.run(this.name, feeds);
     const tok = r.outputs.tokens.data as BigInt64Array;
     const lp = r.outputs.logprobs.data as Float32Array;
-    const n = r.outputs.tokens.shape[0];
+    const active = r.outputs.active.data as Uint8Array;
+    // Steps up to the last one where some row was still generating, at most N.
+    let n = Math.min(N, r.outputs.tokens.shape[0]);
+    while (n > 0 && !active.subarray((n - 1) * B, n * B).some((x) => x)) n--;
     const tokens: number[][] = reqs.map(() => []);
     const logprobs: number[][] = reqs.map(() => []);
     for (let t = 0; t < n; t++)

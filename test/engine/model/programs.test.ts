@@ -199,3 +199,19 @@ test('text prompts are encoded with the model tokenizer; EOS ids come from the m
   assert.deepEqual(a, b);
   assert.equal(a.text, llama.tokenizer!.decodeComplete(a.tokens, { skipSpecialTokens: true }).text);
 });
+
+test('the two-level (chunked) KV cache gives the same generations as a single cache', async () => {
+  await setup();
+  const o = { maxNewTokens: 11, temperature: 0.9, topP: 0.95, seed: 4, eos: [] };
+  const ref = await (
+    await GenerateProgram.create(runner, llama, { name: 'gen-c1', cacheChunk: 1 })
+  ).generate(prompts, o);
+  for (const chunk of [3, 16]) {
+    const g = await GenerateProgram.create(runner, llama, { name: `gen-c${chunk}`, cacheChunk: chunk });
+    const out = await g.generate(prompts, o);
+    out.forEach((x, i) => {
+      assert.deepEqual(x.tokens, ref[i].tokens, `chunk ${chunk} row ${i}`);
+      assert.ok(maxAbsDiff(x.logprobs, ref[i].logprobs) < 1e-5);
+    });
+  }
+});
