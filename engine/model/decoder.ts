@@ -223,10 +223,7 @@ export interface ChunkedDecodeStepInputs {
  * cache of the current chunk that each step writes. Softmax runs jointly over both (shared max and
  * normaliser), so the result equals attention over their concatenation.
  */
-export function decodeStepChunked(
-  m: DecoderParams,
-  s: ChunkedDecodeStepInputs,
-): { hidden: Tensor; small: LayerKV[] } {
+export function decodeStepChunked(m: DecoderParams, s: ChunkedDecodeStepInputs): { hidden: Tensor; small: LayerKV[] } {
   const c = m.config;
   const G = c.numHeads / c.numKvHeads;
   const D = c.headDim;
