@@ -1,6 +1,6 @@
 /**
  * Generation throughput of the compiled generate program (never part of npm test):
- *   npx tsx bench/engine-generate.ts [--threads N] [--quick] [--no-torch]
+ *   npx tsx bench/engine-generate.ts [--threads N] [--cache-chunk C] [--quick] [--no-torch]
  * For the ~10M-parameter byte-level Llama of the embedded world: tokens/s at batch 1, 16 and 64
  * (prompt 64, new tokens 64, sampling at temperature 1, all in one run per batch), decode time per
  * token against KV length, and the same workloads in PyTorch (eager, float32, same threads,
@@ -18,14 +18,15 @@ const flag = (name: string, dflt: number) => {
 };
 const THREADS = flag('--threads', 2);
 const QUICK = args.includes('--quick');
-const REPS = QUICK ? 1 : 2;
+const REPS = QUICK ? 2 : 3;
 const NEW = QUICK ? 32 : 64;
+const CHUNK = flag('--cache-chunk', 8);
 
 const m = benchModel();
 const runner = new Runner({ intraOpThreads: THREADS });
-const gen = await GenerateProgram.create(runner, m, { eos: [] });
+const gen = await GenerateProgram.create(runner, m, { eos: [], cacheChunk: CHUNK });
 console.log(
-  `model: llama ${m.config.numLayers} layers, width ${m.config.hiddenSize}, ${m.config.numHeads}/${m.config.numKvHeads} heads, vocab ${m.config.vocabSize}, ${(paramCount(m.weights) / 1e6).toFixed(1)}M params; ${THREADS} threads; load ${loadavg()[0].toFixed(2)}`,
+  `model: llama ${m.config.numLayers} layers, width ${m.config.hiddenSize}, ${m.config.numHeads}/${m.config.numKvHeads} heads, vocab ${m.config.vocabSize}, ${(paramCount(m.weights) / 1e6).toFixed(1)}M params; ${THREADS} threads; KV-cache chunk ${CHUNK}; load ${loadavg()[0].toFixed(2)}`,
 );
 
 async function timeRun(b: number, p: number, n: number): Promise<number> {
@@ -49,10 +50,11 @@ const ours: { batch: number; ms: number }[] = [];
 for (const b of batches) ours.push({ batch: b, ms: await timeRun(b, 64, NEW) });
 const kvLens = QUICK ? [32, 256] : [32, 128, 512];
 const decode: { prompt: number; msPerToken: number }[] = [];
+// Per-token decode time: the slope between 8 and 72 new tokens (whole cache chunks, so no padding).
 for (const p of kvLens) {
-  const t1 = await timeRun(16, p, 1);
-  const tN = await timeRun(16, p, 33);
-  decode.push({ prompt: p, msPerToken: (tN - t1) / 32 });
+  const t1 = await timeRun(16, p, 8);
+  const tN = await timeRun(16, p, 72);
+  decode.push({ prompt: p, msPerToken: (tN - t1) / 64 });
 }
 await runner.close();
 
@@ -65,8 +67,8 @@ const torch = args.includes('--no-torch')
       runs: [
         ...batches.map((b) => [b, 64, NEW]),
         ...kvLens.flatMap((p) => [
-          [16, p, 1],
-          [16, p, 33],
+          [16, p, 8],
+          [16, p, 72],
         ]),
       ],
     });
@@ -88,9 +90,9 @@ for (const o of ours) {
 console.log('\ndecode time per token (batch 16) against KV length:');
 console.log('kv len | ours ms/token | torch ms/token | ours/torch speed');
 for (const d of decode) {
-  const a = tms(16, d.prompt, 1);
-  const b = tms(16, d.prompt, 33);
-  const t = a !== undefined && b !== undefined ? (b - a) / 32 : undefined;
+  const a = tms(16, d.prompt, 8);
+  const b = tms(16, d.prompt, 72);
+  const t = a !== undefined && b !== undefined ? (b - a) / 64 : undefined;
   console.log(
     `${String(d.prompt).padStart(6)} | ${d.msPerToken.toFixed(2).padStart(13)} | ${t ? t.toFixed(2).padStart(14) : '             -'} | ${t ? (t / d.msPerToken).toFixed(2) : '-'}`,
   );
