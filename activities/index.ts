@@ -3,12 +3,13 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import os from 'node:os';
-import type { ImportDatasetInput, ImportDatasetOutput } from '../schemas';
+import type { ImportDatasetInput, ImportDatasetOutput, SftInputInput, SftOutput } from '../schemas';
 import { type ArtifactStore } from './artifact-store';
 import { importDataset, type Progress } from './datasets/import-dataset';
 import { toFailure } from './failures';
 import { evaluateBenchmark, type BenchmarkResult, type EvaluateBenchmarkInput } from './device/evaluate';
 import { DeviceSession } from './device/session';
+import { sft } from './device/sft';
 
 export { ArtifactStore } from './artifact-store';
 export { DeviceSession } from './device/session';
@@ -70,6 +71,11 @@ export function createDeviceActivities(opts: { store: ArtifactStore; device: str
   const { store } = opts;
   const session = opts.session ?? new DeviceSession(opts.device);
   return {
+    async sft(input: SftInputInput): Promise<SftOutput> {
+      const progress = temporalProgress();
+      progress.heartbeat({ stage: 'start' });
+      return adapt(progress, () => sft(store, session, input, progress));
+    },
     async evaluateBenchmark(input: EvaluateBenchmarkInput): Promise<BenchmarkResult> {
       const progress = temporalProgress();
       progress.heartbeat({ stage: 'start' });

@@ -84,4 +84,6 @@ export const schemas = {
   importDatasetOutput: checker<T.ImportDatasetOutput>(validators.validateImportDatasetOutput, 'importDataset output'),
   evaluateInput: checker<T.EvaluateInput>(validators.validateEvaluateInput, 'evaluate input'),
   evaluateOutput: checker<T.EvaluateOutput>(validators.validateEvaluateOutput, 'evaluate output'),
+  sftInput: checker<T.SftInput>(validators.validateSftInput, 'sft input'),
+  sftOutput: checker<T.SftOutput>(validators.validateSftOutput, 'sft output'),
 };

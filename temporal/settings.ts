@@ -16,6 +16,8 @@ export interface Settings {
   tls?: { clientCertPath?: string; clientKeyPath?: string; serverCaCertPath?: string; serverName?: string };
   port: number;
   uiPort: number;
+  /** onnxruntime intra-op threads of a device worker (default: onnxruntime's choice, all cores). */
+  threads?: number;
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -41,6 +43,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
       : undefined,
     port: Number(env.REWRITE_RL_SERVER_PORT ?? 7233),
     uiPort: Number(env.REWRITE_RL_UI_PORT ?? 8233),
+    threads: env.REWRITE_RL_THREADS ? Number(env.REWRITE_RL_THREADS) : undefined,
   };
 }
 

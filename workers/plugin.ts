@@ -18,6 +18,8 @@ export interface RewriteRlPluginOptions {
   artifactRoot?: string;
   /** For device activities: 'cpu' or 'cuda:N'. */
   device?: string;
+  /** For device activities: onnxruntime intra-op threads (default from REWRITE_RL_THREADS, else all cores). */
+  threads?: number;
   /** A prebuilt workflow bundle (tests bundle once per run); by default the workflows are bundled at start. */
   workflowBundle?: WorkflowBundleOption;
 }
@@ -27,7 +29,10 @@ export class RewriteRlPlugin extends SimplePlugin {
     const kind = opts.activities ?? 'cpu';
     const store = new ArtifactStore(opts.artifactRoot ?? settingsFromEnv().artifactRoot);
     // a device worker keeps one runner and its loaded programs for its lifetime
-    const session = kind === 'device' ? new DeviceSession(opts.device ?? 'cpu') : undefined;
+    const session =
+      kind === 'device'
+        ? new DeviceSession(opts.device ?? 'cpu', opts.threads ?? settingsFromEnv().threads)
+        : undefined;
     const activities =
       kind === 'cpu'
         ? createCpuActivities({ store })

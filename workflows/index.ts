@@ -1,3 +1,4 @@
 // Every workflow the plugin registers. Workflows are deterministic orchestration only.
 export { importDataset } from './import-dataset';
 export { evaluate } from './evaluate';
+export { sft } from './sft';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Runner } from '../../engine/runner';
 import { loadHFModel, type HFModel } from '../../engine/model';
 import { loadPeftAdapter, mergeLora } from '../../engine/lora';
-import { GenerateProgram } from '../../engine/programs';
+import { GenerateProgram, TrainProgram, type TrainProgramOptions } from '../../engine/programs';
 import type { ModelRef } from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import { sha256, sha256File, canonicalJson } from '../artifact-store';
@@ -21,6 +21,7 @@ export class DeviceSession {
   private runnerInstance?: Runner;
   private readonly models = new Map<string, LoadedModel>();
   private readonly generators = new Map<string, GenerateProgram>();
+  private readonly trainers = new Map<string, TrainProgram>();
 
   constructor(
     readonly device: string,
@@ -76,6 +77,22 @@ export class DeviceSession {
     if (!program) {
       program = await GenerateProgram.create(this.runner(), loaded.model, { name: `generate-${loaded.key}` });
       const evicted = this.remember(this.generators, loaded.key, program);
+      for (const p of evicted) await this.runner().unload(p.name);
+    }
+    return { loaded, program };
+  }
+
+  async trainer(
+    store: ArtifactStore,
+    ref: ModelRef,
+    o: TrainProgramOptions,
+  ): Promise<{ loaded: LoadedModel; program: TrainProgram }> {
+    const loaded = await this.model(store, ref);
+    const key = sha256(`${loaded.key}\n${canonicalJson(o)}`).slice(0, 16);
+    let program = this.trainers.get(key);
+    if (!program) {
+      program = await TrainProgram.create(this.runner(), loaded.model, { ...o, name: `train-${key}` });
+      const evicted = this.remember(this.trainers, key, program);
       for (const p of evicted) await this.runner().unload(p.name);
     }
     return { loaded, program };

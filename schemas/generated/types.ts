@@ -824,21 +824,220 @@ export const pipelineConfigSchema = {
   }
 } as const;
 
-export type BenchmarkSpec = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type BenchmarkSpecInput = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ChatRecord = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type ChatRecordInput = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type DatasetRecord = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type DatasetRecordInput = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type EvaluateInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type EvaluateInputInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type EvaluateOutput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type EvaluateOutputInput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ImportDatasetInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type ImportDatasetInputInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ImportDatasetOutput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type ImportDatasetOutputInput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ModelRef = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type ModelRefInput = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
-export type PipelineConfig = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema] }>;
-export type PipelineConfigInput = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema]; keepDefaultedPropertiesOptional: true }>;
+export const sftInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/sft-input.schema.json",
+  "title": "SftInput",
+  "description": "Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "model",
+    "dataset"
+  ],
+  "properties": {
+    "name": {
+      "$ref": "common.schema.json#/$defs/name",
+      "default": "sft"
+    },
+    "model": {
+      "$ref": "model-ref.schema.json"
+    },
+    "dataset": {
+      "description": "A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "device": {
+      "$ref": "common.schema.json#/$defs/device",
+      "default": "cpu"
+    },
+    "mode": {
+      "enum": [
+        "full",
+        "lora"
+      ],
+      "default": "full"
+    },
+    "lora": {
+      "type": "object",
+      "additionalProperties": false,
+      "default": {},
+      "properties": {
+        "rank": {
+          "type": "integer",
+          "minimum": 1,
+          "default": 8
+        },
+        "alpha": {
+          "type": "number",
+          "exclusiveMinimum": 0,
+          "default": 16
+        },
+        "targetModules": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "enum": [
+              "q_proj",
+              "k_proj",
+              "v_proj",
+              "o_proj",
+              "gate_proj",
+              "up_proj",
+              "down_proj"
+            ]
+          },
+          "default": [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj"
+          ]
+        }
+      }
+    },
+    "epochs": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "default": 3
+    },
+    "batchSize": {
+      "type": "integer",
+      "minimum": 1,
+      "default": 16
+    },
+    "learningRate": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "default": 0.00001
+    },
+    "warmupSteps": {
+      "type": "integer",
+      "minimum": 0,
+      "default": 0
+    },
+    "schedule": {
+      "description": "After warmup: constant, or linear or cosine decay to 0.",
+      "enum": [
+        "constant",
+        "linear",
+        "cosine"
+      ],
+      "default": "linear"
+    },
+    "weightDecay": {
+      "type": "number",
+      "minimum": 0,
+      "default": 0
+    },
+    "clipNorm": {
+      "description": "Global gradient-norm clipping (0 = off).",
+      "type": "number",
+      "minimum": 0,
+      "default": 1
+    },
+    "stepsPerRun": {
+      "description": "Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often.",
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 256,
+      "default": 4
+    },
+    "checkpointEvery": {
+      "description": "Optimizer steps between checkpoints.",
+      "type": "integer",
+      "minimum": 1,
+      "default": 100
+    },
+    "seed": {
+      "$ref": "common.schema.json#/$defs/seed",
+      "default": 0
+    },
+    "promptFormat": {
+      "type": "string",
+      "default": "Problem:\n{question}\n\nAnswer:\n"
+    },
+    "maxLength": {
+      "description": "Longest prompt + answer in tokens; a longer record is an error naming its line.",
+      "type": "integer",
+      "minimum": 2,
+      "default": 2048
+    }
+  }
+} as const;
+
+export const sftOutputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/sft-output.schema.json",
+  "title": "SftOutput",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "uri",
+    "model",
+    "steps",
+    "examples",
+    "firstLoss",
+    "finalLoss",
+    "log",
+    "reused"
+  ],
+  "properties": {
+    "uri": {
+      "description": "The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.",
+      "type": "string"
+    },
+    "model": {
+      "description": "The fine-tuned model, ready for evaluate.",
+      "$ref": "model-ref.schema.json"
+    },
+    "steps": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "examples": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "firstLoss": {
+      "type": "number"
+    },
+    "finalLoss": {
+      "description": "Mean loss of the last 10 steps.",
+      "type": "number"
+    },
+    "log": {
+      "description": "Per-step loss, learning rate and gradient norm.",
+      "type": "string"
+    },
+    "reused": {
+      "type": "boolean"
+    }
+  }
+} as const;
+
+export type BenchmarkSpec = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type BenchmarkSpecInput = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ChatRecord = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type ChatRecordInput = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type DatasetRecord = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type DatasetRecordInput = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type EvaluateInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type EvaluateInputInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type EvaluateOutput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type EvaluateOutputInput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ImportDatasetInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type ImportDatasetInputInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ImportDatasetOutput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type ImportDatasetOutputInput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ModelRef = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type ModelRefInput = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type PipelineConfig = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type PipelineConfigInput = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type SftInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type SftInputInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type SftOutput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
+export type SftOutputInput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;

@@ -9,3 +9,5 @@ export declare const validateImportDatasetInput: ValidateFunction;
 export declare const validateImportDatasetOutput: ValidateFunction;
 export declare const validateModelRef: ValidateFunction;
 export declare const validatePipelineConfig: ValidateFunction;
+export declare const validateSftInput: ValidateFunction;
+export declare const validateSftOutput: ValidateFunction;
