@@ -17,13 +17,14 @@ const source = await put(
   'inputs/downstream.jsonl',
   readFileSync(join(PROJECT_ROOT, 'world/sample/downstream.jsonl')),
 );
+const tiny = await putTinyModel(root);
 const runs: [string, string, unknown][] = [
   ['importDataset', 'import-dataset', { source, name: 'sample', map: { question: 'problem', answer: 'solution' } }],
   [
     'evaluate',
     'evaluate',
     {
-      model: { uri: await putTinyModel(root) },
+      model: { uri: tiny },
       benchmarks: [
         { name: 'a', data: await putBenchmark(root, 'a', 4), extractor: { kind: 'boxed' }, maxNewTokens: 4 },
         {
@@ -35,6 +36,17 @@ const runs: [string, string, unknown][] = [
         },
       ],
       batchSize: 2,
+    },
+  ],
+  [
+    'sft',
+    'sft',
+    {
+      model: { uri: tiny },
+      dataset: await put(root, 'data/train.jsonl', '{"id":"a","question":"one plus one","answer":"2"}\n'),
+      epochs: 4,
+      batchSize: 1,
+      learningRate: 1e-3,
     },
   ],
 ];
