@@ -13,7 +13,7 @@ import {
 } from '../model/decoder';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
 import type { TextTokenizer } from '../tokenizer';
-import { decoderParams, f32, i64, loadProgram, padBatch, scalarF32 } from './common';
+import { asParamState, decoderParams, f32, i64, loadProgram, padBatch, scalarF32 } from './common';
 import type { ProgramModel } from './common';
 import { eosTokenIds } from '../model';
 import { samplingNoise } from './noise';
@@ -328,7 +328,7 @@ export class GenerateProgram {
   }
 
   async setAdapter(w: LoraWeights): Promise<void> {
-    await this.runner.setState(Object.fromEntries(Object.entries(w).map(([k, v]) => [`param.${k}`, v])));
+    await this.runner.setState(asParamState(w));
   }
 
   /** Runs the program; returns raw token and log-prob rows (before stop-string trimming). */

@@ -4,7 +4,7 @@ import type { Runner } from '../runner';
 import { checkSequenceLength } from '../model/config';
 import { decoderForward, lmHead } from '../model/decoder';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
-import { decoderParams, f32, loadProgram, padBatch, scalarF32 } from './common';
+import { asParamState, decoderParams, f32, loadProgram, padBatch, scalarF32 } from './common';
 import type { ProgramModel } from './common';
 
 export interface ScoreProgramOptions {
@@ -91,7 +91,7 @@ export class ScoreProgram {
 
   /** Puts adapter tensors into the runner's state (shared with generate and train programs). */
   async setAdapter(w: LoraWeights): Promise<void> {
-    await this.runner.setState(Object.fromEntries(Object.entries(w).map(([k, v]) => [`param.${k}`, v])));
+    await this.runner.setState(asParamState(w));
   }
 
   async score(

@@ -14,7 +14,7 @@ import { checkSequenceLength } from '../model/config';
 import { type DecoderParams, decoderForward, lmHead } from '../model/decoder';
 import { expectedWeights, isLinearWeight } from '../model/weights';
 import { type LoraConfig, type LoraWeights, loraModules, loraParamName, loraScale } from '../lora/lora';
-import { type ProgramModel, asParamState, f32, loadProgram } from './common';
+import { type ProgramModel, f32, loadProgram } from './common';
 
 export interface GrpoOptions {
   /** PPO clip range (default 0.2). */
@@ -360,5 +360,3 @@ export class TrainProgram {
     };
   }
 }
-
-export { asParamState };
