@@ -17,6 +17,12 @@ export interface RunnerOptions extends SessionOptions {
    * 'process': a child process; outputs are copied through IPC, and kill() stops a run at once.
    */
   isolation?: 'thread' | 'process';
+  /**
+   * Nice value of the device threads (default 10): onnxruntime's threads then yield to the caller's
+   * event loop (heartbeats, polling) whenever both want a core. On Linux the nice value is
+   * per thread and inherited by the threads onnxruntime creates; 0 keeps normal priority.
+   */
+  nice?: number;
 }
 
 export interface RunOptions {
@@ -72,7 +78,7 @@ export class Runner {
     };
     const entry = new URL('./worker-entry.mjs', import.meta.url);
     if ((options.isolation ?? 'thread') === 'thread') {
-      const w = new Worker(entry, { name: `runner:${this.name}` });
+      const w = new Worker(entry, { name: `runner:${this.name}`, workerData: { nice: options.nice ?? 10 } });
       w.on('message', onMessage);
       w.on('error', (e) => fail(new Error(`runner ${this.name}: worker failed: ${e.message}`)));
       this.exited = new Promise((resolve) =>
@@ -88,7 +94,7 @@ export class Runner {
         },
       };
     } else {
-      const c: ChildProcess = fork(fileURLToPath(entry), [], {
+      const c: ChildProcess = fork(fileURLToPath(entry), [String(options.nice ?? 10)], {
         serialization: 'advanced',
         execArgv: [],
         stdio: 'inherit',
@@ -126,7 +132,7 @@ export class Runner {
     model: Uint8Array | string,
     options: SessionOptions & { transferModel?: boolean } = {},
   ): Promise<LoadResult> {
-    const { name: _n, isolation: _i, ...base } = this.options;
+    const { name: _n, isolation: _i, nice: _p, ...base } = { spinning: false, ...this.options };
     const { transferModel, ...sessionOptions } = options;
     const transfer = transferModel && typeof model !== 'string' ? [model.buffer as ArrayBuffer] : [];
     const r = await this.call<LoadResult>(

@@ -11,8 +11,9 @@ export interface SessionOptions {
   interOpThreads?: number;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
-   * Let idle intra-op threads spin-wait for work (onnxruntime's default). Spinning shaves latency off
-   * small kernels but burns the cores an event loop on the same machine needs.
+   * Let idle intra-op threads spin-wait for work (onnxruntime's default; `Runner` defaults to false).
+   * Spinning shaves latency off small kernels on an idle machine, but burns the cores an event loop
+   * (or anything else) on the same machine needs: on 2 shared cores a train step ran faster without.
    */
   spinning?: boolean;
 }

@@ -1,4 +1,5 @@
-import { parentPort } from 'node:worker_threads';
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { TensorData } from '../graph';
 import { UPDATED_PREFIX } from '../program/names';
@@ -10,6 +11,16 @@ import { createSession, fromOrt, toOrt } from './session';
  * tensors (parameters, optimizer moments) between runs. onnxruntime's run() blocks this thread,
  * never the caller's.
  */
+// Lower this thread's priority before onnxruntime creates its thread pools (they inherit it).
+const nice = Number(parentPort ? (workerData as { nice?: number } | undefined)?.nice : process.argv[2]) || 0;
+if (nice) {
+  try {
+    setPriority(nice);
+  } catch {
+    // not permitted here: run at normal priority
+  }
+}
+
 const sessions = new Map<string, ort.InferenceSession>();
 const state = new Map<string, TensorData>();
 
