@@ -1,6 +1,6 @@
 /**
  * Train-step throughput of the compiled programs (never part of npm test):
- *   npx tsx bench/engine-train-step.ts [--steps-per-run K] [--threads N] [--quick]
+ *   npx tsx bench/engine-train-step.ts [--steps-per-run K] [--threads N] [--nice N] [--spin] [--quick]
  * Prints, for a 4-layer width-256 attention model at 32x128 and 16x256 tokens per step, the achieved
  * GFLOP/s beside this machine's matrix-multiply peak through onnxruntime-node (2048^3, scalar output)
  * and their ratio; bytes returned per run and the time spent copying them; and the fixed overhead of a
@@ -25,7 +25,9 @@ const THREADS = flag('--threads', 2);
 const QUICK = args.includes('--quick');
 const REPS = QUICK ? 1 : 3;
 
-const runner = new Runner({ intraOpThreads: THREADS });
+const NICE = flag('--nice', 10);
+const SPIN = args.includes('--spin');
+const runner = new Runner({ intraOpThreads: THREADS, nice: NICE, spinning: SPIN });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const f32 = (shape: number[], fill: (i: number) => number): TensorData => {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -169,7 +171,9 @@ console.log('times are the best of the timed runs (other processes on a shared m
 
 const MODEL: nn.TinyLMConfig = { vocab: 256, width: 256, heads: 4, layers: 4, hidden: 768, maxSeq: 256 };
 const params = nn.tinyLMParams(MODEL).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-console.log(`engine train-step bench: onnxruntime-node, ${THREADS} intra-op threads, ${K} AdamW steps per run`);
+console.log(
+  `engine train-step bench: onnxruntime-node, ${THREADS} intra-op threads, nice ${NICE}, spinning ${SPIN ? 'on' : 'off'}, ${K} AdamW steps per run`,
+);
 console.log(
   `model: 4 layers, width 256, 4 heads, SwiGLU 768, vocab 256, ${(params / 1e6).toFixed(2)}M params (all trained)`,
 );
