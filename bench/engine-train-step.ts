@@ -250,6 +250,30 @@ console.log(`fixed overhead with 16 steps per run: ${tinyK.stepMs.toFixed(1)} ms
       `${median(tail.map((t) => t.wall)).toFixed(2)} ms per run seen from the caller`,
   );
 }
+// In-graph iteration cost: a Loop of trivial iterations (what a decode step pays besides its math).
+{
+  const g = new Graph();
+  const n = g.input('n', 'int64', []);
+  const x0 = g.input('x0', 'float32', [1]);
+  const { carried } = op.loop(g, {
+    tripCount: n,
+    carried: [x0],
+    body: ({ carried: [x] }) => ({ carried: [op.add(x, 1)] }),
+  });
+  g.output('x', carried[0]);
+  await runner.load('iter', serializeModel(g));
+  const run = async (k: number) =>
+    (
+      await runner.run('iter', {
+        n: { dtype: 'int64', shape: [], data: BigInt64Array.from([BigInt(k)]) },
+        x0: f32([1], () => 0),
+      })
+    ).runMs;
+  await run(10);
+  const small = Math.min(await run(10), await run(10), await run(10));
+  const big = Math.min(await run(20_010), await run(20_010), await run(20_010));
+  console.log(`ONNX Loop overhead: ${(((big - small) / 20_000) * 1000).toFixed(1)} us per iteration (trivial body)`);
+}
 console.log(
   `load average at the end: ${loadavg()
     .map((x) => x.toFixed(2))
