@@ -145,3 +145,13 @@ export async function loadProgram(runner: Runner, name: string, g: Graph): Promi
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** Throws naming the item and position when a token id is outside [0, vocab). */
+export function checkTokens(what: string, rows: number[][], vocab: number): void {
+  rows.forEach((r, i) =>
+    r.forEach((t, j) => {
+      if (!Number.isInteger(t) || t < 0 || t >= vocab)
+        throw new Error(`${what}: item ${i}, position ${j}: token id ${t} is outside the vocabulary [0, ${vocab})`);
+    }),
+  );
+}

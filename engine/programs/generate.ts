@@ -13,7 +13,7 @@ import {
 } from '../model/decoder';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
 import type { TextTokenizer } from '../tokenizer';
-import { asParamState, decoderParams, f32, i64, loadProgram, padBatch, scalarF32 } from './common';
+import { asParamState, checkTokens, decoderParams, f32, i64, loadProgram, padBatch, scalarF32 } from './common';
 import type { ProgramModel } from './common';
 import { eosTokenIds } from '../model';
 import { samplingNoise } from './noise';
@@ -346,6 +346,11 @@ export class GenerateProgram {
       if (!p.length) throw new Error(`generate: request ${i} (${r.id}) has an empty prompt`);
       return p;
     });
+    checkTokens('generate', prompts, this.model.config.vocabSize);
+    const temperature = o.temperature ?? 1;
+    const topP = o.topP ?? 1;
+    if (!(temperature >= 0)) throw new Error(`generate: temperature must be >= 0, got ${temperature}`);
+    if (!(topP > 0 && topP <= 1)) throw new Error(`generate: topP must be in (0, 1], got ${topP}`);
     const pad = this.model.config.padTokenId ?? this.tokenizer?.padTokenId ?? 0;
     const b = padBatch(prompts, 'left', pad);
     checkSequenceLength(this.model.config, b.width + N);
@@ -362,8 +367,8 @@ export class GenerateProgram {
       prompt: b.tokens,
       prompt_mask: b.mask,
       noise: f32([B, NC], noise),
-      temperature: scalarF32(o.temperature ?? 1),
-      top_p: scalarF32(o.topP ?? 1),
+      temperature: scalarF32(temperature),
+      top_p: scalarF32(topP),
       eos: i64([eos.length], eos),
       pad_id: i64([], [pad]),
       stop_seqs: i64([stopSeqs.length, Ls], st),

@@ -4,7 +4,7 @@ import type { Runner } from '../runner';
 import { checkSequenceLength } from '../model/config';
 import { decoderForward, lmHead } from '../model/decoder';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
-import { asParamState, decoderParams, f32, loadProgram, padBatch, scalarF32 } from './common';
+import { asParamState, checkTokens, decoderParams, f32, loadProgram, padBatch, scalarF32 } from './common';
 import type { ProgramModel } from './common';
 
 export interface ScoreProgramOptions {
@@ -103,6 +103,7 @@ export class ScoreProgram {
       if (!it.target.length) throw new Error(`score: item ${i} has an empty target`);
       return [...it.prompt, ...it.target];
     });
+    checkTokens('score', rows, this.model.config.vocabSize);
     const b = padBatch(rows, 'right', o.padId ?? 0);
     checkSequenceLength(this.model.config, b.width);
     const T = b.width;

@@ -14,7 +14,7 @@ import { checkSequenceLength } from '../model/config';
 import { type DecoderParams, decoderForward, lmHead } from '../model/decoder';
 import { expectedWeights, isLinearWeight } from '../model/weights';
 import { type LoraConfig, type LoraWeights, loraModules, loraParamName, loraScale } from '../lora/lora';
-import { type ProgramModel, f32, loadProgram } from './common';
+import { type ProgramModel, checkTokens, f32, loadProgram } from './common';
 
 export interface GrpoOptions {
   /** PPO clip range (default 0.2). */
@@ -299,6 +299,11 @@ export class TrainProgram {
         const tail = grpo ? (e as GrpoExample).completion : (e as SftExample).target;
         return { prompt, tail, e };
       }),
+    );
+    checkTokens(
+      'train step',
+      rows.flatMap((r) => r.map((x) => [...x.prompt, ...x.tail])),
+      this.model.config.vocabSize,
     );
     const B = Math.max(1, ...rows.map((r) => r.length));
     const T = Math.max(2, ...rows.flatMap((r) => r.map((x) => x.prompt.length + x.tail.length)));

@@ -215,3 +215,14 @@ test('the two-level (chunked) KV cache gives the same generations as a single ca
     });
   }
 });
+
+test('bad inputs are clear errors', async () => {
+  await setup();
+  await assert.rejects(
+    score.score([{ prompt: [1], target: [400] }]),
+    /item 0, position 1: token id 400 is outside the vocabulary \[0, 400\)/,
+  );
+  await assert.rejects(gen.generate([{ id: 'x', prompt: [] }], { maxNewTokens: 2 }), /empty prompt/);
+  await assert.rejects(gen.generate([{ id: 'x', prompt: [1] }], { maxNewTokens: 2, topP: 0 }), /topP/);
+  await assert.rejects(gen.generate([{ id: 'x', prompt: [-1] }], { maxNewTokens: 2 }), /token id -1/);
+});
