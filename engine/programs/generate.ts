@@ -272,7 +272,7 @@ export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOpti
 export interface GenerateRequest {
   /** Record id: with the seed and the token position it determines the sampling noise. */
   id: string;
-  /** Prompt token ids (at least one), or text encoded with the model's tokenizer (no special tokens added). */
+  /** Prompt token ids (at least one), or text encoded with the model tokenizer (its BOS added if it adds one). */
   prompt: number[] | string;
 }
 
@@ -341,7 +341,7 @@ export class GenerateProgram {
       if (typeof r.prompt === 'string') {
         if (!this.tokenizer)
           throw new Error(`generate: request ${i} (${r.id}) gives text but the model has no tokenizer`);
-        p = this.tokenizer.encode(r.prompt);
+        p = this.tokenizer.encode(r.prompt, { addSpecialTokens: true }); // as transformers tokenizes a prompt
       } else p = r.prompt;
       if (!p.length) throw new Error(`generate: request ${i} (${r.id}) has an empty prompt`);
       return p;
