@@ -1,6 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { makeConfigJson, parseDecoderConfig, randomDecoderWeights } from '../engine/model';
+import { Graph } from '../engine/graph';
+import * as op from '../engine/ops';
+import { serializeModel } from '../engine/onnx';
+import type { Runner } from '../engine/runner';
 
 /** The ~10M-parameter byte-level Llama used by the model benches (the embedded world's scale). */
 export function benchModel(seed = 1) {
@@ -38,3 +42,22 @@ export function torchRef(task: Record<string, unknown>): Record<string, unknown>
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** This machine's matrix-multiply rate through onnxruntime-node right now (2048^3, scalar output), GFLOP/s. */
+export async function matmulPeak(runner: Runner): Promise<number> {
+  const n = 2048;
+  const g = new Graph();
+  const a = g.input('a', 'float32', [n, n]);
+  const b = g.input('b', 'float32', [n, n]);
+  g.output('s', op.reduceSum(op.matmul(a, b)));
+  await runner.load('peak', serializeModel(g));
+  const fill = (f: (i: number) => number) => Float32Array.from({ length: n * n }, (_, i) => f(i));
+  const feeds = {
+    a: { dtype: 'float32' as const, shape: [n, n], data: fill((i) => ((i % 7) - 3) * 0.01) },
+    b: { dtype: 'float32' as const, shape: [n, n], data: fill((i) => ((i % 5) - 2) * 0.01) },
+  };
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) times.push((await runner.run('peak', feeds)).runMs);
+  await runner.unload('peak');
+  return (2 * n ** 3) / (Math.min(...times.slice(1)) / 1000) / 1e9;
+}

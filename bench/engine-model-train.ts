@@ -10,7 +10,7 @@ import { Runner } from '../engine/runner';
 import { TrainProgram } from '../engine/programs/train';
 import { decoderForwardFlops } from '../engine/model';
 import { initLoraWeights, loraConfig } from '../engine/lora';
-import { benchModel, paramCount, torchRef } from './engine-model-common';
+import { benchModel, matmulPeak, paramCount, torchRef } from './engine-model-common';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -54,12 +54,14 @@ async function measure(label: string, lora: boolean): Promise<number> {
   const r = await runner.run(label, {}, { fetch: [] }).catch(() => undefined);
   bytes = r?.outputBytes ?? 0;
   console.log(
-    `${label.padEnd(10)} ${ms.toFixed(0).padStart(6)} ms/step  ${((B * T * 1000) / ms).toFixed(0).padStart(6)} tokens/s  ${(flops / ms / 1e6).toFixed(1).padStart(6)} GFLOP/s${bytes ? `  ${(bytes / 1e6).toFixed(1)} MB returned per run` : ''}`,
+    `${label.padEnd(10)} ${ms.toFixed(0).padStart(6)} ms/step  ${((B * T * 1000) / ms).toFixed(0).padStart(6)} tokens/s  ${(flops / ms / 1e6).toFixed(1).padStart(6)} GFLOP/s (${(flops / ms / 1e6 / peak).toFixed(2)} of peak)${bytes ? `  ${(bytes / 1e6).toFixed(1)} MB returned per run` : ''}`,
   );
   await runner.unload(label);
   return ms;
 }
 
+const peak = await matmulPeak(runner);
+console.log(`matrix-multiply peak through onnxruntime-node now (2048^3): ${peak.toFixed(0)} GFLOP/s`);
 const fullMs = await measure('full', false);
 const loraMs = await measure('lora r16', true);
 await runner.close();

@@ -204,6 +204,8 @@ export interface TrainStepResult {
   gradNorms?: number[];
   metrics: Record<string, number[]>;
   runMs: number;
+  /** Bytes onnxruntime returned for the run (state updates included). */
+  outputBytes: number;
 }
 
 /**
@@ -362,6 +364,7 @@ export class TrainProgram {
       gradNorms: r.outputs[names.gradNorms] ? Array.from(r.outputs[names.gradNorms].data as Float32Array) : undefined,
       metrics,
       runMs: r.runMs,
+      outputBytes: r.outputBytes,
     };
   }
 }
