@@ -72,7 +72,11 @@ export async function createSession(
       ? await ort.InferenceSession.create(model, options)
       : await ort.InferenceSession.create(model, options);
   } catch (e) {
-    throw new Error(`onnxruntime could not load the program on ${opts.device ?? 'cpu'}: ${(e as Error).message}`);
+    const msg = (e as Error).message;
+    const hint = /com\.microsoft[\s\S]*tensor\(double\)/.test(msg)
+      ? " (a float64 program hit one of onnxruntime's float32-only fused kernels: load it with graphOptimization: 'basic')"
+      : '';
+    throw new Error(`onnxruntime could not load the program on ${opts.device ?? 'cpu'}: ${msg}${hint}`);
   }
 }
 

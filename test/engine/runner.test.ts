@@ -181,3 +181,14 @@ test("isolation 'process': same results; kill() abandons a long run at once; clo
   await t.close();
   assert.ok(Number.isFinite(((await inFlight).outputs.checksum.data as Float32Array)[0]));
 });
+
+test('a float64 program that full optimization would fuse into a float32-only kernel fails with a hint', async () => {
+  const g = new Graph();
+  const x = g.input('x', 'float64', [4]);
+  g.output('y', op.mul(x, op.sigmoid(x)));
+  const bytes = serializeModel(g);
+  await assert.rejects(runner.load('silu64', bytes), /load it with graphOptimization: 'basic'/);
+  await runner.load('silu64', bytes, { graphOptimization: 'basic' });
+  const r = await runner.run('silu64', { x: { dtype: 'float64', shape: [4], data: Float64Array.from([0, 1, -1, 2]) } });
+  assert.ok(Math.abs((r.outputs.y.data as Float64Array)[1] - 1 / (1 + Math.exp(-1))) < 1e-15);
+});
