@@ -3,7 +3,15 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import os from 'node:os';
-import type { ImportDatasetInput, ImportDatasetOutput, SftInputInput, SftOutput } from '../schemas';
+import type {
+  ImportDatasetInput,
+  ImportDatasetOutput,
+  PrepareWorldInputInput,
+  SftInputInput,
+  SftOutput,
+  WorldOutput,
+} from '../schemas';
+import { prepareWorld } from './world';
 import { type ArtifactStore } from './artifact-store';
 import { importDataset, type Progress } from './datasets/import-dataset';
 import { toFailure } from './failures';
@@ -50,6 +58,10 @@ async function adapt<T>(progress: { stop(): void }, body: () => Promise<T>): Pro
 export function createCpuActivities(opts: { store: ArtifactStore }) {
   const { store } = opts;
   return {
+    async prepareWorld(input: PrepareWorldInputInput): Promise<WorldOutput> {
+      const progress = temporalProgress();
+      return adapt(progress, () => prepareWorld(store, input, progress));
+    },
     async importDataset(input: ImportDatasetInput): Promise<ImportDatasetOutput> {
       const progress = temporalProgress();
       progress.heartbeat({ stage: 'start' });

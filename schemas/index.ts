@@ -86,4 +86,6 @@ export const schemas = {
   evaluateOutput: checker<T.EvaluateOutput>(validators.validateEvaluateOutput, 'evaluate output'),
   sftInput: checker<T.SftInput>(validators.validateSftInput, 'sft input'),
   sftOutput: checker<T.SftOutput>(validators.validateSftOutput, 'sft output'),
+  prepareWorldInput: checker<T.PrepareWorldInput>(validators.validatePrepareWorldInput, 'world input'),
+  worldOutput: checker<T.WorldOutput>(validators.validateWorldOutput, 'world output'),
 };

@@ -9,7 +9,7 @@ import { LineWriter } from '../activities/datasets/line-writer';
 import { QA_TEMPLATE } from '../method/prompts';
 import { FOREIGN, OWN, render } from './styles';
 import type { Problem } from './trace';
-import { distinct, makeWorld } from './world';
+import { distinct, makeWorld, pretrainItemAt } from './world';
 
 export interface WorldDataOptions {
   seed: number;
@@ -100,4 +100,18 @@ export async function writeWorldData(
     );
   }
   return { benchmarks, train: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, refOf(v)])) };
+}
+
+/** The pretraining corpus: `n` records of the prior stream, as {id, question, answer} JSONL. */
+export async function writePretrainCorpus(path: string, seed: number, n: number): Promise<Record<string, number>> {
+  const world = makeWorld(seed);
+  const w = new LineWriter(path);
+  const families: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const item = pretrainItemAt(world, seed, i);
+    families[item.family] = (families[item.family] ?? 0) + 1;
+    await w.write(JSON.stringify({ id: `p${i}`, question: item.question, answer: item.answer }));
+  }
+  await w.close();
+  return families;
 }

@@ -79,25 +79,31 @@ export function qaText(p: Problem, style: Style = OWN): { prompt: string; comple
   return { prompt: qaPrompt(p.question), completion: render(p.trace, style) };
 }
 
-/** The rewriting prompt the RL rewriter and the SDFT-style baseline use, holding a problem and a solution. */
+/** The rewriting request (the "question" put in the QA prompt) holding a problem and a solution. */
+export function rewriteQuestion(question: string, solution: string): string {
+  return fill(WORLD_REWRITE_INSTRUCTION, { question, answer: solution });
+}
+
+/** The rewriting prompt the RL rewriter and the SDFT-style baseline use. */
 export function rewritePrompt(question: string, solution: string): string {
-  return qaPrompt(fill(WORLD_REWRITE_INSTRUCTION, { question, answer: solution }));
+  return qaPrompt(rewriteQuestion(question, solution));
 }
 
 /** One example of the prior's rewriting skill: a solution in a one-step style, answered in the own style. */
-export function rewriteExample(p: Problem, rng: Rng): { prompt: string; completion: string; style: string } {
+export function rewriteExample(p: Problem, rng: Rng): { question: string; answer: string; style: string } {
   const style = ONE_STEP_STYLES[rng.int(ONE_STEP_STYLES.length)];
   return {
-    prompt: rewritePrompt(p.question, render(p.trace, style)),
-    completion: render(p.trace, OWN),
+    question: rewriteQuestion(p.question, render(p.trace, style)),
+    answer: render(p.trace, OWN),
     style: style.name,
   };
 }
 
+/** A pretraining record: the QA prompt is made from `question`, and `answer` is trained on. */
 export interface PretrainItem {
   family: string;
-  prompt: string;
-  completion: string;
+  question: string;
+  answer: string;
 }
 
 /**
@@ -107,8 +113,11 @@ export interface PretrainItem {
 export function pretrainItem(world: World, rng: Rng, rewriteShare = 1 / 6): PretrainItem {
   const family = world.prior[rng.int(world.prior.length)];
   const p = sample(family, 'train', rng);
-  if (rng.float() < rewriteShare) return { family: 'rewrite', ...rewriteExample(p, rng) };
-  return { family: family.name, ...qaText(p) };
+  if (rng.float() < rewriteShare) {
+    const ex = rewriteExample(p, rng);
+    return { family: 'rewrite', question: ex.question, answer: ex.answer };
+  }
+  return { family: family.name, question: p.question, answer: render(p.trace, OWN) };
 }
 
 export { FOREIGN, OWN };

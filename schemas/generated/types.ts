@@ -824,6 +824,33 @@ export const pipelineConfigSchema = {
   }
 } as const;
 
+export const prepareWorldInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/prepare-world-input.schema.json",
+  "title": "PrepareWorldInput",
+  "description": "The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "recipe": {
+      "description": "A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).",
+      "enum": [
+        "default",
+        "test"
+      ],
+      "default": "default"
+    },
+    "seed": {
+      "description": "Overrides the recipe's seed (fact base, data, initial weights).",
+      "$ref": "common.schema.json#/$defs/seed"
+    },
+    "device": {
+      "$ref": "common.schema.json#/$defs/device",
+      "default": "cpu"
+    }
+  }
+} as const;
+
 export const sftInputSchema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://rewrite-rl.dev/schemas/sft-input.schema.json",
@@ -1019,25 +1046,76 @@ export const sftOutputSchema = {
   }
 } as const;
 
-export type BenchmarkSpec = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type BenchmarkSpecInput = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ChatRecord = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type ChatRecordInput = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type DatasetRecord = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type DatasetRecordInput = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type EvaluateInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type EvaluateInputInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type EvaluateOutput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type EvaluateOutputInput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ImportDatasetInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type ImportDatasetInputInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ImportDatasetOutput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type ImportDatasetOutputInput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ModelRef = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type ModelRefInput = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type PipelineConfig = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type PipelineConfigInput = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type SftInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type SftInputInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type SftOutput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema] }>;
-export type SftOutputInput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof sftInputSchema, typeof sftOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export const worldOutputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/world-output.schema.json",
+  "title": "WorldOutput",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "uri",
+    "recipe",
+    "benchmarks",
+    "train",
+    "pretrainData",
+    "initialModel",
+    "reused"
+  ],
+  "properties": {
+    "uri": {
+      "type": "string"
+    },
+    "recipe": {
+      "type": "object"
+    },
+    "benchmarks": {
+      "type": "array",
+      "items": {
+        "$ref": "benchmark-spec.schema.json"
+      }
+    },
+    "train": {
+      "description": "Downstream training sets by name: foreign, oracle, oracle-25, ...",
+      "type": "object",
+      "additionalProperties": {
+        "type": "string"
+      }
+    },
+    "pretrainData": {
+      "type": "string"
+    },
+    "initialModel": {
+      "$ref": "model-ref.schema.json"
+    },
+    "reused": {
+      "type": "boolean"
+    }
+  }
+} as const;
+
+export type BenchmarkSpec = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type BenchmarkSpecInput = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ChatRecord = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type ChatRecordInput = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type DatasetRecord = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type DatasetRecordInput = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type EvaluateInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type EvaluateInputInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type EvaluateOutput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type EvaluateOutputInput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ImportDatasetInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type ImportDatasetInputInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ImportDatasetOutput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type ImportDatasetOutputInput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ModelRef = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type ModelRefInput = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type PipelineConfig = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type PipelineConfigInput = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type PrepareWorldInput = FromSchema<typeof prepareWorldInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type PrepareWorldInputInput = FromSchema<typeof prepareWorldInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type SftInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type SftInputInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type SftOutput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type SftOutputInput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type WorldOutput = FromSchema<typeof worldOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
+export type WorldOutputInput = FromSchema<typeof worldOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;

@@ -3789,14 +3789,132 @@ return errors === 0;
 }
 validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftInput = validate38;
-const schema65 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"default":16},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"default":0},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"default":1},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often.","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"default":2048}}};
+exports.validatePrepareWorldInput = validate38;
+const schema65 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
 function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
+/*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate38.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.recipe === undefined){
+data.recipe = "default";
+}
+if(data.device === undefined){
+data.device = "cpu";
+}
+for(const key0 in data){
+if(!(((key0 === "recipe") || (key0 === "seed")) || (key0 === "device"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+let data0 = data.recipe;
+if(!((data0 === "default") || (data0 === "test"))){
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema65.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.seed !== undefined){
+let data1 = data.seed;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err2 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 4294967295 || isNaN(data1)){
+const err3 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+let data2 = data.device;
+if(typeof data2 === "string"){
+if(!pattern6.test(data2)){
+const err5 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+validate38.errors = vErrors;
+return errors === 0;
+}
+validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateSftInput = validate39;
+const schema68 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"default":16},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"default":0},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"default":1},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often.","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"default":2048}}};
+
+function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate39.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3873,7 +3991,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func24.call(schema65.properties, key0))){
+if(!(func24.call(schema68.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -3973,7 +4091,7 @@ errors++;
 }
 let data4 = data.mode;
 if(!((data4 === "full") || (data4 === "lora"))){
-const err10 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema65.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema68.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4067,7 +4185,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(!(((((((data9 === "q_proj") || (data9 === "k_proj")) || (data9 === "v_proj")) || (data9 === "o_proj")) || (data9 === "gate_proj")) || (data9 === "up_proj")) || (data9 === "down_proj"))){
-const err17 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema65.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema68.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4193,7 +4311,7 @@ errors++;
 }
 let data14 = data.schedule;
 if(!(((data14 === "constant") || (data14 === "linear")) || (data14 === "cosine"))){
-const err28 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema65.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema68.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4381,19 +4499,19 @@ vErrors.push(err44);
 }
 errors++;
 }
-validate38.errors = vErrors;
+validate39.errors = vErrors;
 return errors === 0;
 }
-validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftOutput = validate40;
-const schema70 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
+exports.validateSftOutput = validate41;
+const schema73 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
 
-function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate40.evaluated;
+const evaluated0 = validate41.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4622,7 +4740,224 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate40.errors = vErrors;
+validate41.errors = vErrors;
 return errors === 0;
 }
-validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateWorldOutput = validate43;
+const schema74 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"type":"object"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"}}};
+
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/world-output.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate43.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.uri === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "uri"},message:"must have required property '"+"uri"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.recipe === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "recipe"},message:"must have required property '"+"recipe"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.benchmarks === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "benchmarks"},message:"must have required property '"+"benchmarks"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.train === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "train"},message:"must have required property '"+"train"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.pretrainData === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pretrainData"},message:"must have required property '"+"pretrainData"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.initialModel === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "initialModel"},message:"must have required property '"+"initialModel"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.reused === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reused"},message:"must have required property '"+"reused"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((((key0 === "uri") || (key0 === "recipe")) || (key0 === "benchmarks")) || (key0 === "train")) || (key0 === "pretrainData")) || (key0 === "initialModel")) || (key0 === "reused"))){
+const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.uri !== undefined){
+if(typeof data.uri !== "string"){
+const err8 = {instancePath:instancePath+"/uri",schemaPath:"#/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.recipe !== undefined){
+let data1 = data.recipe;
+if(!(data1 && typeof data1 == "object" && !Array.isArray(data1))){
+const err9 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.benchmarks !== undefined){
+let data2 = data.benchmarks;
+if(Array.isArray(data2)){
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate20(data2[i0], {instancePath:instancePath+"/benchmarks/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate20.errors : vErrors.concat(validate20.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/benchmarks",schemaPath:"#/properties/benchmarks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.train !== undefined){
+let data4 = data.train;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+for(const key1 in data4){
+if(typeof data4[key1] !== "string"){
+const err11 = {instancePath:instancePath+"/train/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/train/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.pretrainData !== undefined){
+if(typeof data.pretrainData !== "string"){
+const err13 = {instancePath:instancePath+"/pretrainData",schemaPath:"#/properties/pretrainData/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.initialModel !== undefined){
+if(!(validate25(data.initialModel, {instancePath:instancePath+"/initialModel",parentData:data,parentDataProperty:"initialModel",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+if(data.reused !== undefined){
+if(typeof data.reused !== "boolean"){
+const err14 = {instancePath:instancePath+"/reused",schemaPath:"#/properties/reused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};

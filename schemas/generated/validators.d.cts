@@ -9,5 +9,7 @@ export declare const validateImportDatasetInput: ValidateFunction;
 export declare const validateImportDatasetOutput: ValidateFunction;
 export declare const validateModelRef: ValidateFunction;
 export declare const validatePipelineConfig: ValidateFunction;
+export declare const validatePrepareWorldInput: ValidateFunction;
 export declare const validateSftInput: ValidateFunction;
 export declare const validateSftOutput: ValidateFunction;
+export declare const validateWorldOutput: ValidateFunction;

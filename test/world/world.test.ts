@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../../engine/rng';
 import { extract } from '../../method/extract';
+import { qaPrompt } from '../../method/prompts';
 import { FOREIGN, ONE_STEP_STYLES, OWN, render, STYLES, type Style } from '../../world/styles';
 import type { Trace } from '../../world/trace';
 import { distinct, makeWorld, pretrainItem, rewriteExample, sample } from '../../world/world';
@@ -67,15 +68,15 @@ test('pretraining: the own style after "Answer:", rewriting from one-step styles
   let rewrites = 0;
   for (let i = 0; i < 3000; i++) {
     const item = pretrainItem(world, rng);
-    assert.doesNotMatch(item.completion, / plus | minus | times |^1\) |First, |; /m, item.completion);
+    assert.doesNotMatch(item.answer, / plus | minus | times |^1\) |First, |; /m, item.answer);
     if (item.family === 'rewrite') {
       rewrites++;
-      assert.match(item.prompt, /^Problem:\nRewrite this solution in your own words\.\nQuestion: /);
+      assert.match(item.question, /^Rewrite this solution in your own words\.\nQuestion: /);
     }
   }
   assert.ok(rewrites > 300 && rewrites < 700, `${rewrites} rewrite examples of 3000`);
   const p = distinct(world.downstream, 'train', 1, 0)[0];
   const ex = rewriteExample(p, new Rng(0));
-  assert.equal(ex.completion, render(p.trace, OWN));
-  assert.ok(ex.prompt.length + ex.completion.length < 420);
+  assert.equal(ex.answer, render(p.trace, OWN));
+  assert.ok(qaPrompt(ex.question).length + ex.answer.length < 420);
 });

@@ -1,0 +1,71 @@
+// prepareWorld: writes the embedded default world for a recipe (benchmarks, downstream training sets,
+// the pretraining corpus and the untrained backbone) into world/<recipe>-<hash>/, once; later calls
+// return it as is.
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { schemas, type PrepareWorldInputInput, type WorldOutput } from '../schemas';
+import { writeInitialBackbone } from '../world/backbone';
+import { writePretrainCorpus, writeWorldData } from '../world/materialize';
+import { RECIPES, type WorldRecipe } from '../world/recipe';
+import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
+import type { Progress } from './datasets/import-dataset';
+import { writeManifest } from './manifest';
+
+/** Bump when the world's generators change what they write, so cached worlds are not reused wrongly. */
+export const WORLD_DATA_VERSION = 1;
+
+export function resolveRecipe(input: { recipe: string; seed?: number }): WorldRecipe {
+  const base = RECIPES[input.recipe];
+  return input.seed === undefined ? base : { ...base, seed: input.seed };
+}
+
+export async function prepareWorld(
+  store: ArtifactStore,
+  given: PrepareWorldInputInput,
+  progress: Progress,
+): Promise<WorldOutput> {
+  const input = schemas.prepareWorldInput.parse(given);
+  const recipe = resolveRecipe(input);
+  const key = sha256(canonicalJson({ version: WORLD_DATA_VERSION, recipe })).slice(0, 12);
+  const ref = `world/${recipe.name}-${key}`;
+  const path = store.resolve(ref);
+  const result = join(path, 'world.json');
+  if (existsSync(result)) return { ...(JSON.parse(await readFile(result, 'utf8')) as WorldOutput), reused: true };
+  await store.writeDir(ref, async (tmp) => {
+    const refOf = (rel: string) => `${store.ref(path)}/${rel}`;
+    progress.heartbeat({ stage: 'data' });
+    const data = await writeWorldData(
+      tmp,
+      {
+        seed: recipe.seed,
+        benchmarkSize: recipe.benchmarkSize,
+        downstreamTrainSize: recipe.downstreamTrainSize,
+        mixtures: recipe.mixtures,
+      },
+      refOf,
+    );
+    progress.heartbeat({ stage: 'pretraining corpus' });
+    const families = await writePretrainCorpus(join(tmp, 'pretrain.jsonl'), recipe.seed, recipe.pretrainExamples);
+    progress.heartbeat({ stage: 'backbone' });
+    await writeInitialBackbone(join(tmp, 'initial-model'), recipe.backbone, recipe.seed);
+    const out: WorldOutput = {
+      uri: store.ref(path),
+      recipe: recipe as unknown as Record<string, unknown>,
+      benchmarks: data.benchmarks.map((b) => schemas.benchmarkSpec.parse(b)),
+      train: data.train,
+      pretrainData: refOf('pretrain.jsonl'),
+      initialModel: { uri: refOf('initial-model') },
+      reused: false,
+    };
+    await writeFile(join(tmp, 'world.json'), JSON.stringify(out, null, 2) + '\n');
+    await writeManifest(tmp, {
+      kind: 'world',
+      config: { recipe, version: WORLD_DATA_VERSION, pretrainFamilies: families },
+      seeds: { world: recipe.seed },
+      inputs: [],
+      files: ['world.json', 'pretrain.jsonl', 'benchmarks.json'],
+    });
+  });
+  return { ...(JSON.parse(await readFile(result, 'utf8')) as WorldOutput), reused: false };
+}

@@ -1,0 +1,57 @@
+// The pretrain workflow with the seconds-long test recipe: world data, untrained backbone, pretraining;
+// a second run reuses everything.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { ArtifactStore } from '../activities/artifact-store';
+import { loadHFModel } from '../engine/model';
+import { TASK_QUEUE } from '../temporal/settings';
+import { cpuWorker, deviceWorker, startTestServer, tempDir } from './helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let workers: Worker[];
+let running: Promise<unknown>;
+let root: string;
+
+before(async () => {
+  env = await startTestServer();
+  root = await tempDir();
+  workers = [await cpuWorker(env, root), await deviceWorker(env, root)];
+  running = Promise.all(workers.map((w) => w.run()));
+});
+
+after(async () => {
+  for (const w of workers) w.shutdown();
+  await running;
+  await env.teardown();
+});
+
+test('pretrain builds the world and a backbone once, then reuses them', async () => {
+  const store = new ArtifactStore(root);
+  const run = (id: string) =>
+    env.client.workflow.execute('pretrain', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ recipe: 'test' }] });
+  const first = await run('pretrain-1');
+  assert.equal(first.world.reused, false);
+  assert.equal(first.pretraining.reused, false);
+  assert.equal(first.pretraining.examples, 256);
+  assert.equal(first.pretraining.steps, 16);
+  assert.ok(first.pretraining.finalLoss < first.pretraining.firstLoss, JSON.stringify(first.pretraining));
+  assert.deepEqual(
+    first.world.benchmarks.map((b: { name: string }) => b.name),
+    ['arithmetic', 'comparison', 'strings', 'counting', 'facts', 'shop'],
+  );
+  assert.deepEqual(Object.keys(first.world.train).sort(), ['foreign', 'oracle', 'oracle-50']);
+  const backbone = await loadHFModel(store.resolve(first.backbone.uri));
+  assert.equal(backbone.config.vocabSize, 259);
+  assert.equal(backbone.tokenizer?.decode(backbone.tokenizer.encode('Answer:\n\\boxed{7}')), 'Answer:\n\\boxed{7}');
+  assert.ok(existsSync(store.resolve(`${first.world.uri}/manifest.json`)));
+  const corpus = readFileSync(store.resolve(first.world.pretrainData), 'utf8').trim().split('\n');
+  assert.equal(corpus.length, 256);
+
+  const second = await run('pretrain-2');
+  assert.equal(second.world.reused, true);
+  assert.equal(second.pretraining.reused, true);
+  assert.deepEqual(second.backbone, first.backbone);
+});

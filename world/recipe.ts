@@ -1,0 +1,108 @@
+// The recipe of the embedded default: the tiny backbone's shape, its pretraining, the world's data
+// sizes, and the SFT recipe shared by every arm. Its hash names the cached artifacts, so changing
+// any number here trains a new backbone, and an unchanged recipe reuses the old one.
+
+export interface BackboneShape {
+  hiddenSize: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  intermediateSize: number;
+  maxPositions: number;
+}
+
+export interface TrainRecipe {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  warmupSteps: number;
+  schedule: 'constant' | 'linear' | 'cosine';
+  weightDecay: number;
+  stepsPerRun: number;
+  checkpointEvery: number;
+}
+
+export interface WorldRecipe {
+  name: string;
+  /** Seeds the fact base, the data, and the backbone's initial weights. */
+  seed: number;
+  backbone: BackboneShape;
+  /** Pretraining records drawn from the prior stream. */
+  pretrainExamples: number;
+  pretrain: TrainRecipe;
+  benchmarkSize: number;
+  downstreamTrainSize: number;
+  mixtures: number[];
+  /** Vanilla SFT and every other arm. */
+  sft: TrainRecipe;
+}
+
+export const DEFAULT_RECIPE: WorldRecipe = {
+  name: 'default',
+  seed: 0,
+  backbone: { hiddenSize: 128, layers: 4, heads: 4, kvHeads: 2, intermediateSize: 352, maxPositions: 512 },
+  pretrainExamples: 120_000,
+  pretrain: {
+    epochs: 1,
+    batchSize: 64,
+    learningRate: 3e-3,
+    warmupSteps: 100,
+    schedule: 'cosine',
+    weightDecay: 0.01,
+    stepsPerRun: 8,
+    checkpointEvery: 200,
+  },
+  benchmarkSize: 500,
+  downstreamTrainSize: 2000,
+  mixtures: [0.25, 0.5, 0.75],
+  sft: {
+    epochs: 3,
+    batchSize: 32,
+    learningRate: 1e-3,
+    warmupSteps: 20,
+    schedule: 'linear',
+    weightDecay: 0,
+    stepsPerRun: 8,
+    checkpointEvery: 100,
+  },
+};
+
+/** A seconds-long recipe for tests: the same code paths, a model that learns little. */
+export const TEST_RECIPE: WorldRecipe = {
+  ...DEFAULT_RECIPE,
+  name: 'test',
+  backbone: { hiddenSize: 32, layers: 1, heads: 2, kvHeads: 1, intermediateSize: 64, maxPositions: 512 },
+  pretrainExamples: 256,
+  pretrain: { ...DEFAULT_RECIPE.pretrain, batchSize: 16, warmupSteps: 2, checkpointEvery: 8 },
+  benchmarkSize: 8,
+  downstreamTrainSize: 32,
+  mixtures: [0.5],
+  sft: { ...DEFAULT_RECIPE.sft, epochs: 1, batchSize: 8, warmupSteps: 1 },
+};
+
+export const RECIPES: Record<string, WorldRecipe> = { default: DEFAULT_RECIPE, test: TEST_RECIPE };
+
+/** config.json of the backbone: a Llama decoder over the byte-level tokenizer (256 bytes, pad, bos, eos). */
+export function backboneConfig(shape: BackboneShape): Record<string, unknown> {
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: 259,
+    hidden_size: shape.hiddenSize,
+    intermediate_size: shape.intermediateSize,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    num_key_value_heads: shape.kvHeads,
+    head_dim: shape.hiddenSize / shape.heads,
+    max_position_embeddings: shape.maxPositions,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    hidden_act: 'silu',
+    tie_word_embeddings: false,
+    attention_bias: false,
+    pad_token_id: 256,
+    bos_token_id: 257,
+    eos_token_id: 258,
+    torch_dtype: 'float32',
+  };
+}
