@@ -10,6 +10,7 @@ Writes test/fixtures/hf/:
   llama-tiny/           random LlamaConfig checkpoint (float32, one file, untied, GQA) + tokenizer files
   llama-tiny-f16/       the same weights stored as F16
   llama-tiny-lora/      a PEFT LoRA adapter for llama-tiny (random A and B, so it changes the outputs)
+  llama3-rope-tiny/     random llama with rope_scaling llama3 (tied embeddings)
   mistral-tiny/         random MistralConfig checkpoint (sliding_window 64, longer than the test inputs)
   qwen2-tiny/           random Qwen2Config checkpoint (QKV bias, tied embeddings) stored as BF16, sharded with an index
   */expected.safetensors  inputs (left-padded batch of mixed prompt lengths, attention mask, position ids) and
@@ -242,6 +243,32 @@ def main():
     dm = os.path.join(ROOT, 'mistral-tiny')
     mistral.save_pretrained(dm, safe_serialization=True)
     record(mistral, dm, vocab)
+    # llama with llama3 RoPE scaling (original context 16, so every frequency band is exercised).
+    r3 = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        initializer_range=0.2,
+        rope_theta=10000.0,
+        rope_scaling={
+            'rope_type': 'llama3',
+            'factor': 8.0,
+            'low_freq_factor': 1.0,
+            'high_freq_factor': 4.0,
+            'original_max_position_embeddings': 16,
+        },
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=2,
+    )
+    llama3 = LlamaForCausalLM(r3).float()
+    d3 = os.path.join(ROOT, 'llama3-rope-tiny')
+    llama3.save_pretrained(d3, safe_serialization=True)
+    record(llama3, d3, vocab)
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(ROOT) for f in fs)
     print(f'fixtures written to {ROOT}: {total / 1e6:.2f} MB')
 

@@ -13,6 +13,8 @@ export interface DecoderConfig {
   headDim: number;
   rmsNormEps: number;
   ropeTheta: number;
+  /** RoPE frequency scaling ('linear' or 'llama3'); plain RoPE when absent. */
+  ropeScaling?: RopeScaling;
   tieWordEmbeddings: boolean;
   /** Bias on q/k/v projections (qwen2: always; llama: attention_bias). */
   qkvBias: boolean;
@@ -29,6 +31,10 @@ export interface DecoderConfig {
   /** The config.json this was parsed from (kept for saving). */
   raw: Record<string, unknown>;
 }
+
+export type RopeScaling =
+  | { kind: 'linear'; factor: number }
+  | { kind: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
 
 const SUPPORTED = ['llama', 'qwen2', 'mistral'] as const;
 
@@ -74,16 +80,30 @@ export function parseDecoderConfig(raw: Record<string, unknown>): DecoderConfig 
   if (act !== 'silu') fail(`hidden_act ${JSON.stringify(act)} is not implemented (only silu)`);
   // transformers < 5: rope_theta + rope_scaling; transformers >= 5: rope_parameters {rope_type, rope_theta, ...}.
   let ropeTheta = raw.rope_theta;
+  let ropeScaling: RopeScaling | undefined;
   for (const key of ['rope_scaling', 'rope_parameters']) {
     const rs = raw[key] as Record<string, unknown> | null | undefined;
     if (rs === undefined || rs === null) continue;
     if (typeof rs !== 'object') fail(`${key} must be an object`);
     const kind = rs.rope_type ?? rs.type ?? 'default';
-    if (kind !== 'default')
-      fail(`${key}.rope_type ${JSON.stringify(kind)} is not implemented (only plain RoPE with rope_theta)`);
     if (rs.rope_theta !== undefined) ropeTheta = rs.rope_theta;
     if (rs.partial_rotary_factor !== undefined && rs.partial_rotary_factor !== 1)
       fail(`${key}.partial_rotary_factor ${JSON.stringify(rs.partial_rotary_factor)} is not implemented`);
+    if (kind === 'default') continue;
+    const f = (k: string, dflt?: number) => num(rs, k, dflt as number);
+    if (kind === 'linear') ropeScaling = { kind, factor: f('factor') };
+    else if (kind === 'llama3')
+      ropeScaling = {
+        kind,
+        factor: f('factor'),
+        lowFreqFactor: f('low_freq_factor'),
+        highFreqFactor: f('high_freq_factor'),
+        originalMaxPositions: f('original_max_position_embeddings'),
+      };
+    else
+      fail(
+        `${key}.rope_type ${JSON.stringify(kind)} is not implemented (plain RoPE, 'linear' and 'llama3' are; not dynamic, yarn, longrope)`,
+      );
   }
   const layerTypes = raw.layer_types;
   if (Array.isArray(layerTypes) && layerTypes.some((t) => t !== 'full_attention'))
@@ -119,6 +139,7 @@ export function parseDecoderConfig(raw: Record<string, unknown>): DecoderConfig 
     headDim,
     rmsNormEps: num(raw, 'rms_norm_eps', 1e-6),
     ropeTheta: num({ rope_theta: ropeTheta }, 'rope_theta', 10000),
+    ropeScaling,
     // LlamaConfig, Qwen2Config and MistralConfig all default to untied embeddings.
     tieWordEmbeddings: raw.tie_word_embeddings === true,
     qkvBias: mt === 'qwen2' ? true : attnBias,

@@ -45,12 +45,33 @@ export function positionsFromMask(mask: Tensor): Tensor {
   return op.where(op.equal(m, op.scalar(mask.graph, 0, 'int64')), op.scalar(mask.graph, 1, 'int64'), pos);
 }
 
-/** cos and sin of RoPE angles for int64 positions [...]: each [..., headDim / 2]. */
-export function ropeAngles(c: DecoderConfig, positions: Tensor): { cos: Tensor; sin: Tensor } {
+/**
+ * RoPE inverse frequencies as transformers computes them in float32: 1 / theta^(2i / d), then the
+ * 'linear' (divided by factor) or 'llama3' (long wavelengths divided by factor, a smooth ramp between)
+ * scaling.
+ */
+export function ropeInverseFrequencies(c: DecoderConfig): Float32Array {
   const half = c.headDim / 2;
   const inv = new Float32Array(half);
-  // As transformers computes it: 1 / theta^(arange(0, d, 2) / d), in float32.
   for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(c.ropeTheta, (2 * i) / c.headDim);
+  const s = c.ropeScaling;
+  if (!s) return inv;
+  if (s.kind === 'linear') return inv.map((f) => f / s.factor);
+  const lowWave = s.originalMaxPositions / s.lowFreqFactor;
+  const highWave = s.originalMaxPositions / s.highFreqFactor;
+  return inv.map((f) => {
+    const wave = (2 * Math.PI) / f;
+    if (wave < highWave) return f;
+    if (wave > lowWave) return f / s.factor;
+    const smooth = (s.originalMaxPositions / wave - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+    return (1 - smooth) * (f / s.factor) + smooth * f;
+  });
+}
+
+/** cos and sin of RoPE angles for int64 positions [...]: each [..., headDim / 2]. */
+export function ropeAngles(c: DecoderConfig, positions: Tensor): { cos: Tensor; sin: Tensor } {
+  const inv = ropeInverseFrequencies(c);
+  const half = inv.length;
   const invT = op.constant(positions.graph, tensorData('float32', [half], inv));
   const ang = op.mul(op.unsqueeze(op.cast(positions, 'float32'), [-1]), invT);
   const cos = op.emit1('Cos', [ang], 'float32', ang.shape);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { serializeModel } from '../../../engine/onnx';
 import { createSession, runSession } from '../../../engine/runner';
 import { checkSequenceLength, parseDecoderConfig } from '../../../engine/model/config';
+import { ropeInverseFrequencies } from '../../../engine/model/decoder';
 import { loadDecoderWeights } from '../../../engine/model/weights';
 import { loadPeftAdapter } from '../../../engine/lora/lora';
 import { buildForwardProgram } from '../../../engine/programs/forward';
@@ -42,7 +43,19 @@ async function check(t: { diagnostic: (m: string) => void }, dir: string, model:
   assert.ok(dLogits < 1e-4, `${dir}: max |logit diff| ${dLogits}`);
   assert.ok(dHidden < 1e-4, `${dir}: max |hidden diff| ${dHidden}`);
   await s.release();
+  let unscaled = 0;
+  if (config.ropeScaling) {
+    const s2 = await createSession(serializeModel(buildForwardProgram({ ...config, ropeScaling: undefined }, weights)));
+    const o2 = await runSession(s2, { tokens: ex.input_ids, mask });
+    unscaled = maxAbsDiff(
+      o2.logits.data as Float32Array,
+      ex.logits.data as Float32Array,
+      (i) => m[Math.floor(i / V)] === 1,
+    );
+    await s2.release();
+  }
   t.diagnostic(`${dir}: max |logit diff| ${dLogits.toExponential(2)}, max |hidden diff| ${dHidden.toExponential(2)}`);
+  return { unscaled };
 }
 
 test('llama (float32, untied, GQA) matches transformers logits on a left-padded batch', async (t) => {
@@ -61,8 +74,27 @@ test('mistral (sliding window longer than the inputs) matches', async (t) => {
   await check(t, 'mistral-tiny', 'mistral-tiny');
 });
 
+test('llama3 RoPE scaling matches; without it the logits differ', async (t) => {
+  const d = await check(t, 'llama3-rope-tiny', 'llama3-rope-tiny');
+  assert.ok(d.unscaled > 1e-3, `the scaling matters here (${d.unscaled})`);
+});
+
 test('PEFT LoRA adapter loads and matches peft outputs', async (t) => {
   await check(t, 'llama-tiny-lora', 'llama-tiny', 'llama-tiny-lora');
+});
+
+test('linear RoPE scaling divides the frequencies', () => {
+  const base = {
+    model_type: 'llama',
+    vocab_size: 10,
+    hidden_size: 8,
+    intermediate_size: 16,
+    num_hidden_layers: 1,
+    num_attention_heads: 1,
+  };
+  const plain = ropeInverseFrequencies(parseDecoderConfig(base));
+  const lin = ropeInverseFrequencies(parseDecoderConfig({ ...base, rope_scaling: { type: 'linear', factor: 4 } }));
+  plain.forEach((f, i) => assert.ok(Math.abs(lin[i] - f / 4) < 1e-9));
 });
 
 test('unimplemented config fields are clear errors', () => {
@@ -79,8 +111,8 @@ test('unimplemented config fields are clear errors', () => {
     /rope_scaling.rope_type "yarn" is not implemented/,
   );
   assert.throws(
-    () => parseDecoderConfig({ ...base, rope_parameters: { rope_type: 'llama3', rope_theta: 5e5 } }),
-    /rope_type "llama3"/,
+    () => parseDecoderConfig({ ...base, rope_parameters: { rope_type: 'dynamic', factor: 2 } }),
+    /rope_type "dynamic"/,
   );
   assert.throws(
     () => parseDecoderConfig({ ...base, model_type: 'qwen2', use_sliding_window: true }),
@@ -91,6 +123,10 @@ test('unimplemented config fields are clear errors', () => {
   assert.throws(() => parseDecoderConfig({ ...base, num_key_value_heads: 3 }), /not a multiple/);
   const mistral = parseDecoderConfig({ ...base, model_type: 'mistral', sliding_window: 64 });
   assert.equal(mistral.slidingWindow, 64);
+  assert.throws(
+    () => parseDecoderConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }),
+    /low_freq_factor must be a positive number/,
+  );
   assert.throws(() => checkSequenceLength(mistral, 65), /exceed sliding_window 64/);
   assert.equal(
     parseDecoderConfig({ ...base, rope_parameters: { rope_type: 'default', rope_theta: 500 } }).ropeTheta,
