@@ -49,6 +49,9 @@ export interface StHeader {
 /** Largest header accepted (the reference implementation uses 100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
+/** One read()/write() moves at most 2 GiB - 1 bytes: large tensors go in slices. */
+const IO_SLICE = 2 ** 30;
+
 const TO_ST: Record<DType, StDType> = {
   float32: 'F32',
   float64: 'F64',
@@ -184,8 +187,12 @@ export async function readSafetensors(
       if (!e) fail(path, `no tensor named '${name}'`);
       const len = e.offsets[1] - e.offsets[0];
       const bytes = new Uint8Array(new ArrayBuffer(len));
-      const { bytesRead } = await fh.read(bytes, 0, len, h.dataStart + e.offsets[0]);
-      if (bytesRead !== len) fail(path, `tensor '${name}': short read (${bytesRead} of ${len} bytes)`);
+      for (let o = 0; o < len;) {
+        const want = Math.min(IO_SLICE, len - o);
+        const { bytesRead } = await fh.read(bytes, o, want, h.dataStart + e.offsets[0] + o);
+        if (bytesRead === 0) fail(path, `tensor '${name}': short read (${o} of ${len} bytes)`);
+        o += bytesRead;
+      }
       tensors.set(name, { dtype: e.dtype, shape: e.shape, bytes });
     }
     return { tensors, metadata: h.metadata };
@@ -194,8 +201,11 @@ export async function readSafetensors(
   }
 }
 
-/** Serializes tensors (insertion order) and string metadata. */
-export function serializeSafetensors(tensors: Record<string, StTensor>, metadata?: Record<string, string>): Uint8Array {
+/** The 8-byte length and the padded JSON header for tensors laid out in insertion order. */
+function headerBytes(
+  tensors: Record<string, StTensor>,
+  metadata?: Record<string, string>,
+): { head: Uint8Array; dataLength: number } {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let pos = 0;
@@ -214,10 +224,18 @@ export function serializeSafetensors(tensors: Record<string, StTensor>, metadata
     json += ' '.repeat(8 - (hb.length % 8));
     hb = enc.encode(json);
   }
-  const out = new Uint8Array(8 + hb.length + pos);
-  new DataView(out.buffer).setBigUint64(0, BigInt(hb.length), true);
-  out.set(hb, 8);
-  let o = 8 + hb.length;
+  const head = new Uint8Array(8 + hb.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(hb.length), true);
+  head.set(hb, 8);
+  return { head, dataLength: pos };
+}
+
+/** Serializes tensors (insertion order) and string metadata into one buffer. */
+export function serializeSafetensors(tensors: Record<string, StTensor>, metadata?: Record<string, string>): Uint8Array {
+  const { head, dataLength } = headerBytes(tensors, metadata);
+  const out = new Uint8Array(head.length + dataLength);
+  out.set(head, 0);
+  let o = head.length;
   for (const t of Object.values(tensors)) {
     out.set(t.bytes, o);
     o += t.bytes.length;
@@ -234,7 +252,11 @@ export async function writeSafetensors(
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   const fh = await open(tmp, 'w');
   try {
-    await fh.write(serializeSafetensors(tensors, metadata));
+    const { head } = headerBytes(tensors, metadata);
+    await fh.write(head);
+    for (const t of Object.values(tensors))
+      for (let o = 0; o < t.bytes.length; o += IO_SLICE)
+        await fh.write(t.bytes.subarray(o, Math.min(t.bytes.length, o + IO_SLICE)));
     await fh.sync();
   } catch (e) {
     await fh.close();

@@ -215,7 +215,10 @@ export async function saveModel(
 async function writeChunks(path: string, chunks: Uint8Array[]): Promise<void> {
   const fh = await open(path, 'w');
   try {
-    for (const c of chunks) await fh.write(c);
+    // One write() takes at most 2 GiB - 1 bytes: write large tensors in slices.
+    const SLICE = 2 ** 30;
+    for (const c of chunks)
+      for (let o = 0; o < c.length; o += SLICE) await fh.write(c.subarray(o, Math.min(c.length, o + SLICE)));
   } finally {
     await fh.close();
   }
