@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import os from 'node:os';
 import type {
+  ForgettingInputInput,
   ImportDatasetInput,
   ImportDatasetOutput,
   PrepareWorldInputInput,
@@ -12,6 +13,7 @@ import type {
   WorldOutput,
 } from '../schemas';
 import { prepareWorld } from './world';
+import { forgettingReport, type ForgettingReportOutput } from './forgetting-report';
 import { type ArtifactStore } from './artifact-store';
 import { importDataset, type Progress } from './datasets/import-dataset';
 import { toFailure } from './failures';
@@ -22,6 +24,7 @@ import { sft } from './device/sft';
 export { ArtifactStore } from './artifact-store';
 export { DeviceSession } from './device/session';
 export type { BenchmarkResult, EvaluateBenchmarkInput } from './device/evaluate';
+export type { ForgettingReportOutput } from './forgetting-report';
 
 /**
  * Progress reporting for an activity. Besides the heartbeats the work sends, the last details are
@@ -61,6 +64,10 @@ export function createCpuActivities(opts: { store: ArtifactStore }) {
     async prepareWorld(input: PrepareWorldInputInput): Promise<WorldOutput> {
       const progress = temporalProgress();
       return adapt(progress, () => prepareWorld(store, input, progress));
+    },
+    async forgettingReport(input: ForgettingInputInput): Promise<ForgettingReportOutput> {
+      const progress = temporalProgress();
+      return adapt(progress, () => forgettingReport(store, input));
     },
     async importDataset(input: ImportDatasetInput): Promise<ImportDatasetOutput> {
       const progress = temporalProgress();

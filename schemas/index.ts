@@ -88,4 +88,6 @@ export const schemas = {
   sftOutput: checker<T.SftOutput>(validators.validateSftOutput, 'sft output'),
   prepareWorldInput: checker<T.PrepareWorldInput>(validators.validatePrepareWorldInput, 'world input'),
   worldOutput: checker<T.WorldOutput>(validators.validateWorldOutput, 'world output'),
+  forgettingInput: checker<T.ForgettingInput>(validators.validateForgettingInput, 'forgetting input'),
+  worldForgettingInput: checker<T.WorldForgettingInput>(validators.validateWorldForgettingInput, 'worldForgetting input'),
 };

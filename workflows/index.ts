@@ -3,3 +3,4 @@ export { importDataset } from './import-dataset';
 export { evaluate } from './evaluate';
 export { sft } from './sft';
 export { pretrain } from './pretrain';
+export { worldForgetting } from './world-forgetting';

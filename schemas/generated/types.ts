@@ -331,6 +331,74 @@ export const evaluateOutputSchema = {
   }
 } as const;
 
+export const forgettingInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/forgetting-input.schema.json",
+  "title": "ForgettingInput",
+  "description": "Per-benchmark forgetting of fine-tuned arms against the base model, from their evaluation folders, with paired bootstrap 95% intervals.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "base",
+    "arms"
+  ],
+  "properties": {
+    "name": {
+      "$ref": "common.schema.json#/$defs/name",
+      "default": "forgetting"
+    },
+    "base": {
+      "$ref": "#/$defs/evaluation"
+    },
+    "arms": {
+      "type": "object",
+      "minProperties": 1,
+      "additionalProperties": {
+        "$ref": "#/$defs/evaluation"
+      }
+    },
+    "resamples": {
+      "type": "integer",
+      "minimum": 100,
+      "maximum": 100000,
+      "default": 2000
+    },
+    "seed": {
+      "$ref": "common.schema.json#/$defs/seed",
+      "default": 0
+    }
+  },
+  "$defs": {
+    "evaluation": {
+      "description": "An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).",
+      "type": "array",
+      "minItems": 1,
+      "items": {
+        "type": "object",
+        "required": [
+          "benchmark",
+          "role",
+          "uri"
+        ],
+        "properties": {
+          "benchmark": {
+            "type": "string"
+          },
+          "role": {
+            "enum": [
+              "downstream",
+              "general"
+            ]
+          },
+          "uri": {
+            "$ref": "common.schema.json#/$defs/artifactRef"
+          }
+        }
+      }
+    }
+  }
+} as const;
+
 export const importDatasetInputSchema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://rewrite-rl.dev/schemas/import-dataset-input.schema.json",
@@ -1046,6 +1114,55 @@ export const sftOutputSchema = {
   }
 } as const;
 
+export const worldForgettingInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json",
+  "title": "WorldForgettingInput",
+  "description": "The main job on the embedded default: pretrain (or reuse) the backbone, fine-tune each arm with the world's SFT recipe, evaluate the base and every arm, and report forgetting.",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "recipe": {
+      "enum": [
+        "default",
+        "test"
+      ],
+      "default": "default"
+    },
+    "seed": {
+      "description": "Overrides the recipe's world seed (a second backbone).",
+      "$ref": "common.schema.json#/$defs/seed"
+    },
+    "sftSeed": {
+      "description": "Seed of the SFT data order.",
+      "$ref": "common.schema.json#/$defs/seed",
+      "default": 0
+    },
+    "arms": {
+      "description": "Which downstream training sets to fine-tune on: foreign (vanilla SFT), oracle (the own style), oracle-25/50/75 (mixtures).",
+      "type": "array",
+      "minItems": 1,
+      "uniqueItems": true,
+      "items": {
+        "enum": [
+          "foreign",
+          "oracle",
+          "oracle-25",
+          "oracle-50",
+          "oracle-75"
+        ]
+      },
+      "default": [
+        "foreign"
+      ]
+    },
+    "device": {
+      "$ref": "common.schema.json#/$defs/device",
+      "default": "cpu"
+    }
+  }
+} as const;
+
 export const worldOutputSchema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://rewrite-rl.dev/schemas/world-output.schema.json",
@@ -1093,29 +1210,33 @@ export const worldOutputSchema = {
   }
 } as const;
 
-export type BenchmarkSpec = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type BenchmarkSpecInput = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ChatRecord = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type ChatRecordInput = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type DatasetRecord = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type DatasetRecordInput = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type EvaluateInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type EvaluateInputInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type EvaluateOutput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type EvaluateOutputInput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ImportDatasetInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type ImportDatasetInputInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ImportDatasetOutput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type ImportDatasetOutputInput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ModelRef = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type ModelRefInput = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type PipelineConfig = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type PipelineConfigInput = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type PrepareWorldInput = FromSchema<typeof prepareWorldInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type PrepareWorldInputInput = FromSchema<typeof prepareWorldInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type SftInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type SftInputInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type SftOutput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type SftOutputInput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type WorldOutput = FromSchema<typeof worldOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema] }>;
-export type WorldOutputInput = FromSchema<typeof worldOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type BenchmarkSpec = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type BenchmarkSpecInput = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ChatRecord = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ChatRecordInput = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type DatasetRecord = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type DatasetRecordInput = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type EvaluateInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type EvaluateInputInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type EvaluateOutput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type EvaluateOutputInput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ForgettingInput = FromSchema<typeof forgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ForgettingInputInput = FromSchema<typeof forgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ImportDatasetInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ImportDatasetInputInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ImportDatasetOutput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ImportDatasetOutputInput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ModelRef = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ModelRefInput = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type PipelineConfig = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type PipelineConfigInput = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type PrepareWorldInput = FromSchema<typeof prepareWorldInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type PrepareWorldInputInput = FromSchema<typeof prepareWorldInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type SftInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type SftInputInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type SftOutput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type SftOutputInput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type WorldForgettingInput = FromSchema<typeof worldForgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type WorldForgettingInputInput = FromSchema<typeof worldForgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type WorldOutput = FromSchema<typeof worldOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type WorldOutputInput = FromSchema<typeof worldOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;

@@ -1440,15 +1440,358 @@ return errors === 0;
 }
 validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateImportDatasetInput = validate29;
-const schema48 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-input.schema.json","title":"ImportDatasetInput","description":"Import a downstream SFT dataset (JSONL, JSON array or Parquet) into the artifact store: validate every record, drop exact duplicates, split train/test with a seed.","type":"object","additionalProperties":false,"required":["source"],"properties":{"source":{"description":"The file to import, inside the artifact store (the CLI copies a local file there first).","$ref":"common.schema.json#/$defs/artifactRef"},"name":{"$ref":"common.schema.json#/$defs/name","default":"dataset"},"format":{"description":"Read from the file extension (.jsonl, .json, .parquet) when absent.","enum":["jsonl","json","parquet"]},"map":{"description":"Where each field comes from in the source records, e.g. {question: 'problem', answer: 'solution'}. Dotted paths reach nested fields. With 'messages', records are in the chat form.","type":"object","additionalProperties":false,"default":{},"properties":{"id":{"type":"string","minLength":1},"question":{"type":"string","minLength":1,"default":"question"},"answer":{"type":"string","minLength":1,"default":"answer"},"messages":{"type":"string","minLength":1}}},"split":{"description":"Test split: a fraction of the records or an exact count, chosen by a seeded hash of each record's id (stable when records are added or reordered).","type":"object","additionalProperties":false,"default":{},"properties":{"testFraction":{"type":"number","minimum":0,"maximum":1,"default":0.1},"testSize":{"type":"integer","minimum":0}}},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"maxBadFraction":{"description":"0 (default): any bad record fails the import, naming it. Otherwise up to this fraction of records may be bad; they are skipped. Rejects always go to rejects.jsonl.","type":"number","minimum":0,"maximum":1,"default":0}}};
-const schema51 = {"type":"integer","minimum":0,"maximum":4294967295};
+exports.validateForgettingInput = validate29;
+const schema48 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/forgetting-input.schema.json","title":"ForgettingInput","description":"Per-benchmark forgetting of fine-tuned arms against the base model, from their evaluation folders, with paired bootstrap 95% intervals.","type":"object","additionalProperties":false,"required":["base","arms"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"forgetting"},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"additionalProperties":{"$ref":"#/$defs/evaluation"}},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0}},"$defs":{"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"items":{"type":"object","required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string"},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}}};
+const schema52 = {"type":"integer","minimum":0,"maximum":4294967295};
+const schema50 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"items":{"type":"object","required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string"},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
+
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate30.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(Array.isArray(data)){
+if(data.length < 1){
+const err0 = {instancePath,schemaPath:"#/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.benchmark === undefined){
+const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/required",keyword:"required",params:{missingProperty: "benchmark"},message:"must have required property '"+"benchmark"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data0.role === undefined){
+const err2 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data0.uri === undefined){
+const err3 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/required",keyword:"required",params:{missingProperty: "uri"},message:"must have required property '"+"uri"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data0.benchmark !== undefined){
+if(typeof data0.benchmark !== "string"){
+const err4 = {instancePath:instancePath+"/" + i0+"/benchmark",schemaPath:"#/items/properties/benchmark/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data0.role !== undefined){
+let data2 = data0.role;
+if(!((data2 === "downstream") || (data2 === "general"))){
+const err5 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema50.items.properties.role.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data0.uri !== undefined){
+let data3 = data0.uri;
+if(typeof data3 === "string"){
+if(func1(data3) > 1024){
+const err6 = {instancePath:instancePath+"/" + i0+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(func1(data3) < 1){
+const err7 = {instancePath:instancePath+"/" + i0+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/" + i0+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+validate30.errors = vErrors;
+return errors === 0;
+}
+validate30.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://rewrite-rl.dev/schemas/import-dataset-input.schema.json" */;
+/*# sourceURL="https://rewrite-rl.dev/schemas/forgetting-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate29.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+data.name = "forgetting";
+}
+if(data.resamples === undefined){
+data.resamples = 2000;
+}
+if(data.seed === undefined){
+data.seed = 0;
+}
+if(data.base === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.arms === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "arms"},message:"must have required property '"+"arms"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "name") || (key0 === "base")) || (key0 === "arms")) || (key0 === "resamples")) || (key0 === "seed"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(!pattern4.test(data0)){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"common.schema.json#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/name",schemaPath:"common.schema.json#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.base !== undefined){
+if(!(validate30(data.base, {instancePath:instancePath+"/base",parentData:data,parentDataProperty:"base",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
+if(data.arms !== undefined){
+let data2 = data.arms;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(Object.keys(data2).length < 1){
+const err5 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+for(const key1 in data2){
+if(!(validate30(data2[key1], {instancePath:instancePath+"/arms/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data2,parentDataProperty:key1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+let data4 = data.resamples;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err7 = {instancePath:instancePath+"/resamples",schemaPath:"#/properties/resamples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 100000 || isNaN(data4)){
+const err8 = {instancePath:instancePath+"/resamples",schemaPath:"#/properties/resamples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data4 < 100 || isNaN(data4)){
+const err9 = {instancePath:instancePath+"/resamples",schemaPath:"#/properties/resamples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+let data5 = data.seed;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err10 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 4294967295 || isNaN(data5)){
+const err11 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data5 < 0 || isNaN(data5)){
+const err12 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+validate29.errors = vErrors;
+return errors === 0;
+}
+validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateImportDatasetInput = validate33;
+const schema53 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-input.schema.json","title":"ImportDatasetInput","description":"Import a downstream SFT dataset (JSONL, JSON array or Parquet) into the artifact store: validate every record, drop exact duplicates, split train/test with a seed.","type":"object","additionalProperties":false,"required":["source"],"properties":{"source":{"description":"The file to import, inside the artifact store (the CLI copies a local file there first).","$ref":"common.schema.json#/$defs/artifactRef"},"name":{"$ref":"common.schema.json#/$defs/name","default":"dataset"},"format":{"description":"Read from the file extension (.jsonl, .json, .parquet) when absent.","enum":["jsonl","json","parquet"]},"map":{"description":"Where each field comes from in the source records, e.g. {question: 'problem', answer: 'solution'}. Dotted paths reach nested fields. With 'messages', records are in the chat form.","type":"object","additionalProperties":false,"default":{},"properties":{"id":{"type":"string","minLength":1},"question":{"type":"string","minLength":1,"default":"question"},"answer":{"type":"string","minLength":1,"default":"answer"},"messages":{"type":"string","minLength":1}}},"split":{"description":"Test split: a fraction of the records or an exact count, chosen by a seeded hash of each record's id (stable when records are added or reordered).","type":"object","additionalProperties":false,"default":{},"properties":{"testFraction":{"type":"number","minimum":0,"maximum":1,"default":0.1},"testSize":{"type":"integer","minimum":0}}},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"maxBadFraction":{"description":"0 (default): any bad record fails the import, naming it. Otherwise up to this fraction of records may be bad; they are skipped. Rejects always go to rejects.jsonl.","type":"number","minimum":0,"maximum":1,"default":0}}};
+
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/import-dataset-input.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1554,7 +1897,7 @@ errors++;
 if(data.format !== undefined){
 let data2 = data.format;
 if(!(((data2 === "jsonl") || (data2 === "json")) || (data2 === "parquet"))){
-const err7 = {instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema48.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema53.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1854,20 +2197,20 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate29.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateImportDatasetOutput = validate30;
-const schema52 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-output.schema.json","title":"ImportDatasetOutput","type":"object","additionalProperties":false,"required":["uri","sha256","train","test","rejects","counts","rejectSample","reused"],"properties":{"uri":{"description":"The dataset folder.","$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"description":"Content hash of the dataset (train and test files).","$ref":"common.schema.json#/$defs/sha256"},"train":{"$ref":"#/$defs/file"},"test":{"$ref":"#/$defs/file"},"rejects":{"$ref":"#/$defs/file"},"counts":{"type":"object","additionalProperties":false,"required":["read","valid","duplicates","rejected","train","test"],"properties":{"read":{"type":"integer","minimum":0},"valid":{"type":"integer","minimum":0},"duplicates":{"type":"integer","minimum":0},"rejected":{"type":"integer","minimum":0},"train":{"type":"integer","minimum":0},"test":{"type":"integer","minimum":0}}},"rejectSample":{"description":"The first few rejects; all of them are in the rejects file.","type":"array","maxItems":20,"items":{"$ref":"#/$defs/reject"}},"reused":{"description":"True when a complete earlier output was returned as is.","type":"boolean"}},"$defs":{"file":{"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}},"reject":{"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}}}};
-const schema58 = {"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}};
-const schema55 = {"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}};
+exports.validateImportDatasetOutput = validate34;
+const schema57 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-output.schema.json","title":"ImportDatasetOutput","type":"object","additionalProperties":false,"required":["uri","sha256","train","test","rejects","counts","rejectSample","reused"],"properties":{"uri":{"description":"The dataset folder.","$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"description":"Content hash of the dataset (train and test files).","$ref":"common.schema.json#/$defs/sha256"},"train":{"$ref":"#/$defs/file"},"test":{"$ref":"#/$defs/file"},"rejects":{"$ref":"#/$defs/file"},"counts":{"type":"object","additionalProperties":false,"required":["read","valid","duplicates","rejected","train","test"],"properties":{"read":{"type":"integer","minimum":0},"valid":{"type":"integer","minimum":0},"duplicates":{"type":"integer","minimum":0},"rejected":{"type":"integer","minimum":0},"train":{"type":"integer","minimum":0},"test":{"type":"integer","minimum":0}}},"rejectSample":{"description":"The first few rejects; all of them are in the rejects file.","type":"array","maxItems":20,"items":{"$ref":"#/$defs/reject"}},"reused":{"description":"True when a complete earlier output was returned as is.","type":"boolean"}},"$defs":{"file":{"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}},"reject":{"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}}}};
+const schema63 = {"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}};
+const schema60 = {"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}};
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2013,17 +2356,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/import-dataset-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2184,20 +2527,20 @@ errors++;
 }
 }
 if(data.train !== undefined){
-if(!(validate31(data.train, {instancePath:instancePath+"/train",parentData:data,parentDataProperty:"train",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
+if(!(validate35(data.train, {instancePath:instancePath+"/train",parentData:data,parentDataProperty:"train",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
 errors = vErrors.length;
 }
 }
 if(data.test !== undefined){
-if(!(validate31(data.test, {instancePath:instancePath+"/test",parentData:data,parentDataProperty:"test",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
+if(!(validate35(data.test, {instancePath:instancePath+"/test",parentData:data,parentDataProperty:"test",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
 errors = vErrors.length;
 }
 }
 if(data.rejects !== undefined){
-if(!(validate31(data.rejects, {instancePath:instancePath+"/rejects",parentData:data,parentDataProperty:"rejects",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
+if(!(validate35(data.rejects, {instancePath:instancePath+"/rejects",parentData:data,parentDataProperty:"rejects",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
 errors = vErrors.length;
 }
 }
@@ -2616,23 +2959,23 @@ vErrors.push(err48);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateModelRef = validate25;
 
-exports.validatePipelineConfig = validate35;
-const schema59 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The whole pipeline: train the rewriting policy with GRPO, rewrite the downstream dataset, fine-tune each arm, and measure forgetting. Defaults are the paper's released values (METHOD.md).","type":"object","additionalProperties":false,"required":["backbone","dataset","benchmarks"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The imported downstream dataset (the output folder of importDataset).","$ref":"common.schema.json#/$defs/artifactRef"},"extractor":{"description":"How the downstream task's final answer is read (the gate compares these).","$ref":"common.schema.json#/$defs/extractor","default":{"kind":"boxed"}},"policy":{"type":"object","additionalProperties":false,"default":{},"properties":{"loraRank":{"type":"integer","minimum":1,"default":64},"loraAlpha":{"type":"number","exclusiveMinimum":0,"default":32},"targetModules":{"type":"array","items":{"type":"string"},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"reward":{"type":"object","additionalProperties":false,"default":{},"properties":{"lambdaDist":{"type":"number","minimum":0,"default":0.35},"lambdaDiv":{"type":"number","minimum":0,"default":0.5},"useGate":{"type":"boolean","default":true},"judge":{"description":"Also ask the backbone 'Reply YES or NO'.","type":"boolean","default":false}}},"grpo":{"type":"object","additionalProperties":false,"default":{},"properties":{"steps":{"type":"integer","minimum":1,"default":50},"promptsPerStep":{"type":"integer","minimum":1,"default":504},"groupSize":{"type":"integer","minimum":2,"default":5},"clip":{"type":"number","exclusiveMinimum":0,"default":0.2},"klCoef":{"type":"number","minimum":0,"default":0.001},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.000003},"weightDecay":{"type":"number","minimum":0,"default":0.01},"temperature":{"type":"number","exclusiveMinimum":0,"default":1},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":1},"maxNewTokens":{"type":"integer","minimum":1,"default":1024}}},"rewrite":{"description":"Generate-Verify-Fallback over the dataset.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"default":1},"temperature":{"type":"number","minimum":0,"default":0},"shardSize":{"type":"integer","minimum":1,"default":256}}},"sft":{"type":"object","additionalProperties":false,"default":{},"properties":{"mode":{"enum":["full","lora"],"default":"full"},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"checkpointEvery":{"type":"integer","minimum":1,"default":100}}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated.","type":"array","uniqueItems":true,"items":{"enum":["vanilla","sdft","self-alignment","rl-rewrite","rl-no-dist","rl-no-div","rl-no-gate"]},"default":["vanilla","sdft","self-alignment","rl-rewrite"]},"benchmarks":{"type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}}}};
-const func24 = Object.prototype.hasOwnProperty;
+exports.validatePipelineConfig = validate39;
+const schema64 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The whole pipeline: train the rewriting policy with GRPO, rewrite the downstream dataset, fine-tune each arm, and measure forgetting. Defaults are the paper's released values (METHOD.md).","type":"object","additionalProperties":false,"required":["backbone","dataset","benchmarks"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The imported downstream dataset (the output folder of importDataset).","$ref":"common.schema.json#/$defs/artifactRef"},"extractor":{"description":"How the downstream task's final answer is read (the gate compares these).","$ref":"common.schema.json#/$defs/extractor","default":{"kind":"boxed"}},"policy":{"type":"object","additionalProperties":false,"default":{},"properties":{"loraRank":{"type":"integer","minimum":1,"default":64},"loraAlpha":{"type":"number","exclusiveMinimum":0,"default":32},"targetModules":{"type":"array","items":{"type":"string"},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"reward":{"type":"object","additionalProperties":false,"default":{},"properties":{"lambdaDist":{"type":"number","minimum":0,"default":0.35},"lambdaDiv":{"type":"number","minimum":0,"default":0.5},"useGate":{"type":"boolean","default":true},"judge":{"description":"Also ask the backbone 'Reply YES or NO'.","type":"boolean","default":false}}},"grpo":{"type":"object","additionalProperties":false,"default":{},"properties":{"steps":{"type":"integer","minimum":1,"default":50},"promptsPerStep":{"type":"integer","minimum":1,"default":504},"groupSize":{"type":"integer","minimum":2,"default":5},"clip":{"type":"number","exclusiveMinimum":0,"default":0.2},"klCoef":{"type":"number","minimum":0,"default":0.001},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.000003},"weightDecay":{"type":"number","minimum":0,"default":0.01},"temperature":{"type":"number","exclusiveMinimum":0,"default":1},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":1},"maxNewTokens":{"type":"integer","minimum":1,"default":1024}}},"rewrite":{"description":"Generate-Verify-Fallback over the dataset.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"default":1},"temperature":{"type":"number","minimum":0,"default":0},"shardSize":{"type":"integer","minimum":1,"default":256}}},"sft":{"type":"object","additionalProperties":false,"default":{},"properties":{"mode":{"enum":["full","lora"],"default":"full"},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"checkpointEvery":{"type":"integer","minimum":1,"default":100}}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated.","type":"array","uniqueItems":true,"items":{"enum":["vanilla","sdft","self-alignment","rl-rewrite","rl-no-dist","rl-no-div","rl-no-gate"]},"default":["vanilla","sdft","self-alignment","rl-rewrite"]},"benchmarks":{"type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}}}};
+const func26 = Object.prototype.hasOwnProperty;
 const func0 = require("ajv/dist/runtime/equal").default;
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate39.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2701,7 +3044,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!(func24.call(schema59.properties, key0))){
+if(!(func26.call(schema64.properties, key0))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -3160,7 +3503,7 @@ if(data20.maxNewTokens === undefined){
 data20.maxNewTokens = 1024;
 }
 for(const key4 in data20){
-if(!(func24.call(schema59.properties.grpo.properties, key4))){
+if(!(func26.call(schema64.properties.grpo.properties, key4))){
 const err37 = {instancePath:instancePath+"/grpo",schemaPath:"#/properties/grpo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err37];
@@ -3559,7 +3902,7 @@ errors++;
 }
 let data36 = data35.mode;
 if(!((data36 === "full") || (data36 === "lora"))){
-const err69 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema59.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err69 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema64.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -3700,7 +4043,7 @@ const len1 = data42.length;
 for(let i1=0; i1<len1; i1++){
 let data43 = data42[i1];
 if(!(((((((data43 === "vanilla") || (data43 === "sdft")) || (data43 === "self-alignment")) || (data43 === "rl-rewrite")) || (data43 === "rl-no-dist")) || (data43 === "rl-no-div")) || (data43 === "rl-no-gate"))){
-const err81 = {instancePath:instancePath+"/arms/" + i1,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema59.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
+const err81 = {instancePath:instancePath+"/arms/" + i1,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema64.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3784,19 +4127,19 @@ vErrors.push(err86);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate39.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePrepareWorldInput = validate38;
-const schema65 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validatePrepareWorldInput = validate42;
+const schema70 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate38.evaluated;
+const evaluated0 = validate42.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3824,7 +4167,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema65.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema70.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3902,19 +4245,19 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate38.errors = vErrors;
+validate42.errors = vErrors;
 return errors === 0;
 }
-validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftInput = validate39;
-const schema68 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"default":16},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"default":0},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"default":1},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often.","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"default":2048}}};
+exports.validateSftInput = validate43;
+const schema73 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"default":16},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"default":0},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"default":1},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often.","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"default":2048}}};
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate43.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3991,7 +4334,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func24.call(schema68.properties, key0))){
+if(!(func26.call(schema73.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -4091,7 +4434,7 @@ errors++;
 }
 let data4 = data.mode;
 if(!((data4 === "full") || (data4 === "lora"))){
-const err10 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema68.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema73.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4185,7 +4528,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(!(((((((data9 === "q_proj") || (data9 === "k_proj")) || (data9 === "v_proj")) || (data9 === "o_proj")) || (data9 === "gate_proj")) || (data9 === "up_proj")) || (data9 === "down_proj"))){
-const err17 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema68.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema73.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4311,7 +4654,7 @@ errors++;
 }
 let data14 = data.schedule;
 if(!(((data14 === "constant") || (data14 === "linear")) || (data14 === "cosine"))){
-const err28 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema68.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema73.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4499,19 +4842,19 @@ vErrors.push(err44);
 }
 errors++;
 }
-validate39.errors = vErrors;
+validate43.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftOutput = validate41;
-const schema73 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
+exports.validateSftOutput = validate45;
+const schema78 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
 
-function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate41.evaluated;
+const evaluated0 = validate45.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4740,19 +5083,233 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate41.errors = vErrors;
+validate45.errors = vErrors;
 return errors === 0;
 }
-validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldOutput = validate43;
-const schema74 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"type":"object"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"}}};
+exports.validateWorldForgettingInput = validate47;
+const schema79 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","description":"The main job on the embedded default: pretrain (or reuse) the backbone, fine-tune each arm with the world's SFT recipe, evaluate the base and every arm, and report forgetting.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"sftSeed":{"description":"Seed of the SFT data order.","$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"description":"Which downstream training sets to fine-tune on: foreign (vanilla SFT), oracle (the own style), oracle-25/50/75 (mixtures).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate47.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.recipe === undefined){
+data.recipe = "default";
+}
+if(data.sftSeed === undefined){
+data.sftSeed = 0;
+}
+if(data.arms === undefined){
+data.arms = ["foreign"];
+}
+if(data.device === undefined){
+data.device = "cpu";
+}
+for(const key0 in data){
+if(!(((((key0 === "recipe") || (key0 === "seed")) || (key0 === "sftSeed")) || (key0 === "arms")) || (key0 === "device"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+let data0 = data.recipe;
+if(!((data0 === "default") || (data0 === "test"))){
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema79.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.seed !== undefined){
+let data1 = data.seed;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err2 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 4294967295 || isNaN(data1)){
+const err3 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+let data2 = data.sftSeed;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err5 = {instancePath:instancePath+"/sftSeed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 4294967295 || isNaN(data2)){
+const err6 = {instancePath:instancePath+"/sftSeed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data2 < 0 || isNaN(data2)){
+const err7 = {instancePath:instancePath+"/sftSeed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+let data3 = data.arms;
+if(Array.isArray(data3)){
+if(data3.length < 1){
+const err8 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
+if(!(((((data4 === "foreign") || (data4 === "oracle")) || (data4 === "oracle-25")) || (data4 === "oracle-50")) || (data4 === "oracle-75"))){
+const err9 = {instancePath:instancePath+"/arms/" + i0,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema79.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+let i1 = data3.length;
+let j0;
+if(i1 > 1){
+outer0:
+for(;i1--;){
+for(j0 = i1; j0--;){
+if(func0(data3[i1], data3[j0])){
+const err10 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+let data5 = data.device;
+if(typeof data5 === "string"){
+if(!pattern6.test(data5)){
+const err12 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate47.errors = vErrors;
+return errors === 0;
+}
+validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateWorldOutput = validate48;
+const schema83 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"type":"object"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"}}};
+
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate43.evaluated;
+const evaluated0 = validate48.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4957,7 +5514,7 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate43.errors = vErrors;
+validate48.errors = vErrors;
 return errors === 0;
 }
-validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};

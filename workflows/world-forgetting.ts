@@ -1,0 +1,87 @@
+import { executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { CpuActivities, ForgettingReportOutput } from '../activities';
+import { schemas, type EvaluateOutput, type ModelRef, type WorldForgettingInputInput } from '../schemas';
+import type { evaluate } from './evaluate';
+import type { pretrain } from './pretrain';
+import { STAGE } from './search-attributes';
+import type { sft } from './sft';
+import { validateInput } from './validate';
+
+export interface WorldForgettingOutput {
+  backbone: ModelRef;
+  base: EvaluateOutput;
+  arms: Record<string, { model: ModelRef; evaluation: EvaluateOutput }>;
+  report: Omit<ForgettingReportOutput, 'strict' | 'lenient'>;
+}
+
+const { forgettingReport } = proxyActivities<CpuActivities>({
+  startToCloseTimeout: '30 minutes',
+  retry: { maximumAttempts: 3 },
+});
+
+/**
+ * The main job on the embedded default: pretrain (or reuse) the backbone, fine-tune each arm on its
+ * downstream training set with the world's one SFT recipe, evaluate the base and every arm, report
+ * forgetting. Each stage is a child workflow, visible on its own in the UI.
+ */
+export async function worldForgetting(input: WorldForgettingInputInput): Promise<WorldForgettingOutput> {
+  const resolved = validateInput(schemas.worldForgettingInput, input, 'worldForgetting');
+  const id = workflowInfo().workflowId;
+  upsertSearchAttributes([{ key: STAGE, value: 'pretrain' }]);
+  const { world, backbone } = await executeChild<typeof pretrain>('pretrain', {
+    workflowId: `${id}/pretrain`,
+    args: [
+      {
+        recipe: resolved.recipe,
+        device: resolved.device,
+        ...(resolved.seed !== undefined ? { seed: resolved.seed } : {}),
+      },
+    ],
+  });
+  const recipe = world.recipe as { sft: Record<string, unknown> };
+  const evaluateChild = (name: string, model: ModelRef) =>
+    executeChild<typeof evaluate>('evaluate', {
+      workflowId: `${id}/evaluate-${name}`,
+      args: [{ model, benchmarks: world.benchmarks, device: resolved.device }],
+    });
+
+  upsertSearchAttributes([{ key: STAGE, value: 'sft' }]);
+  const models = await Promise.all(
+    resolved.arms.map((arm) =>
+      executeChild<typeof sft>('sft', {
+        workflowId: `${id}/sft-${arm}`,
+        args: [
+          {
+            ...recipe.sft,
+            name: `sft-${arm}`,
+            model: backbone,
+            dataset: world.train[arm],
+            seed: resolved.sftSeed,
+            device: resolved.device,
+          },
+        ],
+      }),
+    ),
+  );
+  upsertSearchAttributes([{ key: STAGE, value: 'evaluate' }]);
+  const [base, ...evaluations] = await Promise.all([
+    evaluateChild('base', backbone),
+    ...models.map((m, i) => evaluateChild(resolved.arms[i], m.model)),
+  ]);
+  upsertSearchAttributes([{ key: STAGE, value: 'report' }]);
+  const report = await forgettingReport({
+    name: `forgetting-${resolved.recipe}`,
+    base: base.results,
+    arms: Object.fromEntries(resolved.arms.map((arm, i) => [arm, evaluations[i].results])),
+  });
+  upsertSearchAttributes([{ key: STAGE, value: 'done' }]);
+  const { strict: _s, lenient: _l, ...summary } = report;
+  return {
+    backbone,
+    base,
+    arms: Object.fromEntries(
+      resolved.arms.map((arm, i) => [arm, { model: models[i].model, evaluation: evaluations[i] }]),
+    ),
+    report: summary,
+  };
+}
