@@ -75,16 +75,17 @@ export async function sft(
     return { prompt, target };
   });
 
-  const totalSteps = Math.max(1, Math.ceil((input.epochs * examples.length) / input.batchSize));
+  const batchSize = Math.min(input.batchSize, examples.length);
+  const totalSteps = Math.max(1, Math.ceil(input.epochs * Math.ceil(examples.length / batchSize)));
   const workDir = store.resolve(`work/${input.name}-${key}`);
   await mkdir(workDir, { recursive: true });
   const lora = program.options.lora;
   const run = await trainLoop({
     program,
     workDir,
-    datasetSize: examples.length,
+    lengths: examples.map((e) => e.prompt.length + e.target.length),
     example: (i) => examples[i],
-    batchSize: Math.min(input.batchSize, examples.length),
+    batchSize,
     totalSteps,
     stepsPerRun: input.stepsPerRun,
     checkpointEvery: input.checkpointEvery,

@@ -7,14 +7,15 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TensorData } from '../../engine/graph';
 import type { Example, TrainProgram } from '../../engine/programs/train';
-import { DataOrder } from '../../engine/rng';
+import { LengthGroupedBatches } from './batches';
 import { loadTrainerState, saveTrainerState } from '../../engine/trainer-state';
 import type { Progress } from '../datasets/import-dataset';
 
 export interface TrainLoopOptions {
   program: TrainProgram;
   workDir: string;
-  datasetSize: number;
+  /** Token length of each example (batches group similar lengths). */
+  lengths: number[];
   example(index: number): Example;
   batchSize: number;
   totalSteps: number;
@@ -44,7 +45,7 @@ const CHECKPOINT = 'checkpoint.safetensors';
 const LOG = 'log.jsonl';
 
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
-  const order = new DataOrder(o.datasetSize, o.seed);
+  const order = new LengthGroupedBatches(o.lengths, o.batchSize, o.seed);
   const ckpt = join(o.workDir, CHECKPOINT);
   let step = 0;
   let log: StepLog[] = [];
@@ -68,7 +69,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
     o.progress.checkCancelled();
     const nextCheckpoint = (Math.floor(step / o.checkpointEvery) + 1) * o.checkpointEvery;
     const k = Math.min(o.stepsPerRun, o.totalSteps - step, nextCheckpoint - step);
-    const batches = Array.from({ length: k }, () => order.next(o.batchSize).map((i) => o.example(i)));
+    const batches = Array.from({ length: k }, () => order.next().map((i) => o.example(i)));
     const lrs = Array.from({ length: k }, (_, j) => o.lrAt(step + j));
     const r = await o.program.step(batches, lrs);
     r.losses.forEach((loss, j) => log.push({ step: step + j, loss, lr: lrs[j], gradNorm: r.gradNorms?.[j] }));
