@@ -30,6 +30,9 @@ Usage:
   rewrite-rl status <workflow-id>          a workflow's status (and result when done)
   rewrite-rl import <file> [--map question=problem,answer=solution] [--name N]
         [--format jsonl|json|parquet] [--test-fraction F | --test-size N] [--seed S] [--max-bad-fraction F]
+  rewrite-rl world [--recipe default|test] [--arms foreign,oracle,...] [--seed S]
+                                           pretrain (or reuse) the embedded backbone, fine-tune the arms,
+                                           evaluate, and print the forgetting tables
 
 Options for run, import and demo: --no-worker (only start; workers run elsewhere), --no-wait, --id ID.
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* (a real server or
@@ -61,7 +64,13 @@ interface StartOptions {
   id?: string;
 }
 
-async function startAndWait(s: Settings, workflow: string, input: unknown, o: StartOptions): Promise<number> {
+async function startAndWait(
+  s: Settings,
+  workflow: string,
+  input: unknown,
+  o: StartOptions,
+  onResult?: (value: unknown) => void,
+): Promise<number> {
   await ensureServer(s);
   const client = await connectClient(s);
   const workflowId =
@@ -70,12 +79,17 @@ async function startAndWait(s: Settings, workflow: string, input: unknown, o: St
     const handle = await client.workflow.start(workflow, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
     err(`started ${workflow} as ${workflowId}${uiLink(s, workflowId) ? ` — ${uiLink(s, workflowId)}` : ''}`);
     if (!o.wait) return EXIT.ok;
-    return report(
-      await handle.result().then(
-        (value) => ({ ok: true as const, value }),
-        (error: unknown) => ({ ok: false as const, error }),
-      ),
+    const outcome = await handle.result().then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
     );
+    const code = report(outcome);
+    if (outcome.ok) {
+      onResult?.(outcome.value);
+      const link = uiLink(s, workflowId);
+      if (link) err(`the run in the Temporal UI: ${link}`);
+    }
+    return code;
   };
   try {
     return o.worker ? await withWorkers(s, { cpu: true, device: 'cpu' }, go) : await go();
@@ -193,6 +207,8 @@ export async function main(argv: string[]): Promise<number> {
       'test-size': { type: 'string' },
       seed: { type: 'string' },
       'max-bad-fraction': { type: 'string' },
+      recipe: { type: 'string' },
+      arms: { type: 'string' },
     },
   });
   const s = settingsFromEnv();
@@ -263,6 +279,17 @@ export async function main(argv: string[]): Promise<number> {
     case 'import':
       if (!arg) throw new UsageError('import expects a file');
       return runImport(s, arg, v, start);
+    case 'world': {
+      const input = {
+        ...(v.recipe ? { recipe: v.recipe } : {}),
+        ...(v.arms ? { arms: v.arms.split(',').map((a) => a.trim()) } : {}),
+        ...(v.seed !== undefined ? { seed: num(v.seed, '--seed') } : {}),
+      };
+      return startAndWait(s, 'worldForgetting', input, start, (value) => {
+        const report = (value as { report?: { markdown?: string } }).report;
+        if (report?.markdown) err('\n' + report.markdown);
+      });
+    }
     case 'demo':
       return runImport(
         s,
