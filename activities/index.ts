@@ -20,11 +20,13 @@ import { toFailure } from './failures';
 import { evaluateBenchmark, type BenchmarkResult, type EvaluateBenchmarkInput } from './device/evaluate';
 import { DeviceSession } from './device/session';
 import { sft } from './device/sft';
+import { scoreDataset, type ScoreDatasetInput, type ScoreDatasetOutput } from './device/score-dataset';
 
 export { ArtifactStore } from './artifact-store';
 export { DeviceSession } from './device/session';
 export type { BenchmarkResult, EvaluateBenchmarkInput } from './device/evaluate';
 export type { ForgettingReportOutput } from './forgetting-report';
+export type { ScoreDatasetInput, ScoreDatasetOutput } from './device/score-dataset';
 
 /**
  * Progress reporting for an activity. Besides the heartbeats the work sends, the last details are
@@ -94,6 +96,10 @@ export function createDeviceActivities(opts: { store: ArtifactStore; device: str
       const progress = temporalProgress();
       progress.heartbeat({ stage: 'start' });
       return adapt(progress, () => sft(store, session, input, progress));
+    },
+    async scoreDataset(input: ScoreDatasetInput): Promise<ScoreDatasetOutput> {
+      const progress = temporalProgress();
+      return adapt(progress, () => scoreDataset(store, session, input, progress));
     },
     async evaluateBenchmark(input: EvaluateBenchmarkInput): Promise<BenchmarkResult> {
       const progress = temporalProgress();

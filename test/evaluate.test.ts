@@ -6,8 +6,9 @@ import { after, test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
 import { evaluateBenchmark } from '../activities/device/evaluate';
 import { DeviceSession } from '../activities/device/session';
+import { scoreDataset } from '../activities/device/score-dataset';
 import { isCorrect } from '../method/extract';
-import { noProgress } from './helpers/data';
+import { jsonl, noProgress, put } from './helpers/data';
 import { putBenchmark, putTinyModel } from './helpers/model';
 import { tempDir } from './helpers/temporal';
 
@@ -98,4 +99,35 @@ test('a failed attempt leaves its finished batches; the retry continues from the
   const read = (s: ArtifactStore, uri: string) => readFileSync(s.resolve(`${uri}/predictions.jsonl`), 'utf8');
   assert.equal(read(store, resumed.uri), read(store2, clean.uri));
   assert.ok(mtime > 0);
+});
+
+test('scoreDataset: mean NLL per answer token, independent of the batching', async () => {
+  const root = await tempDir();
+  const store = new ArtifactStore(root);
+  const model = { uri: await putTinyModel(root) };
+  const rows = Array.from({ length: 9 }, (_, i) => ({ id: `s${i}`, question: `q ${i}`, answer: 'x'.repeat(i + 1) }));
+  const dataset = await put(root, 'data/s.jsonl', jsonl(rows));
+  const a = await scoreDataset(store, session, { model, dataset, batchSize: 4 }, noProgress);
+  assert.equal(a.records, 9);
+  assert.ok(a.meanNll > 0 && Number.isFinite(a.meanNll));
+  const perRecord = readFileSync(store.resolve(`${a.uri}/nll.jsonl`), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(
+    perRecord.reduce((s, r) => s + r.tokens, 0),
+    a.tokens,
+  );
+  const weighted = perRecord.reduce((s, r) => s + r.nll * r.tokens, 0) / a.tokens;
+  assert.ok(Math.abs(weighted - a.meanNll) < 1e-9);
+  const root2 = await tempDir();
+  const store2 = new ArtifactStore(root2);
+  const b = await scoreDataset(
+    store2,
+    session,
+    { model: { uri: await putTinyModel(root2) }, dataset: await put(root2, 'data/s.jsonl', jsonl(rows)), batchSize: 9 },
+    noProgress,
+  );
+  assert.ok(Math.abs(a.meanNll - b.meanNll) < 1e-5, `${a.meanNll} vs ${b.meanNll}`);
+  assert.equal((await scoreDataset(store, session, { model, dataset, batchSize: 2 }, noProgress)).reused, true);
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Runner } from '../../engine/runner';
 import { loadHFModel, type HFModel } from '../../engine/model';
 import { loadPeftAdapter, mergeLora } from '../../engine/lora';
-import { GenerateProgram, TrainProgram, type TrainProgramOptions } from '../../engine/programs';
+import { GenerateProgram, ScoreProgram, TrainProgram, type TrainProgramOptions } from '../../engine/programs';
 import type { ModelRef } from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import { sha256, sha256File, canonicalJson } from '../artifact-store';
@@ -22,6 +22,7 @@ export class DeviceSession {
   private readonly models = new Map<string, LoadedModel>();
   private readonly generators = new Map<string, GenerateProgram>();
   private readonly trainers = new Map<string, TrainProgram>();
+  private readonly scorers = new Map<string, ScoreProgram>();
 
   constructor(
     readonly device: string,
@@ -77,6 +78,17 @@ export class DeviceSession {
     if (!program) {
       program = await GenerateProgram.create(this.runner(), loaded.model, { name: `generate-${loaded.key}` });
       const evicted = this.remember(this.generators, loaded.key, program);
+      for (const p of evicted) await this.runner().unload(p.name);
+    }
+    return { loaded, program };
+  }
+
+  async scorer(store: ArtifactStore, ref: ModelRef): Promise<{ loaded: LoadedModel; program: ScoreProgram }> {
+    const loaded = await this.model(store, ref);
+    let program = this.scorers.get(loaded.key);
+    if (!program) {
+      program = await ScoreProgram.create(this.runner(), loaded.model, { name: `score-${loaded.key}` });
+      const evicted = this.remember(this.scorers, loaded.key, program);
       for (const p of evicted) await this.runner().unload(p.name);
     }
     return { loaded, program };
