@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Graph } from '../../engine/graph';
 import * as op from '../../engine/ops';
@@ -41,28 +41,43 @@ test('a 30-second program runs off the event loop: a 50 ms timer is never more t
   const n = (k: number) => ({ dtype: 'int64' as const, shape: [], data: BigInt64Array.from([BigInt(k)]) });
   await runner.run('spin', { n: n(20), x, w }); // warm-up
   const probe = await runner.run('spin', { n: n(300), x, w });
-  const iters = Math.round((30_000 / probe.runMs) * 300);
+  let iters = Math.round((30_000 / probe.runMs) * 300);
 
-  let last = performance.now();
-  let worst = 0;
-  let ticks = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last - 50);
-    last = now;
-    ticks++;
-  }, 50);
-  const t0 = performance.now();
-  const r = await runner.run('spin', { n: n(iters), x, w });
-  const wall = performance.now() - t0;
-  clearInterval(timer);
-  console.log(
-    `# 30 s program: ${iters} iterations, run ${(r.runMs / 1000).toFixed(1)} s, ${ticks} timer ticks, worst lateness ${worst.toFixed(1)} ms`,
+  // A blocked event loop would be ~30 s late on every attempt. On a machine shared with other busy
+  // processes a rare scheduling spike can still delay one tick past 100 ms, so one retry is allowed;
+  // a run that came out shorter than 20 s (the probe ran under heavier load) is redone longer.
+  const attempts: number[] = [];
+  for (let k = 0; k < 4 && attempts.length < 2; k++) {
+    let last = performance.now();
+    let worst = 0;
+    let ticks = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last - 50);
+      last = now;
+      ticks++;
+    }, 50);
+    const t0 = performance.now();
+    const r = await runner.run('spin', { n: n(iters), x, w });
+    const wall = performance.now() - t0;
+    clearInterval(timer);
+    console.log(
+      `# 30 s program: ${iters} iterations, run ${(r.runMs / 1000).toFixed(1)} s, ${ticks} timer ticks, worst lateness ${worst.toFixed(1)} ms (load average ${loadavg()[0].toFixed(1)})`,
+    );
+    assert.ok(Number.isFinite((r.outputs.checksum.data as Float32Array)[0]));
+    assert.ok(ticks >= (wall / 50) * 0.9, `only ${ticks} ticks in ${wall} ms`);
+    if (r.runMs < 20_000) {
+      iters = Math.round((iters * 30_000) / r.runMs);
+      continue;
+    }
+    attempts.push(worst);
+    if (worst <= 100) break;
+  }
+  assert.ok(attempts.length > 0, 'no run lasted 20 s');
+  assert.ok(
+    attempts[attempts.length - 1] <= 100,
+    `timer fired ${attempts.map((a) => a.toFixed(0)).join(' and ')} ms late`,
   );
-  assert.ok(r.runMs > 20_000, `program ran only ${r.runMs} ms`);
-  assert.ok(Number.isFinite((r.outputs.checksum.data as Float32Array)[0]));
-  assert.ok(ticks >= (wall / 50) * 0.9, `only ${ticks} ticks in ${wall} ms`);
-  assert.ok(worst <= 100, `timer fired ${worst} ms late`);
 });
 
 test('runner: state in, new.* state out, missing inputs and unknown feeds are clear errors', async () => {
