@@ -33,10 +33,10 @@ export type { ScoreDatasetInput, ScoreDatasetOutput } from './device/score-datas
  * repeated every few seconds, so heartbeats keep arriving while a long device program runs (it runs
  * off this event loop) and a cancellation is noticed.
  */
-function temporalProgress(): Progress & { stop(): void } {
+function temporalProgress(everyMs = 5000): Progress & { stop(): void } {
   const ctx = Context.current();
   let last: unknown = undefined;
-  const timer = setInterval(() => ctx.heartbeat(last), 5000);
+  const timer = setInterval(() => ctx.heartbeat(last), everyMs);
   return {
     heartbeat: (details) => {
       last = details;
@@ -88,21 +88,27 @@ export interface DeviceInfo {
 }
 
 /** Activities that run on a device-pinned worker, one at a time per device; `session` keeps loaded programs. */
-export function createDeviceActivities(opts: { store: ArtifactStore; device: string; session?: DeviceSession }) {
+export function createDeviceActivities(opts: {
+  store: ArtifactStore;
+  device: string;
+  session?: DeviceSession;
+  /** How often the last progress is repeated as a heartbeat while device work runs. */
+  heartbeatEveryMs?: number;
+}) {
   const { store } = opts;
   const session = opts.session ?? new DeviceSession(opts.device);
   return {
     async sft(input: SftInputInput): Promise<SftOutput> {
-      const progress = temporalProgress();
+      const progress = temporalProgress(opts.heartbeatEveryMs);
       progress.heartbeat({ stage: 'start' });
       return adapt(progress, () => sft(store, session, input, progress));
     },
     async scoreDataset(input: ScoreDatasetInput): Promise<ScoreDatasetOutput> {
-      const progress = temporalProgress();
+      const progress = temporalProgress(opts.heartbeatEveryMs);
       return adapt(progress, () => scoreDataset(store, session, input, progress));
     },
     async evaluateBenchmark(input: EvaluateBenchmarkInput): Promise<BenchmarkResult> {
-      const progress = temporalProgress();
+      const progress = temporalProgress(opts.heartbeatEveryMs);
       progress.heartbeat({ stage: 'start' });
       return adapt(progress, () => evaluateBenchmark(store, session, input, progress));
     },
