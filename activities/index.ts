@@ -20,12 +20,14 @@ import { toFailure } from './failures';
 import { evaluateBenchmark, type BenchmarkResult, type EvaluateBenchmarkInput } from './device/evaluate';
 import { DeviceSession } from './device/session';
 import { sft } from './device/sft';
+import { rewriteDataset, type RewriteDatasetInput, type RewriteDatasetOutput } from './device/rewrite-dataset';
 import { scoreDataset, type ScoreDatasetInput, type ScoreDatasetOutput } from './device/score-dataset';
 
 export { ArtifactStore } from './artifact-store';
 export { DeviceSession } from './device/session';
 export type { BenchmarkResult, EvaluateBenchmarkInput } from './device/evaluate';
 export type { ForgettingReportOutput } from './forgetting-report';
+export type { RewriteDatasetInput, RewriteDatasetOutput } from './device/rewrite-dataset';
 export type { ScoreDatasetInput, ScoreDatasetOutput } from './device/score-dataset';
 
 /**
@@ -106,6 +108,10 @@ export function createDeviceActivities(opts: {
     async scoreDataset(input: ScoreDatasetInput): Promise<ScoreDatasetOutput> {
       const progress = temporalProgress(opts.heartbeatEveryMs);
       return adapt(progress, () => scoreDataset(store, session, input, progress));
+    },
+    async rewriteDataset(input: RewriteDatasetInput): Promise<RewriteDatasetOutput> {
+      const progress = temporalProgress(opts.heartbeatEveryMs);
+      return adapt(progress, () => rewriteDataset(store, session, input, progress));
     },
     async evaluateBenchmark(input: EvaluateBenchmarkInput): Promise<BenchmarkResult> {
       const progress = temporalProgress(opts.heartbeatEveryMs);

@@ -13,6 +13,9 @@ export const REWRITE_INSTRUCTION =
 export const WORLD_REWRITE_INSTRUCTION =
   'Rewrite this solution in your own words.\nQuestion: {question}\nSolution:\n{answer}';
 
+/** The world's rewriting prompt in QA form, with {question} and {answer} still to fill. */
+export const WORLD_REWRITE_PROMPT = QA_TEMPLATE.replace('{question}', WORLD_REWRITE_INSTRUCTION);
+
 /** SDFT-style baseline (Yang et al. 2024). */
 export const SDFT_INSTRUCTION =
   '{question}\n\nReference answer:\n{answer}\n\nRefer to the reference answer and write your own response.';

@@ -32,7 +32,7 @@ test('heartbeats keep arriving during a long training run', async () => {
   const beats: number[] = [];
   env.on('heartbeat', () => beats.push(Date.now()));
   const t0 = Date.now();
-  const out = await env.run(acts.sft, input);
+  const out = (await env.run(acts.sft, input)) as { steps: number };
   const ms = Date.now() - t0;
   assert.equal(out.steps, 64);
   const gaps = beats.slice(1).map((b, i) => b - beats[i]);

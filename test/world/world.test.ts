@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../../engine/rng';
 import { extract } from '../../method/extract';
-import { qaPrompt } from '../../method/prompts';
-import { FOREIGN, ONE_STEP_STYLES, OWN, render, STYLES, type Style } from '../../world/styles';
+import { fill, qaPrompt, WORLD_REWRITE_PROMPT } from '../../method/prompts';
+import { FOREIGN, ONE_STEP_STYLES, OWN, render, STYLES, styleByName, type Style } from '../../world/styles';
 import type { Trace } from '../../world/trace';
 import { distinct, makeWorld, pretrainItem, rewriteExample, sample } from '../../world/world';
 
@@ -78,5 +78,9 @@ test('pretraining: the own style after "Answer:", rewriting from one-step styles
   const p = distinct(world.downstream, 'train', 1, 0)[0];
   const ex = rewriteExample(p, new Rng(0));
   assert.equal(ex.answer, render(p.trace, OWN));
+  assert.equal(
+    qaPrompt(ex.question),
+    fill(WORLD_REWRITE_PROMPT, { question: p.question, answer: render(p.trace, styleByName(ex.style)) }),
+  );
   assert.ok(qaPrompt(ex.question).length + ex.answer.length < 420);
 });

@@ -1,0 +1,51 @@
+// Generate -> Verify -> Fallback on a real (tiny) model.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { ArtifactStore } from '../activities/artifact-store';
+import { rewriteDataset } from '../activities/device/rewrite-dataset';
+import { DeviceSession } from '../activities/device/session';
+import { jsonl, noProgress, put } from './helpers/data';
+import { putTinyModel } from './helpers/model';
+import { tempDir } from './helpers/temporal';
+
+const session = new DeviceSession('cpu', 1);
+after(() => session.close());
+
+test('every record keeps its original and candidates; failures fall back to y*; samples are batch-independent', async () => {
+  const root = await tempDir();
+  const store = new ArtifactStore(root);
+  const model = { uri: await putTinyModel(root) };
+  const rows = Array.from({ length: 5 }, (_, i) => ({ id: `r${i}`, question: `q${i}`, answer: `so \\boxed{${i}}` }));
+  const dataset = await put(root, 'data/train.jsonl', jsonl(rows));
+  const run = (batchSize: number, name: string) =>
+    rewriteDataset(
+      store,
+      session,
+      { model, dataset, name, samples: 3, temperature: 0.8, seed: 4, maxNewTokens: 12, batchSize },
+      noProgress,
+    );
+  const a = await run(4, 'a');
+  assert.equal(a.records, 5);
+  const data = readFileSync(store.resolve(a.data), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  for (const [i, row] of data.entries()) {
+    assert.equal(row.original, rows[i].answer);
+    assert.equal(row.candidates.length, 3);
+    assert.equal(row.num_rewrite_trials, 3);
+    if (!row.rewrite_success) assert.equal(row.answer, row.original);
+  }
+  assert.equal(a.passRate, data.filter((r) => r.rewrite_success).length / 5);
+  const b = await run(15, 'b');
+  const other = readFileSync(store.resolve(b.data), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    other.map((r) => r.candidates.map((c: { text: string }) => c.text)),
+    data.map((r) => r.candidates.map((c: { text: string }) => c.text)),
+  );
+  assert.equal((await run(2, 'a')).reused, true);
+});
