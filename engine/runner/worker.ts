@@ -30,6 +30,11 @@ function transferList(ts: Iterable<TensorData>): ArrayBuffer[] {
   return [...seen];
 }
 
+/** True when the tensor's view spans its whole buffer, so transferring it detaches nothing else. */
+function ownsBuffer(t: TensorData): boolean {
+  return t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength;
+}
+
 /** A private copy whose buffer can be transferred without detaching anything else. */
 function own(t: TensorData): TensorData {
   return { dtype: t.dtype, shape: [...t.shape], data: t.data.slice() };
@@ -72,7 +77,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer?: Array
         outputBytes += t.data.byteLength;
         if (name.startsWith(UPDATED_PREFIX)) state.set(name.slice(UPDATED_PREFIX.length), t);
         if (req.fetch ? req.fetch.includes(name) : !name.startsWith(UPDATED_PREFIX))
-          outputs[name] = name.startsWith(UPDATED_PREFIX) ? own(t) : t;
+          outputs[name] = name.startsWith(UPDATED_PREFIX) || !ownsBuffer(t) ? own(t) : t;
       }
       const r: RunResult = { outputs, runMs, outputBytes };
       return { result: r, transfer: transferList(Object.values(outputs)) };
