@@ -89,5 +89,8 @@ export const schemas = {
   prepareWorldInput: checker<T.PrepareWorldInput>(validators.validatePrepareWorldInput, 'world input'),
   worldOutput: checker<T.WorldOutput>(validators.validateWorldOutput, 'world output'),
   forgettingInput: checker<T.ForgettingInput>(validators.validateForgettingInput, 'forgetting input'),
-  worldForgettingInput: checker<T.WorldForgettingInput>(validators.validateWorldForgettingInput, 'worldForgetting input'),
+  worldForgettingInput: checker<T.WorldForgettingInput>(
+    validators.validateWorldForgettingInput,
+    'worldForgetting input',
+  ),
 };
