@@ -57,7 +57,7 @@ export async function matmulPeak(runner: Runner): Promise<number> {
     b: { dtype: 'float32' as const, shape: [n, n], data: fill((i) => ((i % 5) - 2) * 0.01) },
   };
   const times: number[] = [];
-  for (let i = 0; i < 5; i++) times.push((await runner.run('peak', feeds)).runMs);
+  for (let i = 0; i < 10; i++) times.push((await runner.run('peak', feeds)).runMs);
   await runner.unload('peak');
   return (2 * n ** 3) / (Math.min(...times.slice(1)) / 1000) / 1e9;
 }

@@ -60,8 +60,9 @@ async function measure(label: string, lora: boolean): Promise<number> {
   return ms;
 }
 
+// The best of a run before the workloads (other processes on the machine make any single figure low).
 const peak = await matmulPeak(runner);
-console.log(`matrix-multiply peak through onnxruntime-node now (2048^3): ${peak.toFixed(0)} GFLOP/s`);
+console.log(`matrix-multiply peak through onnxruntime-node now (2048^3, best of 10): ${peak.toFixed(0)} GFLOP/s`);
 const fullMs = await measure('full', false);
 const loraMs = await measure('lora r16', true);
 await runner.close();
