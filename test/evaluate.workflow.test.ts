@@ -1,47 +1,29 @@
 // The evaluate workflow on a real dev server, with the CPU worker and a device-pinned worker.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { TASK_QUEUE } from '../temporal/settings';
 import { METRIC } from '../workflows/search-attributes';
 import { putBenchmark, putTinyModel } from './helpers/model';
-import { cpuWorker, deviceWorker, startTestServer, tempDir } from './helpers/temporal';
+import { useTemporal } from './helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-let workers: Worker[];
-let running: Promise<unknown>;
-let root: string;
-
-before(async () => {
-  env = await startTestServer();
-  root = await tempDir();
-  workers = [await cpuWorker(env, root), await deviceWorker(env, root)];
-  running = Promise.all(workers.map((w) => w.run()));
-});
-
-after(async () => {
-  for (const w of workers) w.shutdown();
-  await running;
-  await env.teardown();
-});
+const t = useTemporal({ device: true });
 
 test('evaluates a suite on the device worker and sums it up', async () => {
-  const model = { uri: await putTinyModel(root) };
+  const model = { uri: await putTinyModel(t.root) };
   const benchmarks = [
-    { name: 'a', data: await putBenchmark(root, 'a', 5), extractor: { kind: 'boxed' }, maxNewTokens: 4 },
-    { name: 'b', data: await putBenchmark(root, 'b', 4), extractor: { kind: 'last-number' }, maxNewTokens: 4 },
+    { name: 'a', data: await putBenchmark(t.root, 'a', 5), extractor: { kind: 'boxed' }, maxNewTokens: 4 },
+    { name: 'b', data: await putBenchmark(t.root, 'b', 4), extractor: { kind: 'last-number' }, maxNewTokens: 4 },
     {
       name: 'down',
       role: 'downstream',
-      data: await putBenchmark(root, 'down', 3),
+      data: await putBenchmark(t.root, 'down', 3),
       extractor: { kind: 'boxed' },
       maxNewTokens: 4,
     },
   ];
-  const handle = await env.client.workflow.start('evaluate', {
+  const handle = await t.env.client.workflow.start('evaluate', {
     taskQueue: TASK_QUEUE,
     workflowId: 'evaluate-suite',
     args: [{ model, benchmarks, batchSize: 2 }],
@@ -70,7 +52,7 @@ test('invalid input fails before any activity: a bad extractor and a benchmark l
     ],
     [[bench, bench], /\$\.benchmarks\[1\]\.name: "a" is listed twice \(unique\)/],
   ] as const) {
-    const handle = await env.client.workflow.start('evaluate', {
+    const handle = await t.env.client.workflow.start('evaluate', {
       taskQueue: TASK_QUEUE,
       workflowId: `evaluate-bad-${benchmarks.length}`,
       args: [{ model, benchmarks }],

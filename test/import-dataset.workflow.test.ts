@@ -1,40 +1,22 @@
 // importDataset end to end: a real Temporal dev server and a real worker with the plugin.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import { ArtifactStore } from '../activities/artifact-store';
 import { TASK_QUEUE } from '../temporal/settings';
 import { RECORDS, STAGE } from '../workflows/search-attributes';
 import { jsonl, mathRecord, put } from './helpers/data';
-import { cpuWorker, startTestServer, tempDir } from './helpers/temporal';
+import { useTemporal } from './helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let root: string;
-let running: Promise<void>;
+const t = useTemporal();
 let n = 0;
-
-before(async () => {
-  env = await startTestServer();
-  root = await tempDir();
-  worker = await cpuWorker(env, root);
-  running = worker.run();
-});
-
-after(async () => {
-  worker.shutdown();
-  await running;
-  await env.teardown();
-});
 
 const map = { question: 'problem', answer: 'solution' };
 const start = (input: unknown) =>
-  env.client.workflow.start('importDataset', { taskQueue: TASK_QUEUE, workflowId: `import-${++n}`, args: [input] });
+  t.env.client.workflow.start('importDataset', { taskQueue: TASK_QUEUE, workflowId: `import-${++n}`, args: [input] });
 
 async function failureOf(handle: { result(): Promise<unknown> }) {
   const err = await handle.result().catch((e) => e);
@@ -43,7 +25,7 @@ async function failureOf(handle: { result(): Promise<unknown> }) {
 }
 
 async function eventTypes(workflowId: string): Promise<string[]> {
-  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  const history = await t.env.client.workflow.getHandle(workflowId).fetchHistory();
   return (history.events ?? []).map((e) => proto.temporal.api.enums.v1.EventType[e.eventType ?? 0]);
 }
 
@@ -52,7 +34,7 @@ test('imports a file with good and bad lines and checks every output', async () 
   rows.splice(5, 0, '{"problem": "dangling"');
   rows.splice(9, 0, { problem: 'no solution' });
   rows.push(mathRecord(3)); // exact duplicate
-  const source = await put(root, 'in/mixed.jsonl', jsonl(rows));
+  const source = await put(t.root, 'in/mixed.jsonl', jsonl(rows));
   const handle = await start({ source, map, maxBadFraction: 0.1, split: { testSize: 8 }, seed: 5, name: 'mixed' });
   const out = await handle.result();
   assert.deepEqual(out.counts, { read: 43, valid: 40, duplicates: 1, rejected: 2, train: 32, test: 8 });
@@ -65,7 +47,7 @@ test('imports a file with good and bad lines and checks every output', async () 
   );
   assert.equal(out.reused, false);
   assert.match(out.uri, /^artifact:\/\/datasets\/mixed-[0-9a-f]{12}$/);
-  const store = new ArtifactStore(root);
+  const store = new ArtifactStore(t.root);
   const read = (uri: string) => readFileSync(store.resolve(uri), 'utf8').trim().split('\n');
   assert.equal(read(out.train.uri).length, 32);
   assert.equal(read(out.test.uri).length, 8);
@@ -114,25 +96,29 @@ test('a source path that escapes the artifact root is rejected', async () => {
 });
 
 test('bad records fail the workflow (non-retryable) naming them, with the rejects file kept', async () => {
-  const source = await put(root, 'in/bad.jsonl', jsonl([mathRecord(1), { problem: 3, solution: 'x' }, mathRecord(2)]));
+  const source = await put(
+    t.root,
+    'in/bad.jsonl',
+    jsonl([mathRecord(1), { problem: 3, solution: 'x' }, mathRecord(2)]),
+  );
   const cause = await failureOf(await start({ source, map }));
   assert.ok(cause instanceof ActivityFailure && cause.cause instanceof ApplicationFailure);
   assert.equal(cause.cause.type, 'BadRecords');
   assert.match(cause.cause.message, /bad\.jsonl:2: problem: "problem" must be a string, got a number \(type\)/);
   const rejectsUri = (cause.cause.details?.[0] as { rejectsUri: string }).rejectsUri;
-  assert.equal(readFileSync(new ArtifactStore(root).resolve(rejectsUri), 'utf8').trim().split('\n').length, 1);
+  assert.equal(readFileSync(new ArtifactStore(t.root).resolve(rejectsUri), 'utf8').trim().split('\n').length, 1);
 });
 
 test('cancelling stops the running activity and leaves completed artifacts intact', async () => {
-  const store = new ArtifactStore(root);
+  const store = new ArtifactStore(t.root);
   const done = await (
-    await start({ source: await put(root, 'in/small.jsonl', jsonl([mathRecord(1), mathRecord(2)])), map })
+    await start({ source: await put(t.root, 'in/small.jsonl', jsonl([mathRecord(1), mathRecord(2)])), map })
   ).result();
   const big = Array.from({ length: 400_000 }, (_, i) => JSON.stringify(mathRecord(i))).join('\n');
-  const handle = await start({ source: await put(root, 'in/big.jsonl', big), map, name: 'big' });
+  const handle = await start({ source: await put(t.root, 'in/big.jsonl', big), map, name: 'big' });
   // wait until the activity has heartbeated progress, then cancel
   for (let i = 0; i < 200; i++) {
-    const d = await env.client.workflowService.describeWorkflowExecution({
+    const d = await t.env.client.workflowService.describeWorkflowExecution({
       namespace: 'default',
       execution: { workflowId: handle.workflowId },
     });

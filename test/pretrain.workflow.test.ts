@@ -2,36 +2,18 @@
 // a second run reuses everything.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
 import { loadHFModel } from '../engine/model';
 import { TASK_QUEUE } from '../temporal/settings';
-import { cpuWorker, deviceWorker, startTestServer, tempDir } from './helpers/temporal';
+import { useTemporal } from './helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-let workers: Worker[];
-let running: Promise<unknown>;
-let root: string;
-
-before(async () => {
-  env = await startTestServer();
-  root = await tempDir();
-  workers = [await cpuWorker(env, root), await deviceWorker(env, root)];
-  running = Promise.all(workers.map((w) => w.run()));
-});
-
-after(async () => {
-  for (const w of workers) w.shutdown();
-  await running;
-  await env.teardown();
-});
+const t = useTemporal({ device: true });
 
 test('pretrain builds the world and a backbone once, then reuses them', async () => {
-  const store = new ArtifactStore(root);
+  const store = new ArtifactStore(t.root);
   const run = (id: string) =>
-    env.client.workflow.execute('pretrain', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ recipe: 'test' }] });
+    t.env.client.workflow.execute('pretrain', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ recipe: 'test' }] });
   const first = await run('pretrain-1');
   assert.equal(first.world.reused, false);
   assert.equal(first.pretraining.reused, false);

@@ -2,33 +2,15 @@
 // evaluation of the base and each arm, and the forgetting report.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
 import { TASK_QUEUE } from '../temporal/settings';
-import { cpuWorker, deviceWorker, startTestServer, tempDir } from './helpers/temporal';
+import { useTemporal } from './helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-let workers: Worker[];
-let running: Promise<unknown>;
-let root: string;
-
-before(async () => {
-  env = await startTestServer();
-  root = await tempDir();
-  workers = [await cpuWorker(env, root), await deviceWorker(env, root)];
-  running = Promise.all(workers.map((w) => w.run()));
-});
-
-after(async () => {
-  for (const w of workers) w.shutdown();
-  await running;
-  await env.teardown();
-});
+const t = useTemporal({ device: true });
 
 test('worldForgetting: pretrain, fine-tune two arms, evaluate three models, report forgetting', async () => {
-  const out = await env.client.workflow.execute('worldForgetting', {
+  const out = await t.env.client.workflow.execute('worldForgetting', {
     taskQueue: TASK_QUEUE,
     workflowId: 'world-forgetting',
     args: [{ recipe: 'test', arms: ['foreign', 'oracle'] }],
@@ -39,10 +21,10 @@ test('worldForgetting: pretrain, fine-tune two arms, evaluate three models, repo
   assert.match(out.report.markdown, /### Forgetting on the general benchmarks, strict extraction/);
   assert.match(out.report.markdown, /\| foreign \(forgetting\) \|/);
   assert.match(out.report.markdown, /\| oracle \| /);
-  const json = JSON.parse(readFileSync(new ArtifactStore(root).resolve(`${out.report.uri}/forgetting.json`), 'utf8'));
+  const json = JSON.parse(readFileSync(new ArtifactStore(t.root).resolve(`${out.report.uri}/forgetting.json`), 'utf8'));
   assert.deepEqual(json.strict.benchmarks, ['arithmetic', 'comparison', 'strings', 'counting', 'facts']);
   const children = [];
-  for await (const w of env.client.workflow.list({ query: `WorkflowId STARTS_WITH "world-forgetting/"` }))
+  for await (const w of t.env.client.workflow.list({ query: `WorkflowId STARTS_WITH "world-forgetting/"` }))
     children.push(w.workflowId);
   assert.deepEqual(children.sort(), [
     'world-forgetting/evaluate-base',

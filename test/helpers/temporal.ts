@@ -1,6 +1,7 @@
 // Test helpers for real orchestration: a real Temporal dev server (the project's binary, on free ports)
 // and real workers with the plugin, using the workflow bundle made once per run by scripts/test-setup.ts.
 import { readFileSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,4 +69,26 @@ export async function deviceWorker(env: TestWorkflowEnvironment, artifactRoot: s
     maxConcurrentActivityTaskExecutions: 1,
     plugins: [new RewriteRlPlugin({ activities: 'device', device: 'cpu', artifactRoot })],
   });
+}
+
+/**
+ * A dev server and the workers of a test file, started before its tests and stopped after them.
+ * Read `env` and `root` (the artifact store) inside tests.
+ */
+export function useTemporal(o: { device?: boolean } = {}): { env: TestWorkflowEnvironment; root: string } {
+  const ctx = {} as { env: TestWorkflowEnvironment; root: string };
+  let workers: Worker[] = [];
+  let running: Promise<unknown> = Promise.resolve();
+  before(async () => {
+    ctx.env = await startTestServer();
+    ctx.root = await tempDir();
+    workers = [await cpuWorker(ctx.env, ctx.root), ...(o.device ? [await deviceWorker(ctx.env, ctx.root)] : [])];
+    running = Promise.all(workers.map((w) => w.run()));
+  });
+  after(async () => {
+    for (const w of workers) w.shutdown();
+    await running;
+    await ctx.env?.teardown();
+  });
+  return ctx;
 }

@@ -226,3 +226,39 @@ test('bad inputs are clear errors', async () => {
   await assert.rejects(gen.generate([{ id: 'x', prompt: [1] }], { maxNewTokens: 2, topP: 0 }), /topP/);
   await assert.rejects(gen.generate([{ id: 'x', prompt: [-1] }], { maxNewTokens: 2 }), /token id -1/);
 });
+
+test('score: log-probs and pooled states of each item equal an unpadded forward pass', async () => {
+  await setup();
+  const items = [
+    { prompt: [], target: [5, 6, 7] },
+    { prompt: [9, 10, 11, 12, 13, 14, 15], target: [16] },
+    { prompt: [20], target: [21, 22, 23, 24, 25] },
+  ];
+  const s = await score.score(items, { temperature: 0.7 });
+  const fw = await createSession(serializeModel(buildForwardProgram(llama.config, llama.weights)));
+  const V = llama.config.vocabSize;
+  const H = llama.config.hiddenSize;
+  for (let i = 0; i < items.length; i++) {
+    const row = [...items[i].prompt, ...items[i].target];
+    const b = padBatch([row], 'right');
+    const r = await runSession(fw, { tokens: b.tokens, mask: b.mask });
+    const logits = r.logits.data as Float32Array;
+    const hidden = r.hidden.data as Float32Array;
+    const p = items[i].prompt.length;
+    items[i].target.forEach((tok, k) => {
+      const at = p + k;
+      let want = 0;
+      if (at > 0) {
+        const z = Array.from(logits.subarray((at - 1) * V, at * V), (x) => x / 0.7);
+        const mx = Math.max(...z);
+        want = z[tok] - mx - Math.log(z.reduce((a, x) => a + Math.exp(x - mx), 0));
+      }
+      assert.ok(Math.abs(s.logprobs[i][k] - want) < 1e-4, `item ${i} token ${k}: ${s.logprobs[i][k]} vs ${want}`);
+    });
+    const pooled = new Float32Array(H);
+    for (let k = 0; k < items[i].target.length; k++)
+      for (let j = 0; j < H; j++) pooled[j] += hidden[(p + k) * H + j] / items[i].target.length;
+    assert.ok(maxAbsDiff(s.embeddings[i], pooled) < 1e-4, `item ${i} embedding`);
+  }
+  await fw.release();
+});
