@@ -4,7 +4,7 @@ import type { Runner } from '../runner';
 import { checkSequenceLength } from '../model/config';
 import { decoderForward, lmHead } from '../model/decoder';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
-import { asParamState, checkTokens, decoderParams, f32, loadProgram, padBatch, scalarF32 } from './common';
+import { asParamState, checkTokens, decoderParams, f32, i64, loadProgram, padBatch, scalarF32 } from './common';
 import type { ProgramModel } from './common';
 
 export interface ScoreProgramOptions {
@@ -15,11 +15,12 @@ export interface ScoreProgramOptions {
 }
 
 /**
- * score: inputs `tokens` int64 [B, T] (right-padded prompt + target), `mask` [B, T] (1 = token),
- * `target_mask` [B, T] (1 where a token is a target), `temperature` scalar (logits are divided by it),
- * and `lora_scale` with LoRA (0 switches the adapter off). Outputs `logprobs` [B, T] (log p of token t
- * given tokens < t under the temperature-scaled distribution; 0 at t = 0) and `pooled` [B, H]
- * (final-norm hidden states averaged over the target tokens).
+ * score: inputs `tokens` int64 [B, T] (LEFT-padded prompt + target), `mask` [B, T] (1 = token),
+ * `target_mask` [B, T] (1 where a token is a target), `target_len` (Tt: the longest target, < T),
+ * `temperature` scalar (logits are divided by it), and `lora_scale` with LoRA (0 switches the adapter
+ * off). Outputs `logprobs` [B, Tt] (column j: log p of token T - Tt + j given the tokens before it,
+ * under the temperature-scaled distribution) and `pooled` [B, H] (final-norm hidden states averaged
+ * over the target tokens).
  */
 export function buildScoreProgram(model: ProgramModel, o: ScoreProgramOptions = {}): Graph {
   const g = new Graph('score');
@@ -34,19 +35,18 @@ export function buildScoreProgram(model: ProgramModel, o: ScoreProgramOptions = 
     o.weightsFromState ? undefined : model.weights,
     o.lora && scale ? { config: o.lora, scale } : undefined,
   );
+  const targetLen = g.input('target_len', 'int64', []);
   const { hidden } = decoderForward(m, tokens, mask);
+  // Rows are left-padded, so every target span ends at the last column: only the last `target_len`
+  // positions need logits (prompts can be long and vocabularies large).
   const t = op.dimOf(tokens, 1);
-  const one = op.ints(g, [1]);
-  const end = op.reshape(op.sub(t, op.scalar(g, 1, 'int64')), [1]);
-  const tLen = op.reshape(t, [1]);
-  const zero = op.ints(g, [0]);
-  const h = op.slice(hidden, zero, end, [1]); // positions 0..T-2 predict tokens 1..T-1
+  const end = op.sub(t, op.scalar(g, 1, 'int64'));
+  const start = op.sub(end, targetLen);
+  const h = op.slice(hidden, op.reshape(start, [1]), op.reshape(end, [1]), [1]); // predicts the next tokens
   const logits = op.div(lmHead(m, h), temperature);
-  const next = op.slice(tokens, one, tLen, [1]);
+  const next = op.slice(tokens, op.reshape(op.add(start, op.scalar(g, 1, 'int64')), [1]), op.reshape(t, [1]), [1]);
   const lp = op.squeeze(op.gatherElements(op.logSoftmax(logits, -1), op.unsqueeze(next, [-1]), -1), [-1]);
-  const first = op.constantOfShape(op.concat([op.shapeOf(tokens, 0, 1), one], 0), 0, 'float32');
-  const full = op.mul(op.concat([first, lp], 1), targetMask);
-  g.output('logprobs', full);
+  g.output('logprobs', lp);
   const w = op.unsqueeze(targetMask, [-1]);
   const pooled = op.div(op.reduceSum(op.mul(hidden, w), [1]), op.max(op.reduceSum(w, [1]), 1e-9));
   g.output('pooled', pooled);
@@ -54,7 +54,7 @@ export function buildScoreProgram(model: ProgramModel, o: ScoreProgramOptions = 
 }
 
 export interface ScoreItem {
-  /** Context tokens (may be empty when the target starts the sequence). */
+  /** Context tokens (may be empty: the target starts the sequence and its first token gets log-prob 0). */
   prompt: number[];
   /** Tokens whose log-probabilities are returned (at least one). */
   target: number[];
@@ -104,18 +104,21 @@ export class ScoreProgram {
       return [...it.prompt, ...it.target];
     });
     checkTokens('score', rows, this.model.config.vocabSize);
-    const b = padBatch(rows, 'right', o.padId ?? 0);
+    const b = padBatch(rows, 'left', o.padId ?? 0);
     checkSequenceLength(this.model.config, b.width);
     const T = b.width;
     const tm = new Float32Array(items.length * T);
     items.forEach((it, i) => {
-      for (let j = 0; j < it.target.length; j++) tm[i * T + it.prompt.length + j] = 1;
+      for (let j = 0; j < it.target.length; j++) tm[i * T + T - it.target.length + j] = 1;
     });
+    // Columns scored: the last Tt (the first column has no context to predict it from).
+    const Tt = Math.min(T - 1, Math.max(...items.map((it) => it.target.length)));
     const feeds: Record<string, TensorData> = {
       tokens: b.tokens,
       mask: b.mask,
       target_mask: f32([items.length, T], tm),
       temperature: scalarF32(o.temperature ?? 1),
+      target_len: i64([], [Tt]),
     };
     if (this.lora) feeds.lora_scale = scalarF32(o.adapter === false ? 0 : loraScale(this.lora));
     const r = await this.runner.run(this.name, feeds);
@@ -123,7 +126,12 @@ export class ScoreProgram {
     const pooled = r.outputs.pooled.data as Float32Array;
     const H = this.model.config.hiddenSize;
     return {
-      logprobs: items.map((it, i) => lp.slice(i * T + it.prompt.length, i * T + it.prompt.length + it.target.length)),
+      logprobs: items.map((it, i) => {
+        const n = it.target.length;
+        const out = new Float32Array(n); // a first token without context keeps 0
+        for (let k = it.prompt.length ? 0 : 1; k < n; k++) if (Tt - n + k >= 0) out[k] = lp[i * Tt + Tt - n + k];
+        return out;
+      }),
       embeddings: items.map((_, i) => pooled.slice(i * H, (i + 1) * H)),
     };
   }
