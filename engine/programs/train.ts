@@ -62,34 +62,38 @@ export function trainableParams(m: ProgramModel, lora?: LoraConfig): ParamSpec[]
 }
 
 /**
- * Inputs shifted one position to the left along axis 1, padded at the end with `fill` (shape kept).
- * Only applied to non-differentiable inputs, so the dynamic Slice needs no gradient.
+ * Rows are left-padded, so every trained token lies in the last `targetLen` columns: `next` are their
+ * columns, `pred` the columns predicting them. Gathering them (Gather's gradient is a scatter-add)
+ * keeps the LM head and the loss to the trained span, whatever the prompt length.
  */
-function shiftLeft(x: Tensor, fill: number): Tensor {
-  const g = x.graph;
-  const tEnd = op.reshape(op.dimOf(x, 1), [1]);
-  const rest = op.slice(x, op.ints(g, [1]), tEnd, [1]);
-  const pad = op.constantOfShape(op.concat([op.shapeOf(x, 0, 1), op.ints(g, [1])], 0), fill, x.dtype);
-  return op.concat([rest, pad], 1);
+function targetColumns(tokens: Tensor, targetLen: Tensor): { pred: Tensor; next: Tensor } {
+  const g = tokens.graph;
+  const one = op.scalar(g, 1, 'int64');
+  const end = op.sub(op.dimOf(tokens, 1), one);
+  const pred = op.range(op.sub(end, targetLen), end, one);
+  return { pred, next: op.add(pred, one) };
 }
 
-/**
- * Position t holds log p(token t+1 | tokens <= t) (temperature-scaled): [B, T]; the last position
- * is meaningless and must be masked. Computing every position avoids a dynamic Slice on the
- * differentiated path.
- */
-function nextTokenLogprobs(m: DecoderParams, tokens: Tensor, mask: Tensor, temperature: number): Tensor {
+/** log p(token | tokens before it) of the last Tt columns, temperature-scaled: [B, Tt]. */
+function targetLogprobs(
+  m: DecoderParams,
+  tokens: Tensor,
+  mask: Tensor,
+  cols: { pred: Tensor; next: Tensor },
+  temperature: number,
+): Tensor {
   const { hidden } = decoderForward(m, tokens, mask);
-  let logits = lmHead(m, hidden);
+  let logits = lmHead(m, op.gather(hidden, cols.pred, 1));
   if (temperature !== 1) logits = op.mul(logits, 1 / temperature);
-  const next = shiftLeft(tokens, 0);
+  const next = op.gather(tokens, cols.next, 1);
   return op.squeeze(op.gatherElements(op.logSoftmax(logits, -1), op.unsqueeze(next, [-1]), -1), [-1]);
 }
 
 /**
  * Compiles the SFT or GRPO train step (K AdamW steps per run, one per micro-batch) on the
- * engine's train-step compiler. Batch inputs per micro-batch (all [B, T], right-padded):
- * `tokens` int64, `mask` (1 = token), `loss_mask` (1 where token t is trained on; t >= 1);
+ * engine's train-step compiler. Batch inputs per micro-batch ([B, T], LEFT-padded):
+ * `tokens` int64, `mask` (1 = token), `loss_mask` (1 where token t is trained on; t >= 1), and the
+ * scalar `target_len` (Tt: trained tokens all lie in the last Tt columns; only those get logits).
  * GRPO adds `advantages` [B], `old_logp` [B, T] (entry t = log-prob of token t when sampled) and,
  * with reference 'input', `ref_logp` [B, T].
  * SFT loss: token-mean cross-entropy over loss_mask. GRPO loss: token-mean of
@@ -114,6 +118,7 @@ export function trainStepSpec(
     { name: 'tokens', dtype: 'int64', shape: [B, T] },
     { name: 'mask', dtype: 'float32', shape: [B, T] },
     { name: 'loss_mask', dtype: 'float32', shape: [B, T] },
+    { name: 'target_len', dtype: 'int64', shape: [] },
   ];
   if (grpo) {
     batch.push({ name: 'advantages', dtype: 'float32', shape: [B] });
@@ -151,14 +156,16 @@ export function trainStepSpec(
             }
           : undefined,
       };
-      const lp = nextTokenLogprobs(dm, b.tokens, b.mask, temperature); // [B, T]
-      const lm = shiftLeft(b.loss_mask, 0);
+      const cols = targetColumns(b.tokens, b.target_len);
+      const at = (x: Tensor) => op.gather(x, cols.next, 1);
+      const lp = targetLogprobs(dm, b.tokens, b.mask, cols, temperature); // [B, Tt]
+      const lm = at(b.loss_mask);
       const denom = op.max(op.reduceSum(lm), 1);
       const tokenMean = (x: Tensor) => op.div(op.reduceSum(op.mul(x, lm)), denom);
       if (!grpo) return { loss: op.neg(tokenMean(lp)), metrics: { tokens: op.reduceSum(lm) } };
       const eps = gopt.clip ?? 0.2;
       const adv = op.unsqueeze(b.advantages, [1]);
-      const ratio = op.exp(op.sub(lp, shiftLeft(b.old_logp, 0)));
+      const ratio = op.exp(op.sub(lp, at(b.old_logp)));
       const s1 = op.mul(ratio, adv);
       const s2 = op.mul(op.clip(ratio, 1 - eps, 1 + eps), adv);
       let perTok = op.neg(op.min(s1, s2));
@@ -167,8 +174,8 @@ export function trainStepSpec(
       };
       if (klCoef !== 0) {
         let ref: Tensor;
-        if (reference === 'input') ref = shiftLeft(b.ref_logp, 0);
-        else ref = nextTokenLogprobs({ config: m.config, weight }, b.tokens, b.mask, temperature);
+        if (reference === 'input') ref = at(b.ref_logp);
+        else ref = targetLogprobs({ config: m.config, weight }, b.tokens, b.mask, cols, temperature);
         const d = op.sub(ref, lp);
         const k3 = op.sub(op.sub(op.exp(d), d), 1);
         perTok = op.add(perTok, op.mul(k3, klCoef));
@@ -282,7 +289,7 @@ export class TrainProgram {
   /**
    * Runs one optimizer step per entry of `steps`, in one program run. An entry is a batch of
    * examples, or (with `accumulate`) a list of micro-batches whose gradients are averaged. Every
-   * batch is right-padded to one shape. `lr` is a number, or one per step with `lrPerStep`.
+   * batch is left-padded to one shape. `lr` is a number, or one per step with `lrPerStep`.
    */
   async step(steps: (Example[] | Example[][])[], lr: number | number[]): Promise<TrainStepResult> {
     if (!steps.length) throw new Error('train step: no steps');
@@ -321,7 +328,8 @@ export class TrainProgram {
     const needRef = this.spec.batch.some((b) => b.name === 'ref_logp');
     rows.forEach((mb, k) =>
       mb.forEach((x, i) => {
-        const base = (k * B + i) * T;
+        // Left-padded: the row ends at the last column.
+        const base = (k * B + i) * T + T - x.prompt.length - x.tail.length;
         const all = [...x.prompt, ...x.tail];
         all.forEach((v, j) => {
           tokens[base + j] = BigInt(v);
@@ -348,6 +356,13 @@ export class TrainProgram {
       [names.batch('tokens')]: { dtype: 'int64', shape: [...lead, B, T], data: tokens },
       [names.batch('mask')]: f32([...lead, B, T], mask),
       [names.batch('loss_mask')]: f32([...lead, B, T], lossMask),
+      [names.batch('target_len')]: {
+        dtype: 'int64',
+        shape: lead,
+        data: new BigInt64Array(K).fill(
+          BigInt(Math.min(T - 1, Math.max(...rows.flatMap((r) => r.map((x) => x.tail.length))))),
+        ),
+      },
       [names.lr]: this.lrFeed(lr, steps.length),
     };
     if (grpo) {

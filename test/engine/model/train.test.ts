@@ -198,3 +198,15 @@ test('checkpoint and resume through the trainer state file continue bit-exactly'
   const resumed = await a.params();
   for (const k of Object.keys(straight)) assert.deepEqual(resumed[k].data, straight[k].data, k);
 });
+
+test('the SFT loss before the first update equals the token-mean NLL the score program gives', async () => {
+  const m = tinyModel(20, 8);
+  const train = await TrainProgram.create(runner, m, { objective: 'sft', name: 'sft-nll' });
+  await train.init(m.weights);
+  const r = await train.step([examples], 1e-3);
+  const score = await ScoreProgram.create(runner, m, { name: 'score-nll' });
+  const s = await score.score(examples);
+  const all = s.logprobs.flatMap((x) => Array.from(x));
+  const nll = -all.reduce((a, b) => a + b, 0) / all.length;
+  assert.ok(Math.abs(r.losses[0] - nll) < 1e-4, `${r.losses[0]} vs ${nll}`);
+});
