@@ -20,7 +20,7 @@ const THREADS = flag('--threads', 2);
 const QUICK = args.includes('--quick');
 const REPS = QUICK ? 2 : 3;
 const NEW = QUICK ? 32 : 64;
-const CHUNK = flag('--cache-chunk', 8);
+const CHUNK = flag('--cache-chunk', 1);
 
 const m = benchModel();
 const runner = new Runner({ intraOpThreads: THREADS });
