@@ -1,7 +1,7 @@
 // What a device-pinned worker keeps between activities: one onnxruntime runner for its device and the
 // models and programs loaded on it, so follow-up activities on the same worker skip the loading.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Runner } from '../../engine/runner';
 import { loadHFModel, type HFModel } from '../../engine/model';
