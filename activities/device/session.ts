@@ -42,7 +42,7 @@ export class DeviceSession {
     for (const uri of [ref.uri, ref.adapter].filter((u): u is string => !!u)) {
       const dir = store.resolve(uri);
       const manifest = join(dir, 'manifest.json');
-      if (existsSync(manifest)) parts.push(await sha256File(manifest));
+      if (existsSync(manifest)) parts.push(await this.fileHash(manifest));
       else
         for (const f of [
           'config.json',
@@ -50,9 +50,22 @@ export class DeviceSession {
           'model.safetensors.index.json',
           'adapter_model.safetensors',
         ])
-          if (existsSync(join(dir, f))) parts.push(await sha256File(join(dir, f)));
+          if (existsSync(join(dir, f))) parts.push(await this.fileHash(join(dir, f)));
     }
     return sha256(parts.join('\n')).slice(0, 16);
+  }
+
+  private readonly hashes = new Map<string, { stamp: string; hash: string }>();
+
+  /** sha256 of a file, remembered while its size and modification time stay the same (weights are large). */
+  private async fileHash(path: string): Promise<string> {
+    const st = await stat(path);
+    const stamp = `${st.size}:${st.mtimeMs}`;
+    const known = this.hashes.get(path);
+    if (known?.stamp === stamp) return known.hash;
+    const hash = await sha256File(path);
+    this.hashes.set(path, { stamp, hash });
+    return hash;
   }
 
   async model(store: ArtifactStore, ref: ModelRef): Promise<LoadedModel> {
