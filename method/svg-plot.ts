@@ -8,6 +8,8 @@ export interface PlotPoint {
   /** Optional error bar on y. */
   low?: number;
   high?: number;
+  /** The series the point belongs to (its colour, its own fitted line, an entry in the legend). */
+  series?: string;
 }
 
 export interface PlotOptions {
@@ -18,6 +20,8 @@ export interface PlotOptions {
   height?: number;
   fitLine?: boolean;
 }
+
+const COLOURS = ['#36c', '#d62', '#393', '#939', '#c93'];
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -40,7 +44,11 @@ export function scatterSvg(points: PlotPoint[], o: PlotOptions): string {
   if (points.length === 0) throw new Error('scatterSvg: no points');
   const W = o.width ?? 640;
   const H = o.height ?? 420;
-  const m = { left: 70, right: 30, top: 40, bottom: 60 };
+  // series in order of first appearance; points without one form a single unnamed series
+  const series = [...new Set(points.map((p) => p.series ?? ''))];
+  const legend = series.length > 1 || series[0] !== '';
+  // a legend is a row under the title, outside the plot area, so no point or label can hide it
+  const m = { left: 70, right: 30, top: legend ? 58 : 40, bottom: 60 };
   const ys = points.flatMap((p) => [p.y, p.low ?? p.y, p.high ?? p.y]);
   const pad = (lo: number, hi: number) => {
     const span = hi - lo || Math.abs(hi) || 1;
@@ -67,18 +75,34 @@ export function scatterSvg(points: PlotPoint[], o: PlotOptions): string {
     out.push(`<line x1="${m.left - 5}" y1="${sy(t)}" x2="${m.left}" y2="${sy(t)}" stroke="black"/>`);
     out.push(`<text x="${m.left - 8}" y="${sy(t) + 4}" text-anchor="end">${t.toFixed(1)}</text>`);
   }
-  if (o.fitLine && points.length > 1) {
-    const { a, b } = fit(points);
-    out.push(
-      `<line x1="${sx(x0)}" y1="${sy(a + b * x0)}" x2="${sx(x1)}" y2="${sy(a + b * x1)}" stroke="#999" stroke-dasharray="5,4"/>`,
-    );
+  const colour = (p: PlotPoint) => COLOURS[series.indexOf(p.series ?? '') % COLOURS.length];
+  if (o.fitLine) {
+    for (const [i, name] of series.entries()) {
+      const own = points.filter((p) => (p.series ?? '') === name);
+      if (own.length < 2) continue;
+      const { a, b } = fit(own);
+      const stroke = series.length > 1 ? COLOURS[i % COLOURS.length] : '#999';
+      out.push(
+        `<line x1="${sx(x0)}" y1="${sy(a + b * x0)}" x2="${sx(x1)}" y2="${sy(a + b * x1)}" stroke="${stroke}" stroke-dasharray="5,4"/>`,
+      );
+    }
   }
   for (const p of points) {
+    const c = colour(p);
     if (p.low !== undefined && p.high !== undefined) {
-      out.push(`<line x1="${sx(p.x)}" y1="${sy(p.low)}" x2="${sx(p.x)}" y2="${sy(p.high)}" stroke="#36c"/>`);
+      out.push(`<line x1="${sx(p.x)}" y1="${sy(p.low)}" x2="${sx(p.x)}" y2="${sy(p.high)}" stroke="${c}"/>`);
     }
-    out.push(`<circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="4" fill="#36c"><title>${esc(p.label)}</title></circle>`);
+    const title = p.series ? `${p.label} (${p.series})` : p.label;
+    out.push(`<circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="4" fill="${c}"><title>${esc(title)}</title></circle>`);
     out.push(`<text x="${sx(p.x) + 7}" y="${sy(p.y) - 7}">${esc(p.label)}</text>`);
+  }
+  if (legend) {
+    let x = m.left;
+    for (const [i, name] of series.entries()) {
+      out.push(`<circle cx="${x + 4}" cy="38" r="4" fill="${COLOURS[i % COLOURS.length]}"/>`);
+      out.push(`<text x="${x + 12}" y="42">${esc(name || 'other')}</text>`);
+      x += 30 + 7 * (name || 'other').length;
+    }
   }
   out.push('</svg>');
   return out.join('\n') + '\n';
