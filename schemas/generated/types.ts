@@ -366,6 +366,19 @@ export const forgettingInputSchema = {
     "seed": {
       "$ref": "common.schema.json#/$defs/seed",
       "default": 0
+    },
+    "nll": {
+      "description": "Mean backbone NLL per answer token (nats) of each arm's SFT data, by arm: the x-axis of the dose-response table and plot. Every arm needs one.",
+      "type": "object",
+      "additionalProperties": {
+        "type": "number",
+        "minimum": 0
+      }
+    },
+    "reference": {
+      "description": "The arm the others' forgetting is compared with, paired over items (default: foreign, when it is among the arms).",
+      "type": "string",
+      "minLength": 1
     }
   },
   "$defs": {

@@ -1441,7 +1441,7 @@ return errors === 0;
 validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateForgettingInput = validate29;
-const schema48 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/forgetting-input.schema.json","title":"ForgettingInput","description":"Per-benchmark forgetting of fine-tuned arms against the base model, from their evaluation folders, with paired bootstrap 95% intervals.","type":"object","additionalProperties":false,"required":["base","arms"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"forgetting"},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"additionalProperties":{"$ref":"#/$defs/evaluation"}},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0}},"$defs":{"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"items":{"type":"object","required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string"},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}}};
+const schema48 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/forgetting-input.schema.json","title":"ForgettingInput","description":"Per-benchmark forgetting of fine-tuned arms against the base model, from their evaluation folders, with paired bootstrap 95% intervals.","type":"object","additionalProperties":false,"required":["base","arms"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"forgetting"},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"additionalProperties":{"$ref":"#/$defs/evaluation"}},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"nll":{"description":"Mean backbone NLL per answer token (nats) of each arm's SFT data, by arm: the x-axis of the dose-response table and plot. Every arm needs one.","type":"object","additionalProperties":{"type":"number","minimum":0}},"reference":{"description":"The arm the others' forgetting is compared with, paired over items (default: foreign, when it is among the arms).","type":"string","minLength":1}},"$defs":{"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"items":{"type":"object","required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string"},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}}};
 const schema52 = {"type":"integer","minimum":0,"maximum":4294967295};
 const schema50 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"items":{"type":"object","required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string"},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
 
@@ -1631,7 +1631,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(((((key0 === "name") || (key0 === "base")) || (key0 === "arms")) || (key0 === "resamples")) || (key0 === "seed"))){
+if(!(((((((key0 === "name") || (key0 === "base")) || (key0 === "arms")) || (key0 === "resamples")) || (key0 === "seed")) || (key0 === "nll")) || (key0 === "reference"))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -1768,14 +1768,79 @@ vErrors.push(err12);
 errors++;
 }
 }
-}
-else {
-const err13 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.nll !== undefined){
+let data6 = data.nll;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+for(const key2 in data6){
+let data7 = data6[key2];
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err13 = {instancePath:instancePath+"/nll/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/nll/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err13];
 }
 else {
 vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/nll/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/nll/additionalProperties/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/nll",schemaPath:"#/properties/nll/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.reference !== undefined){
+let data8 = data.reference;
+if(typeof data8 === "string"){
+if(func1(data8) < 1){
+const err16 = {instancePath:instancePath+"/reference",schemaPath:"#/properties/reference/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/reference",schemaPath:"#/properties/reference/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
 }
 errors++;
 }
@@ -2968,7 +3033,7 @@ exports.validateModelRef = validate25;
 
 exports.validatePipelineConfig = validate39;
 const schema64 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The whole pipeline: train the rewriting policy with GRPO, rewrite the downstream dataset, fine-tune each arm, and measure forgetting. Defaults are the paper's released values (METHOD.md).","type":"object","additionalProperties":false,"required":["backbone","dataset","benchmarks"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The imported downstream dataset (the output folder of importDataset).","$ref":"common.schema.json#/$defs/artifactRef"},"extractor":{"description":"How the downstream task's final answer is read (the gate compares these).","$ref":"common.schema.json#/$defs/extractor","default":{"kind":"boxed"}},"policy":{"type":"object","additionalProperties":false,"default":{},"properties":{"loraRank":{"type":"integer","minimum":1,"default":64},"loraAlpha":{"type":"number","exclusiveMinimum":0,"default":32},"targetModules":{"type":"array","items":{"type":"string"},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"reward":{"type":"object","additionalProperties":false,"default":{},"properties":{"lambdaDist":{"type":"number","minimum":0,"default":0.35},"lambdaDiv":{"type":"number","minimum":0,"default":0.5},"useGate":{"type":"boolean","default":true},"judge":{"description":"Also ask the backbone 'Reply YES or NO'.","type":"boolean","default":false}}},"grpo":{"type":"object","additionalProperties":false,"default":{},"properties":{"steps":{"type":"integer","minimum":1,"default":50},"promptsPerStep":{"type":"integer","minimum":1,"default":504},"groupSize":{"type":"integer","minimum":2,"default":5},"clip":{"type":"number","exclusiveMinimum":0,"default":0.2},"klCoef":{"type":"number","minimum":0,"default":0.001},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.000003},"weightDecay":{"type":"number","minimum":0,"default":0.01},"temperature":{"type":"number","exclusiveMinimum":0,"default":1},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":1},"maxNewTokens":{"type":"integer","minimum":1,"default":1024}}},"rewrite":{"description":"Generate-Verify-Fallback over the dataset.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"default":1},"temperature":{"type":"number","minimum":0,"default":0},"shardSize":{"type":"integer","minimum":1,"default":256}}},"sft":{"type":"object","additionalProperties":false,"default":{},"properties":{"mode":{"enum":["full","lora"],"default":"full"},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"checkpointEvery":{"type":"integer","minimum":1,"default":100}}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated.","type":"array","uniqueItems":true,"items":{"enum":["vanilla","sdft","self-alignment","rl-rewrite","rl-no-dist","rl-no-div","rl-no-gate"]},"default":["vanilla","sdft","self-alignment","rl-rewrite"]},"benchmarks":{"type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}}}};
-const func26 = Object.prototype.hasOwnProperty;
+const func27 = Object.prototype.hasOwnProperty;
 const func0 = require("ajv/dist/runtime/equal").default;
 
 function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3044,7 +3109,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!(func26.call(schema64.properties, key0))){
+if(!(func27.call(schema64.properties, key0))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -3503,7 +3568,7 @@ if(data20.maxNewTokens === undefined){
 data20.maxNewTokens = 1024;
 }
 for(const key4 in data20){
-if(!(func26.call(schema64.properties.grpo.properties, key4))){
+if(!(func27.call(schema64.properties.grpo.properties, key4))){
 const err37 = {instancePath:instancePath+"/grpo",schemaPath:"#/properties/grpo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err37];
@@ -4334,7 +4399,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func26.call(schema73.properties, key0))){
+if(!(func27.call(schema73.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
