@@ -1,16 +1,19 @@
-import { executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { CpuActivities, ForgettingReportOutput } from '../activities';
+import { executeChild, patched, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { CpuActivities, DeviceActivities, ForgettingReportOutput } from '../activities';
 import { schemas, type EvaluateOutput, type ModelRef, type WorldForgettingInputInput } from '../schemas';
 import type { evaluate } from './evaluate';
 import type { pretrain } from './pretrain';
 import { STAGE } from './search-attributes';
 import type { sft } from './sft';
-import { validateInput } from './validate';
+import { deviceTaskQueue } from './task-queues';
+import { invalidInput, validateInput } from './validate';
 
 export interface WorldForgettingOutput {
   backbone: ModelRef;
   base: EvaluateOutput;
   arms: Record<string, { model: ModelRef; evaluation: EvaluateOutput }>;
+  /** Mean backbone NLL per answer token (nats) of each arm's SFT data: the dose of the dose-response. */
+  nll: Record<string, number>;
   report: Omit<ForgettingReportOutput, 'strict' | 'lenient'>;
 }
 
@@ -20,9 +23,11 @@ const { forgettingReport } = proxyActivities<CpuActivities>({
 });
 
 /**
- * The main job on the embedded default: pretrain (or reuse) the backbone, fine-tune each arm on its
- * downstream training set with the world's one SFT recipe, evaluate the base and every arm, report
- * forgetting. Each stage is a child workflow, visible on its own in the UI.
+ * The main job on the embedded default: pretrain (or reuse) the backbone, score each arm's training set
+ * under it (the NLL dose), fine-tune each arm on its downstream training set with the world's one SFT
+ * recipe, evaluate the base and every arm, report forgetting, its dose-response, and each arm's
+ * forgetting reduction against vanilla SFT (foreign). Each stage but scoring is a child workflow,
+ * visible on its own in the UI.
  */
 export async function worldForgetting(input: WorldForgettingInputInput): Promise<WorldForgettingOutput> {
   const resolved = validateInput(schemas.worldForgettingInput, input, 'worldForgetting');
@@ -39,6 +44,40 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
     ],
   });
   const recipe = world.recipe as { sft: Record<string, unknown> };
+  const missing = resolved.arms.findIndex((arm) => world.train[arm] === undefined);
+  if (missing >= 0) {
+    throw invalidInput('worldForgetting', [
+      {
+        path: `$.arms[${missing}]`,
+        rule: 'recipe',
+        message: `the ${resolved.recipe} recipe has no training set "${resolved.arms[missing]}" (it has ${Object.keys(world.train).join(', ')})`,
+      },
+    ]);
+  }
+
+  // the dose: how unlike the backbone's own writing each arm's SFT data is (scoreDataset caches by
+  // content). Runs started before this stage existed replay without it.
+  let nll: Record<string, number> = {};
+  if (patched('backbone-nll')) {
+    upsertSearchAttributes([{ key: STAGE, value: 'score' }]);
+    const { scoreDataset } = proxyActivities<DeviceActivities>({
+      taskQueue: deviceTaskQueue(resolved.device),
+      startToCloseTimeout: '1 day',
+      heartbeatTimeout: '5 minutes',
+      retry: { maximumAttempts: 5, initialInterval: '2 seconds' },
+    });
+    const promptFormat = recipe.sft.promptFormat;
+    const scores = await Promise.all(
+      resolved.arms.map((arm) =>
+        scoreDataset({
+          model: backbone,
+          dataset: world.train[arm],
+          ...(typeof promptFormat === 'string' ? { promptFormat } : {}),
+        }),
+      ),
+    );
+    nll = Object.fromEntries(resolved.arms.map((arm, i) => [arm, scores[i].meanNll]));
+  }
   const evaluateChild = (name: string, model: ModelRef) =>
     executeChild<typeof evaluate>('evaluate', {
       workflowId: `${id}/evaluate-${name}`,
@@ -73,6 +112,7 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
     name: `forgetting-${resolved.recipe}`,
     base: base.results,
     arms: Object.fromEntries(resolved.arms.map((arm, i) => [arm, evaluations[i].results])),
+    ...(Object.keys(nll).length > 0 ? { nll } : {}),
   });
   upsertSearchAttributes([{ key: STAGE, value: 'done' }]);
   const { strict: _s, lenient: _l, ...summary } = report;
@@ -82,6 +122,7 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
     arms: Object.fromEntries(
       resolved.arms.map((arm, i) => [arm, { model: models[i].model, evaluation: evaluations[i] }]),
     ),
+    nll,
     report: summary,
   };
 }
