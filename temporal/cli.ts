@@ -13,7 +13,7 @@ import { runWorkersUntilSignal } from '../workers/run';
 import { TemporalNotFoundError } from './binary';
 import { connectClient, ServerUnreachableError } from './connection';
 import { serverStatus, startDevServer, stopDevServer } from './server';
-import { PROJECT_ROOT, TASK_QUEUE, settingsFromEnv, type Settings } from './settings';
+import { TASK_QUEUE, settingsFromEnv, type Settings } from './settings';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, running: 4 } as const;
 
@@ -22,7 +22,9 @@ class UsageError extends Error {}
 const HELP = `rewrite-rl — RL data rewriting for stable off-policy SFT, on Temporal
 
 Usage:
-  rewrite-rl demo                          run the main job on the embedded default
+  rewrite-rl demo [--recipe default|test] [--arms foreign,oracle,...] [--seed S]
+                                           the main job on the embedded default (what \`npm start\` runs):
+                                           the same as \`rewrite-rl world\`
   rewrite-rl server start|stop|status      the local Temporal dev server (UI on port 8233)
   rewrite-rl worker [--cpu] [--device D]   run workers until Ctrl-C; D is cpu or cuda:N
                                            (no flag: the CPU worker and a cpu device worker)
@@ -31,10 +33,13 @@ Usage:
   rewrite-rl import <file> [--map question=problem,answer=solution] [--name N]
         [--format jsonl|json|parquet] [--test-fraction F | --test-size N] [--seed S] [--max-bad-fraction F]
   rewrite-rl world [--recipe default|test] [--arms foreign,oracle,...] [--seed S]
-                                           pretrain (or reuse) the embedded backbone, fine-tune the arms,
-                                           evaluate, and print the forgetting tables
+                                           pretrain (or reuse) the embedded backbone, score each arm's
+                                           SFT data under it (NLL), fine-tune the arms, evaluate; print
+                                           the forgetting tables, the dose-response (forgetting against
+                                           NLL, with a plot) and, with several arms, each arm's forgetting
+                                           reduction vs foreign (defaults: recipe default, arms foreign)
 
-Options for run, import and demo: --no-worker (only start; workers run elsewhere), --no-wait, --id ID.
+Options for run, import, world and demo: --no-worker (only start; workers run elsewhere), --no-wait, --id ID.
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* (a real server or
 cluster), REWRITE_RL_HOME (data folder, default ./.rewrite-rl), REWRITE_RL_ARTIFACTS (artifact store),
 REWRITE_RL_SERVER_PORT and REWRITE_RL_UI_PORT (the dev server's ports).
@@ -172,6 +177,22 @@ export async function runImport(
   return startAndWait(s, 'importDataset', input, o);
 }
 
+/** The main job (worldForgetting) on the embedded world; prints the report's Markdown and the plot's path. */
+async function runWorld(s: Settings, v: Record<string, string | boolean | undefined>, o: StartOptions) {
+  const arms = v.arms as string | undefined;
+  const input = {
+    ...(v.recipe ? { recipe: v.recipe } : {}),
+    ...(arms ? { arms: arms.split(',').map((a) => a.trim()) } : {}),
+    ...(v.seed !== undefined ? { seed: num(v.seed as string, '--seed') } : {}),
+  };
+  return startAndWait(s, 'worldForgetting', input, o, (value) => {
+    const report = (value as { report?: { markdown?: string; doseResponse?: { svg?: string } } }).report;
+    if (report?.markdown) err('\n' + report.markdown);
+    const svg = report?.doseResponse?.svg;
+    if (svg) err(`the dose-response plot: ${new ArtifactStore(s.artifactRoot).resolve(svg)}`);
+  });
+}
+
 async function status(s: Settings, client: Client, workflowId: string): Promise<number> {
   const handle = client.workflow.getHandle(workflowId);
   const d = await handle.describe();
@@ -279,24 +300,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'import':
       if (!arg) throw new UsageError('import expects a file');
       return runImport(s, arg, v, start);
-    case 'world': {
-      const input = {
-        ...(v.recipe ? { recipe: v.recipe } : {}),
-        ...(v.arms ? { arms: v.arms.split(',').map((a) => a.trim()) } : {}),
-        ...(v.seed !== undefined ? { seed: num(v.seed, '--seed') } : {}),
-      };
-      return startAndWait(s, 'worldForgetting', input, start, (value) => {
-        const report = (value as { report?: { markdown?: string } }).report;
-        if (report?.markdown) err('\n' + report.markdown);
-      });
-    }
+    case 'world':
     case 'demo':
-      return runImport(
-        s,
-        resolve(PROJECT_ROOT, 'world', 'sample', 'downstream.jsonl'),
-        { name: 'sample', map: 'question=problem,answer=solution' },
-        start,
-      );
+      return runWorld(s, v, start);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -1,7 +1,7 @@
 // The rewrite-rl command, run as a user runs it, against a real dev server and a real worker.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -9,11 +9,11 @@ import type { Worker } from '@temporalio/worker';
 import { PROJECT_ROOT } from '../temporal/settings';
 import { jsonl, mathRecord } from './helpers/data';
 import { freePort } from './helpers/ports';
-import { cpuWorker, startTestServer, tempDir } from './helpers/temporal';
+import { cpuWorker, deviceWorker, startTestServer, tempDir } from './helpers/temporal';
 
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
+let workers: Worker[];
+let running: Promise<void>[];
 let home: string;
 let files: string;
 
@@ -21,13 +21,13 @@ before(async () => {
   env = await startTestServer();
   home = await tempDir();
   files = await tempDir();
-  worker = await cpuWorker(env, join(home, 'artifacts'));
-  running = worker.run();
+  workers = [await cpuWorker(env, join(home, 'artifacts')), await deviceWorker(env, join(home, 'artifacts'))];
+  running = workers.map((w) => w.run());
 });
 
 after(async () => {
-  worker.shutdown();
-  await running;
+  for (const w of workers) w.shutdown();
+  await Promise.all(running);
   await env.teardown();
 });
 
@@ -107,6 +107,24 @@ test('import: 0 on success with the result on stdout, 1 naming bad records, 2 on
   const invalid = await cli(['import', good, '--test-fraction', '2', '--no-worker']);
   assert.equal(invalid.code, 2);
   assert.match(invalid.stderr, /\$\.split\.testFraction: must be <= 1 \(maximum\)/);
+});
+
+test('demo runs the main job like world: the forgetting tables, the dose-response plot, the UI link', async () => {
+  const r = await cli(['demo', '--recipe', 'test', '--arms', 'foreign,oracle', '--no-worker', '--id', 'cli-demo'], {
+    TEMPORAL_UI_URL: 'http://ui.example',
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /started worldForgetting as cli-demo/);
+  const result = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(result.nll), ['foreign', 'oracle']);
+  assert.deepEqual(Object.keys(result.arms), ['foreign', 'oracle']);
+  assert.match(r.stderr, /### Forgetting on the general benchmarks, strict extraction/);
+  assert.match(r.stderr, /### Dose-response: forgetting against the backbone NLL of the SFT data/);
+  assert.match(r.stderr, new RegExp(`\\| foreign \\| ${result.nll.foreign.toFixed(4)} \\|`));
+  assert.match(r.stderr, /### Forgetting reduction vs foreign/);
+  const plot = /the dose-response plot: (.+)$/m.exec(r.stderr);
+  assert.ok(plot && existsSync(plot[1]) && plot[1].startsWith(join(home, 'artifacts')), r.stderr);
+  assert.match(r.stderr, /the run in the Temporal UI: http:\/\/ui\.example\/namespaces\/default\/workflows\/cli-demo/);
 });
 
 test('run starts any workflow with a JSON input file; status says 4 while it runs', async () => {
