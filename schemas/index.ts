@@ -93,4 +93,5 @@ export const schemas = {
     validators.validateWorldForgettingInput,
     'worldForgetting input',
   ),
+  rewriterProbeInput: checker<T.RewriterProbeInput>(validators.validateRewriterProbeInput, 'rewriterProbe input'),
 };

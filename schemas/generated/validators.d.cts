@@ -11,6 +11,7 @@ export declare const validateImportDatasetOutput: ValidateFunction;
 export declare const validateModelRef: ValidateFunction;
 export declare const validatePipelineConfig: ValidateFunction;
 export declare const validatePrepareWorldInput: ValidateFunction;
+export declare const validateRewriterProbeInput: ValidateFunction;
 export declare const validateSftInput: ValidateFunction;
 export declare const validateSftOutput: ValidateFunction;
 export declare const validateWorldForgettingInput: ValidateFunction;
