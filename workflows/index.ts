@@ -4,3 +4,4 @@ export { evaluate } from './evaluate';
 export { sft } from './sft';
 export { pretrain } from './pretrain';
 export { worldForgetting } from './world-forgetting';
+export { rewriterProbe } from './rewriter-probe';

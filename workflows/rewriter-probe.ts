@@ -1,0 +1,96 @@
+import { executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { DeviceActivities, RewriteDatasetOutput } from '../activities';
+import { schemas, type ModelRef, type RewriterProbeInputInput } from '../schemas';
+import type { pretrain } from './pretrain';
+import { ARM, METRIC, RECORDS, STAGE } from './search-attributes';
+import { deviceTaskQueue } from './task-queues';
+import { invalidInput, validateInput } from './validate';
+
+/** One rewriteDataset run of the probe: the gate's verdicts at one temperature. */
+export interface RewriterProbeRun extends RewriteDatasetOutput {
+  temperature: number;
+  /** Rewrites per record (1 when greedy). */
+  samples: number;
+  /** Seed of the sampling noise (0 when greedy: it plays no part). */
+  seed: number;
+}
+
+export interface RewriterProbeOutput {
+  recipe: string;
+  arm: string;
+  backbone: ModelRef;
+  /** The training set rewritten (before `limit`). */
+  dataset: string;
+  /** One per requested temperature, in the order given. */
+  runs: RewriterProbeRun[];
+}
+
+/**
+ * The prompted rewriter at step 0: the backbone with the world's rewrite prompt and no training, asked to
+ * rewrite a downstream training set; its gate pass rate, greedy and sampled. Pretraining is the cached
+ * `pretrain` child; each temperature is one rewriteDataset device activity, content-addressed, so a
+ * repeated probe returns the stored rewrites at once.
+ */
+export async function rewriterProbe(input: RewriterProbeInputInput): Promise<RewriterProbeOutput> {
+  const resolved = validateInput(schemas.rewriterProbeInput, input, 'rewriterProbe');
+  const id = workflowInfo().workflowId;
+  upsertSearchAttributes([
+    { key: STAGE, value: 'pretrain' },
+    { key: ARM, value: resolved.arm },
+  ]);
+  const { world, backbone } = await executeChild<typeof pretrain>('pretrain', {
+    workflowId: `${id}/pretrain`,
+    args: [
+      {
+        recipe: resolved.recipe,
+        device: resolved.device,
+        ...(resolved.seed !== undefined ? { seed: resolved.seed } : {}),
+      },
+    ],
+  });
+  const dataset = world.train[resolved.arm];
+  if (dataset === undefined) {
+    throw invalidInput('rewriterProbe', [
+      {
+        path: '$.arm',
+        rule: 'recipe',
+        message: `the ${resolved.recipe} recipe has no training set "${resolved.arm}" (it has ${Object.keys(world.train).join(', ')})`,
+      },
+    ]);
+  }
+
+  upsertSearchAttributes([{ key: STAGE, value: 'rewrite' }]);
+  const { rewriteDataset } = proxyActivities<DeviceActivities>({
+    taskQueue: deviceTaskQueue(resolved.device),
+    startToCloseTimeout: '1 day',
+    heartbeatTimeout: '5 minutes',
+    retry: { maximumAttempts: 5, initialInterval: '2 seconds' },
+  });
+  // all at once: the device worker runs them one at a time, and the results come back in order
+  const settings = resolved.temperatures.map((temperature) => ({
+    temperature,
+    samples: temperature === 0 ? 1 : resolved.samples,
+    seed: temperature === 0 ? 0 : resolved.sampleSeed,
+  }));
+  const outputs = await Promise.all(
+    settings.map((s) =>
+      rewriteDataset({
+        model: backbone,
+        dataset,
+        name: `probe-${resolved.arm}`,
+        // the world's rewrite prompt is the activity's default
+        extractor: { kind: 'boxed' },
+        ...s,
+        ...(resolved.limit !== undefined ? { limit: resolved.limit } : {}),
+      }),
+    ),
+  );
+  const runs = outputs.map((o, i) => ({ ...settings[i], ...o }));
+  const headline = runs.find((r) => r.temperature === 0) ?? runs[0];
+  upsertSearchAttributes([
+    { key: STAGE, value: 'done' },
+    { key: RECORDS, value: headline.records },
+    { key: METRIC, value: headline.passRate },
+  ]);
+  return { recipe: resolved.recipe, arm: resolved.arm, backbone, dataset, runs };
+}
