@@ -22,7 +22,7 @@ class UsageError extends Error {}
 const HELP = `rewrite-rl — RL data rewriting for stable off-policy SFT, on Temporal
 
 Usage:
-  rewrite-rl demo [--recipe default|test] [--arms foreign,oracle,...] [--seed S]
+  rewrite-rl demo [--recipe default|test] [--arms foreign,oracle,...] [--seed S] [--sft-seed S]
                                            the main job on the embedded default (what \`npm start\` runs):
                                            the same as \`rewrite-rl world\`
   rewrite-rl server start|stop|status      the local Temporal dev server (UI on port 8233)
@@ -32,14 +32,21 @@ Usage:
   rewrite-rl status <workflow-id>          a workflow's status (and result when done)
   rewrite-rl import <file> [--map question=problem,answer=solution] [--name N]
         [--format jsonl|json|parquet] [--test-fraction F | --test-size N] [--seed S] [--max-bad-fraction F]
-  rewrite-rl world [--recipe default|test] [--arms foreign,oracle,...] [--seed S]
+  rewrite-rl world [--recipe default|test] [--arms foreign,oracle,...] [--seed S] [--sft-seed S]
                                            pretrain (or reuse) the embedded backbone, score each arm's
                                            SFT data under it (NLL), fine-tune the arms, evaluate; print
                                            the forgetting tables, the dose-response (forgetting against
                                            NLL, with a plot) and, with several arms, each arm's forgetting
-                                           reduction vs foreign (defaults: recipe default, arms foreign)
+                                           reduction vs foreign (defaults: recipe default, arms foreign;
+                                           --seed is the world's seed, --sft-seed the SFT data order's)
+  rewrite-rl probe [--recipe default|test] [--seed S] [--arm A] [--limit N] [--temperatures 0,0.8]
+        [--samples K] [--sample-seed S]
+                                           the prompted rewriter at step 0 (the backbone with the rewrite
+                                           prompt, no training): its gate pass rate on the downstream
+                                           training set A (default foreign), greedy (temperature 0) and
+                                           sampled (K rewrites per record); prints a table of the rates
 
-Options for run, import, world and demo: --no-worker (only start; workers run elsewhere), --no-wait, --id ID.
+Options for run, import, world, demo and probe: --no-worker (only start; workers run elsewhere), --no-wait, --id ID.
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* (a real server or
 cluster), REWRITE_RL_HOME (data folder, default ./.rewrite-rl), REWRITE_RL_ARTIFACTS (artifact store),
 REWRITE_RL_SERVER_PORT and REWRITE_RL_UI_PORT (the dev server's ports).
@@ -143,8 +150,23 @@ function parseMap(text: string | undefined): Record<string, string> | undefined 
 function num(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isFinite(n)) throw new UsageError(`${flag} expects a number, got "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} expects a number, got "${text}"`);
   return n;
+}
+
+function int(text: string | undefined, flag: string): number | undefined {
+  const n = num(text, flag);
+  if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`${flag} expects an integer, got "${text}"`);
+  return n;
+}
+
+function numbers(text: string | undefined, flag: string): number[] | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split(',').map((x) => x.trim());
+  const ns = parts.map(Number);
+  const bad = parts.findIndex((x, i) => x === '' || !Number.isFinite(ns[i]));
+  if (bad >= 0) throw new UsageError(`${flag} expects comma-separated numbers like 0,0.8; got "${text}"`);
+  return ns;
 }
 
 export async function runImport(
@@ -184,12 +206,64 @@ async function runWorld(s: Settings, v: Record<string, string | boolean | undefi
     ...(v.recipe ? { recipe: v.recipe } : {}),
     ...(arms ? { arms: arms.split(',').map((a) => a.trim()) } : {}),
     ...(v.seed !== undefined ? { seed: num(v.seed as string, '--seed') } : {}),
+    ...(v['sft-seed'] !== undefined ? { sftSeed: num(v['sft-seed'] as string, '--sft-seed') } : {}),
   };
   return startAndWait(s, 'worldForgetting', input, o, (value) => {
     const report = (value as { report?: { markdown?: string; doseResponse?: { svg?: string } } }).report;
     if (report?.markdown) err('\n' + report.markdown);
     const svg = report?.doseResponse?.svg;
     if (svg) err(`the dose-response plot: ${new ArtifactStore(s.artifactRoot).resolve(svg)}`);
+  });
+}
+
+const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** The rewriterProbe's rates as a Markdown table, one row per temperature. */
+export function probeTable(value: unknown): string {
+  const r = value as {
+    recipe: string;
+    arm: string;
+    runs: {
+      temperature: number;
+      samples: number;
+      records: number;
+      passRate: number;
+      samplePassRate: number;
+      copyRate: number;
+      truncated: number;
+    }[];
+  };
+  const lines = [
+    `### The prompted rewriter at step 0 (${r.recipe} recipe, ${r.arm} training set, ${r.runs[0]?.records ?? 0} records)`,
+    '',
+    '| temperature | samples | pass rate | sample pass rate | copy rate | truncated |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...r.runs.map(
+      (x) =>
+        `| ${x.temperature === 0 ? 'greedy' : x.temperature} | ${x.samples} | ${percent(x.passRate)} | ` +
+        `${percent(x.samplePassRate)} | ${percent(x.copyRate)} | ${x.truncated} |`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+/** rewriterProbe on the embedded world; prints the pass rates and where the rewrites are. */
+async function runProbe(s: Settings, v: Record<string, string | boolean | undefined>, o: StartOptions) {
+  const temperatures = numbers(v.temperatures as string | undefined, '--temperatures');
+  const input = {
+    ...(v.recipe ? { recipe: v.recipe } : {}),
+    ...(v.seed !== undefined ? { seed: int(v.seed as string, '--seed') } : {}),
+    ...(v.arm ? { arm: v.arm } : {}),
+    ...(v.limit !== undefined ? { limit: int(v.limit as string, '--limit') } : {}),
+    ...(temperatures ? { temperatures } : {}),
+    ...(v.samples !== undefined ? { samples: int(v.samples as string, '--samples') } : {}),
+    ...(v['sample-seed'] !== undefined ? { sampleSeed: int(v['sample-seed'] as string, '--sample-seed') } : {}),
+  };
+  return startAndWait(s, 'rewriterProbe', input, o, (value) => {
+    err('\n' + probeTable(value));
+    const store = new ArtifactStore(s.artifactRoot);
+    for (const run of (value as { runs: { temperature: number; uri: string }[] }).runs)
+      err(`the rewrites at temperature ${run.temperature}: ${store.resolve(run.uri)}`);
   });
 }
 
@@ -230,6 +304,12 @@ export async function main(argv: string[]): Promise<number> {
       'max-bad-fraction': { type: 'string' },
       recipe: { type: 'string' },
       arms: { type: 'string' },
+      'sft-seed': { type: 'string' },
+      arm: { type: 'string' },
+      limit: { type: 'string' },
+      temperatures: { type: 'string' },
+      samples: { type: 'string' },
+      'sample-seed': { type: 'string' },
     },
   });
   const s = settingsFromEnv();
@@ -303,6 +383,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'world':
     case 'demo':
       return runWorld(s, v, start);
+    case 'probe':
+      return runProbe(s, v, start);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -110,9 +110,10 @@ test('import: 0 on success with the result on stdout, 1 naming bad records, 2 on
 });
 
 test('demo runs the main job like world: the forgetting tables, the dose-response plot, the UI link', async () => {
-  const r = await cli(['demo', '--recipe', 'test', '--arms', 'foreign,oracle', '--no-worker', '--id', 'cli-demo'], {
-    TEMPORAL_UI_URL: 'http://ui.example',
-  });
+  const r = await cli(
+    ['demo', '--recipe', 'test', '--arms', 'foreign,oracle', '--sft-seed', '1', '--no-worker', '--id', 'cli-demo'],
+    { TEMPORAL_UI_URL: 'http://ui.example' },
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /started worldForgetting as cli-demo/);
   const result = JSON.parse(r.stdout);
@@ -125,6 +126,60 @@ test('demo runs the main job like world: the forgetting tables, the dose-respons
   const plot = /the dose-response plot: (.+)$/m.exec(r.stderr);
   assert.ok(plot && existsSync(plot[1]) && plot[1].startsWith(join(home, 'artifacts')), r.stderr);
   assert.match(r.stderr, /the run in the Temporal UI: http:\/\/ui\.example\/namespaces\/default\/workflows\/cli-demo/);
+  const history = await env.client.workflow.getHandle('cli-demo').fetchHistory();
+  const started = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0];
+  assert.deepEqual(JSON.parse(Buffer.from(started.data!).toString('utf8')), {
+    recipe: 'test',
+    arms: ['foreign', 'oracle'],
+    sftSeed: 1,
+  });
+});
+
+test('probe: bad flags exit 2 naming the flag, before anything starts', async () => {
+  for (const [args, pattern] of [
+    [['--temperatures', 'abc'], /--temperatures expects comma-separated numbers like 0,0\.8; got "abc"/],
+    [['--temperatures', '0,,0.8'], /--temperatures expects comma-separated numbers/],
+    [['--limit', '2.5'], /--limit expects an integer, got "2\.5"/],
+    [['--samples', 'many'], /--samples expects a number, got "many"/],
+  ] as const) {
+    const r = await cli(['probe', '--recipe', 'test', ...args, '--no-worker']);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.doesNotMatch(r.stderr, /started rewriterProbe/);
+  }
+  const invalid = await cli(['probe', '--recipe', 'test', '--temperatures=-1', '--no-worker']);
+  assert.equal(invalid.code, 2, invalid.stderr);
+  assert.match(invalid.stderr, /InvalidInput.*\$\.temperatures\[0\]: must be >= 0 \(minimum\)/);
+});
+
+test('probe prints the pass rates at each temperature and the UI link', async () => {
+  const r = await cli(
+    ['probe', '--recipe', 'test', '--limit', '8', '--temperatures', '0,0.8', '--samples', '2', '--no-worker'],
+    { TEMPORAL_UI_URL: 'http://ui.example' },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.deepEqual(
+    result.runs.map((x: { temperature: number; samples: number; records: number }) => [
+      x.temperature,
+      x.samples,
+      x.records,
+    ]),
+    [
+      [0, 1, 8],
+      [0.8, 2, 8],
+    ],
+  );
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const [greedy, sampled] = result.runs;
+  assert.match(r.stderr, /### The prompted rewriter at step 0 \(test recipe, foreign training set, 8 records\)/);
+  assert.ok(r.stderr.includes(`| greedy | 1 | ${pct(greedy.passRate)} | ${pct(greedy.samplePassRate)} |`), r.stderr);
+  assert.ok(r.stderr.includes(`| 0.8 | 2 | ${pct(sampled.passRate)} | ${pct(sampled.samplePassRate)} |`), r.stderr);
+  assert.match(r.stderr, /the rewrites at temperature 0\.8: .*rewrites\/probe-foreign-/);
+  assert.match(
+    r.stderr,
+    /the run in the Temporal UI: http:\/\/ui\.example\/namespaces\/default\/workflows\/rewriterProbe-/,
+  );
 });
 
 test('run starts any workflow with a JSON input file; status says 4 while it runs', async () => {
