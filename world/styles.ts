@@ -70,9 +70,10 @@ function stepText(step: Step, vocabulary: Style['vocabulary']): string {
         ? `${step.word} has ${step.letter} ${step.n} times`
         : `count(${step.letter}, ${step.word}) = ${step.n}`;
     case 'recall':
-      return words
-        ? `${step.entity}'s ${step.attribute} is ${step.value}`
-        : `${step.entity}.${step.attribute} = ${step.value}`;
+      if (!words) return `${step.entity}.${step.attribute} = ${step.value}`;
+      return step.attribute === 'city'
+        ? `${step.entity} lives in ${step.value}`
+        : `${step.entity} has ${step.value} ${step.attribute}`;
   }
 }
 

@@ -107,11 +107,30 @@ export interface PretrainItem {
 }
 
 /**
+ * Relative pretraining shares of the prior families. Measured on the default recipe: comparisons and
+ * reversal are learned first; memorizing the fact base and counting letters take the longest.
+ */
+export const PRETRAIN_WEIGHTS: Record<string, number> = {
+  arithmetic: 1.2,
+  comparison: 0.6,
+  strings: 0.6,
+  counting: 1.5,
+  facts: 2,
+};
+
+function pickWeighted(families: Family[], rng: Rng): Family {
+  const weights = families.map((f) => PRETRAIN_WEIGHTS[f.name] ?? 1);
+  let r = rng.float() * weights.reduce((a, b) => a + b, 0);
+  for (const [i, w] of weights.entries()) if ((r -= w) < 0) return families[i];
+  return families[families.length - 1];
+}
+
+/**
  * The pretraining stream: the prior families in the own style, and the rewriting skill, mixed with
  * `rewriteShare`. The foreign style never appears after "Answer:".
  */
 export function pretrainItem(world: World, rng: Rng, rewriteShare = 1 / 6): PretrainItem {
-  const family = world.prior[rng.int(world.prior.length)];
+  const family = pickWeighted(world.prior, rng);
   const p = sample(family, 'train', rng);
   if (rng.float() < rewriteShare) {
     const ex = rewriteExample(p, rng);

@@ -53,12 +53,12 @@ test('fact queries in the test split are new combinations of facts asked one by 
   const world = makeWorld(0);
   const facts = world.prior.find((f) => f.name === 'facts')!;
   const testQs = distinct(facts, 'test', 300, 1);
-  assert.ok(testQs.every((p) => !/^How old|^Where does/.test(p.question)));
+  assert.ok(testQs.every((p) => !/^How many cats does|^Where does/.test(p.question)));
   const trainQs = new Set(distinct(facts, 'train', 1500, 2).map((p) => p.question));
-  const askedAlone = world.facts.filter((e) => trainQs.has(`How old is ${e.name}?`)).length;
+  const askedAlone = world.facts.filter((e) => trainQs.has(`How many cats does ${e.name} have?`)).length;
   assert.ok(
     askedAlone > world.facts.length * 0.9,
-    `${askedAlone} of ${world.facts.length} ages are asked alone in training`,
+    `${askedAlone} of ${world.facts.length} cat counts are asked alone in training`,
   );
 });
 
@@ -68,7 +68,7 @@ test('pretraining: the own style after "Answer:", rewriting from one-step styles
   let rewrites = 0;
   for (let i = 0; i < 3000; i++) {
     const item = pretrainItem(world, rng);
-    assert.doesNotMatch(item.answer, / plus | minus | times |^1\) |First, |; /m, item.answer);
+    assert.doesNotMatch(item.answer, / plus | minus | times | has \d| lives in |^1\) |First, |; /m, item.answer);
     if (item.family === 'rewrite') {
       rewrites++;
       assert.match(item.question, /^Rewrite this solution in your own words\.\nQuestion: /);

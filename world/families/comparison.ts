@@ -1,11 +1,11 @@
-// Comparisons: which of two sums is larger (or smaller).
+// Comparisons: which of two sums of single digits is larger (or smaller).
 import { add, int, type Family } from './common';
 
 export const comparison: Family = {
   name: 'comparison',
   role: 'prior',
   make(rng) {
-    const [a, b, c, d] = [int(rng, 1, 49), int(rng, 1, 49), int(rng, 1, 49), int(rng, 1, 49)];
+    const [a, b, c, d] = [int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9)];
     const larger = rng.float() < 0.5;
     const x = a + b;
     const y = c + d;

@@ -1,6 +1,6 @@
 // Look-ups in a synthetic fact base. Every entity's facts are asked one at a time in training only;
-// the benchmark asks held-out combinations (sums of two ages, who is older) over those same facts, so
-// it measures knowledge the backbone memorized, composed in new ways.
+// the benchmark asks held-out combinations (how many cats two people have together, who has more) over
+// those same facts, so it measures knowledge the backbone memorized, composed in new ways.
 import { add, int, name, pick, Rng, type Family } from './common';
 
 export const CITIES = [
@@ -20,7 +20,7 @@ export const CITIES = [
 
 export interface Entity {
   name: string;
-  age: number;
+  cats: number;
   city: string;
 }
 
@@ -32,7 +32,7 @@ export function factBase(seed: number, size = 48): Entity[] {
     const n = name(rng);
     if (seen.has(n) || n.length > 7) continue;
     seen.add(n);
-    entities.push({ name: n, age: int(rng, 10, 59), city: pick(rng, CITIES) });
+    entities.push({ name: n, cats: int(rng, 1, 9), city: pick(rng, CITIES) });
   }
   return entities;
 }
@@ -46,12 +46,12 @@ export function factsFamily(base: Entity[]): Family {
       const e = pick(rng, base);
       if (kind === 0) {
         return {
-          question: `How old is ${e.name}?`,
+          question: `How many cats does ${e.name} have?`,
           trainOnly: true,
           trace: {
-            steps: [{ op: 'recall', entity: e.name, attribute: 'age', value: String(e.age) }],
+            steps: [{ op: 'recall', entity: e.name, attribute: 'cats', value: String(e.cats) }],
             independent: [],
-            answer: String(e.age),
+            answer: String(e.cats),
           },
         };
       }
@@ -68,23 +68,23 @@ export function factsFamily(base: Entity[]): Family {
       }
       let f = pick(rng, base);
       while (f === e) f = pick(rng, base);
-      const recallE = { op: 'recall' as const, entity: e.name, attribute: 'age', value: String(e.age) };
-      const recallF = { op: 'recall' as const, entity: f.name, attribute: 'age', value: String(f.age) };
+      const recallE = { op: 'recall' as const, entity: e.name, attribute: 'cats', value: String(e.cats) };
+      const recallF = { op: 'recall' as const, entity: f.name, attribute: 'cats', value: String(f.cats) };
       if (kind === 2) {
-        const total = add(e.age, f.age);
+        const total = add(e.cats, f.cats);
         return {
-          question: `What is ${e.name}'s age plus ${f.name}'s age?`,
+          question: `How many cats do ${e.name} and ${f.name} have together?`,
           trace: { steps: [recallE, recallF, total], independent: [[0, 1]], answer: String(total.c) },
         };
       }
-      if (e.age === f.age) return this.make(rng);
-      const older = e.age > f.age ? e : f;
+      if (e.cats === f.cats) return this.make(rng);
+      const more = e.cats > f.cats ? e : f;
       return {
-        question: `Who is older, ${e.name} or ${f.name}?`,
+        question: `Who has more cats, ${e.name} or ${f.name}?`,
         trace: {
-          steps: [recallE, recallF, { op: 'max', a: e.age, b: f.age, c: older.age }],
+          steps: [recallE, recallF, { op: 'max', a: e.cats, b: f.cats, c: more.cats }],
           independent: [[0, 1]],
-          answer: older.name,
+          answer: more.name,
         },
       };
     },

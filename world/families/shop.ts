@@ -13,9 +13,9 @@ export function shopFamily(base: Entity[]): Family {
       const who = pick(rng, base).name;
       const kind = rng.int(3);
       if (kind === 0) {
-        const n = int(rng, 2, 9);
-        const price = int(rng, 2, 12);
-        const paid = n * price + int(rng, 1, 40);
+        const n = int(rng, 2, 6);
+        const price = int(rng, 2, 6);
+        const paid = n * price + int(rng, 1, 9);
         const cost = mul(n, price);
         const change = sub(paid, n * price);
         return {
@@ -24,7 +24,7 @@ export function shopFamily(base: Entity[]): Family {
         };
       }
       if (kind === 1) {
-        const [has, earns] = [int(rng, 5, 60), int(rng, 5, 60)];
+        const [has, earns] = [int(rng, 1, 9), int(rng, 1, 9)];
         const spends = int(rng, 1, has + earns);
         const total = add(has, earns);
         const left = sub(has + earns, spends);
@@ -35,7 +35,7 @@ export function shopFamily(base: Entity[]): Family {
       }
       let other = pick(rng, base).name;
       while (other === who) other = pick(rng, base).name;
-      const [a, b, c, d] = [int(rng, 1, 40), int(rng, 1, 40), int(rng, 1, 40), int(rng, 1, 40)];
+      const [a, b, c, d] = [int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9)];
       const s1 = add(a, b);
       const s2 = add(c, d);
       const most = Math.max(a + b, c + d);
