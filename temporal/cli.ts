@@ -6,7 +6,7 @@ import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { ArtifactStore, sha256File } from '../activities/artifact-store';
 import { withWorkers } from '../workers/in-process';
 import { runWorkersUntilSignal } from '../workers/run';
@@ -283,7 +283,15 @@ async function status(s: Settings, client: Client, workflowId: string): Promise<
   return EXIT.failed;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export /** Logs warnings, except the device worker's notice that it has no workflows (it is not meant to). */
+function quietLog(entry: LogEntry): void {
+  if (entry.message.startsWith('No workflows registered')) return;
+  process.stderr.write(
+    `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${entry.meta ? ' ' + JSON.stringify(entry.meta) : ''}\n`,
+  );
+}
+
+async function main(argv: string[]): Promise<number> {
   const { values: v, positionals: pos } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -315,7 +323,7 @@ export async function main(argv: string[]): Promise<number> {
   const s = settingsFromEnv();
   const [command, arg] = pos;
   // Workers started by run, import and demo only say something when it matters; `worker` logs as usual.
-  if (command !== 'worker') Runtime.install({ logger: new DefaultLogger('WARN') });
+  if (command !== 'worker') Runtime.install({ logger: new DefaultLogger('WARN', quietLog) });
   const start: StartOptions = { worker: !v['no-worker'], wait: !v['no-wait'], id: v.id };
   if (v.help || !command) {
     out(HELP);
