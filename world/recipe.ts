@@ -18,6 +18,9 @@ export interface TrainRecipe {
   warmupSteps: number;
   schedule: 'constant' | 'linear' | 'cosine';
   weightDecay: number;
+  adamBeta2?: number;
+  /** Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks. */
+  lengthGroupBatches?: number;
   stepsPerRun: number;
   checkpointEvery: number;
 }
@@ -41,14 +44,16 @@ export const DEFAULT_RECIPE: WorldRecipe = {
   name: 'default',
   seed: 0,
   backbone: { hiddenSize: 128, layers: 4, heads: 4, kvHeads: 2, intermediateSize: 352, maxPositions: 512 },
-  pretrainExamples: 44_000,
+  pretrainExamples: 56_000,
   pretrain: {
     epochs: 1,
     batchSize: 32,
-    learningRate: 4e-3,
-    warmupSteps: 50,
+    learningRate: 3e-3,
+    warmupSteps: 100,
     schedule: 'cosine',
     weightDecay: 0.01,
+    adamBeta2: 0.95,
+    lengthGroupBatches: 4,
     stepsPerRun: 8,
     checkpointEvery: 200,
   },

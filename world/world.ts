@@ -112,10 +112,10 @@ export interface PretrainItem {
  */
 export const PRETRAIN_WEIGHTS: Record<string, number> = {
   arithmetic: 1.2,
-  comparison: 0.6,
-  strings: 0.6,
-  counting: 1.5,
-  facts: 2,
+  comparison: 0.7,
+  strings: 0.7,
+  counting: 1.3,
+  facts: 1.5,
 };
 
 function pickWeighted(families: Family[], rng: Rng): Family {

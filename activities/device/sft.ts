@@ -56,7 +56,7 @@ export async function sft(
       input.mode === 'lora'
         ? loraConfig({ rank: input.lora.rank, alpha: input.lora.alpha, targetModules: input.lora.targetModules })
         : undefined,
-    optimizer: { weightDecay: input.weightDecay },
+    optimizer: { weightDecay: input.weightDecay, beta2: input.adamBeta2 },
     clipNorm: input.clipNorm,
     lrPerStep: true,
   });
@@ -86,6 +86,7 @@ export async function sft(
     lengths: examples.map((e) => e.prompt.length + e.target.length),
     example: (i) => examples[i],
     batchSize,
+    lengthGroupBatches: input.lengthGroupBatches,
     totalSteps,
     stepsPerRun: input.stepsPerRun,
     checkpointEvery: input.checkpointEvery,

@@ -18,6 +18,8 @@ export interface TrainLoopOptions {
   lengths: number[];
   example(index: number): Example;
   batchSize: number;
+  /** Batches per length group (1 = random batches). */
+  lengthGroupBatches?: number;
   totalSteps: number;
   stepsPerRun: number;
   checkpointEvery: number;
@@ -45,7 +47,7 @@ const CHECKPOINT = 'checkpoint.safetensors';
 const LOG = 'log.jsonl';
 
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
-  const order = new LengthGroupedBatches(o.lengths, o.batchSize, o.seed);
+  const order = new LengthGroupedBatches(o.lengths, o.batchSize, o.seed, o.lengthGroupBatches);
   const ckpt = join(o.workDir, CHECKPOINT);
   let step = 0;
   let log: StepLog[] = [];

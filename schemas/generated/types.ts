@@ -1110,11 +1110,25 @@ export const sftInputSchema = {
       "minimum": 0,
       "default": 0
     },
+    "adamBeta2": {
+      "description": "AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).",
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "exclusiveMaximum": 1,
+      "default": 0.999
+    },
     "clipNorm": {
       "description": "Global gradient-norm clipping (0 = off).",
       "type": "number",
       "minimum": 0,
       "default": 1
+    },
+    "lengthGroupBatches": {
+      "description": "Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).",
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 1024,
+      "default": 32
     },
     "stepsPerRun": {
       "description": "Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often.",

@@ -4631,7 +4631,7 @@ return errors === 0;
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateSftInput = validate44;
-const schema77 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"default":16},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"default":0},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"default":1},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often.","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"default":2048}}};
+const schema77 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"default":16},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often.","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"default":2048}}};
 
 function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
@@ -4675,8 +4675,14 @@ data.schedule = "linear";
 if(data.weightDecay === undefined){
 data.weightDecay = 0;
 }
+if(data.adamBeta2 === undefined){
+data.adamBeta2 = 0.999;
+}
 if(data.clipNorm === undefined){
 data.clipNorm = 1;
+}
+if(data.lengthGroupBatches === undefined){
+data.lengthGroupBatches = 32;
 }
 if(data.stepsPerRun === undefined){
 data.stepsPerRun = 4;
@@ -5066,10 +5072,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-let data16 = data.clipNorm;
+let data16 = data.adamBeta2;
 if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err31 = {instancePath:instancePath+"/clipNorm",schemaPath:"#/properties/clipNorm/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data16 >= 1 || isNaN(data16)){
+const err31 = {instancePath:instancePath+"/adamBeta2",schemaPath:"#/properties/adamBeta2/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5078,9 +5084,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-else {
-const err32 = {instancePath:instancePath+"/clipNorm",schemaPath:"#/properties/clipNorm/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data16 <= 0 || isNaN(data16)){
+const err32 = {instancePath:instancePath+"/adamBeta2",schemaPath:"#/properties/adamBeta2/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5089,9 +5094,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-let data17 = data.stepsPerRun;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err33 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err33 = {instancePath:instancePath+"/adamBeta2",schemaPath:"#/properties/adamBeta2/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5100,9 +5105,10 @@ vErrors.push(err33);
 }
 errors++;
 }
+let data17 = data.clipNorm;
 if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 256 || isNaN(data17)){
-const err34 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
+if(data17 < 0 || isNaN(data17)){
+const err34 = {instancePath:instancePath+"/clipNorm",schemaPath:"#/properties/clipNorm/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5111,8 +5117,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(data17 < 1 || isNaN(data17)){
-const err35 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err35 = {instancePath:instancePath+"/clipNorm",schemaPath:"#/properties/clipNorm/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5121,10 +5128,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-let data18 = data.checkpointEvery;
+let data18 = data.lengthGroupBatches;
 if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err36 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err36 = {instancePath:instancePath+"/lengthGroupBatches",schemaPath:"#/properties/lengthGroupBatches/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5134,8 +5140,8 @@ vErrors.push(err36);
 errors++;
 }
 if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 1 || isNaN(data18)){
-const err37 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data18 > 1024 || isNaN(data18)){
+const err37 = {instancePath:instancePath+"/lengthGroupBatches",schemaPath:"#/properties/lengthGroupBatches/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5144,10 +5150,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-let data19 = data.seed;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err38 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data18 < 1 || isNaN(data18)){
+const err38 = {instancePath:instancePath+"/lengthGroupBatches",schemaPath:"#/properties/lengthGroupBatches/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5156,9 +5160,10 @@ vErrors.push(err38);
 }
 errors++;
 }
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 4294967295 || isNaN(data19)){
-const err39 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+}
+let data19 = data.stepsPerRun;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err39 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5167,8 +5172,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(data19 < 0 || isNaN(data19)){
-const err40 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 256 || isNaN(data19)){
+const err40 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5177,9 +5183,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(typeof data.promptFormat !== "string"){
-const err41 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data19 < 1 || isNaN(data19)){
+const err41 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5188,9 +5193,10 @@ vErrors.push(err41);
 }
 errors++;
 }
-let data21 = data.maxLength;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err42 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+let data20 = data.checkpointEvery;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err42 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5199,9 +5205,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 < 2 || isNaN(data21)){
-const err43 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 1 || isNaN(data20)){
+const err43 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5211,14 +5217,80 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
-else {
-const err44 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data21 = data.seed;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err44 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err44];
 }
 else {
 vErrors.push(err44);
+}
+errors++;
+}
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 4294967295 || isNaN(data21)){
+const err45 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+if(data21 < 0 || isNaN(data21)){
+const err46 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(typeof data.promptFormat !== "string"){
+const err47 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+let data23 = data.maxLength;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err48 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 2 || isNaN(data23)){
+const err49 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+}
+else {
+const err50 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
 }
 errors++;
 }

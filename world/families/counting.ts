@@ -3,7 +3,7 @@ import { add, int, pick, type Family } from './common';
 import type { Rng } from './common';
 
 function wordWith(rng: Rng, letter: string): string {
-  const n = int(rng, 3, 5);
+  const n = int(rng, 3, 4);
   let w = '';
   for (let i = 0; i < n; i++) w += rng.float() < 0.3 ? letter : 'abcdefghijklmnopqrstuvwxyz'[rng.int(26)];
   return w;

@@ -1,6 +1,6 @@
 // Look-ups in a synthetic fact base. Every entity's facts are asked one at a time in training only;
-// the benchmark asks held-out combinations (how many cats two people have together, who has more) over
-// those same facts, so it measures knowledge the backbone memorized, composed in new ways.
+// the benchmark asks held-out combinations (how many cats two people have together, who has more or
+// fewer) over those same facts, so it measures knowledge the backbone memorized, composed in new ways.
 import { add, int, name, pick, Rng, type Family } from './common';
 
 export const CITIES = [
@@ -24,7 +24,7 @@ export interface Entity {
   city: string;
 }
 
-export function factBase(seed: number, size = 48): Entity[] {
+export function factBase(seed: number, size = 32): Entity[] {
   const rng = new Rng(seed ^ 0x5eed);
   const seen = new Set<string>();
   const entities: Entity[] = [];
@@ -42,7 +42,7 @@ export function factsFamily(base: Entity[]): Family {
     name: 'facts',
     role: 'prior',
     make(rng) {
-      const kind = rng.int(4);
+      const kind = rng.int(5);
       const e = pick(rng, base);
       if (kind === 0) {
         return {
@@ -78,13 +78,14 @@ export function factsFamily(base: Entity[]): Family {
         };
       }
       if (e.cats === f.cats) return this.make(rng);
-      const more = e.cats > f.cats ? e : f;
+      const more = kind === 3;
+      const chosen = e.cats > f.cats === more ? e : f;
       return {
-        question: `Who has more cats, ${e.name} or ${f.name}?`,
+        question: `Who has ${more ? 'more' : 'fewer'} cats, ${e.name} or ${f.name}?`,
         trace: {
-          steps: [recallE, recallF, { op: 'max', a: e.cats, b: f.cats, c: more.cats }],
+          steps: [recallE, recallF, { op: more ? 'max' : 'min', a: e.cats, b: f.cats, c: chosen.cats }],
           independent: [[0, 1]],
-          answer: more.name,
+          answer: chosen.name,
         },
       };
     },
