@@ -27,11 +27,18 @@ export async function prepareWorld(
 ): Promise<WorldOutput> {
   const input = schemas.prepareWorldInput.parse(given);
   const recipe = resolveRecipe(input);
-  const key = sha256(canonicalJson({ version: WORLD_DATA_VERSION, recipe })).slice(0, 12);
+  // the SFT settings do not shape the world or the backbone: changing them must not retrain it
+  const { sft: _sft, ...shaping } = recipe;
+  const key = sha256(canonicalJson({ version: WORLD_DATA_VERSION, recipe: shaping })).slice(0, 12);
   const ref = `world/${recipe.name}-${key}`;
   const path = store.resolve(ref);
   const result = join(path, 'world.json');
-  if (existsSync(result)) return { ...(JSON.parse(await readFile(result, 'utf8')) as WorldOutput), reused: true };
+  // the recipe given now, not the stored one: they differ at most in the SFT settings
+  const asStored = async () => ({
+    ...(JSON.parse(await readFile(result, 'utf8')) as WorldOutput),
+    recipe: asRecord(recipe),
+  });
+  if (existsSync(result)) return { ...(await asStored()), reused: true };
   await store.writeDir(ref, async (tmp) => {
     const refOf = (rel: string) => `${store.ref(path)}/${rel}`;
     progress.heartbeat({ stage: 'data' });
@@ -51,7 +58,7 @@ export async function prepareWorld(
     await writeInitialBackbone(join(tmp, 'initial-model'), recipe.backbone, recipe.seed);
     const out: WorldOutput = {
       uri: store.ref(path),
-      recipe: recipe as unknown as Record<string, unknown>,
+      recipe: asRecord(recipe),
       benchmarks: data.benchmarks.map((b) => schemas.benchmarkSpec.parse(b)),
       train: data.train,
       pretrainData: refOf('pretrain.jsonl'),
@@ -67,5 +74,9 @@ export async function prepareWorld(
       files: ['world.json', 'pretrain.jsonl', 'benchmarks.json'],
     });
   });
-  return { ...(JSON.parse(await readFile(result, 'utf8')) as WorldOutput), reused: false };
+  return { ...(await asStored()), reused: false };
+}
+
+function asRecord(recipe: WorldRecipe): Record<string, unknown> {
+  return recipe as unknown as Record<string, unknown>;
 }

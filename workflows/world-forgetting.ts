@@ -92,6 +92,7 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
         args: [
           {
             ...recipe.sft,
+            ...resolved.sft,
             name: `sft-${arm}`,
             model: backbone,
             dataset: world.train[arm],

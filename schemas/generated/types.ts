@@ -1229,6 +1229,40 @@ export const worldForgettingInputSchema = {
       "description": "Overrides the recipe's world seed (a second backbone).",
       "$ref": "common.schema.json#/$defs/seed"
     },
+    "sft": {
+      "description": "Overrides of the recipe's SFT settings for every arm (a learning-rate sweep on the cached backbone, say).",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "epochs": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "batchSize": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "learningRate": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "warmupSteps": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "schedule": {
+          "enum": [
+            "constant",
+            "linear",
+            "cosine"
+          ]
+        },
+        "weightDecay": {
+          "type": "number",
+          "minimum": 0
+        }
+      }
+    },
     "sftSeed": {
       "description": "Seed of the SFT data order.",
       "$ref": "common.schema.json#/$defs/seed",
