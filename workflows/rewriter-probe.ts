@@ -1,10 +1,10 @@
-import { executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { DeviceActivities, RewriteDatasetOutput } from '../activities';
 import { schemas, type ModelRef, type RewriterProbeInputInput } from '../schemas';
-import type { pretrain } from './pretrain';
 import { ARM, METRIC, RECORDS, STAGE } from './search-attributes';
 import { deviceTaskQueue } from './task-queues';
-import { invalidInput, validateInput } from './validate';
+import { validateInput } from './validate';
+import { pretrainChild, trainingSet } from './world-stage';
 
 /** One rewriteDataset run of the probe: the gate's verdicts at one temperature. */
 export interface RewriterProbeRun extends RewriteDatasetOutput {
@@ -38,26 +38,8 @@ export async function rewriterProbe(input: RewriterProbeInputInput): Promise<Rew
     { key: STAGE, value: 'pretrain' },
     { key: ARM, value: resolved.arm },
   ]);
-  const { world, backbone } = await executeChild<typeof pretrain>('pretrain', {
-    workflowId: `${id}/pretrain`,
-    args: [
-      {
-        recipe: resolved.recipe,
-        device: resolved.device,
-        ...(resolved.seed !== undefined ? { seed: resolved.seed } : {}),
-      },
-    ],
-  });
-  const dataset = world.train[resolved.arm];
-  if (dataset === undefined) {
-    throw invalidInput('rewriterProbe', [
-      {
-        path: '$.arm',
-        rule: 'recipe',
-        message: `the ${resolved.recipe} recipe has no training set "${resolved.arm}" (it has ${Object.keys(world.train).join(', ')})`,
-      },
-    ]);
-  }
+  const { world, backbone } = await pretrainChild(id, resolved);
+  const dataset = trainingSet(world, resolved.recipe, resolved.arm, 'rewriterProbe', '$.arm');
 
   upsertSearchAttributes([{ key: STAGE, value: 'rewrite' }]);
   const { rewriteDataset } = proxyActivities<DeviceActivities>({

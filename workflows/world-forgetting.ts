@@ -2,11 +2,11 @@ import { executeChild, patched, proxyActivities, upsertSearchAttributes, workflo
 import type { CpuActivities, DeviceActivities, ForgettingReportOutput } from '../activities';
 import { schemas, type EvaluateOutput, type ModelRef, type WorldForgettingInputInput } from '../schemas';
 import type { evaluate } from './evaluate';
-import type { pretrain } from './pretrain';
 import { STAGE } from './search-attributes';
 import type { sft } from './sft';
 import { deviceTaskQueue } from './task-queues';
-import { invalidInput, validateInput } from './validate';
+import { validateInput } from './validate';
+import { pretrainChild, trainingSet } from './world-stage';
 
 export interface WorldForgettingOutput {
   backbone: ModelRef;
@@ -33,27 +33,9 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
   const resolved = validateInput(schemas.worldForgettingInput, input, 'worldForgetting');
   const id = workflowInfo().workflowId;
   upsertSearchAttributes([{ key: STAGE, value: 'pretrain' }]);
-  const { world, backbone } = await executeChild<typeof pretrain>('pretrain', {
-    workflowId: `${id}/pretrain`,
-    args: [
-      {
-        recipe: resolved.recipe,
-        device: resolved.device,
-        ...(resolved.seed !== undefined ? { seed: resolved.seed } : {}),
-      },
-    ],
-  });
+  const { world, backbone } = await pretrainChild(id, resolved);
   const recipe = world.recipe as { sft: Record<string, unknown> };
-  const missing = resolved.arms.findIndex((arm) => world.train[arm] === undefined);
-  if (missing >= 0) {
-    throw invalidInput('worldForgetting', [
-      {
-        path: `$.arms[${missing}]`,
-        rule: 'recipe',
-        message: `the ${resolved.recipe} recipe has no training set "${resolved.arms[missing]}" (it has ${Object.keys(world.train).join(', ')})`,
-      },
-    ]);
-  }
+  resolved.arms.forEach((arm, i) => trainingSet(world, resolved.recipe, arm, 'worldForgetting', `$.arms[${i}]`));
 
   // the dose: how unlike the backbone's own writing each arm's SFT data is (scoreDataset caches by
   // content). Runs started before this stage existed replay without it.
