@@ -31,3 +31,27 @@ test('every example once per epoch, similar lengths together, a position that re
   resumed.position = { ...first.position };
   assert.deepEqual([...head, ...Array.from({ length: 60 }, () => resumed.next())], seq);
 });
+
+test('length buckets: a batch never mixes buckets; inside a bucket, random batches', () => {
+  const rng = new Rng(2);
+  // two populations like the world's: short question-answer examples and long rewriting ones
+  const lengths = Array.from({ length: 960 }, () => (rng.float() < 0.2 ? 160 + rng.int(120) : 60 + rng.int(66)));
+  const b = new LengthGroupedBatches(lengths, 32, 3, 1, [128]);
+  const epoch = b.batchesOf(0);
+  assert.deepEqual(
+    epoch.flat().sort((x, y) => x - y),
+    [...lengths.keys()],
+  );
+  for (const batch of epoch) {
+    const short = batch.filter((i) => lengths[i] <= 128).length;
+    assert.ok(short === 0 || short === batch.length, 'a batch holds one bucket');
+  }
+  // not sorted inside a bucket: batches of short examples span most of the short range
+  const shortBatches = epoch.filter((x) => x.length === 32 && lengths[x[0]] <= 128);
+  const spans = shortBatches.map((x) => Math.max(...x.map((i) => lengths[i])) - Math.min(...x.map((i) => lengths[i])));
+  assert.ok(Math.min(...spans) > 40, `spans of short batches: ${Math.min(...spans)}`);
+  const padded = (batches: number[][]) =>
+    batches.reduce((s, x) => s + x.length * Math.max(...x.map((i) => lengths[i])), 0);
+  const random = new LengthGroupedBatches(lengths, 32, 3, 1).batchesOf(0);
+  assert.ok(padded(epoch) < 0.75 * padded(random), `${padded(epoch)} vs ${padded(random)} padded tokens`);
+});

@@ -1,7 +1,11 @@
-// Batches of similar length: every epoch the examples are shuffled (seeded), cut into groups of
-// `groupBatches` batches, sorted by length inside each group and split into batches, whose order is
-// shuffled again. Padding shrinks (a batch is as long as its longest example) while the data stays
-// well mixed. The position {epoch, index of the next batch} is all a checkpoint needs.
+// Batches for training. Every epoch the examples are shuffled (seeded) and cut into batches, whose
+// order is shuffled again; the position {epoch, index of the next batch} is all a checkpoint needs.
+// Two ways to cut padding (a batch is as long as its longest example):
+// - length buckets: examples up to each bound form their own batches, so a batch of short examples
+//   never pads to a long one, while inside a bucket batches stay random mixtures of tasks;
+// - length groups: inside a bucket, groups of `groupBatches` batches are sorted by length before they
+//   are cut. Less padding, but a batch then holds examples of one length, often of one task, which
+//   slows learning (measured on the default world: loss 0.74 vs 0.52 after 300 steps); 1 = random.
 import { Rng, type DataPosition } from '../../engine/rng';
 
 function shuffle<T>(xs: T[], rng: Rng): T[] {
@@ -22,8 +26,15 @@ export class LengthGroupedBatches {
     readonly batchSize: number,
     readonly seed: number,
     readonly groupBatches = 32,
+    /** Ascending upper bounds of the length buckets (longer examples form the last bucket). */
+    readonly bucketBounds: number[] = [],
   ) {
     if (lengths.length === 0) throw new Error('LengthGroupedBatches: no examples');
+  }
+
+  private bucketOf(length: number): number {
+    const b = this.bucketBounds.findIndex((bound) => length <= bound);
+    return b < 0 ? this.bucketBounds.length : b;
   }
 
   /** The batches of one epoch, a pure function of (seed, epoch). */
@@ -31,12 +42,16 @@ export class LengthGroupedBatches {
     if (epoch === this.builtFor) return this.epochBatches;
     const rng = new Rng((this.seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
     const order = shuffle([...this.lengths.keys()], rng);
+    const buckets: number[][] = Array.from({ length: this.bucketBounds.length + 1 }, () => []);
+    for (const i of order) buckets[this.bucketOf(this.lengths[i])].push(i);
     const group = this.batchSize * this.groupBatches;
     const batches: number[][] = [];
-    for (let g = 0; g < order.length; g += group) {
-      const sorted = order.slice(g, g + group).sort((a, b) => this.lengths[b] - this.lengths[a] || a - b);
-      for (let i = 0; i < sorted.length; i += this.batchSize) batches.push(sorted.slice(i, i + this.batchSize));
-    }
+    for (const bucket of buckets)
+      for (let g = 0; g < bucket.length; g += group) {
+        const sorted = bucket.slice(g, g + group);
+        if (this.groupBatches > 1) sorted.sort((a, b) => this.lengths[b] - this.lengths[a] || a - b);
+        for (let i = 0; i < sorted.length; i += this.batchSize) batches.push(sorted.slice(i, i + this.batchSize));
+      }
     this.epochBatches = shuffle(batches, rng);
     this.builtFor = epoch;
     return this.epochBatches;

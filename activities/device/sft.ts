@@ -50,6 +50,12 @@ export async function sft(
         throw new InputError(`${input.dataset}:${i + 1}: ${f}: must be a non-empty string`);
   });
   if (records.length === 0) throw new InputError(`${input.dataset}: no records`);
+  input.lengthBuckets.forEach((bound, i) => {
+    if (i > 0 && bound <= input.lengthBuckets[i - 1])
+      throw new InputError(
+        `lengthBuckets[${i}]: ${bound} is not above the bound before it (${input.lengthBuckets[i - 1]})`,
+      );
+  });
   const { loaded, program } = await session.trainer(store, input.model, {
     objective: 'sft',
     lora:
@@ -87,6 +93,7 @@ export async function sft(
     example: (i) => examples[i],
     batchSize,
     lengthGroupBatches: input.lengthGroupBatches,
+    lengthBuckets: input.lengthBuckets,
     totalSteps,
     stepsPerRun: input.stepsPerRun,
     checkpointEvery: input.checkpointEvery,

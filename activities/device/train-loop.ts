@@ -20,6 +20,8 @@ export interface TrainLoopOptions {
   batchSize: number;
   /** Batches per length group (1 = random batches). */
   lengthGroupBatches?: number;
+  /** Ascending upper bounds of length buckets; a batch holds examples of one bucket. */
+  lengthBuckets?: number[];
   totalSteps: number;
   stepsPerRun: number;
   checkpointEvery: number;
@@ -47,7 +49,7 @@ const CHECKPOINT = 'checkpoint.safetensors';
 const LOG = 'log.jsonl';
 
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
-  const order = new LengthGroupedBatches(o.lengths, o.batchSize, o.seed, o.lengthGroupBatches);
+  const order = new LengthGroupedBatches(o.lengths, o.batchSize, o.seed, o.lengthGroupBatches, o.lengthBuckets);
   const ckpt = join(o.workDir, CHECKPOINT);
   let step = 0;
   let log: StepLog[] = [];

@@ -4631,7 +4631,7 @@ return errors === 0;
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateSftInput = validate44;
-const schema77 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"default":16},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often.","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"default":2048}}};
+const schema77 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"default":16},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"description":"Ascending upper bounds (in tokens) of length buckets: a batch only holds examples of one bucket (longer than the last bound = the last bucket), so short examples never pad to long ones while batches inside a bucket stay mixed. [] = one bucket.","type":"array","items":{"type":"integer","minimum":1},"maxItems":16,"default":[]},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often. The batches of one run are padded to one length, so with batches of different lengths fewer steps per run pad less (on CPU a run costs little: 1 step per run was as fast as 8 on the default world).","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"default":2048}}};
 
 function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
@@ -4683,6 +4683,9 @@ data.clipNorm = 1;
 }
 if(data.lengthGroupBatches === undefined){
 data.lengthGroupBatches = 32;
+}
+if(data.lengthBuckets === undefined){
+data.lengthBuckets = [];
 }
 if(data.stepsPerRun === undefined){
 data.stepsPerRun = 4;
@@ -5161,9 +5164,10 @@ vErrors.push(err38);
 errors++;
 }
 }
-let data19 = data.stepsPerRun;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err39 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data19 = data.lengthBuckets;
+if(Array.isArray(data19)){
+if(data19.length > 16){
+const err39 = {instancePath:instancePath+"/lengthBuckets",schemaPath:"#/properties/lengthBuckets/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5172,9 +5176,11 @@ vErrors.push(err39);
 }
 errors++;
 }
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 256 || isNaN(data19)){
-const err40 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
+const len1 = data19.length;
+for(let i1=0; i1<len1; i1++){
+let data20 = data19[i1];
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err40 = {instancePath:instancePath+"/lengthBuckets/" + i1,schemaPath:"#/properties/lengthBuckets/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5183,8 +5189,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data19 < 1 || isNaN(data19)){
-const err41 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 1 || isNaN(data20)){
+const err41 = {instancePath:instancePath+"/lengthBuckets/" + i1,schemaPath:"#/properties/lengthBuckets/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5194,9 +5201,10 @@ vErrors.push(err41);
 errors++;
 }
 }
-let data20 = data.checkpointEvery;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err42 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/lengthBuckets",schemaPath:"#/properties/lengthBuckets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5205,9 +5213,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 1 || isNaN(data20)){
-const err43 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+let data21 = data.stepsPerRun;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err43 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5216,10 +5224,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-let data21 = data.seed;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err44 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 256 || isNaN(data21)){
+const err44 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5228,9 +5235,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 4294967295 || isNaN(data21)){
-const err45 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(data21 < 1 || isNaN(data21)){
+const err45 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -5239,8 +5245,10 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err46 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data22 = data.checkpointEvery;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err46 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -5249,9 +5257,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-}
-if(typeof data.promptFormat !== "string"){
-const err47 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 1 || isNaN(data22)){
+const err47 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -5260,9 +5268,10 @@ vErrors.push(err47);
 }
 errors++;
 }
-let data23 = data.maxLength;
+}
+let data23 = data.seed;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err48 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err48 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -5272,8 +5281,8 @@ vErrors.push(err48);
 errors++;
 }
 if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 2 || isNaN(data23)){
-const err49 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if(data23 > 4294967295 || isNaN(data23)){
+const err49 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -5282,15 +5291,58 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-}
-else {
-const err50 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data23 < 0 || isNaN(data23)){
+const err50 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err50];
 }
 else {
 vErrors.push(err50);
+}
+errors++;
+}
+}
+if(typeof data.promptFormat !== "string"){
+const err51 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+let data25 = data.maxLength;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err52 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 2 || isNaN(data25)){
+const err53 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+else {
+const err54 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
 }
 errors++;
 }
