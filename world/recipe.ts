@@ -21,6 +21,8 @@ export interface TrainRecipe {
   adamBeta2?: number;
   /** Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks. */
   lengthGroupBatches?: number;
+  /** Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones. */
+  lengthBuckets?: number[];
   stepsPerRun: number;
   checkpointEvery: number;
 }
@@ -44,7 +46,7 @@ export const DEFAULT_RECIPE: WorldRecipe = {
   name: 'default',
   seed: 0,
   backbone: { hiddenSize: 128, layers: 4, heads: 4, kvHeads: 2, intermediateSize: 352, maxPositions: 512 },
-  pretrainExamples: 56_000,
+  pretrainExamples: 52_000,
   pretrain: {
     epochs: 1,
     batchSize: 32,
@@ -53,22 +55,26 @@ export const DEFAULT_RECIPE: WorldRecipe = {
     schedule: 'cosine',
     weightDecay: 0.01,
     adamBeta2: 0.95,
-    lengthGroupBatches: 4,
-    stepsPerRun: 8,
+    // random batches (length-sorted ones learned much slower), the rewriting examples (about twice as
+    // long as the rest) in their own batches, one step per run so each batch pads only to itself
+    lengthGroupBatches: 1,
+    lengthBuckets: [128],
+    stepsPerRun: 1,
     checkpointEvery: 200,
   },
   benchmarkSize: 500,
   downstreamTrainSize: 2000,
   mixtures: [0.25, 0.5, 0.75],
   sft: {
-    epochs: 3,
+    epochs: 2,
     batchSize: 32,
-    learningRate: 1e-3,
-    warmupSteps: 20,
+    learningRate: 3e-4,
+    warmupSteps: 10,
     schedule: 'linear',
     weightDecay: 0,
-    stepsPerRun: 8,
-    checkpointEvery: 100,
+    lengthGroupBatches: 1,
+    stepsPerRun: 1,
+    checkpointEvery: 50,
   },
 };
 

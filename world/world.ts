@@ -15,7 +15,7 @@ import type { Problem } from './trace';
 
 export type Split = 'train' | 'test';
 
-/** Share of each family's question space held out for its test split. */
+/** Share of a family's question space held out for its test split, unless the family sets its own. */
 export const TEST_SHARE = 0.2;
 
 export interface World {
@@ -36,17 +36,17 @@ export function makeWorld(seed = 0): World {
 }
 
 /** Train and test never share a question: a hash of the question text decides its split. */
-export function splitOf(question: string, trainOnly = false): Split {
+export function splitOf(question: string, trainOnly = false, testShare = TEST_SHARE): Split {
   if (trainOnly) return 'train';
   const h = createHash('sha256').update(question).digest();
-  return h.readUInt32BE(0) / 2 ** 32 < TEST_SHARE ? 'test' : 'train';
+  return h.readUInt32BE(0) / 2 ** 32 < testShare ? 'test' : 'train';
 }
 
 /** Draws problems of one family and split until `rng` gives one of the split. */
 export function sample(family: Family, split: Split, rng: Rng): Problem {
   for (;;) {
     const p = family.make(rng);
-    if (splitOf(p.question, p.trainOnly) === split) {
+    if (splitOf(p.question, p.trainOnly, family.testShare) === split) {
       return {
         id: createHash('sha256').update(`${family.name}\0${p.question}`).digest('hex').slice(0, 16),
         family: family.name,

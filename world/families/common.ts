@@ -8,6 +8,8 @@ export { Rng };
 export interface Family {
   name: string;
   role: 'prior' | 'downstream';
+  /** Share of the question space held out for the test split (default TEST_SHARE). */
+  testShare?: number;
   /** One problem; `rng` is the only source of randomness. */
   make(rng: Rng): Omit<Problem, 'id' | 'family'> & { trainOnly?: boolean };
 }

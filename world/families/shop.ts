@@ -15,17 +15,17 @@ export function shopFamily(base: Entity[]): Family {
       if (kind === 0) {
         const n = int(rng, 2, 6);
         const price = int(rng, 2, 6);
-        const paid = n * price + int(rng, 1, 9);
+        const extra = int(rng, 1, 9);
         const cost = mul(n, price);
-        const change = sub(paid, n * price);
+        const total = add(n * price, extra);
         return {
-          question: `${who} buys ${n} ${pick(rng, ITEMS)} at ${price} coins each and pays ${paid} coins. How much change does ${who} get?`,
-          trace: { steps: [cost, change], independent: [], answer: String(change.c) },
+          question: `${who} buys ${n} ${pick(rng, ITEMS)} at ${price} coins each and a bag for ${extra} coins. How many coins does ${who} pay?`,
+          trace: { steps: [cost, total], independent: [], answer: String(total.c) },
         };
       }
       if (kind === 1) {
         const [has, earns] = [int(rng, 1, 9), int(rng, 1, 9)];
-        const spends = int(rng, 1, has + earns);
+        const spends = int(rng, 1, Math.min(9, has + earns));
         const total = add(has, earns);
         const left = sub(has + earns, spends);
         return {

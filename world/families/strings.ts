@@ -5,7 +5,7 @@ export const strings: Family = {
   name: 'strings',
   role: 'prior',
   make(rng) {
-    const w = word(rng, 5);
+    const w = word(rng, 4);
     const reversed = [...w].reverse().join('');
     return {
       question: `Reverse the word ${w}.`,
