@@ -27,10 +27,15 @@ export const ONE_STEP_STYLES: Style[] = [
   { ...OWN, name: 'verbose', verbosity: 'verbose' },
 ];
 
-/** The downstream reference style: a combination never seen after "Answer:" in pretraining. */
+/**
+ * The downstream reference style: a combination never seen after "Answer:" in pretraining. It keeps the
+ * symbols: in words ("8 plus 5 is 13") the tiny backbone's arithmetic does not carry over, and vanilla
+ * SFT on 2000 problems learned the format with wrong numbers (shop 8%), so the downstream task was not
+ * learnable at all; the shift is in the order, the layout and the connectives.
+ */
 export const FOREIGN: Style = {
   name: 'foreign',
-  vocabulary: 'words',
+  vocabulary: 'symbols',
   order: 'reversed',
   layout: 'numbered',
   verbosity: 'verbose',

@@ -36,9 +36,12 @@ export class DeviceSession {
     return this.runnerInstance;
   }
 
-  /** A model's identity: its manifest's hash when it has one, else the hash of its config and weights. */
+  /**
+   * A model's identity, by content and not by place: its manifest's hash when it has one, else the hash
+   * of its config and weights (and the adapter's). The same weights under another URI are the same model.
+   */
   async modelKey(store: ArtifactStore, ref: ModelRef): Promise<string> {
-    const parts: string[] = [canonicalJson(ref)];
+    const parts: string[] = [ref.adapter ? 'base+adapter' : 'model'];
     for (const uri of [ref.uri, ref.adapter].filter((u): u is string => !!u)) {
       const dir = store.resolve(uri);
       const manifest = join(dir, 'manifest.json');

@@ -35,7 +35,8 @@ export async function sft(
   if (!existsSync(dataPath)) throw new InputError(`dataset: ${input.dataset} does not exist in the artifact store`);
   const modelKey = await session.modelKey(store, input.model);
   const dataSha = await sha256File(dataPath);
-  const { name: _name, device: _device, ...recipe } = input;
+  // identified by content: the same weights and data under other URIs reuse the result
+  const { name: _name, device: _device, model: _model, dataset: _dataset, ...recipe } = input;
   const key = sha256(canonicalJson({ modelKey, dataSha, recipe })).slice(0, 16);
   const outRef = `models/${input.name}-${key}`;
   const outPath = store.resolve(outRef);

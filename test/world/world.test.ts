@@ -24,7 +24,7 @@ test('the own style: terse steps in symbols, one per line, then the boxed answer
 test('the foreign style combines several differences; every style keeps the boxed answer', () => {
   assert.equal(
     render(trace, FOREIGN),
-    '1) First, 30 plus 5 is 35\n2) Then, 12 plus 7 is 19\n3) Finally, the larger of 19 and 35 is 35\nSo the answer is \\boxed{35}.',
+    '1) First, 30 + 5 = 35\n2) Then, 12 + 7 = 19\n3) Finally, max(19, 35) = 35\nSo the answer is \\boxed{35}.',
   );
   for (const style of STYLES)
     assert.equal(extract(render(trace, style), { kind: 'boxed' }, 'strict'), '35', style.name);
