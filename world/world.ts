@@ -107,15 +107,15 @@ export interface PretrainItem {
 }
 
 /**
- * Relative pretraining shares of the prior families. Measured on the default recipe: comparisons and
- * reversal are learned first; memorizing the fact base and counting letters take the longest.
+ * Relative pretraining shares of the prior families. Measured on the default recipe (v4 world):
+ * reversal and comparisons are mastered first (100% and 98%), counting letters and differences last.
  */
 export const PRETRAIN_WEIGHTS: Record<string, number> = {
-  arithmetic: 1.2,
-  comparison: 0.7,
-  strings: 0.7,
-  counting: 1.3,
-  facts: 1.5,
+  arithmetic: 1.5,
+  comparison: 0.5,
+  strings: 0.4,
+  counting: 1.6,
+  facts: 1.3,
 };
 
 function pickWeighted(families: Family[], rng: Rng): Family {

@@ -9,7 +9,9 @@ export const arithmetic: Family = {
   // about 1,700 distinct questions: 40% of them make a 500-item benchmark
   testShare: 0.4,
   make(rng) {
-    const kind = rng.int(3);
+    // differences are learned last (measured: sums 100%, products 97%, differences 64% on the v4
+    // backbone), so half of the problems are differences
+    const kind = [0, 1, 1, 2][rng.int(4)];
     if (kind === 2) {
       const a = int(rng, 2, 6);
       const b = int(rng, 2, 6);
