@@ -66,7 +66,7 @@ export const DEFAULT_RECIPE: WorldRecipe = {
   downstreamTrainSize: 2000,
   mixtures: [0.25, 0.5, 0.75],
   sft: {
-    epochs: 2,
+    epochs: 3,
     batchSize: 32,
     learningRate: 3e-4,
     warmupSteps: 10,

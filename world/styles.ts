@@ -28,17 +28,18 @@ export const ONE_STEP_STYLES: Style[] = [
 ];
 
 /**
- * The downstream reference style: a combination never seen after "Answer:" in pretraining. It keeps the
- * symbols: in words ("8 plus 5 is 13") the tiny backbone's arithmetic does not carry over, and vanilla
- * SFT on 2000 problems learned the format with wrong numbers (shop 8%), so the downstream task was not
- * learnable at all; the shift is in the order, the layout and the connectives.
+ * The downstream reference style: a combination never seen after "Answer:" in pretraining (independent
+ * steps in reverse order, joined on one line). Measured on the v4 backbone with the recipe's SFT: in
+ * words, reversed, numbered and verbose at once the foreign data had an NLL of 9.8 nats per token and
+ * vanilla SFT reached 8% on the downstream task; with symbols, numbered and verbose 7.9 nats and 26%;
+ * this combination 3.9 nats and 70% (the own-style oracle: 1.3 nats, 96%).
  */
 export const FOREIGN: Style = {
   name: 'foreign',
   vocabulary: 'symbols',
   order: 'reversed',
-  layout: 'numbered',
-  verbosity: 'verbose',
+  layout: 'inline',
+  verbosity: 'terse',
 };
 
 export const STYLES: Style[] = [OWN, ...ONE_STEP_STYLES, FOREIGN];

@@ -38,7 +38,7 @@ test('the world data: benchmarks with valid specs, foreign, oracle and mixed tra
     foreign.map((r) => r.id),
     oracle.map((r) => r.id),
   );
-  assert.ok(foreign.every((r, i) => r.answer !== oracle[i].answer && r.answer.startsWith('1) ')));
+  assert.ok(foreign.every((r, i) => r.answer !== oracle[i].answer && r.answer.includes('; ')));
   const fromOracle = mixed.filter((r, i) => r.answer === oracle[i].answer).length;
   assert.equal(fromOracle, mixed.filter((r) => takesOracle(r.id, 0.5, 0)).length);
   assert.ok(fromOracle > 70 && fromOracle < 130, String(fromOracle));

@@ -22,10 +22,7 @@ test('the own style: terse steps in symbols, one per line, then the boxed answer
 });
 
 test('the foreign style combines several differences; every style keeps the boxed answer', () => {
-  assert.equal(
-    render(trace, FOREIGN),
-    '1) First, 30 + 5 = 35\n2) Then, 12 + 7 = 19\n3) Finally, max(19, 35) = 35\nSo the answer is \\boxed{35}.',
-  );
+  assert.equal(render(trace, FOREIGN), '30 + 5 = 35; 12 + 7 = 19; max(19, 35) = 35.\n\\boxed{35}');
   for (const style of STYLES)
     assert.equal(extract(render(trace, style), { kind: 'boxed' }, 'strict'), '35', style.name);
 });
@@ -33,7 +30,7 @@ test('the foreign style combines several differences; every style keeps the boxe
 test('each prior style differs from the own style in exactly one dimension; the foreign style in more', () => {
   const dims = (s: Style) => (['vocabulary', 'order', 'layout', 'verbosity'] as const).filter((k) => s[k] !== OWN[k]);
   for (const s of ONE_STEP_STYLES) assert.equal(dims(s).length, 1, s.name);
-  assert.ok(dims(FOREIGN).length >= 3);
+  assert.ok(dims(FOREIGN).length >= 2);
   assert.ok(!ONE_STEP_STYLES.some((s) => dims(s).join() === dims(FOREIGN).join()));
 });
 
