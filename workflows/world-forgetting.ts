@@ -35,7 +35,9 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
   upsertSearchAttributes([{ key: STAGE, value: 'pretrain' }]);
   const { world, backbone } = await pretrainChild(id, resolved);
   const recipe = world.recipe as { sft: Record<string, unknown> };
-  resolved.arms.forEach((arm, i) => trainingSet(world, resolved.recipe, arm, 'worldForgetting', `$.arms[${i}]`));
+  const datasets = resolved.arms.map((arm, i) =>
+    trainingSet(world, resolved.recipe, arm, 'worldForgetting', `$.arms[${i}]`),
+  );
 
   // the dose: how unlike the backbone's own writing each arm's SFT data is (scoreDataset caches by
   // content). Runs started before this stage existed replay without it.
@@ -50,10 +52,10 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
     });
     const promptFormat = recipe.sft.promptFormat;
     const scores = await Promise.all(
-      resolved.arms.map((arm) =>
+      datasets.map((dataset) =>
         scoreDataset({
           model: backbone,
-          dataset: world.train[arm],
+          dataset,
           ...(typeof promptFormat === 'string' ? { promptFormat } : {}),
         }),
       ),
@@ -68,7 +70,7 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
 
   upsertSearchAttributes([{ key: STAGE, value: 'sft' }]);
   const models = await Promise.all(
-    resolved.arms.map((arm) =>
+    resolved.arms.map((arm, i) =>
       executeChild<typeof sft>('sft', {
         workflowId: `${id}/sft-${arm}`,
         args: [
@@ -77,7 +79,7 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
             ...resolved.sft,
             name: `sft-${arm}`,
             model: backbone,
-            dataset: world.train[arm],
+            dataset: datasets[i],
             seed: resolved.sftSeed,
             device: resolved.device,
           },

@@ -18,14 +18,13 @@ test('the first SFT step moves every weight by the gradient transformers compute
   const model = await loadHFModel(dir);
   const { tensors } = await readSafetensors(join(dir, 'gradients.safetensors'));
   const fx = (name: string) => toTensorData(tensors.get(name)!, name);
-  const tokens = fx('tokens');
-  const mask = fx('mask');
+  const [B, T] = fx('tokens').shape;
+  const tokens = fx('tokens').data as BigInt64Array;
+  const mask = fx('mask').data as BigInt64Array;
   const promptLen = Array.from(fx('prompt_len').data as BigInt64Array, Number);
-  const [B, T] = tokens.shape;
   const examples = promptLen.map((p, b) => {
     const row: number[] = [];
-    for (let t = 0; t < T; t++)
-      if ((mask.data as BigInt64Array)[b * T + t]) row.push(Number((tokens.data as BigInt64Array)[b * T + t]));
+    for (let t = 0; t < T; t++) if (mask[b * T + t]) row.push(Number(tokens[b * T + t]));
     return { prompt: row.slice(0, p), target: row.slice(p) };
   });
   assert.equal(examples.length, B);
@@ -44,9 +43,9 @@ test('the first SFT step moves every weight by the gradient transformers compute
   const torchLoss = (fx('loss').data as Float32Array)[0];
   assert.ok(Math.abs(r.losses[0] - torchLoss) < 1e-5, `loss ${r.losses[0]} vs transformers ${torchLoss}`);
 
-  const after = await train.params();
+  const updated = await train.params();
   let checked = 0;
-  for (const [name, moved] of Object.entries(after)) {
+  for (const [name, moved] of Object.entries(updated)) {
     const before = model.weights[name].data as Float32Array;
     const d = moved.data as Float32Array;
     const ours = Float32Array.from(before, (x, i) => {
