@@ -42,7 +42,23 @@ export const FOREIGN: Style = {
   verbosity: 'terse',
 };
 
-export const STYLES: Style[] = [OWN, ...ONE_STEP_STYLES, FOREIGN];
+const differs = (s: Style) => (Object.keys(OWN) as (keyof Style)[]).filter((k) => k !== 'name' && s[k] !== OWN[k]);
+
+/**
+ * Styles two steps from the own style, except the foreign combination: rewriting inputs that undo two
+ * differences at once, so that undoing the foreign pair is a new combination of known skills.
+ */
+export const TWO_STEP_STYLES: Style[] = ONE_STEP_STYLES.flatMap((x, i) =>
+  ONE_STEP_STYLES.slice(i + 1)
+    .filter((y) => differs(x)[0] !== differs(y)[0])
+    .map(
+      (y) => ({ ...x, ...Object.fromEntries(differs(y).map((k) => [k, y[k]])), name: `${x.name}+${y.name}` }) as Style,
+    ),
+)
+  // every pair but the foreign one
+  .filter((s) => differs(s).some((k) => s[k] !== FOREIGN[k]));
+
+export const STYLES: Style[] = [OWN, ...ONE_STEP_STYLES, ...TWO_STEP_STYLES, FOREIGN];
 
 export function styleByName(name: string): Style {
   const s = STYLES.find((x) => x.name === name);

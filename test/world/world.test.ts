@@ -3,7 +3,16 @@ import { test } from 'node:test';
 import { Rng } from '../../engine/rng';
 import { extract } from '../../method/extract';
 import { fill, qaPrompt, WORLD_REWRITE_PROMPT } from '../../method/prompts';
-import { FOREIGN, ONE_STEP_STYLES, OWN, render, STYLES, styleByName, type Style } from '../../world/styles';
+import {
+  FOREIGN,
+  ONE_STEP_STYLES,
+  OWN,
+  render,
+  STYLES,
+  styleByName,
+  TWO_STEP_STYLES,
+  type Style,
+} from '../../world/styles';
 import type { Trace } from '../../world/trace';
 import { distinct, makeWorld, pretrainItem, rewriteExample, sample } from '../../world/world';
 
@@ -32,6 +41,12 @@ test('each prior style differs from the own style in exactly one dimension; the 
   for (const s of ONE_STEP_STYLES) assert.equal(dims(s).length, 1, s.name);
   assert.ok(dims(FOREIGN).length >= 2);
   assert.ok(!ONE_STEP_STYLES.some((s) => dims(s).join() === dims(FOREIGN).join()));
+  // the rewriting inputs two steps away: every pair of dimensions but the foreign one
+  for (const s of TWO_STEP_STYLES) assert.equal(dims(s).length, 2, s.name);
+  assert.equal(TWO_STEP_STYLES.length, 8);
+  const renders = (s: Style) => render(trace, s);
+  assert.ok(!TWO_STEP_STYLES.some((s) => renders(s) === renders(FOREIGN)));
+  assert.equal(new Set(STYLES.map((s) => s.name)).size, STYLES.length);
 });
 
 test('families are seeded; train and test never share a question', () => {
@@ -59,20 +74,29 @@ test('fact queries in the test split are new combinations of facts asked one by 
   );
 });
 
-test('pretraining: the own style after "Answer:", rewriting from one-step styles; never the foreign style', () => {
+test('pretraining: the own style after "Answer:", rewriting from other styles; never the foreign style', () => {
   const world = makeWorld(0);
   const rng = new Rng(3);
   let rewrites = 0;
+  let stories = 0;
+  const storyAsked = /^\w+ (reads|packs|bakes|walks) /;
   for (let i = 0; i < 3000; i++) {
     const item = pretrainItem(world, rng);
     assert.doesNotMatch(item.answer, / plus | minus | times | has \d| lives in |^1\) |First, |; /m, item.answer);
     if (item.family === 'rewrite') {
       rewrites++;
       assert.match(item.question, /^Rewrite this solution in your own words\.\nQuestion: /);
-    }
+      const question = /\nQuestion: (.*)\n/.exec(item.question)![1];
+      if (storyAsked.test(question)) stories++;
+    } else assert.doesNotMatch(item.question, storyAsked, 'stories are asked only inside rewriting');
   }
   assert.ok(rewrites > 300 && rewrites < 700, `${rewrites} rewrite examples of 3000`);
+  assert.ok(stories > rewrites * 0.35 && stories < rewrites * 0.65, `${stories} story rewrites of ${rewrites}`);
   const p = distinct(world.downstream, 'train', 1, 0)[0];
+  // rewriting inputs come in every one- and two-step style, never in the foreign one
+  const inputStyles = new Set<string>();
+  for (let i = 0; i < 500; i++) inputStyles.add(rewriteExample(p, rng).style);
+  assert.deepEqual([...inputStyles].sort(), [...ONE_STEP_STYLES, ...TWO_STEP_STYLES].map((s) => s.name).sort());
   const ex = rewriteExample(p, new Rng(0));
   assert.equal(ex.answer, render(p.trace, OWN));
   assert.equal(
