@@ -40,7 +40,7 @@ export function shopFamily(base: Entity[]): Family {
       const s2 = add(c, d);
       const most = Math.max(a + b, c + d);
       return {
-        question: `${who} has ${a} red and ${b} blue beads. ${other} has ${c} red and ${d} blue beads. How many beads does the one with more have?`,
+        question: `${who} has ${a} red and ${b} blue beads, ${other} ${c} red and ${d} blue. How many beads has the one with more?`,
         trace: {
           steps: [s1, s2, { op: 'max', a: a + b, b: c + d, c: most }],
           independent: [[0, 1]],
