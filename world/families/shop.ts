@@ -1,48 +1,49 @@
 // The downstream task: shopping word problems, a problem schema the backbone never saw, built from its
 // sub-skills (products, sums, differences, comparisons) and its vocabulary (the fact base's names).
-import { add, int, mul, pick, sub, type Family } from './common';
+// Every problem compares two people, so its two computations are independent and the foreign style's
+// reversed order shows in every reference solution, not only in some.
+import type { ArithmeticStep } from '../trace';
+import { add, int, mul, pick, sub, type Family, type Rng } from './common';
 import type { Entity } from './facts';
 
 const ITEMS = ['pens', 'cups', 'books', 'apples', 'cards', 'lamps', 'bowls', 'maps'];
+
+function twoPeople(rng: Rng, base: Entity[]): [string, string] {
+  const who = pick(rng, base).name;
+  let other = pick(rng, base).name;
+  while (other === who) other = pick(rng, base).name;
+  return [who, other];
+}
 
 export function shopFamily(base: Entity[]): Family {
   return {
     name: 'shop',
     role: 'downstream',
     make(rng) {
-      const who = pick(rng, base).name;
+      const [who, other] = twoPeople(rng, base);
       const kind = rng.int(3);
+      let question: string;
+      let first: ArithmeticStep;
+      let second: ArithmeticStep;
       if (kind === 0) {
-        const n = int(rng, 2, 6);
-        const price = int(rng, 2, 6);
-        const extra = int(rng, 1, 9);
-        const cost = mul(n, price);
-        const total = add(n * price, extra);
-        return {
-          question: `${who} buys ${n} ${pick(rng, ITEMS)} at ${price} coins each and a bag for ${extra} coins. How many coins does ${who} pay?`,
-          trace: { steps: [cost, total], independent: [], answer: String(total.c) },
-        };
+        const [n, p, m, q] = [int(rng, 2, 6), int(rng, 2, 6), int(rng, 2, 6), int(rng, 2, 6)];
+        [first, second] = [mul(n, p), mul(m, q)];
+        question = `${who} buys ${n} ${pick(rng, ITEMS)} at ${p} coins each, ${other} ${m} ${pick(rng, ITEMS)} at ${q} coins each. How much does the one who pays more pay?`;
+      } else if (kind === 1) {
+        const [a, b, c] = [int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9)];
+        const d = int(rng, 1, c);
+        [first, second] = [add(a, b), sub(c, d)];
+        question = `${who} has ${a} coins and earns ${b}, ${other} has ${c} coins and spends ${d}. How many coins has the one with more?`;
+      } else {
+        const [a, b, c, d] = [int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9)];
+        [first, second] = [add(a, b), add(c, d)];
+        question = `${who} has ${a} red and ${b} blue beads, ${other} ${c} red and ${d} blue. How many beads has the one with more?`;
       }
-      if (kind === 1) {
-        const [has, earns] = [int(rng, 1, 9), int(rng, 1, 9)];
-        const spends = int(rng, 1, Math.min(9, has + earns));
-        const total = add(has, earns);
-        const left = sub(has + earns, spends);
-        return {
-          question: `${who} has ${has} coins, earns ${earns} more and spends ${spends}. How many coins are left?`,
-          trace: { steps: [total, left], independent: [], answer: String(left.c) },
-        };
-      }
-      let other = pick(rng, base).name;
-      while (other === who) other = pick(rng, base).name;
-      const [a, b, c, d] = [int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9)];
-      const s1 = add(a, b);
-      const s2 = add(c, d);
-      const most = Math.max(a + b, c + d);
+      const most = Math.max(first.c, second.c);
       return {
-        question: `${who} has ${a} red and ${b} blue beads, ${other} ${c} red and ${d} blue. How many beads has the one with more?`,
+        question,
         trace: {
-          steps: [s1, s2, { op: 'max', a: a + b, b: c + d, c: most }],
+          steps: [first, second, { op: 'max', a: first.c, b: second.c, c: most }],
           independent: [[0, 1]],
           answer: String(most),
         },
