@@ -1,6 +1,7 @@
 // Arithmetic with worked steps on single digits: a sum of three, a sum minus a digit, a product plus a
-// digit. Exactly the steps the shop problems are made of (sums to 18, differences from those sums,
-// small products plus a digit), so the downstream task composes skills the backbone has.
+// digit. The shop problems are made of these steps (sums of two digits, differences of digits, products
+// of small numbers) and the comparison family's max, so the downstream task composes skills the
+// backbone has.
 import { add, int, mul, sub, type Family } from './common';
 
 export const arithmetic: Family = {
