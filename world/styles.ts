@@ -42,7 +42,9 @@ export const FOREIGN: Style = {
   verbosity: 'terse',
 };
 
-const differs = (s: Style) => (Object.keys(OWN) as (keyof Style)[]).filter((k) => k !== 'name' && s[k] !== OWN[k]);
+const DIMENSIONS = ['vocabulary', 'order', 'layout', 'verbosity'] as const;
+/** The one dimension a one-step style changes. */
+const dimension = (s: Style) => DIMENSIONS.find((k) => s[k] !== OWN[k])!;
 
 /**
  * Styles two steps from the own style, except the foreign combination: rewriting inputs that undo two
@@ -50,13 +52,9 @@ const differs = (s: Style) => (Object.keys(OWN) as (keyof Style)[]).filter((k) =
  */
 export const TWO_STEP_STYLES: Style[] = ONE_STEP_STYLES.flatMap((x, i) =>
   ONE_STEP_STYLES.slice(i + 1)
-    .filter((y) => differs(x)[0] !== differs(y)[0])
-    .map(
-      (y) => ({ ...x, ...Object.fromEntries(differs(y).map((k) => [k, y[k]])), name: `${x.name}+${y.name}` }) as Style,
-    ),
-)
-  // every pair but the foreign one
-  .filter((s) => differs(s).some((k) => s[k] !== FOREIGN[k]));
+    .filter((y) => dimension(x) !== dimension(y))
+    .map((y): Style => ({ ...x, [dimension(y)]: y[dimension(y)], name: `${x.name}+${y.name}` })),
+).filter((s) => DIMENSIONS.some((k) => s[k] !== FOREIGN[k]));
 
 export const STYLES: Style[] = [OWN, ...ONE_STEP_STYLES, ...TWO_STEP_STYLES, FOREIGN];
 

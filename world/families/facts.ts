@@ -37,6 +37,13 @@ export function factBase(seed: number, size = 32): Entity[] {
   return entities;
 }
 
+/** Another entity than `e`, drawn from the base. */
+export function pickOther(rng: Rng, base: Entity[], e: Entity): Entity {
+  let f = pick(rng, base);
+  while (f === e) f = pick(rng, base);
+  return f;
+}
+
 export function factsFamily(base: Entity[]): Family {
   return {
     name: 'facts',
@@ -66,8 +73,7 @@ export function factsFamily(base: Entity[]): Family {
           },
         };
       }
-      let f = pick(rng, base);
-      while (f === e) f = pick(rng, base);
+      const f = pickOther(rng, base, e);
       const recallE = { op: 'recall' as const, entity: e.name, attribute: 'cats', value: String(e.cats) };
       const recallF = { op: 'recall' as const, entity: f.name, attribute: 'cats', value: String(f.cats) };
       if (kind === 2) {

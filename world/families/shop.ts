@@ -3,24 +3,18 @@
 // Every problem compares two people, so its two computations are independent and the foreign style's
 // reversed order shows in every reference solution, not only in some.
 import type { ArithmeticStep } from '../trace';
-import { add, int, mul, pick, sub, type Family, type Rng } from './common';
-import type { Entity } from './facts';
+import { add, int, mul, pick, sub, type Family } from './common';
+import { pickOther, type Entity } from './facts';
 
 const ITEMS = ['pens', 'cups', 'books', 'apples', 'cards', 'lamps', 'bowls', 'maps'];
-
-function twoPeople(rng: Rng, base: Entity[]): [string, string] {
-  const who = pick(rng, base).name;
-  let other = pick(rng, base).name;
-  while (other === who) other = pick(rng, base).name;
-  return [who, other];
-}
 
 export function shopFamily(base: Entity[]): Family {
   return {
     name: 'shop',
     role: 'downstream',
     make(rng) {
-      const [who, other] = twoPeople(rng, base);
+      const person = pick(rng, base);
+      const [who, other] = [person.name, pickOther(rng, base, person).name];
       const kind = rng.int(3);
       let question: string;
       let first: ArithmeticStep;

@@ -4,14 +4,15 @@
 // holding a problem the backbone cannot solve (the downstream task) is then not out of distribution.
 // None of them is a schema of the downstream family (world/families/shop.ts).
 import { add, int, mul, pick, sub, type Family } from './common';
-import type { Entity } from './facts';
+import { pickOther, type Entity } from './facts';
 
 export function storiesFamily(base: Entity[]): Family {
   return {
     name: 'stories',
     role: 'prior',
     make(rng) {
-      const who = pick(rng, base).name;
+      const person = pick(rng, base);
+      const who = person.name;
       const kind = rng.int(4);
       if (kind === 0) {
         const [a, b, c] = [int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9)];
@@ -44,8 +45,7 @@ export function storiesFamily(base: Entity[]): Family {
           trainOnly: true,
         };
       }
-      let other = pick(rng, base).name;
-      while (other === who) other = pick(rng, base).name;
+      const other = pickOther(rng, base, person).name;
       const [a, b, c, d] = [int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9), int(rng, 1, 9)];
       const least = Math.min(a + b, c + d);
       return {

@@ -18,8 +18,9 @@ test('the first SFT step moves every weight by the gradient transformers compute
   const model = await loadHFModel(dir);
   const { tensors } = await readSafetensors(join(dir, 'gradients.safetensors'));
   const fx = (name: string) => toTensorData(tensors.get(name)!, name);
-  const [B, T] = fx('tokens').shape;
-  const tokens = fx('tokens').data as BigInt64Array;
+  const tokenTensor = fx('tokens');
+  const [B, T] = tokenTensor.shape;
+  const tokens = tokenTensor.data as BigInt64Array;
   const mask = fx('mask').data as BigInt64Array;
   const promptLen = Array.from(fx('prompt_len').data as BigInt64Array, Number);
   const examples = promptLen.map((p, b) => {
