@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { schemas, type PrepareWorldInputInput, type WorldOutput } from '../schemas';
 import { writeInitialBackbone } from '../world/backbone';
-import { writePretrainCorpus, writeWorldData } from '../world/materialize';
+import { writePretrainCorpus, writeTrainSets, writeWorldData } from '../world/materialize';
 import { RECIPES, type WorldRecipe } from '../world/recipe';
 import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
 import type { Progress } from './datasets/import-dataset';
@@ -38,7 +38,48 @@ export async function prepareWorld(
     ...(JSON.parse(await readFile(result, 'utf8')) as WorldOutput),
     recipe: asRecord(recipe),
   });
-  if (existsSync(result)) return { ...(await asStored()), reused: true };
+  const reused = existsSync(result);
+  if (!reused) await writeWorld(store, recipe, ref, progress);
+  const world = { ...(await asStored()), reused };
+  if (input.dataSeed === 0) return world;
+  return { ...world, train: await trainSetsOfDataSeed(store, recipe, `${ref}-data${input.dataSeed}`, input.dataSeed) };
+}
+
+/** Another sample of the downstream training sets, beside the world: its own folder, written once. */
+async function trainSetsOfDataSeed(
+  store: ArtifactStore,
+  recipe: WorldRecipe,
+  ref: string,
+  dataSeed: number,
+): Promise<Record<string, string>> {
+  const path = store.resolve(ref);
+  const result = join(path, 'train.json');
+  if (!existsSync(result))
+    await store.writeDir(ref, async (tmp) => {
+      const train = await writeTrainSets(
+        tmp,
+        {
+          seed: recipe.seed,
+          dataSeed,
+          downstreamTrainSize: recipe.downstreamTrainSize,
+          mixtures: recipe.mixtures,
+        },
+        (rel) => `${store.ref(path)}/${rel}`,
+      );
+      await writeFile(join(tmp, 'train.json'), JSON.stringify(train, null, 2) + '\n');
+      await writeManifest(tmp, {
+        kind: 'world-train-sets',
+        config: { recipe, version: WORLD_DATA_VERSION, dataSeed },
+        seeds: { world: recipe.seed, data: dataSeed },
+        inputs: [],
+        files: ['train.json'],
+      });
+    });
+  return JSON.parse(await readFile(result, 'utf8')) as Record<string, string>;
+}
+
+async function writeWorld(store: ArtifactStore, recipe: WorldRecipe, ref: string, progress: Progress): Promise<void> {
+  const path = store.resolve(ref);
   await store.writeDir(ref, async (tmp) => {
     const refOf = (rel: string) => `${store.ref(path)}/${rel}`;
     progress.heartbeat({ stage: 'data' });
@@ -74,7 +115,6 @@ export async function prepareWorld(
       files: ['world.json', 'pretrain.jsonl', 'benchmarks.json'],
     });
   });
-  return { ...(await asStored()), reused: false };
 }
 
 function asRecord(recipe: WorldRecipe): Record<string, unknown> {

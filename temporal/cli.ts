@@ -23,6 +23,7 @@ const HELP = `rewrite-rl — RL data rewriting for stable off-policy SFT, on Tem
 
 Usage:
   rewrite-rl demo [--recipe default|test] [--arms foreign,oracle,...] [--seed S] [--sft-seed S]
+        [--data-seed S]
                                            the main job on the embedded default (what \`npm start\` runs):
                                            the same as \`rewrite-rl world\`
   rewrite-rl server start|stop|status      the local Temporal dev server (UI on port 8233)
@@ -33,12 +34,14 @@ Usage:
   rewrite-rl import <file> [--map question=problem,answer=solution] [--name N]
         [--format jsonl|json|parquet] [--test-fraction F | --test-size N] [--seed S] [--max-bad-fraction F]
   rewrite-rl world [--recipe default|test] [--arms foreign,oracle,...] [--seed S] [--sft-seed S]
+        [--data-seed S]
                                            pretrain (or reuse) the embedded backbone, score each arm's
                                            SFT data under it (NLL), fine-tune the arms, evaluate; print
                                            the forgetting tables, the dose-response (forgetting against
                                            NLL, with a plot) and, with several arms, each arm's forgetting
                                            reduction vs foreign (defaults: recipe default, arms foreign;
-                                           --seed is the world's seed, --sft-seed the SFT data order's)
+                                           --seed is the world's seed, --sft-seed the SFT data order's,
+                                           --data-seed the downstream training sample's)
   rewrite-rl probe [--recipe default|test] [--seed S] [--arm A] [--limit N] [--temperatures 0,0.8]
         [--samples K] [--sample-seed S]
                                            the prompted rewriter at step 0 (the backbone with the rewrite
@@ -207,6 +210,7 @@ async function runWorld(s: Settings, v: Record<string, string | boolean | undefi
     ...(arms ? { arms: arms.split(',').map((a) => a.trim()) } : {}),
     ...(v.seed !== undefined ? { seed: num(v.seed as string, '--seed') } : {}),
     ...(v['sft-seed'] !== undefined ? { sftSeed: num(v['sft-seed'] as string, '--sft-seed') } : {}),
+    ...(v['data-seed'] !== undefined ? { dataSeed: num(v['data-seed'] as string, '--data-seed') } : {}),
   };
   return startAndWait(s, 'worldForgetting', input, o, (value) => {
     const report = (value as { report?: { markdown?: string; doseResponse?: { svg?: string } } }).report;
@@ -313,6 +317,7 @@ async function main(argv: string[]): Promise<number> {
       recipe: { type: 'string' },
       arms: { type: 'string' },
       'sft-seed': { type: 'string' },
+      'data-seed': { type: 'string' },
       arm: { type: 'string' },
       limit: { type: 'string' },
       temperatures: { type: 'string' },

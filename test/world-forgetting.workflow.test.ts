@@ -104,6 +104,36 @@ test('worldForgetting: pretrain, score and fine-tune two arms, evaluate three mo
   ]);
 });
 
+test('worldForgetting with another data seed: the same backbone, another sample of the downstream train split', async () => {
+  const run = (workflowId: string, dataSeed?: number) =>
+    t.env.client.workflow.execute<typeof worldForgetting>('worldForgetting', {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [{ recipe: 'test', arms: ['foreign'], ...(dataSeed !== undefined ? { dataSeed } : {}) }],
+    });
+  const own = await run('world-forgetting-data-0');
+  const other = await run('world-forgetting-data-1', 1);
+  assert.deepEqual(other.backbone, own.backbone);
+  assert.deepEqual(other.base.results, own.base.results);
+  const trainedOn = async (workflowId: string) => {
+    const history = await t.env.client.workflow.getHandle(`${workflowId}/sft-foreign`).fetchHistory();
+    const started = history.events![0].workflowExecutionStartedEventAttributes!;
+    return (JSON.parse(Buffer.from(started.input!.payloads![0].data!).toString('utf8')) as { dataset: string }).dataset;
+  };
+  const ownSet = await trainedOn('world-forgetting-data-0');
+  const otherSet = await trainedOn('world-forgetting-data-1');
+  assert.match(otherSet, /^artifact:\/\/world\/test-[0-9a-f]{12}-data1\/downstream\/train-foreign\.jsonl$/);
+  assert.equal(otherSet.replace('-data1/', '/'), ownSet);
+  const store = new ArtifactStore(t.root);
+  const questions = (ref: string) =>
+    readFileSync(store.resolve(ref), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { question: string }).question);
+  assert.notDeepEqual(questions(otherSet), questions(ownSet));
+  assert.notDeepEqual(other.arms.foreign.model, own.arms.foreign.model);
+});
+
 test('worldForgetting: an arm the recipe has no training set for is invalid input, not a retried failure', async () => {
   await assert.rejects(
     t.env.client.workflow.execute('worldForgetting', {

@@ -33,6 +33,7 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
   const resolved = validateInput(schemas.worldForgettingInput, input, 'worldForgetting');
   const id = workflowInfo().workflowId;
   upsertSearchAttributes([{ key: STAGE, value: 'pretrain' }]);
+  // a data seed other than 0 gives the world another sample of the downstream train split (same backbone)
   const { world, backbone } = await pretrainChild(id, resolved);
   const recipe = world.recipe as { sft: Record<string, unknown> };
   const datasets = resolved.arms.map((arm, i) =>

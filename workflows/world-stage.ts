@@ -5,10 +5,20 @@ import type { PrepareWorldInput, WorldOutput } from '../schemas';
 import type { pretrain } from './pretrain';
 import { invalidInput } from './validate';
 
-export function pretrainChild(parentId: string, o: Pick<PrepareWorldInput, 'recipe' | 'device' | 'seed'>) {
+export function pretrainChild(
+  parentId: string,
+  o: Pick<PrepareWorldInput, 'recipe' | 'device' | 'seed'> & { dataSeed?: number },
+) {
   return executeChild<typeof pretrain>('pretrain', {
     workflowId: `${parentId}/pretrain`,
-    args: [{ recipe: o.recipe, device: o.device, ...(o.seed !== undefined ? { seed: o.seed } : {}) }],
+    args: [
+      {
+        recipe: o.recipe,
+        device: o.device,
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.dataSeed ? { dataSeed: o.dataSeed } : {}),
+      },
+    ],
   });
 }
 

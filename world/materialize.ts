@@ -13,6 +13,8 @@ import { distinct, makeWorld, pretrainItemAt } from './world';
 
 export interface WorldDataOptions {
   seed: number;
+  /** Which sample of the downstream train split the training sets hold (0: the world's own). */
+  dataSeed?: number;
   /** Items per benchmark (each general benchmark and the downstream test split). */
   benchmarkSize: number;
   downstreamTrainSize: number;
@@ -31,6 +33,11 @@ export interface WorldData {
   benchmarks: BenchmarkSpecInput[];
   /** Training files (relative to the folder) by arm name: foreign, oracle, oracle-25, ... */
   train: Record<string, string>;
+}
+
+/** The seed of the downstream training sample: data seed 0 is the one every world was built with. */
+export function trainSampleSeed(seed: number, dataSeed = 0): number {
+  return seed * 1000 + 999 + dataSeed * 1_000_003;
 }
 
 /** Whether record `id` takes the oracle solution in a mixture with this oracle share (seeded per id). */
@@ -52,7 +59,6 @@ export async function writeWorldData(
 ): Promise<WorldData> {
   const world = makeWorld(o.seed);
   await mkdir(join(dir, 'benchmarks'), { recursive: true });
-  await mkdir(join(dir, 'downstream'), { recursive: true });
   const benchmarks: BenchmarkSpecInput[] = [];
   const families = [...world.prior, world.downstream];
   for (const [k, family] of families.entries()) {
@@ -72,8 +78,26 @@ export async function writeWorldData(
     });
   }
   await writeFile(join(dir, 'benchmarks.json'), JSON.stringify(benchmarks, null, 2) + '\n');
+  return { benchmarks, train: await writeTrainSets(dir, o, refOf) };
+}
 
-  const train: Problem[] = distinct(world.downstream, 'train', o.downstreamTrainSize, o.seed * 1000 + 999);
+/**
+ * The downstream training sets under `dir`/downstream: one sample of the train split, in the foreign
+ * style (vanilla SFT), the own style (the oracle) and the oracle mixtures, by arm name.
+ */
+export async function writeTrainSets(
+  dir: string,
+  o: Omit<WorldDataOptions, 'benchmarkSize'>,
+  refOf: (rel: string) => string,
+): Promise<Record<string, string>> {
+  const world = makeWorld(o.seed);
+  await mkdir(join(dir, 'downstream'), { recursive: true });
+  const train: Problem[] = distinct(
+    world.downstream,
+    'train',
+    o.downstreamTrainSize,
+    trainSampleSeed(o.seed, o.dataSeed),
+  );
   const record = (p: Problem, oracle: boolean) => ({
     id: p.id,
     question: p.question,
@@ -99,7 +123,7 @@ export async function writeWorldData(
       train.map((p) => record(p, takesOracle(p.id, share, o.seed))),
     );
   }
-  return { benchmarks, train: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, refOf(v)])) };
+  return Object.fromEntries(Object.entries(files).map(([k, v]) => [k, refOf(v)]));
 }
 
 /** The pretraining corpus: `n` records of the prior stream, as {id, question, answer} JSONL. */

@@ -925,6 +925,11 @@ export const prepareWorldInputSchema = {
       "description": "Overrides the recipe's seed (fact base, data, initial weights).",
       "$ref": "common.schema.json#/$defs/seed"
     },
+    "dataSeed": {
+      "description": "Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.",
+      "$ref": "common.schema.json#/$defs/seed",
+      "default": 0
+    },
     "device": {
       "$ref": "common.schema.json#/$defs/device",
       "default": "cpu"
@@ -1275,6 +1280,11 @@ export const worldForgettingInputSchema = {
     },
     "sftSeed": {
       "description": "Seed of the SFT data order.",
+      "$ref": "common.schema.json#/$defs/seed",
+      "default": 0
+    },
+    "dataSeed": {
+      "description": "Which sample of the downstream train split every arm trains on (0: the world's own); the backbone and the benchmarks stay the same.",
       "$ref": "common.schema.json#/$defs/seed",
       "default": 0
     },
