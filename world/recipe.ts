@@ -65,9 +65,9 @@ export const DEFAULT_RECIPE: WorldRecipe = {
   benchmarkSize: 500,
   downstreamTrainSize: 2000,
   mixtures: [0.25, 0.5, 0.75],
-  // measured on two backbones: 3 epochs at lr 3e-4 brought vanilla SFT to 98.8% downstream on the seed-0
-  // backbone but left it at 79.4% on the seed-1 one (oracle 98.0%); 4 epochs at 5e-4 (500 steps) reach
-  // 99.4% and 96.6% there. Batch 32 left vanilla 10 points below the oracle.
+  // 3 epochs at lr 3e-4 brought vanilla SFT to 98.8% downstream on one backbone but left it at 79.4% on
+  // another (oracle 98.0%); 4 epochs at 5e-4 (500 steps) reach 96.6-99.8% on every backbone measured
+  // (README). Batch 32 left vanilla 10 points below the oracle.
   sft: {
     epochs: 4,
     batchSize: 16,
