@@ -1,6 +1,7 @@
 // prepareWorld: writes the embedded default world for a recipe (benchmarks, downstream training sets,
 // the pretraining corpus and the untrained backbone) into world/<recipe>-<hash>/, once; later calls
-// return it as is.
+// return it as is. Another data seed adds another sample of the downstream training sets beside it
+// (world/<recipe>-<hash>-data<seed>/), also written once.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
