@@ -9,6 +9,7 @@ import { schemas, type PrepareWorldInputInput, type WorldOutput } from '../schem
 import { writeInitialBackbone } from '../world/backbone';
 import { writePretrainCorpus, writeTrainSets, writeWorldData } from '../world/materialize';
 import { RECIPES, type WorldRecipe } from '../world/recipe';
+import { makeWorld } from '../world/world';
 import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
 import type { Progress } from './datasets/import-dataset';
 import { writeManifest } from './manifest';
@@ -59,12 +60,8 @@ async function trainSetsOfDataSeed(
     await store.writeDir(ref, async (tmp) => {
       const train = await writeTrainSets(
         tmp,
-        {
-          seed: recipe.seed,
-          dataSeed,
-          downstreamTrainSize: recipe.downstreamTrainSize,
-          mixtures: recipe.mixtures,
-        },
+        makeWorld(recipe.seed),
+        { dataSeed, downstreamTrainSize: recipe.downstreamTrainSize, mixtures: recipe.mixtures },
         (rel) => `${store.ref(path)}/${rel}`,
       );
       await writeFile(join(tmp, 'train.json'), JSON.stringify(train, null, 2) + '\n');

@@ -9,7 +9,7 @@ import { LineWriter } from '../activities/datasets/line-writer';
 import { QA_TEMPLATE } from '../method/prompts';
 import { FOREIGN, OWN, render } from './styles';
 import type { Problem } from './trace';
-import { distinct, makeWorld, pretrainItemAt } from './world';
+import { distinct, makeWorld, pretrainItemAt, type World } from './world';
 
 export interface WorldDataOptions {
   seed: number;
@@ -78,7 +78,7 @@ export async function writeWorldData(
     });
   }
   await writeFile(join(dir, 'benchmarks.json'), JSON.stringify(benchmarks, null, 2) + '\n');
-  return { benchmarks, train: await writeTrainSets(dir, o, refOf) };
+  return { benchmarks, train: await writeTrainSets(dir, world, o, refOf) };
 }
 
 /**
@@ -87,17 +87,13 @@ export async function writeWorldData(
  */
 export async function writeTrainSets(
   dir: string,
-  o: Omit<WorldDataOptions, 'benchmarkSize'>,
+  world: World,
+  o: Pick<WorldDataOptions, 'dataSeed' | 'downstreamTrainSize' | 'mixtures'>,
   refOf: (rel: string) => string,
 ): Promise<Record<string, string>> {
-  const world = makeWorld(o.seed);
   await mkdir(join(dir, 'downstream'), { recursive: true });
-  const train: Problem[] = distinct(
-    world.downstream,
-    'train',
-    o.downstreamTrainSize,
-    trainSampleSeed(o.seed, o.dataSeed),
-  );
+  const sampleSeed = trainSampleSeed(world.seed, o.dataSeed);
+  const train: Problem[] = distinct(world.downstream, 'train', o.downstreamTrainSize, sampleSeed);
   const record = (p: Problem, oracle: boolean) => ({
     id: p.id,
     question: p.question,
@@ -120,7 +116,7 @@ export async function writeTrainSets(
     files[name] = `downstream/train-${name}.jsonl`;
     await writeJsonl(
       join(dir, files[name]),
-      train.map((p) => record(p, takesOracle(p.id, share, o.seed))),
+      train.map((p) => record(p, takesOracle(p.id, share, world.seed))),
     );
   }
   return Object.fromEntries(Object.entries(files).map(([k, v]) => [k, refOf(v)]));

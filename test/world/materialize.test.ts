@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { schemas } from '../../schemas';
 import { takesOracle, writeTrainSets, writeWorldData } from '../../world/materialize';
+import { makeWorld } from '../../world/world';
 import { tempDir } from '../helpers/temporal';
 
 test('the world data: benchmarks with valid specs, foreign, oracle and mixed training sets of the same problems', async () => {
@@ -56,7 +57,7 @@ test('another data seed: another sample of the downstream train split, still hel
   const world = await tempDir();
   await writeWorldData(world, { ...options, benchmarkSize: 500 }, (rel) => rel);
   const own = await tempDir();
-  const again = await writeTrainSets(own, { ...options, dataSeed: 0 }, (rel) => rel);
+  const again = await writeTrainSets(own, makeWorld(0), { ...options, dataSeed: 0 }, (rel) => rel);
   assert.deepEqual(Object.keys(again), ['foreign', 'oracle', 'oracle-50']);
   assert.equal(
     readFileSync(join(own, again.foreign), 'utf8'),
@@ -64,7 +65,7 @@ test('another data seed: another sample of the downstream train split, still hel
     'data seed 0 is the sample the world holds',
   );
   const other = await tempDir();
-  const files = await writeTrainSets(other, { ...options, dataSeed: 1 }, (rel) => rel);
+  const files = await writeTrainSets(other, makeWorld(0), { ...options, dataSeed: 1 }, (rel) => rel);
   const first = new Set(read(world, 'downstream/train-foreign.jsonl').map((r) => r.question));
   const foreign = read(other, files.foreign);
   const oracle = read(other, files.oracle);
