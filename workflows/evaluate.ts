@@ -1,8 +1,7 @@
-import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { DeviceActivities } from '../activities';
+import { upsertSearchAttributes } from '@temporalio/workflow';
 import { schemas, type EvaluateInputInput, type EvaluateOutput } from '../schemas';
 import { METRIC, STAGE } from './search-attributes';
-import { deviceTaskQueue } from './task-queues';
+import { deviceActivities } from './stages';
 import { invalidInput, validateInput } from './validate';
 
 type Accuracy = EvaluateOutput['general'];
@@ -27,12 +26,7 @@ export async function evaluate(input: EvaluateInputInput): Promise<EvaluateOutpu
     ]);
   }
   upsertSearchAttributes([{ key: STAGE, value: 'evaluate' }]);
-  const { evaluateBenchmark } = proxyActivities<DeviceActivities>({
-    taskQueue: deviceTaskQueue(resolved.device),
-    startToCloseTimeout: '6 hours',
-    heartbeatTimeout: '5 minutes',
-    retry: { maximumAttempts: 5, initialInterval: '2 seconds' },
-  });
+  const { evaluateBenchmark } = deviceActivities(resolved.device, 'batch');
   // all at once: the device worker runs them one at a time, and the results come back in order
   const results = await Promise.all(
     resolved.benchmarks.map((benchmark) =>

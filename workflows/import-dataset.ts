@@ -1,16 +1,10 @@
-import { ActivityCancellationType, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { CpuActivities } from '../activities';
+import { upsertSearchAttributes } from '@temporalio/workflow';
 import { schemas, type ImportDatasetInputInput, type ImportDatasetOutput } from '../schemas';
 import { RECORDS, STAGE } from './search-attributes';
+import { cpuActivities } from './stages';
 import { validateInput } from './validate';
 
-const { importDataset: importActivity } = proxyActivities<CpuActivities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
-  // a cancelled workflow waits for the activity to stop and clean up its temporary files
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { maximumAttempts: 5, initialInterval: '1 second' },
-});
+const { importDataset: importActivity } = cpuActivities('import');
 
 /** Imports a downstream dataset into the artifact store; see schemas/json/import-dataset-input.schema.json. */
 export async function importDataset(input: ImportDatasetInputInput): Promise<ImportDatasetOutput> {

@@ -1,8 +1,7 @@
-import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { CpuActivities, DeviceActivities } from '../activities';
+import { upsertSearchAttributes } from '@temporalio/workflow';
 import { schemas, type ModelRef, type PrepareWorldInputInput, type SftOutput, type WorldOutput } from '../schemas';
 import { STAGE } from './search-attributes';
-import { deviceTaskQueue } from './task-queues';
+import { cpuActivities, deviceActivities } from './stages';
 import { validateInput } from './validate';
 
 export interface PretrainOutput {
@@ -11,11 +10,7 @@ export interface PretrainOutput {
   pretraining: SftOutput;
 }
 
-const { prepareWorld } = proxyActivities<CpuActivities>({
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '2 minutes',
-  retry: { maximumAttempts: 5 },
-});
+const { prepareWorld } = cpuActivities('world');
 
 /**
  * The embedded default's backbone: the world's data and untrained model, then pretraining on the prior
@@ -28,12 +23,7 @@ export async function pretrain(input: PrepareWorldInputInput): Promise<PretrainO
   const world = await prepareWorld(resolved);
   const recipe = world.recipe as { name: string; pretrain: Record<string, unknown> };
   upsertSearchAttributes([{ key: STAGE, value: 'pretrain' }]);
-  const { sft } = proxyActivities<DeviceActivities>({
-    taskQueue: deviceTaskQueue(resolved.device),
-    startToCloseTimeout: '7 days',
-    heartbeatTimeout: '30 seconds',
-    retry: { maximumAttempts: 10, initialInterval: '1 second' },
-  });
+  const { sft } = deviceActivities(resolved.device, 'training');
   const pretraining = await sft({
     ...recipe.pretrain,
     name: `backbone-${recipe.name}`,

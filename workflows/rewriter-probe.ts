@@ -1,10 +1,10 @@
-import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { DeviceActivities, RewriteDatasetOutput } from '../activities';
+import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { RewriteDatasetOutput } from '../activities';
 import { schemas, type ModelRef, type RewriterProbeInputInput } from '../schemas';
 import { ARM, METRIC, RECORDS, STAGE } from './search-attributes';
-import { deviceTaskQueue } from './task-queues';
+import { deviceActivities, pretrainChild } from './stages';
 import { validateInput } from './validate';
-import { pretrainChild, trainingSet } from './world-stage';
+import { trainingSet } from './world-stage';
 
 /** One rewriteDataset run of the probe: the gate's verdicts at one temperature. */
 export interface RewriterProbeRun extends RewriteDatasetOutput {
@@ -42,12 +42,7 @@ export async function rewriterProbe(input: RewriterProbeInputInput): Promise<Rew
   const dataset = trainingSet(world, resolved.recipe, resolved.arm, 'rewriterProbe', '$.arm');
 
   upsertSearchAttributes([{ key: STAGE, value: 'rewrite' }]);
-  const { rewriteDataset } = proxyActivities<DeviceActivities>({
-    taskQueue: deviceTaskQueue(resolved.device),
-    startToCloseTimeout: '1 day',
-    heartbeatTimeout: '5 minutes',
-    retry: { maximumAttempts: 5, initialInterval: '2 seconds' },
-  });
+  const { rewriteDataset } = deviceActivities(resolved.device, 'batch');
   // all at once: the device worker runs them one at a time, and the results come back in order
   const settings = resolved.temperatures.map((temperature) => ({
     temperature,

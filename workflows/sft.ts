@@ -1,8 +1,7 @@
-import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { DeviceActivities } from '../activities';
+import { upsertSearchAttributes } from '@temporalio/workflow';
 import { schemas, type SftInputInput, type SftOutput } from '../schemas';
 import { METRIC, STAGE } from './search-attributes';
-import { deviceTaskQueue } from './task-queues';
+import { deviceActivities } from './stages';
 import { validateInput } from './validate';
 
 /**
@@ -13,14 +12,7 @@ import { validateInput } from './validate';
 export async function sft(input: SftInputInput): Promise<SftOutput> {
   const resolved = validateInput(schemas.sftInput, input, 'sft');
   upsertSearchAttributes([{ key: STAGE, value: 'sft' }]);
-  const { sft: train } = proxyActivities<DeviceActivities>({
-    taskQueue: deviceTaskQueue(resolved.device),
-    startToCloseTimeout: '7 days',
-    // the activity heartbeats every few seconds even inside a long program, so a dead worker is
-    // noticed within this and the retry resumes from the last checkpoint
-    heartbeatTimeout: '30 seconds',
-    retry: { maximumAttempts: 10, initialInterval: '1 second' },
-  });
+  const { sft: train } = deviceActivities(resolved.device, 'training');
   const out = await train(resolved);
   upsertSearchAttributes([
     { key: STAGE, value: 'done' },

@@ -1,12 +1,10 @@
-import { executeChild, patched, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { CpuActivities, DeviceActivities, ForgettingReportOutput } from '../activities';
+import { patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { ForgettingReportOutput } from '../activities';
 import { schemas, type EvaluateOutput, type ModelRef, type WorldForgettingInputInput } from '../schemas';
-import type { evaluate } from './evaluate';
 import { STAGE } from './search-attributes';
-import type { sft } from './sft';
-import { deviceTaskQueue } from './task-queues';
+import { cpuActivities, deviceActivities, evaluateChild, pretrainChild, sftChild } from './stages';
 import { validateInput } from './validate';
-import { pretrainChild, trainingSet } from './world-stage';
+import { trainingSet } from './world-stage';
 
 export interface WorldForgettingOutput {
   backbone: ModelRef;
@@ -17,10 +15,7 @@ export interface WorldForgettingOutput {
   report: Omit<ForgettingReportOutput, 'strict' | 'lenient'>;
 }
 
-const { forgettingReport } = proxyActivities<CpuActivities>({
-  startToCloseTimeout: '30 minutes',
-  retry: { maximumAttempts: 3 },
-});
+const { forgettingReport } = cpuActivities('report');
 
 /**
  * The main job on the embedded default: pretrain (or reuse) the backbone, score each arm's training set
@@ -45,12 +40,7 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
   let nll: Record<string, number> = {};
   if (patched('backbone-nll')) {
     upsertSearchAttributes([{ key: STAGE, value: 'score' }]);
-    const { scoreDataset } = proxyActivities<DeviceActivities>({
-      taskQueue: deviceTaskQueue(resolved.device),
-      startToCloseTimeout: '1 day',
-      heartbeatTimeout: '5 minutes',
-      retry: { maximumAttempts: 5, initialInterval: '2 seconds' },
-    });
+    const { scoreDataset } = deviceActivities(resolved.device, 'batch');
     const promptFormat = recipe.sft.promptFormat;
     const scores = await Promise.all(
       datasets.map((dataset) =>
@@ -63,35 +53,27 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
     );
     nll = Object.fromEntries(resolved.arms.map((arm, i) => [arm, scores[i].meanNll]));
   }
-  const evaluateChild = (name: string, model: ModelRef) =>
-    executeChild<typeof evaluate>('evaluate', {
-      workflowId: `${id}/evaluate-${name}`,
-      args: [{ model, benchmarks: world.benchmarks, device: resolved.device }],
-    });
+  const evaluateArm = (name: string, model: ModelRef) =>
+    evaluateChild(id, name, { model, benchmarks: world.benchmarks, device: resolved.device });
 
   upsertSearchAttributes([{ key: STAGE, value: 'sft' }]);
   const models = await Promise.all(
     resolved.arms.map((arm, i) =>
-      executeChild<typeof sft>('sft', {
-        workflowId: `${id}/sft-${arm}`,
-        args: [
-          {
-            ...recipe.sft,
-            ...resolved.sft,
-            name: `sft-${arm}`,
-            model: backbone,
-            dataset: datasets[i],
-            seed: resolved.sftSeed,
-            device: resolved.device,
-          },
-        ],
+      sftChild(id, arm, {
+        ...recipe.sft,
+        ...resolved.sft,
+        name: `sft-${arm}`,
+        model: backbone,
+        dataset: datasets[i],
+        seed: resolved.sftSeed,
+        device: resolved.device,
       }),
     ),
   );
   upsertSearchAttributes([{ key: STAGE, value: 'evaluate' }]);
   const [base, ...evaluations] = await Promise.all([
-    evaluateChild('base', backbone),
-    ...models.map((m, i) => evaluateChild(resolved.arms[i], m.model)),
+    evaluateArm('base', backbone),
+    ...models.map((m, i) => evaluateArm(resolved.arms[i], m.model)),
   ]);
   upsertSearchAttributes([{ key: STAGE, value: 'report' }]);
   const report = await forgettingReport({
