@@ -153,13 +153,9 @@ async function readAndValidate(
         progress.checkCancelled();
         progress.heartbeat({ stage: 'read', line: item.line, records: pass.read });
       }
-      if ('parseError' in item) {
-        await reject({
-          line: item.line,
-          field: '$',
-          rule: 'json',
-          message: `not valid JSON: ${item.parseError}`.slice(0, 500),
-        });
+      if ('problem' in item) {
+        const { field, rule, message } = item.problem;
+        await reject({ line: item.line, field: field ?? '$', rule, message: message.slice(0, 500) });
         continue;
       }
       const n = normalizeRecord(item.value, input.map);
