@@ -1,13 +1,14 @@
 // The rewrite-rl command line. Exit codes a script can rely on:
 //   0 success · 1 the workflow failed, or there was nothing to do · 2 bad usage or invalid input
 //   3 no Temporal server reachable or findable · 4 the workflow is still running
-import { copyFile, readFile } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
-import { ArtifactStore, sha256File } from '../activities/artifact-store';
+import { ArtifactStore } from '../activities/artifact-store';
+import { stageFile } from '../activities/datasets/stage';
 import { withWorkers } from '../workers/in-process';
 import { runWorkersUntilSignal } from '../workers/run';
 import { TemporalNotFoundError } from './binary';
@@ -128,14 +129,9 @@ function report(r: { ok: true; value: unknown } | { ok: false; error: unknown })
 }
 
 async function stage(s: Settings, file: string): Promise<string> {
-  const store = new ArtifactStore(s.artifactRoot);
-  const abs = resolve(file);
-  const hash = await sha256File(abs).catch(() => {
-    throw new UsageError(`cannot read ${file}`);
+  return stageFile(new ArtifactStore(s.artifactRoot), resolve(file)).catch((e: Error) => {
+    throw new UsageError(e.message);
   });
-  const ref = `inputs/${hash.slice(0, 16)}`;
-  await store.writeDir(ref, (dir) => copyFile(abs, `${dir}/${basename(abs)}`));
-  return `artifact://${ref}/${basename(abs)}`;
 }
 
 function parseMap(text: string | undefined): Record<string, string> | undefined {

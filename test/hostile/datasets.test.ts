@@ -9,6 +9,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { ArtifactStore } from '../../activities/artifact-store';
 import { BadRecordsError, importDataset } from '../../activities/datasets/import-dataset';
 import { MAX_RECORD_BYTES, readLines, SourceFileError } from '../../activities/datasets/readers';
+import { stageFile } from '../../activities/datasets/stage';
 import { jsonl, mathRecord, noProgress, put } from '../helpers/data';
 import { tempDir } from '../helpers/temporal';
 import { snapshot } from './helpers';
@@ -360,13 +361,29 @@ for (const c of cases) {
   });
 }
 
-test('the same content imported under another file name works (and under the same name is reused)', async () => {
+test('the same content staged and imported under another file name works; the same file again is reused', async () => {
   const { root, store } = await setup();
+  const local = await tempDir();
   const text = jsonl([mathRecord(1), mathRecord(2), mathRecord(3)]);
-  const a = await importDataset(store, { source: await put(root, 'in/a.jsonl', text), map }, noProgress);
-  const b = await importDataset(store, { source: await put(root, 'in/b.jsonl', text), map }, noProgress);
+  await put(local, 'a.jsonl', text);
+  await put(local, 'b.jsonl', text);
+  const refA = await stageFile(store, `${local}/a.jsonl`);
+  const refB = await stageFile(store, `${local}/b.jsonl`);
+  assert.match(refA, /^artifact:\/\/inputs\/[0-9a-f]{16}\/a\.jsonl$/);
+  assert.equal(refB, refA.replace(/a\.jsonl$/, 'b.jsonl'));
+  const before = snapshot(root, ['inputs']);
+  assert.equal(await stageFile(store, `${local}/a.jsonl`), refA);
+  assert.deepEqual(snapshot(root, ['inputs']), before, 'staging the same file again changes nothing');
+  assert.deepEqual(
+    readdirSync(store.resolve('inputs')).filter((f) => f.startsWith('.')),
+    [],
+    'no temporary file left',
+  );
+  const a = await importDataset(store, { source: refA, map }, noProgress);
+  const b = await importDataset(store, { source: refB, map }, noProgress);
   assert.equal(b.sha256, a.sha256);
   assert.equal(b.counts.valid, 3);
+  await assert.rejects(stageFile(store, `${local}/missing.jsonl`), /cannot read .*missing\.jsonl \(ENOENT\)/);
 });
 
 test('readLines: bounded lines across chunk boundaries, CR before LF dropped, the last line without LF', async () => {
