@@ -94,4 +94,5 @@ export const schemas = {
     'worldForgetting input',
   ),
   rewriterProbeInput: checker<T.RewriterProbeInput>(validators.validateRewriterProbeInput, 'rewriterProbe input'),
+  gateConfig: checker<T.GateConfig>(validators.validateGateConfig, 'gate config'),
 };

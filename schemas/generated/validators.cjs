@@ -1849,14 +1849,237 @@ return errors === 0;
 }
 validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateImportDatasetInput = validate33;
-const schema53 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-input.schema.json","title":"ImportDatasetInput","description":"Import a downstream SFT dataset (JSONL, JSON array or Parquet) into the artifact store: validate every record, drop exact duplicates, split train/test with a seed.","type":"object","additionalProperties":false,"required":["source"],"properties":{"source":{"description":"The file to import, inside the artifact store (the CLI copies a local file there first).","$ref":"common.schema.json#/$defs/artifactRef"},"name":{"$ref":"common.schema.json#/$defs/name","default":"dataset"},"format":{"description":"Read from the file extension (.jsonl, .json, .parquet) when absent.","enum":["jsonl","json","parquet"]},"map":{"description":"Where each field comes from in the source records, e.g. {question: 'problem', answer: 'solution'}. Dotted paths reach nested fields. With 'messages', records are in the chat form.","type":"object","additionalProperties":false,"default":{},"properties":{"id":{"type":"string","minLength":1},"question":{"type":"string","minLength":1,"default":"question"},"answer":{"type":"string","minLength":1,"default":"answer"},"messages":{"type":"string","minLength":1}}},"split":{"description":"Test split: a fraction of the records or an exact count, chosen by a seeded hash of each record's id (stable when records are added or reordered).","type":"object","additionalProperties":false,"default":{},"properties":{"testFraction":{"type":"number","minimum":0,"maximum":1,"default":0.1},"testSize":{"type":"integer","minimum":0}}},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"maxBadFraction":{"description":"0 (default): any bad record fails the import, naming it. Otherwise up to this fraction of records may be bad; they are skipped. Rejects always go to rejects.jsonl.","type":"number","minimum":0,"maximum":1,"default":0}}};
+exports.validateGateConfig = validate33;
+const schema53 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/gate-config.schema.json","title":"GateConfig","description":"The gate g_i (method/gate.ts): the checks a rewrite must pass against its reference y*. The answer-only pass and the full pass (every check) are both reported.","type":"object","additionalProperties":false,"properties":{"extractor":{"description":"How the final answer is read, from the rewrite and from y*, under strict extraction.","$ref":"common.schema.json#/$defs/extractor","default":{"kind":"boxed"}},"checks":{"description":"'answer': the final answers are equal (always on). 'equations': every arithmetic claim in the rewrite holds (math-style data). 'steps': the embedded world's step check (the rewrite's lines parse as steps whose multiset equals y*'s). 'judge': the backbone asked YES/NO, pass iff P(YES) >= P(NO) (a device call, for real models).","type":"array","items":{"enum":["answer","equations","steps","judge"]},"uniqueItems":true,"contains":{"const":"answer"},"default":["answer"]}}};
+const func0 = require("ajv/dist/runtime/equal").default;
 
 function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://rewrite-rl.dev/schemas/import-dataset-input.schema.json" */;
+/*# sourceURL="https://rewrite-rl.dev/schemas/gate-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate33.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.extractor === undefined){
+data.extractor = {"kind":"boxed"};
+}
+if(data.checks === undefined){
+data.checks = ["answer"];
+}
+for(const key0 in data){
+if(!((key0 === "extractor") || (key0 === "checks"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+let data0 = data.extractor;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.choices === undefined){
+data0.choices = "ABCDE";
+}
+if(data0.kind === undefined){
+const err1 = {instancePath:instancePath+"/extractor",schemaPath:"common.schema.json#/$defs/extractor/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key1 in data0){
+if(!((((key1 === "kind") || (key1 === "pattern")) || (key1 === "choices")) || (key1 === "jsonSchema"))){
+const err2 = {instancePath:instancePath+"/extractor",schemaPath:"common.schema.json#/$defs/extractor/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data0.kind !== undefined){
+let data1 = data0.kind;
+if(!((((((data1 === "boxed") || (data1 === "last-number")) || (data1 === "choice")) || (data1 === "exact")) || (data1 === "regex")) || (data1 === "json"))){
+const err3 = {instancePath:instancePath+"/extractor/kind",schemaPath:"common.schema.json#/$defs/extractor/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data0.pattern !== undefined){
+if(typeof data0.pattern !== "string"){
+const err4 = {instancePath:instancePath+"/extractor/pattern",schemaPath:"common.schema.json#/$defs/extractor/properties/pattern/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(typeof data0.choices !== "string"){
+const err5 = {instancePath:instancePath+"/extractor/choices",schemaPath:"common.schema.json#/$defs/extractor/properties/choices/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data0.jsonSchema !== undefined){
+let data4 = data0.jsonSchema;
+if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
+const err6 = {instancePath:instancePath+"/extractor/jsonSchema",schemaPath:"common.schema.json#/$defs/extractor/properties/jsonSchema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/extractor",schemaPath:"common.schema.json#/$defs/extractor/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+let data5 = data.checks;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(!((((data6 === "answer") || (data6 === "equations")) || (data6 === "steps")) || (data6 === "judge"))){
+const err8 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/enum",keyword:"enum",params:{allowedValues: schema53.properties.checks.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+const _errs16 = errors;
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+const _errs17 = errors;
+if("answer" !== data5[i1]){
+const err9 = {instancePath:instancePath+"/checks/" + i1,schemaPath:"#/properties/checks/contains/const",keyword:"const",params:{allowedValue: "answer"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+var valid5 = _errs17 === errors;
+if(valid5){
+break;
+}
+}
+if(!valid5){
+const err10 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/contains",keyword:"contains",params:{minContains: 1},message:"must contain at least 1 valid item(s)"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+else {
+errors = _errs16;
+if(vErrors !== null){
+if(_errs16){
+vErrors.length = _errs16;
+}
+else {
+vErrors = null;
+}
+}
+}
+let i2 = data5.length;
+let j0;
+if(i2 > 1){
+outer0:
+for(;i2--;){
+for(j0 = i2; j0--;){
+if(func0(data5[i2], data5[j0])){
+const err11 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+validate33.errors = vErrors;
+return errors === 0;
+}
+validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateImportDatasetInput = validate34;
+const schema55 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-input.schema.json","title":"ImportDatasetInput","description":"Import a downstream SFT dataset (JSONL, JSON array or Parquet) into the artifact store: validate every record, drop exact duplicates, split train/test with a seed.","type":"object","additionalProperties":false,"required":["source"],"properties":{"source":{"description":"The file to import, inside the artifact store (the CLI copies a local file there first).","$ref":"common.schema.json#/$defs/artifactRef"},"name":{"$ref":"common.schema.json#/$defs/name","default":"dataset"},"format":{"description":"Read from the file extension (.jsonl, .json, .parquet) when absent.","enum":["jsonl","json","parquet"]},"map":{"description":"Where each field comes from in the source records, e.g. {question: 'problem', answer: 'solution'}. Dotted paths reach nested fields. With 'messages', records are in the chat form.","type":"object","additionalProperties":false,"default":{},"properties":{"id":{"type":"string","minLength":1},"question":{"type":"string","minLength":1,"default":"question"},"answer":{"type":"string","minLength":1,"default":"answer"},"messages":{"type":"string","minLength":1}}},"split":{"description":"Test split: a fraction of the records or an exact count, chosen by a seeded hash of each record's id (stable when records are added or reordered).","type":"object","additionalProperties":false,"default":{},"properties":{"testFraction":{"type":"number","minimum":0,"maximum":1,"default":0.1},"testSize":{"type":"integer","minimum":0}}},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"maxBadFraction":{"description":"0 (default): any bad record fails the import, naming it. Otherwise up to this fraction of records may be bad; they are skipped. Rejects always go to rejects.jsonl.","type":"number","minimum":0,"maximum":1,"default":0}}};
+
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/import-dataset-input.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1962,7 +2185,7 @@ errors++;
 if(data.format !== undefined){
 let data2 = data.format;
 if(!(((data2 === "jsonl") || (data2 === "json")) || (data2 === "parquet"))){
-const err7 = {instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema53.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema55.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2262,20 +2485,20 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate33.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateImportDatasetOutput = validate34;
-const schema57 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-output.schema.json","title":"ImportDatasetOutput","type":"object","additionalProperties":false,"required":["uri","sha256","train","test","rejects","counts","rejectSample","reused"],"properties":{"uri":{"description":"The dataset folder.","$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"description":"Content hash of the dataset (train and test files).","$ref":"common.schema.json#/$defs/sha256"},"train":{"$ref":"#/$defs/file"},"test":{"$ref":"#/$defs/file"},"rejects":{"$ref":"#/$defs/file"},"counts":{"type":"object","additionalProperties":false,"required":["read","valid","duplicates","rejected","train","test"],"properties":{"read":{"type":"integer","minimum":0},"valid":{"type":"integer","minimum":0},"duplicates":{"type":"integer","minimum":0},"rejected":{"type":"integer","minimum":0},"train":{"type":"integer","minimum":0},"test":{"type":"integer","minimum":0}}},"rejectSample":{"description":"The first few rejects; all of them are in the rejects file.","type":"array","maxItems":20,"items":{"$ref":"#/$defs/reject"}},"reused":{"description":"True when a complete earlier output was returned as is.","type":"boolean"}},"$defs":{"file":{"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}},"reject":{"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}}}};
-const schema63 = {"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}};
-const schema60 = {"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}};
+exports.validateImportDatasetOutput = validate35;
+const schema59 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-output.schema.json","title":"ImportDatasetOutput","type":"object","additionalProperties":false,"required":["uri","sha256","train","test","rejects","counts","rejectSample","reused"],"properties":{"uri":{"description":"The dataset folder.","$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"description":"Content hash of the dataset (train and test files).","$ref":"common.schema.json#/$defs/sha256"},"train":{"$ref":"#/$defs/file"},"test":{"$ref":"#/$defs/file"},"rejects":{"$ref":"#/$defs/file"},"counts":{"type":"object","additionalProperties":false,"required":["read","valid","duplicates","rejected","train","test"],"properties":{"read":{"type":"integer","minimum":0},"valid":{"type":"integer","minimum":0},"duplicates":{"type":"integer","minimum":0},"rejected":{"type":"integer","minimum":0},"train":{"type":"integer","minimum":0},"test":{"type":"integer","minimum":0}}},"rejectSample":{"description":"The first few rejects; all of them are in the rejects file.","type":"array","maxItems":20,"items":{"$ref":"#/$defs/reject"}},"reused":{"description":"True when a complete earlier output was returned as is.","type":"boolean"}},"$defs":{"file":{"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}},"reject":{"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}}}};
+const schema65 = {"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}};
+const schema62 = {"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2421,17 +2644,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/import-dataset-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate34.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2592,20 +2815,20 @@ errors++;
 }
 }
 if(data.train !== undefined){
-if(!(validate35(data.train, {instancePath:instancePath+"/train",parentData:data,parentDataProperty:"train",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
+if(!(validate36(data.train, {instancePath:instancePath+"/train",parentData:data,parentDataProperty:"train",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate36.errors : vErrors.concat(validate36.errors);
 errors = vErrors.length;
 }
 }
 if(data.test !== undefined){
-if(!(validate35(data.test, {instancePath:instancePath+"/test",parentData:data,parentDataProperty:"test",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
+if(!(validate36(data.test, {instancePath:instancePath+"/test",parentData:data,parentDataProperty:"test",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate36.errors : vErrors.concat(validate36.errors);
 errors = vErrors.length;
 }
 }
 if(data.rejects !== undefined){
-if(!(validate35(data.rejects, {instancePath:instancePath+"/rejects",parentData:data,parentDataProperty:"rejects",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
+if(!(validate36(data.rejects, {instancePath:instancePath+"/rejects",parentData:data,parentDataProperty:"rejects",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate36.errors : vErrors.concat(validate36.errors);
 errors = vErrors.length;
 }
 }
@@ -3024,23 +3247,22 @@ vErrors.push(err48);
 }
 errors++;
 }
-validate34.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateModelRef = validate25;
 
-exports.validatePipelineConfig = validate39;
-const schema64 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The whole pipeline: train the rewriting policy with GRPO, rewrite the downstream dataset, fine-tune each arm, and measure forgetting. Defaults are the paper's released values (METHOD.md).","type":"object","additionalProperties":false,"required":["backbone","dataset","benchmarks"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The imported downstream dataset (the output folder of importDataset).","$ref":"common.schema.json#/$defs/artifactRef"},"extractor":{"description":"How the downstream task's final answer is read (the gate compares these).","$ref":"common.schema.json#/$defs/extractor","default":{"kind":"boxed"}},"policy":{"type":"object","additionalProperties":false,"default":{},"properties":{"loraRank":{"type":"integer","minimum":1,"default":64},"loraAlpha":{"type":"number","exclusiveMinimum":0,"default":32},"targetModules":{"type":"array","items":{"type":"string"},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"reward":{"type":"object","additionalProperties":false,"default":{},"properties":{"lambdaDist":{"type":"number","minimum":0,"default":0.35},"lambdaDiv":{"type":"number","minimum":0,"default":0.5},"useGate":{"type":"boolean","default":true},"judge":{"description":"Also ask the backbone 'Reply YES or NO'.","type":"boolean","default":false}}},"grpo":{"type":"object","additionalProperties":false,"default":{},"properties":{"steps":{"type":"integer","minimum":1,"default":50},"promptsPerStep":{"type":"integer","minimum":1,"default":504},"groupSize":{"type":"integer","minimum":2,"default":5},"clip":{"type":"number","exclusiveMinimum":0,"default":0.2},"klCoef":{"type":"number","minimum":0,"default":0.001},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.000003},"weightDecay":{"type":"number","minimum":0,"default":0.01},"temperature":{"type":"number","exclusiveMinimum":0,"default":1},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":1},"maxNewTokens":{"type":"integer","minimum":1,"default":1024}}},"rewrite":{"description":"Generate-Verify-Fallback over the dataset.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"default":1},"temperature":{"type":"number","minimum":0,"default":0},"shardSize":{"type":"integer","minimum":1,"default":256}}},"sft":{"type":"object","additionalProperties":false,"default":{},"properties":{"mode":{"enum":["full","lora"],"default":"full"},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"checkpointEvery":{"type":"integer","minimum":1,"default":100}}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated.","type":"array","uniqueItems":true,"items":{"enum":["vanilla","sdft","self-alignment","rl-rewrite","rl-no-dist","rl-no-div","rl-no-gate"]},"default":["vanilla","sdft","self-alignment","rl-rewrite"]},"benchmarks":{"type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}}}};
-const func27 = Object.prototype.hasOwnProperty;
-const func0 = require("ajv/dist/runtime/equal").default;
+exports.validatePipelineConfig = validate40;
+const schema66 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The whole pipeline: train the rewriting policy with GRPO, rewrite the downstream dataset, fine-tune each arm, and measure forgetting. Defaults are the paper's released values (METHOD.md).","type":"object","additionalProperties":false,"required":["backbone","dataset","benchmarks"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The imported downstream dataset (the output folder of importDataset).","$ref":"common.schema.json#/$defs/artifactRef"},"extractor":{"description":"How the downstream task's final answer is read (the gate compares these).","$ref":"common.schema.json#/$defs/extractor","default":{"kind":"boxed"}},"policy":{"type":"object","additionalProperties":false,"default":{},"properties":{"loraRank":{"type":"integer","minimum":1,"default":64},"loraAlpha":{"type":"number","exclusiveMinimum":0,"default":32},"targetModules":{"type":"array","items":{"type":"string"},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"reward":{"type":"object","additionalProperties":false,"default":{},"properties":{"lambdaDist":{"type":"number","minimum":0,"default":0.35},"lambdaDiv":{"type":"number","minimum":0,"default":0.5},"useGate":{"type":"boolean","default":true},"judge":{"description":"Also ask the backbone 'Reply YES or NO'.","type":"boolean","default":false}}},"grpo":{"type":"object","additionalProperties":false,"default":{},"properties":{"steps":{"type":"integer","minimum":1,"default":50},"promptsPerStep":{"type":"integer","minimum":1,"default":504},"groupSize":{"type":"integer","minimum":2,"default":5},"clip":{"type":"number","exclusiveMinimum":0,"default":0.2},"klCoef":{"type":"number","minimum":0,"default":0.001},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.000003},"weightDecay":{"type":"number","minimum":0,"default":0.01},"temperature":{"type":"number","exclusiveMinimum":0,"default":1},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":1},"maxNewTokens":{"type":"integer","minimum":1,"default":1024}}},"rewrite":{"description":"Generate-Verify-Fallback over the dataset.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"default":1},"temperature":{"type":"number","minimum":0,"default":0},"shardSize":{"type":"integer","minimum":1,"default":256}}},"sft":{"type":"object","additionalProperties":false,"default":{},"properties":{"mode":{"enum":["full","lora"],"default":"full"},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"checkpointEvery":{"type":"integer","minimum":1,"default":100}}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated.","type":"array","uniqueItems":true,"items":{"enum":["vanilla","sdft","self-alignment","rl-rewrite","rl-no-dist","rl-no-div","rl-no-gate"]},"default":["vanilla","sdft","self-alignment","rl-rewrite"]},"benchmarks":{"type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}}}};
+const func28 = Object.prototype.hasOwnProperty;
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate40.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3109,7 +3331,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!(func27.call(schema64.properties, key0))){
+if(!(func28.call(schema66.properties, key0))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -3568,7 +3790,7 @@ if(data20.maxNewTokens === undefined){
 data20.maxNewTokens = 1024;
 }
 for(const key4 in data20){
-if(!(func27.call(schema64.properties.grpo.properties, key4))){
+if(!(func28.call(schema66.properties.grpo.properties, key4))){
 const err37 = {instancePath:instancePath+"/grpo",schemaPath:"#/properties/grpo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err37];
@@ -3967,7 +4189,7 @@ errors++;
 }
 let data36 = data35.mode;
 if(!((data36 === "full") || (data36 === "lora"))){
-const err69 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema64.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err69 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema66.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -4108,7 +4330,7 @@ const len1 = data42.length;
 for(let i1=0; i1<len1; i1++){
 let data43 = data42[i1];
 if(!(((((((data43 === "vanilla") || (data43 === "sdft")) || (data43 === "self-alignment")) || (data43 === "rl-rewrite")) || (data43 === "rl-no-dist")) || (data43 === "rl-no-div")) || (data43 === "rl-no-gate"))){
-const err81 = {instancePath:instancePath+"/arms/" + i1,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema64.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
+const err81 = {instancePath:instancePath+"/arms/" + i1,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema66.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -4192,19 +4414,19 @@ vErrors.push(err86);
 }
 errors++;
 }
-validate39.errors = vErrors;
+validate40.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePrepareWorldInput = validate42;
-const schema70 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validatePrepareWorldInput = validate43;
+const schema72 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate43.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4235,7 +4457,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema70.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema72.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4346,19 +4568,19 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate42.errors = vErrors;
+validate43.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeInput = validate43;
-const schema74 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateRewriterProbeInput = validate44;
+const schema76 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate43.evaluated;
+const evaluated0 = validate44.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4398,7 +4620,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema74.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema76.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4444,7 +4666,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema74.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema76.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4661,19 +4883,19 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate43.errors = vErrors;
+validate44.errors = vErrors;
 return errors === 0;
 }
-validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftInput = validate44;
-const schema78 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"default":16},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"description":"Ascending upper bounds (in tokens) of length buckets: a batch only holds examples of one bucket (longer than the last bound = the last bucket), so short examples never pad to long ones while batches inside a bucket stay mixed. [] = one bucket.","type":"array","items":{"type":"integer","minimum":1},"maxItems":16,"default":[]},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often. The batches of one run are padded to one length, so with batches of different lengths fewer steps per run pad less (on CPU a run costs little: 1 step per run was as fast as 8 on the default world).","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"default":2048}}};
+exports.validateSftInput = validate45;
+const schema80 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"default":16},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"default":3},"batchSize":{"type":"integer","minimum":1,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"description":"Ascending upper bounds (in tokens) of length buckets: a batch only holds examples of one bucket (longer than the last bound = the last bucket), so short examples never pad to long ones while batches inside a bucket stay mixed. [] = one bucket.","type":"array","items":{"type":"integer","minimum":1},"maxItems":16,"default":[]},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often. The batches of one run are padded to one length, so with batches of different lengths fewer steps per run pad less (on CPU a run costs little: 1 step per run was as fast as 8 on the default world).","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"default":2048}}};
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate44.evaluated;
+const evaluated0 = validate45.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4759,7 +4981,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func27.call(schema78.properties, key0))){
+if(!(func28.call(schema80.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -4859,7 +5081,7 @@ errors++;
 }
 let data4 = data.mode;
 if(!((data4 === "full") || (data4 === "lora"))){
-const err10 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema78.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema80.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4953,7 +5175,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(!(((((((data9 === "q_proj") || (data9 === "k_proj")) || (data9 === "v_proj")) || (data9 === "o_proj")) || (data9 === "gate_proj")) || (data9 === "up_proj")) || (data9 === "down_proj"))){
-const err17 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema78.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema80.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5079,7 +5301,7 @@ errors++;
 }
 let data14 = data.schedule;
 if(!(((data14 === "constant") || (data14 === "linear")) || (data14 === "cosine"))){
-const err28 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema78.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema80.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5382,19 +5604,19 @@ vErrors.push(err54);
 }
 errors++;
 }
-validate44.errors = vErrors;
+validate45.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftOutput = validate46;
-const schema83 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
+exports.validateSftOutput = validate47;
+const schema85 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
 
-function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate46.evaluated;
+const evaluated0 = validate47.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5623,19 +5845,19 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate46.errors = vErrors;
+validate47.errors = vErrors;
 return errors === 0;
 }
-validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldForgettingInput = validate48;
-const schema84 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","description":"The main job on the embedded default: pretrain (or reuse) the backbone, fine-tune each arm with the world's SFT recipe, evaluate the base and every arm, and report forgetting.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"sft":{"description":"Overrides of the recipe's SFT settings for every arm (a learning-rate sweep on the cached backbone, say).","type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0}}},"sftSeed":{"description":"Seed of the SFT data order.","$ref":"common.schema.json#/$defs/seed","default":0},"dataSeed":{"description":"Which sample of the downstream train split every arm trains on (0: the world's own); the backbone and the benchmarks stay the same.","$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"description":"Which downstream training sets to fine-tune on: foreign (vanilla SFT), oracle (the own style), oracle-25/50/75 (mixtures).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateWorldForgettingInput = validate49;
+const schema86 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","description":"The main job on the embedded default: pretrain (or reuse) the backbone, fine-tune each arm with the world's SFT recipe, evaluate the base and every arm, and report forgetting.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"sft":{"description":"Overrides of the recipe's SFT settings for every arm (a learning-rate sweep on the cached backbone, say).","type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0}}},"sftSeed":{"description":"Seed of the SFT data order.","$ref":"common.schema.json#/$defs/seed","default":0},"dataSeed":{"description":"Which sample of the downstream train split every arm trains on (0: the world's own); the backbone and the benchmarks stay the same.","$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"description":"Which downstream training sets to fine-tune on: foreign (vanilla SFT), oracle (the own style), oracle-25/50/75 (mixtures).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate49.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5672,7 +5894,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema84.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema86.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5834,7 +6056,7 @@ errors++;
 if(data2.schedule !== undefined){
 let data7 = data2.schedule;
 if(!(((data7 === "constant") || (data7 === "linear")) || (data7 === "cosine"))){
-const err14 = {instancePath:instancePath+"/sft/schedule",schemaPath:"#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema84.properties.sft.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err14 = {instancePath:instancePath+"/sft/schedule",schemaPath:"#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema86.properties.sft.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5963,7 +6185,7 @@ const len0 = data11.length;
 for(let i0=0; i0<len0; i0++){
 let data12 = data11[i0];
 if(!(((((data12 === "foreign") || (data12 === "oracle")) || (data12 === "oracle-25")) || (data12 === "oracle-50")) || (data12 === "oracle-75"))){
-const err25 = {instancePath:instancePath+"/arms/" + i0,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema84.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/arms/" + i0,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema86.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -6038,19 +6260,19 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate48.errors = vErrors;
+validate49.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldOutput = validate49;
-const schema89 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"type":"object"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"}}};
+exports.validateWorldOutput = validate50;
+const schema91 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"type":"object"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"}}};
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate50.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6255,7 +6477,7 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate50.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};

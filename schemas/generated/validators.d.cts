@@ -6,6 +6,7 @@ export declare const validateDatasetRecord: ValidateFunction;
 export declare const validateEvaluateInput: ValidateFunction;
 export declare const validateEvaluateOutput: ValidateFunction;
 export declare const validateForgettingInput: ValidateFunction;
+export declare const validateGateConfig: ValidateFunction;
 export declare const validateImportDatasetInput: ValidateFunction;
 export declare const validateImportDatasetOutput: ValidateFunction;
 export declare const validateModelRef: ValidateFunction;
