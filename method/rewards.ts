@@ -3,6 +3,9 @@
 //   r_dist   alignment: sigmoid(-z) of the backbone's mean NLL per answer token, z-scored over the feasible set
 //   r_div    diversity: how much rewrite i adds to the mean pairwise embedding distance of the feasible set
 //   r_i = g_i * (1 + lambdaDist * r_dist + lambdaDiv * r_div)
+// The no-gate ablation (gateInReward: false) rewards every rewrite as if it were feasible: S+ is the
+// whole group and r_i = 1 + lambdaDist * r_dist + lambdaDiv * r_div; the gate's verdicts are still
+// reported (and Generate-Verify-Fallback still gates).
 
 export interface RewardWeights {
   lambdaDist: number;
@@ -10,6 +13,11 @@ export interface RewardWeights {
 }
 
 export const PAPER_REWARD_WEIGHTS: RewardWeights = { lambdaDist: 0.35, lambdaDiv: 0.5 };
+
+export interface RewardConfig extends RewardWeights {
+  /** false: the no-gate ablation, every rewrite rewarded as if feasible (default true). */
+  gateInReward?: boolean;
+}
 
 export interface RewardBreakdown {
   gate: number[];
@@ -85,13 +93,15 @@ export interface GroupInput {
   embeddings: Float64Array[];
 }
 
-export function groupRewards(g: GroupInput, w: RewardWeights = PAPER_REWARD_WEIGHTS): RewardBreakdown {
+/** The rewards of one group; `gate` in the breakdown is always the gate's verdicts, ablation or not. */
+export function groupRewards(g: GroupInput, w: RewardConfig = PAPER_REWARD_WEIGHTS): RewardBreakdown {
   const k = g.gate.length;
   if (g.nll.length !== k || g.embeddings.length !== k)
     throw new Error('groupRewards: gate, nll and embeddings differ in length');
-  const dist = alignmentRewards(g.nll, g.gate);
-  const div = diversityRewards(g.embeddings, g.gate);
-  const reward = g.gate.map((gi, i) => gi * (1 + w.lambdaDist * dist[i] + w.lambdaDiv * div[i]));
+  const feasible = w.gateInReward === false ? g.gate.map(() => 1) : g.gate;
+  const dist = alignmentRewards(g.nll, feasible);
+  const div = diversityRewards(g.embeddings, feasible);
+  const reward = feasible.map((gi, i) => gi * (1 + w.lambdaDist * dist[i] + w.lambdaDiv * div[i]));
   return { gate: [...g.gate], dist, div, reward };
 }
 

@@ -73,3 +73,52 @@ test('Generate-Verify-Fallback and the SDFT filter', () => {
   assert.equal(sdftKeeps('4', false), false);
   close(distinctN(['a b a b', 'a b c'], 2), 3 / 5);
 });
+
+// Hand-computed groups (lambdaDist 0.35, lambdaDiv 0.5). Embeddings: x = [1, 0], y = [0, 1], -x = [-1, 0];
+// d(x, y) = 1/2, d(x, -x) = 1, d(y, -x) = 1/2.
+const [x, y, negX] = [l2Normalize([1, 0]), l2Normalize([0, 1]), l2Normalize([-1, 0])];
+const W = { lambdaDist: 0.35, lambdaDiv: 0.5 };
+const closeAll = (a: number[], b: number[], tol = 1e-9) => a.forEach((v, i) => close(v, b[i], tol));
+
+test('hand-computed: |S+| = 0, 1, 2 and K', () => {
+  // |S+| = 0: nothing is rewarded
+  const none = groupRewards({ gate: [0, 0, 0], nll: [1, 2, 3], embeddings: [x, y, negX] }, W);
+  assert.deepEqual(none, { gate: [0, 0, 0], dist: [0, 0, 0], div: [0, 0, 0], reward: [0, 0, 0] });
+  // |S+| = 1: std = 1, z = 0, r_dist = 1/2; D of one member is 0, so r_div = 0: r = 1 + 0.35 / 2
+  const one = groupRewards({ gate: [0, 1, 0], nll: [1, 2, 3], embeddings: [x, y, negX] }, W);
+  closeAll(one.reward, [0, 1.175, 0]);
+  closeAll(one.dist, [0, 0.5, 0]);
+  // |S+| = 2: NLLs 1 and 3 (mean 2, std 1, z = -+1/(1 + 1e-6)); D(S+) = d(x, y) = 1/2, each one's removal leaves 0
+  const two = groupRewards({ gate: [1, 0, 1], nll: [1, 9, 3], embeddings: [x, negX, y] }, W);
+  closeAll(two.dist, [0.7310583820182228, 0, 0.2689416179817772]);
+  closeAll(two.div, [0.5, 0, 0.5]);
+  closeAll(two.reward, [1.5058705025205017, 0, 1.3441294974794982], 1e-6);
+  // |S+| = K = 3: NLLs 1, 2, 3 (std sqrt(2/3)); D(S+) = (1/2 + 1 + 1/2) / 3 = 2/3; without x: 1/2, without
+  // y: 1 (y lowers the mean distance, so r_div = max(0, 2/3 - 1) = 0), without -x: 1/2
+  const all = groupRewards({ gate: [1, 1, 1], nll: [1, 2, 3], embeddings: [x, y, negX] }, W);
+  closeAll(all.dist, [0.7728972172740828, 0.5, 0.22710278272591716]);
+  closeAll(all.div, [1 / 6, 0, 1 / 6]);
+  closeAll(all.reward, [1.3538473593792621, 1.175, 1.1628193072874042]);
+});
+
+test('hand-computed: equal NLLs (std 0, z = 0, r_dist = 1/2); identical embeddings (r_div = 0)', () => {
+  const equal = groupRewards({ gate: [1, 1, 1, 0], nll: [2, 2, 2, 7], embeddings: [x, y, negX, x] }, W);
+  assert.deepEqual(equal.dist, [0.5, 0.5, 0.5, 0]);
+  const same = groupRewards({ gate: [1, 1, 1, 0], nll: [1, 2, 3, 0], embeddings: [x, x, x, y] }, W);
+  assert.deepEqual(same.div, [0, 0, 0, 0]);
+  closeAll(same.reward, [1 + 0.35 * 0.7728972172740828, 1.175, 1 + 0.35 * 0.22710278272591716, 0]);
+});
+
+test('the no-gate ablation: every rewrite rewarded as if feasible, the gate still reported', () => {
+  const input = { gate: [1, 0, 0], nll: [1, 2, 3], embeddings: [x, y, negX] };
+  const gated = groupRewards(input, W);
+  closeAll(gated.reward, [1.175, 0, 0]);
+  const ablation = groupRewards(input, { ...W, gateInReward: false });
+  assert.deepEqual(ablation.gate, [1, 0, 0]);
+  // the whole group is S+: the same rewards as the |S+| = K group above
+  closeAll(ablation.reward, [1.3538473593792621, 1.175, 1.1628193072874042]);
+  assert.deepEqual(groupRewards(input, { ...W, gateInReward: true }), gated);
+  // with no feasible rewrite, still a reward for each
+  const noneFeasible = groupRewards({ ...input, gate: [0, 0, 0] }, { ...W, gateInReward: false });
+  assert.ok(noneFeasible.reward.every((r) => r >= 1));
+});
