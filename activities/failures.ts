@@ -5,7 +5,7 @@ import { SchemaError } from '../schemas';
 import { PathEscapeError } from './artifact-store';
 import { BadRecordsError } from './datasets/import-dataset';
 import { SourceFileError } from './datasets/readers';
-import { InputError } from './errors';
+import { InputError, TrainingDivergedError } from './errors';
 
 export function toFailure(err: unknown): unknown {
   if (err instanceof BadRecordsError) {
@@ -28,6 +28,7 @@ export function toFailure(err: unknown): unknown {
     [PathEscapeError, 'PathEscape'],
     [SourceFileError, 'BadSourceFile'],
     [InputError, 'InvalidInput'],
+    [TrainingDivergedError, 'TrainingDiverged'],
   ] as const) {
     if (err instanceof cls) return ApplicationFailure.create({ message: err.message, type, nonRetryable: true });
   }

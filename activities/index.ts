@@ -4,6 +4,16 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import os from 'node:os';
 import type {
+  GateInput,
+  GateOutput,
+  RewardInput,
+  RewardOutput,
+  RolloutInput,
+  RolloutOutput,
+  UpdateInput,
+  UpdateOutput,
+  ValidateRewriterInput,
+  ValidateRewriterOutput,
   ForgettingInputInput,
   ImportDatasetInput,
   ImportDatasetOutput,
@@ -22,6 +32,16 @@ import { DeviceSession } from './device/session';
 import { sft } from './device/sft';
 import { rewriteDataset, type RewriteDatasetInput, type RewriteDatasetOutput } from './device/rewrite-dataset';
 import { scoreDataset, type ScoreDatasetInput, type ScoreDatasetOutput } from './device/score-dataset';
+import { reward, rollout, update, validateRewriter } from './device/rewriter';
+import {
+  finishRewriterRun,
+  gateRollouts,
+  prepareRewriterRun,
+  recordStep,
+  type FinishRewriterRunInput,
+  type PrepareRewriterRunInput,
+  type RecordStepInput,
+} from './rewriter-run';
 
 export { ArtifactStore } from './artifact-store';
 export { DeviceSession } from './device/session';
@@ -78,6 +98,22 @@ export function createCpuActivities(opts: { store: ArtifactStore }) {
       progress.heartbeat({ stage: 'start' });
       return adapt(progress, () => importDataset(store, input, progress));
     },
+    async prepareRewriterRun(input: PrepareRewriterRunInput) {
+      const progress = temporalProgress();
+      return adapt(progress, () => prepareRewriterRun(store, input));
+    },
+    async gate(input: GateInput): Promise<GateOutput> {
+      const progress = temporalProgress();
+      return adapt(progress, () => gateRollouts(store, input));
+    },
+    async recordStep(input: RecordStepInput) {
+      const progress = temporalProgress();
+      return adapt(progress, () => recordStep(store, input));
+    },
+    async finishRewriterRun(input: FinishRewriterRunInput) {
+      const progress = temporalProgress();
+      return adapt(progress, () => finishRewriterRun(store, input));
+    },
   };
 }
 
@@ -112,6 +148,22 @@ export function createDeviceActivities(opts: {
     async rewriteDataset(input: RewriteDatasetInput): Promise<RewriteDatasetOutput> {
       const progress = temporalProgress(opts.heartbeatEveryMs);
       return adapt(progress, () => rewriteDataset(store, session, input, progress));
+    },
+    async rollout(input: RolloutInput): Promise<RolloutOutput> {
+      const progress = temporalProgress(opts.heartbeatEveryMs);
+      return adapt(progress, () => rollout(store, session, input, progress));
+    },
+    async reward(input: RewardInput): Promise<RewardOutput> {
+      const progress = temporalProgress(opts.heartbeatEveryMs);
+      return adapt(progress, () => reward(store, session, input, progress));
+    },
+    async update(input: UpdateInput): Promise<UpdateOutput> {
+      const progress = temporalProgress(opts.heartbeatEveryMs);
+      return adapt(progress, () => update(store, session, input, progress));
+    },
+    async validateRewriter(input: ValidateRewriterInput): Promise<ValidateRewriterOutput> {
+      const progress = temporalProgress(opts.heartbeatEveryMs);
+      return adapt(progress, () => validateRewriter(store, session, input, progress));
     },
     async evaluateBenchmark(input: EvaluateBenchmarkInput): Promise<BenchmarkResult> {
       const progress = temporalProgress(opts.heartbeatEveryMs);

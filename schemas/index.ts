@@ -95,4 +95,6 @@ export const schemas = {
   ),
   rewriterProbeInput: checker<T.RewriterProbeInput>(validators.validateRewriterProbeInput, 'rewriterProbe input'),
   gateConfig: checker<T.GateConfig>(validators.validateGateConfig, 'gate config'),
+  trainRewriterInput: checker<T.TrainRewriterInput>(validators.validateTrainRewriterInput, 'trainRewriter input'),
+  rewriterAdjust: checker<T.RewriterAdjust>(validators.validateRewriterAdjust, 'adjust'),
 };

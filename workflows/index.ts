@@ -5,3 +5,4 @@ export { sft } from './sft';
 export { pretrain } from './pretrain';
 export { worldForgetting } from './world-forgetting';
 export { rewriterProbe } from './rewriter-probe';
+export { trainRewriter } from './train-rewriter';

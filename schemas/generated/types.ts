@@ -449,6 +449,76 @@ export const gateConfigSchema = {
   }
 } as const;
 
+export const gateInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/gate-input.schema.json",
+  "title": "GateInput",
+  "description": "gate: every rollout checked against its reference (final answer, and the configured step checks).",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "run",
+    "step",
+    "rollouts",
+    "gate"
+  ],
+  "properties": {
+    "run": {
+      "description": "The run folder in the store (trainRewriter's).",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "step": {
+      "description": "GRPO step (1-based).",
+      "type": "integer",
+      "minimum": 1
+    },
+    "rollouts": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "gate": {
+      "$ref": "gate-config.schema.json"
+    }
+  }
+} as const;
+
+export const gateOutputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/gate-output.schema.json",
+  "title": "GateOutput",
+  "description": "Verdicts per rollout (verdicts.jsonl) and the step's rates.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "uri",
+    "answerPassRate",
+    "fullPassRate",
+    "copyRate",
+    "editDistance",
+    "reused"
+  ],
+  "properties": {
+    "uri": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "answerPassRate": {
+      "type": "number"
+    },
+    "fullPassRate": {
+      "type": "number"
+    },
+    "copyRate": {
+      "type": "number"
+    },
+    "editDistance": {
+      "description": "Mean normalised edit distance of the rewrites to y*.",
+      "type": "number"
+    },
+    "reused": {
+      "type": "boolean"
+    }
+  }
+} as const;
+
 export const importDatasetInputSchema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://rewrite-rl.dev/schemas/import-dataset-input.schema.json",
@@ -974,6 +1044,195 @@ export const prepareWorldInputSchema = {
   }
 } as const;
 
+export const rewardInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/reward-input.schema.json",
+  "title": "RewardInput",
+  "description": "reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "run",
+    "step",
+    "backbone",
+    "rollouts",
+    "verdicts",
+    "lambdaDist",
+    "lambdaDiv",
+    "gateInReward",
+    "lora"
+  ],
+  "properties": {
+    "run": {
+      "description": "The run folder in the store (trainRewriter's).",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "step": {
+      "description": "GRPO step (1-based).",
+      "type": "integer",
+      "minimum": 1
+    },
+    "backbone": {
+      "$ref": "model-ref.schema.json"
+    },
+    "rollouts": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "verdicts": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "qaPrompt": {
+      "type": "string",
+      "minLength": 1
+    },
+    "lambdaDist": {
+      "type": "number",
+      "minimum": 0
+    },
+    "lambdaDiv": {
+      "type": "number",
+      "minimum": 0
+    },
+    "gateInReward": {
+      "type": "boolean"
+    },
+    "lora": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "rank",
+        "alpha",
+        "targetModules"
+      ],
+      "properties": {
+        "rank": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "alpha": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "targetModules": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "enum": [
+              "q_proj",
+              "k_proj",
+              "v_proj",
+              "o_proj",
+              "gate_proj",
+              "up_proj",
+              "down_proj"
+            ]
+          }
+        }
+      }
+    }
+  }
+} as const;
+
+export const rewardOutputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/reward-output.schema.json",
+  "title": "RewardOutput",
+  "description": "Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "uri",
+    "rewardMean",
+    "rewardStd",
+    "gateMean",
+    "distMean",
+    "divMean",
+    "feasibleNll",
+    "diversity",
+    "allEqualGroups",
+    "ms",
+    "reused"
+  ],
+  "properties": {
+    "uri": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "rewardMean": {
+      "type": "number"
+    },
+    "rewardStd": {
+      "type": "number"
+    },
+    "gateMean": {
+      "type": "number"
+    },
+    "distMean": {
+      "type": "number"
+    },
+    "divMean": {
+      "type": "number"
+    },
+    "feasibleNll": {
+      "description": "Mean backbone NLL per token of the feasible rewrites (NaN: none).",
+      "type": [
+        "number",
+        "null"
+      ]
+    },
+    "diversity": {
+      "description": "Mean over groups of D(S+).",
+      "type": "number"
+    },
+    "allEqualGroups": {
+      "description": "Share of groups whose rewards are all equal (no learning signal).",
+      "type": "number"
+    },
+    "ms": {
+      "type": "number"
+    },
+    "reused": {
+      "type": "boolean"
+    }
+  }
+} as const;
+
+export const rewriterAdjustSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json",
+  "title": "RewriterAdjust",
+  "description": "trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).",
+  "type": "object",
+  "additionalProperties": false,
+  "minProperties": 1,
+  "properties": {
+    "lambdaDist": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 100
+    },
+    "lambdaDiv": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 100
+    },
+    "learningRate": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "maximum": 1
+    },
+    "temperature": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "maximum": 10
+    },
+    "klCoef": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 100
+    }
+  }
+} as const;
+
 export const rewriterProbeInputSchema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json",
@@ -1039,6 +1298,160 @@ export const rewriterProbeInputSchema = {
     "device": {
       "$ref": "common.schema.json#/$defs/device",
       "default": "cpu"
+    }
+  }
+} as const;
+
+export const rolloutInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/rollout-input.schema.json",
+  "title": "RolloutInput",
+  "description": "rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "run",
+    "step",
+    "backbone",
+    "lora",
+    "seed",
+    "dataset",
+    "promptsPerStep",
+    "groupSize",
+    "temperature",
+    "topP",
+    "maxNewTokens"
+  ],
+  "properties": {
+    "run": {
+      "description": "The run folder in the store (trainRewriter's).",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "step": {
+      "description": "GRPO step (1-based).",
+      "type": "integer",
+      "minimum": 1
+    },
+    "backbone": {
+      "$ref": "model-ref.schema.json"
+    },
+    "lora": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "rank",
+        "alpha",
+        "targetModules"
+      ],
+      "properties": {
+        "rank": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "alpha": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "targetModules": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "enum": [
+              "q_proj",
+              "k_proj",
+              "v_proj",
+              "o_proj",
+              "gate_proj",
+              "up_proj",
+              "down_proj"
+            ]
+          }
+        }
+      }
+    },
+    "adapter": {
+      "description": "The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "seed": {
+      "$ref": "common.schema.json#/$defs/seed"
+    },
+    "dataset": {
+      "description": "The RL prompts {id, question, answer}.",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "promptsPerStep": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "groupSize": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "temperature": {
+      "type": "number",
+      "exclusiveMinimum": 0
+    },
+    "topP": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "maximum": 1
+    },
+    "maxNewTokens": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "rewritePrompt": {
+      "type": "string",
+      "minLength": 1
+    }
+  }
+} as const;
+
+export const rolloutOutputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/rollout-output.schema.json",
+  "title": "RolloutOutput",
+  "description": "The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "uri",
+    "prompts",
+    "rollouts",
+    "meanLength",
+    "truncationRate",
+    "entropy",
+    "ms",
+    "reused"
+  ],
+  "properties": {
+    "uri": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "prompts": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "rollouts": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "meanLength": {
+      "type": "number"
+    },
+    "truncationRate": {
+      "type": "number"
+    },
+    "entropy": {
+      "description": "Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).",
+      "type": "number"
+    },
+    "ms": {
+      "type": "number"
+    },
+    "reused": {
+      "type": "boolean"
     }
   }
 } as const;
@@ -1262,6 +1675,551 @@ export const sftOutputSchema = {
   }
 } as const;
 
+export const trainRewriterInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json",
+  "title": "TrainRewriterInput",
+  "description": "Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "name": {
+      "$ref": "common.schema.json#/$defs/name",
+      "default": "rewriter"
+    },
+    "preset": {
+      "description": "Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).",
+      "enum": [
+        "world",
+        "paper",
+        "test"
+      ],
+      "default": "world"
+    },
+    "recipe": {
+      "description": "The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.",
+      "enum": [
+        "default",
+        "test"
+      ],
+      "default": "default"
+    },
+    "seed": {
+      "description": "Overrides the world recipe's seed (another backbone).",
+      "$ref": "common.schema.json#/$defs/seed"
+    },
+    "backbone": {
+      "description": "The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.",
+      "$ref": "model-ref.schema.json"
+    },
+    "dataset": {
+      "description": "The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "validation": {
+      "description": "Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "dataset": {
+          "description": "Default: the world's validation slice.",
+          "$ref": "common.schema.json#/$defs/artifactRef"
+        },
+        "every": {
+          "description": "Steps between validations (and at the last step).",
+          "type": "integer",
+          "minimum": 1
+        },
+        "samples": {
+          "description": "k of the k-sample pass rate.",
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 64
+        },
+        "limit": {
+          "description": "Validate on the first N records only.",
+          "type": "integer",
+          "minimum": 1
+        }
+      }
+    },
+    "rewritePrompt": {
+      "description": "The rewriting prompt with {question} and {answer}.",
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 20000
+    },
+    "qaPrompt": {
+      "description": "The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).",
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 20000
+    },
+    "gate": {
+      "$ref": "gate-config.schema.json"
+    },
+    "groupSize": {
+      "description": "K: rewrites sampled per prompt.",
+      "type": "integer",
+      "minimum": 2,
+      "maximum": 64
+    },
+    "promptsPerStep": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 4096
+    },
+    "steps": {
+      "description": "GRPO steps.",
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 1000000
+    },
+    "lambdaDist": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 100
+    },
+    "lambdaDiv": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 100
+    },
+    "gateInReward": {
+      "description": "false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).",
+      "type": "boolean"
+    },
+    "learningRate": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "maximum": 1
+    },
+    "weightDecay": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 1
+    },
+    "klCoef": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 100
+    },
+    "clip": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "maximum": 10
+    },
+    "temperature": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "maximum": 10
+    },
+    "topP": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "maximum": 1
+    },
+    "maxNewTokens": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 65536
+    },
+    "lora": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "rank": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 4096
+        },
+        "alpha": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "targetModules": {
+          "type": "array",
+          "minItems": 1,
+          "uniqueItems": true,
+          "items": {
+            "enum": [
+              "q_proj",
+              "k_proj",
+              "v_proj",
+              "o_proj",
+              "gate_proj",
+              "up_proj",
+              "down_proj"
+            ]
+          }
+        }
+      }
+    },
+    "rlSeed": {
+      "description": "Seed of the adapter's initialisation, the prompt sampler and the sampling noise.",
+      "$ref": "common.schema.json#/$defs/seed",
+      "default": 0
+    },
+    "keepEvery": {
+      "description": "Checkpoint retention: besides the best and the last, keep every Nth step's adapter.",
+      "type": "integer",
+      "minimum": 1
+    },
+    "device": {
+      "$ref": "common.schema.json#/$defs/device",
+      "default": "cpu"
+    },
+    "heartbeatTimeout": {
+      "description": "Heartbeat timeout of the device activities (a dead worker is noticed within it).",
+      "type": "string",
+      "pattern": "^[0-9]+ ?(ms|s|seconds|m|minutes)$"
+    },
+    "continueAsNewEvery": {
+      "description": "Continue as new after this many steps in one run, besides when the server suggests it (tests).",
+      "type": "integer",
+      "minimum": 1
+    },
+    "carry": {
+      "description": "Set by the workflow itself when it continues as new: where the run stands. Not for users.",
+      "type": "object",
+      "additionalProperties": true
+    }
+  }
+} as const;
+
+export const updateInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/update-input.schema.json",
+  "title": "UpdateInput",
+  "description": "update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "run",
+    "step",
+    "backbone",
+    "lora",
+    "seed",
+    "rollouts",
+    "rewards",
+    "learningRate",
+    "weightDecay",
+    "klCoef",
+    "clip",
+    "temperature"
+  ],
+  "properties": {
+    "run": {
+      "description": "The run folder in the store (trainRewriter's).",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "step": {
+      "description": "GRPO step (1-based).",
+      "type": "integer",
+      "minimum": 1
+    },
+    "backbone": {
+      "$ref": "model-ref.schema.json"
+    },
+    "lora": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "rank",
+        "alpha",
+        "targetModules"
+      ],
+      "properties": {
+        "rank": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "alpha": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "targetModules": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "enum": [
+              "q_proj",
+              "k_proj",
+              "v_proj",
+              "o_proj",
+              "gate_proj",
+              "up_proj",
+              "down_proj"
+            ]
+          }
+        }
+      }
+    },
+    "adapter": {
+      "description": "The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "seed": {
+      "$ref": "common.schema.json#/$defs/seed"
+    },
+    "rollouts": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "rewards": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "learningRate": {
+      "type": "number",
+      "exclusiveMinimum": 0
+    },
+    "weightDecay": {
+      "type": "number",
+      "minimum": 0
+    },
+    "klCoef": {
+      "type": "number",
+      "minimum": 0
+    },
+    "clip": {
+      "type": "number",
+      "exclusiveMinimum": 0
+    },
+    "temperature": {
+      "type": "number",
+      "exclusiveMinimum": 0
+    },
+    "microBatch": {
+      "type": "integer",
+      "minimum": 1
+    }
+  }
+} as const;
+
+export const updateOutputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/update-output.schema.json",
+  "title": "UpdateOutput",
+  "description": "The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "adapter",
+    "loss",
+    "kl",
+    "clipFraction",
+    "gradNorm",
+    "logprobGap",
+    "tokens",
+    "ms",
+    "reused"
+  ],
+  "properties": {
+    "adapter": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "loss": {
+      "type": "number"
+    },
+    "kl": {
+      "type": "number"
+    },
+    "clipFraction": {
+      "type": "number"
+    },
+    "gradNorm": {
+      "type": "number"
+    },
+    "logprobGap": {
+      "description": "Mean |policy's recomputed log-prob - sampler's| per token.",
+      "type": "number"
+    },
+    "tokens": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "ms": {
+      "type": "number"
+    },
+    "reused": {
+      "type": "boolean"
+    }
+  }
+} as const;
+
+export const validateRewriterInputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json",
+  "title": "ValidateRewriterInput",
+  "description": "validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "run",
+    "step",
+    "backbone",
+    "lora",
+    "seed",
+    "dataset",
+    "samples",
+    "temperature",
+    "topP",
+    "maxNewTokens",
+    "gate"
+  ],
+  "properties": {
+    "run": {
+      "description": "The run folder in the store (trainRewriter's).",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "step": {
+      "description": "The GRPO step whose adapter is validated (0 = the initial adapter).",
+      "type": "integer",
+      "minimum": 0
+    },
+    "backbone": {
+      "$ref": "model-ref.schema.json"
+    },
+    "lora": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "rank",
+        "alpha",
+        "targetModules"
+      ],
+      "properties": {
+        "rank": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "alpha": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "targetModules": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "enum": [
+              "q_proj",
+              "k_proj",
+              "v_proj",
+              "o_proj",
+              "gate_proj",
+              "up_proj",
+              "down_proj"
+            ]
+          }
+        }
+      }
+    },
+    "adapter": {
+      "description": "The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.",
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "seed": {
+      "$ref": "common.schema.json#/$defs/seed"
+    },
+    "dataset": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "samples": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "limit": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "temperature": {
+      "type": "number",
+      "exclusiveMinimum": 0
+    },
+    "topP": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "maximum": 1
+    },
+    "maxNewTokens": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "rewritePrompt": {
+      "type": "string",
+      "minLength": 1
+    },
+    "qaPrompt": {
+      "type": "string",
+      "minLength": 1
+    },
+    "gate": {
+      "$ref": "gate-config.schema.json"
+    }
+  }
+} as const;
+
+export const validateRewriterOutputSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json",
+  "title": "ValidateRewriterOutput",
+  "description": "Validation figures of one checkpoint.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "uri",
+    "step",
+    "records",
+    "greedyFullPassRate",
+    "greedyAnswerPassRate",
+    "kFullPassRate",
+    "kAnswerPassRate",
+    "meanNll",
+    "diversity",
+    "copyRate",
+    "reused"
+  ],
+  "properties": {
+    "uri": {
+      "$ref": "common.schema.json#/$defs/artifactRef"
+    },
+    "step": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "records": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "greedyFullPassRate": {
+      "type": "number"
+    },
+    "greedyAnswerPassRate": {
+      "type": "number"
+    },
+    "kFullPassRate": {
+      "type": "number"
+    },
+    "kAnswerPassRate": {
+      "type": "number"
+    },
+    "meanNll": {
+      "type": [
+        "number",
+        "null"
+      ]
+    },
+    "diversity": {
+      "type": "number"
+    },
+    "copyRate": {
+      "type": "number"
+    },
+    "reused": {
+      "type": "boolean"
+    }
+  }
+} as const;
+
 export const worldForgettingInputSchema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json",
@@ -1397,37 +2355,61 @@ export const worldOutputSchema = {
   }
 } as const;
 
-export type BenchmarkSpec = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type BenchmarkSpecInput = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ChatRecord = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type ChatRecordInput = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type DatasetRecord = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type DatasetRecordInput = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type EvaluateInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type EvaluateInputInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type EvaluateOutput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type EvaluateOutputInput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ForgettingInput = FromSchema<typeof forgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type ForgettingInputInput = FromSchema<typeof forgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type GateConfig = FromSchema<typeof gateConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type GateConfigInput = FromSchema<typeof gateConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ImportDatasetInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type ImportDatasetInputInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ImportDatasetOutput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type ImportDatasetOutputInput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type ModelRef = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type ModelRefInput = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type PipelineConfig = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type PipelineConfigInput = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type PrepareWorldInput = FromSchema<typeof prepareWorldInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type PrepareWorldInputInput = FromSchema<typeof prepareWorldInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type RewriterProbeInput = FromSchema<typeof rewriterProbeInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type RewriterProbeInputInput = FromSchema<typeof rewriterProbeInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type SftInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type SftInputInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type SftOutput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type SftOutputInput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type WorldForgettingInput = FromSchema<typeof worldForgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type WorldForgettingInputInput = FromSchema<typeof worldForgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
-export type WorldOutput = FromSchema<typeof worldOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
-export type WorldOutputInput = FromSchema<typeof worldOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewriterProbeInputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type BenchmarkSpec = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type BenchmarkSpecInput = FromSchema<typeof benchmarkSpecSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ChatRecord = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ChatRecordInput = FromSchema<typeof chatRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type DatasetRecord = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type DatasetRecordInput = FromSchema<typeof datasetRecordSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type EvaluateInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type EvaluateInputInput = FromSchema<typeof evaluateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type EvaluateOutput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type EvaluateOutputInput = FromSchema<typeof evaluateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ForgettingInput = FromSchema<typeof forgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ForgettingInputInput = FromSchema<typeof forgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type GateConfig = FromSchema<typeof gateConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type GateConfigInput = FromSchema<typeof gateConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type GateInput = FromSchema<typeof gateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type GateInputInput = FromSchema<typeof gateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type GateOutput = FromSchema<typeof gateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type GateOutputInput = FromSchema<typeof gateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ImportDatasetInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ImportDatasetInputInput = FromSchema<typeof importDatasetInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ImportDatasetOutput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ImportDatasetOutputInput = FromSchema<typeof importDatasetOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ModelRef = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ModelRefInput = FromSchema<typeof modelRefSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type PipelineConfig = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type PipelineConfigInput = FromSchema<typeof pipelineConfigSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type PrepareWorldInput = FromSchema<typeof prepareWorldInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type PrepareWorldInputInput = FromSchema<typeof prepareWorldInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type RewardInput = FromSchema<typeof rewardInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type RewardInputInput = FromSchema<typeof rewardInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type RewardOutput = FromSchema<typeof rewardOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type RewardOutputInput = FromSchema<typeof rewardOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type RewriterAdjust = FromSchema<typeof rewriterAdjustSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type RewriterAdjustInput = FromSchema<typeof rewriterAdjustSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type RewriterProbeInput = FromSchema<typeof rewriterProbeInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type RewriterProbeInputInput = FromSchema<typeof rewriterProbeInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type RolloutInput = FromSchema<typeof rolloutInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type RolloutInputInput = FromSchema<typeof rolloutInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type RolloutOutput = FromSchema<typeof rolloutOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type RolloutOutputInput = FromSchema<typeof rolloutOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type SftInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type SftInputInput = FromSchema<typeof sftInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type SftOutput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type SftOutputInput = FromSchema<typeof sftOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type TrainRewriterInput = FromSchema<typeof trainRewriterInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type TrainRewriterInputInput = FromSchema<typeof trainRewriterInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type UpdateInput = FromSchema<typeof updateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type UpdateInputInput = FromSchema<typeof updateInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type UpdateOutput = FromSchema<typeof updateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type UpdateOutputInput = FromSchema<typeof updateOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ValidateRewriterInput = FromSchema<typeof validateRewriterInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ValidateRewriterInputInput = FromSchema<typeof validateRewriterInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type ValidateRewriterOutput = FromSchema<typeof validateRewriterOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type ValidateRewriterOutputInput = FromSchema<typeof validateRewriterOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type WorldForgettingInput = FromSchema<typeof worldForgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type WorldForgettingInputInput = FromSchema<typeof worldForgettingInputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;
+export type WorldOutput = FromSchema<typeof worldOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema] }>;
+export type WorldOutputInput = FromSchema<typeof worldOutputSchema, { references: [typeof benchmarkSpecSchema, typeof chatRecordSchema, typeof commonSchema, typeof datasetRecordSchema, typeof evaluateInputSchema, typeof evaluateOutputSchema, typeof forgettingInputSchema, typeof gateConfigSchema, typeof gateInputSchema, typeof gateOutputSchema, typeof importDatasetInputSchema, typeof importDatasetOutputSchema, typeof modelRefSchema, typeof pipelineConfigSchema, typeof prepareWorldInputSchema, typeof rewardInputSchema, typeof rewardOutputSchema, typeof rewriterAdjustSchema, typeof rewriterProbeInputSchema, typeof rolloutInputSchema, typeof rolloutOutputSchema, typeof sftInputSchema, typeof sftOutputSchema, typeof trainRewriterInputSchema, typeof updateInputSchema, typeof updateOutputSchema, typeof validateRewriterInputSchema, typeof validateRewriterOutputSchema, typeof worldForgettingInputSchema, typeof worldOutputSchema]; keepDefaultedPropertiesOptional: true }>;

@@ -1,0 +1,210 @@
+// The three device stages of one GRPO step of the rewriting policy, as plain functions over compiled
+// programs (no store, no Temporal): rollouts from the policy, the frozen backbone's scores of each
+// rewrite, and the update. Activities wrap them; the pilot and the benchmark call them directly.
+import type { GenerateProgram, ScoreProgram, TrainProgram } from '../engine/programs';
+import type { TextTokenizer } from '../engine/tokenizer';
+import { Rng } from '../engine/rng';
+import { fill } from '../method/prompts';
+
+export interface RewriteRecord {
+  id: string;
+  question: string;
+  answer: string;
+}
+
+export interface Rollout {
+  recordId: string;
+  /** Index of the sample within its group (0..K-1). */
+  sample: number;
+  text: string;
+  tokens: number[];
+  /** The sampler's log-probability of each token (temperature-scaled, before top-p). */
+  logprobs: number[];
+  finishReason: 'eos' | 'stop' | 'length';
+}
+
+export interface SamplingOptions {
+  groupSize: number;
+  temperature: number;
+  topP: number;
+  maxNewTokens: number;
+  seed: number;
+  /** GRPO step: with the seed, the record id and the sample index it keys the sampling noise. */
+  step: number;
+  rewritePrompt: string;
+  batchSize: number;
+}
+
+export const rewritePromptTokens = (tok: TextTokenizer, template: string, r: RewriteRecord) =>
+  tok.encode(fill(template, { question: r.question, answer: r.answer }));
+
+/** K rewrites per record; noise keyed by (seed, step, record id, sample), so batching changes nothing. */
+export async function sampleRollouts(
+  gen: GenerateProgram,
+  tok: TextTokenizer,
+  records: RewriteRecord[],
+  o: SamplingOptions,
+  onBatch: (done: number, of: number) => void = () => {},
+): Promise<Rollout[]> {
+  const reqs = records.flatMap((r) => {
+    const prompt = rewritePromptTokens(tok, o.rewritePrompt, r);
+    return Array.from({ length: o.groupSize }, (_, k) => ({ id: `${r.id}#${o.step}#${k}`, prompt, r, k }));
+  });
+  const out: Rollout[] = [];
+  for (let i = 0; i < reqs.length; i += o.batchSize) {
+    const batch = reqs.slice(i, i + o.batchSize);
+    const gens = await gen.generate(batch, {
+      maxNewTokens: o.maxNewTokens,
+      temperature: o.temperature,
+      topP: o.topP,
+      seed: o.seed,
+    });
+    gens.forEach((g, j) =>
+      out.push({
+        recordId: batch[j].r.id,
+        sample: batch[j].k,
+        text: g.text,
+        tokens: g.tokens,
+        logprobs: g.logprobs,
+        finishReason: g.finishReason,
+      }),
+    );
+    onBatch(out.length, reqs.length);
+  }
+  return out;
+}
+
+export interface BackboneScores {
+  /** Mean NLL per answer token of the rewrite after the QA prefix (the alignment signal l_i). */
+  nll: number[];
+  /** Mean-pooled last hidden state of the rewrite alone (not normalised). */
+  embeddings: Float32Array[];
+  tokens: number[];
+}
+
+/**
+ * The frozen backbone's view of each text (the adapter switched off when the scorer carries one):
+ * NLL under the QA prefix, and the embedding of the text alone. An empty text scores as one space.
+ */
+export async function backboneScores(
+  scorer: ScoreProgram,
+  tok: TextTokenizer,
+  items: { question: string; text: string }[],
+  o: { qaPrompt: string; batchSize: number },
+  onBatch: (done: number, of: number) => void = () => {},
+): Promise<BackboneScores> {
+  const space = tok.encode(' ', { addSpecialTokens: false });
+  const nll: number[] = [];
+  const embeddings: Float32Array[] = [];
+  const tokens: number[] = [];
+  for (let i = 0; i < items.length; i += o.batchSize) {
+    const batch = items.slice(i, i + o.batchSize).map((it) => {
+      const target = tok.encode(it.text, { addSpecialTokens: false });
+      return { prompt: tok.encode(fill(o.qaPrompt, { question: it.question })), target: target.length ? target : space };
+    });
+    const qa = await scorer.score(batch, { adapter: false });
+    const alone = await scorer.score(
+      batch.map((b) => ({ prompt: [], target: b.target })),
+      { adapter: false },
+    );
+    qa.logprobs.forEach((lp) => nll.push(-lp.reduce((s, x) => s + x, 0) / lp.length));
+    embeddings.push(...alone.embeddings);
+    tokens.push(...batch.map((b) => b.target.length));
+    onBatch(nll.length, items.length);
+  }
+  return { nll, embeddings, tokens };
+}
+
+export interface UpdateExample {
+  prompt: number[];
+  completion: number[];
+  advantage: number;
+  samplerLogprobs: number[];
+}
+
+export interface UpdateResult {
+  loss: number;
+  kl: number;
+  clipFraction: number;
+  gradNorm: number;
+  /** Mean |old log-prob recomputed by the policy - the sampler's|, per token: the sampler/trainer gap. */
+  logprobGap: number;
+  tokens: number;
+}
+
+/**
+ * One GRPO step: the old log-probs of the ratio are recomputed by the policy's own forward on the
+ * sampled tokens (as verl does), then one AdamW step on the clipped surrogate plus k3 KL to the
+ * adapter-off reference. `microBatch` splits the batch for gradient accumulation (the trainer must be
+ * compiled with `accumulate` then); one optimizer step per call either way.
+ */
+export async function grpoUpdate(
+  trainer: TrainProgram,
+  scorer: ScoreProgram,
+  examples: UpdateExample[],
+  o: { learningRate: number; temperature: number; scoreBatch: number; microBatch?: number },
+): Promise<UpdateResult> {
+  const old: number[][] = [];
+  for (let i = 0; i < examples.length; i += o.scoreBatch) {
+    const s = await scorer.score(
+      examples.slice(i, i + o.scoreBatch).map((e) => ({ prompt: e.prompt, target: e.completion })),
+      { temperature: o.temperature, adapter: true },
+    );
+    old.push(...s.logprobs.map((x) => Array.from(x)));
+  }
+  let gap = 0;
+  let tokens = 0;
+  examples.forEach((e, i) =>
+    e.samplerLogprobs.forEach((lp, j) => {
+      gap += Math.abs(old[i][j] - lp);
+      tokens++;
+    }),
+  );
+  const batch = examples.map((e, i) => ({
+    prompt: e.prompt,
+    completion: e.completion,
+    advantage: e.advantage,
+    oldLogprobs: old[i],
+  }));
+  const mb = o.microBatch && o.microBatch < batch.length ? o.microBatch : undefined;
+  const step = mb
+    ? Array.from({ length: Math.ceil(batch.length / mb) }, (_, k) => batch.slice(k * mb, (k + 1) * mb))
+    : batch;
+  const r = await trainer.step([step], o.learningRate);
+  const metric = (k: string) => r.metrics[k]?.[0] ?? 0;
+  return {
+    loss: r.losses[0],
+    kl: metric('kl'),
+    clipFraction: metric('clip_frac'),
+    gradNorm: r.gradNorms?.[0] ?? NaN,
+    logprobGap: tokens ? gap / tokens : 0,
+    tokens,
+  };
+}
+
+/**
+ * The pool indices of step `step`'s prompts (1-based): the pool is walked in a seeded order that is
+ * reshuffled every epoch, so every record comes once per epoch, and the result is a pure function of
+ * (pool size, prompts per step, seed, step): a resumed run draws the same prompts.
+ */
+export function promptIndices(poolSize: number, perStep: number, seed: number, step: number): number[] {
+  const perms = new Map<number, number[]>();
+  const perm = (epoch: number) => {
+    let p = perms.get(epoch);
+    if (!p) {
+      const rng = new Rng((seed ^ Math.imul(epoch + 1, 0x9e3779b1) ^ 0x2545f491) >>> 0);
+      p = [...Array(poolSize).keys()];
+      for (let i = p.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [p[i], p[j]] = [p[j], p[i]];
+      }
+      perms.set(epoch, p);
+    }
+    return p;
+  };
+  const n = Math.min(perStep, poolSize);
+  return Array.from({ length: n }, (_, j) => {
+    const i = (step - 1) * n + j;
+    return perm(Math.floor(i / poolSize))[i % poolSize];
+  });
+}
