@@ -309,10 +309,10 @@ export async function trainRewriter(input: TrainRewriterInputInput): Promise<Tra
       ]);
     }
     const activityMs = { rollout: roll.ms, reward: rw.ms, update: up.ms };
-    t.step = Date.now() - began;
+    t.total = Date.now() - began;
     await cpu.recordStep({ run: c.run, step, metrics, timings: { step, ...t, ...prefixed('activity.', activityMs) } });
     c.last = metrics;
-    c.stepMs += t.step;
+    c.stepMs += t.total;
     c.stepsTimed++;
     stepsThisRun++;
     upsertSearchAttributes([{ key: METRIC, value: gate.fullPassRate }]);
