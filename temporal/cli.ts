@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { ArtifactStore } from '../activities/artifact-store';
@@ -12,6 +12,8 @@ import { stageFile } from '../activities/datasets/stage';
 import { withWorkers } from '../workers/in-process';
 import { runWorkersUntilSignal } from '../workers/run';
 import { TemporalNotFoundError } from './binary';
+import { followTrainRewriter, trainRewriterTable } from './train-rewriter-command';
+import type { TrainRewriterOutput } from '../workflows/train-rewriter';
 import { connectClient, ServerUnreachableError } from './connection';
 import { serverStatus, startDevServer, stopDevServer } from './server';
 import { TASK_QUEUE, settingsFromEnv, type Settings } from './settings';
@@ -43,6 +45,10 @@ Usage:
                                            reduction vs foreign (defaults: recipe default, arms foreign;
                                            --seed is the world's seed, --sft-seed the SFT data order's,
                                            --data-seed the downstream training sample's)
+  rewrite-rl train-rewriter [--preset world|paper|test] [--input f.json] [--recipe R] [--seed S]
+        [--rl-seed S] [--steps N]
+                                           trains the RL rewriter (GRPO) with live progress; fields of
+                                           f.json override the preset (schemas/json/train-rewriter-input)
   rewrite-rl probe [--recipe default|test] [--seed S] [--arm A] [--limit N] [--temperatures 0,0.8]
         [--samples K] [--sample-seed S]
                                            the prompted rewriter at step 0 (the backbone with the rewrite
@@ -86,6 +92,8 @@ async function startAndWait(
   input: unknown,
   o: StartOptions,
   onResult?: (value: unknown) => void,
+  /** Waits for the result itself (for example following a progress query); default: handle.result(). */
+  follow?: (handle: WorkflowHandle) => Promise<unknown>,
 ): Promise<number> {
   await ensureServer(s);
   const client = await connectClient(s);
@@ -95,7 +103,7 @@ async function startAndWait(
     const handle = await client.workflow.start(workflow, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
     err(`started ${workflow} as ${workflowId}${uiLink(s, workflowId) ? ` — ${uiLink(s, workflowId)}` : ''}`);
     if (!o.wait) return EXIT.ok;
-    const outcome = await handle.result().then(
+    const outcome = await (follow ? follow(handle) : handle.result()).then(
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
     );
@@ -267,6 +275,41 @@ async function runProbe(s: Settings, v: Record<string, string | boolean | undefi
   });
 }
 
+/** trainRewriter with live progress; prints the validations and the paths of the run's metrics and curves. */
+async function runTrainRewriter(s: Settings, v: Record<string, string | boolean | undefined>, o: StartOptions) {
+  let input: Record<string, unknown> = {};
+  if (v.input) {
+    try {
+      input = JSON.parse(await readFile(v.input as string, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new UsageError(`--input ${String(v.input)}: ${(e as Error).message}`);
+    }
+  }
+  input = {
+    ...input,
+    ...(v.preset ? { preset: v.preset } : {}),
+    ...(v.recipe ? { recipe: v.recipe } : {}),
+    ...(v.seed !== undefined ? { seed: int(v.seed as string, '--seed') } : {}),
+    ...(v['rl-seed'] !== undefined ? { rlSeed: int(v['rl-seed'] as string, '--rl-seed') } : {}),
+    ...(v.steps !== undefined ? { steps: int(v.steps as string, '--steps') } : {}),
+  };
+  return startAndWait(
+    s,
+    'trainRewriter',
+    input,
+    o,
+    (value) => {
+      const r = value as TrainRewriterOutput;
+      const store = new ArtifactStore(s.artifactRoot);
+      err('\n' + trainRewriterTable(r));
+      err(`metrics: ${store.resolve(r.metrics)}`);
+      err(`curves: ${store.resolve(r.curves)}`);
+      if (r.best.adapter) err(`best adapter: ${store.resolve(r.best.adapter)}`);
+    },
+    (handle) => followTrainRewriter(handle, err),
+  );
+}
+
 async function status(s: Settings, client: Client, workflowId: string): Promise<number> {
   const handle = client.workflow.getHandle(workflowId);
   const d = await handle.describe();
@@ -319,6 +362,9 @@ async function main(argv: string[]): Promise<number> {
       temperatures: { type: 'string' },
       samples: { type: 'string' },
       'sample-seed': { type: 'string' },
+      preset: { type: 'string' },
+      'rl-seed': { type: 'string' },
+      steps: { type: 'string' },
     },
   });
   const s = settingsFromEnv();
@@ -394,6 +440,8 @@ async function main(argv: string[]): Promise<number> {
       return runWorld(s, v, start);
     case 'probe':
       return runProbe(s, v, start);
+    case 'train-rewriter':
+      return runTrainRewriter(s, v, start);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

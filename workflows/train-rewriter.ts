@@ -6,12 +6,10 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { CpuActivities, DeviceActivities } from '../activities';
 import {
   schemas,
   type ModelRef,
@@ -21,9 +19,8 @@ import {
 } from '../schemas';
 import { resolveRewriterSettings, type RewriterSettings } from '../schemas/rewriter-presets';
 import { METRIC, STAGE, STEP } from './search-attributes';
-import { deviceTaskQueue } from './task-queues';
+import { cpuActivities, deviceActivities, pretrainChild } from './stages';
 import { invalidInput, validateInput } from './validate';
-import { pretrainChild } from './world-stage';
 
 /** Where a run stands: what continue-as-new carries into the next run of the workflow. */
 export interface RewriterCarry {
@@ -78,11 +75,7 @@ export const adjustUpdate = defineUpdate<RewriterSettings, [RewriterAdjust]>('ad
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 
-const cpu = proxyActivities<CpuActivities>({
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '2 minutes',
-  retry: { maximumAttempts: 5, initialInterval: '1 second' },
-});
+const cpu = cpuActivities('world');
 
 
 
@@ -95,11 +88,9 @@ const cpu = proxyActivities<CpuActivities>({
  */
 export async function trainRewriter(input: TrainRewriterInputInput): Promise<TrainRewriterOutput> {
   const resolved = validateInput(schemas.trainRewriterInput, input, 'trainRewriter');
-  const device = proxyActivities<DeviceActivities>({
-    taskQueue: deviceTaskQueue(resolved.device),
-    startToCloseTimeout: '1 day',
+  // each activity is one step's stage: 'training' retries a dead worker's stage from what it wrote
+  const device = deviceActivities(resolved.device, 'training', {
     heartbeatTimeout: resolveRewriterSettings(resolved).heartbeatTimeout,
-    retry: { maximumAttempts: 10, initialInterval: '1 second', nonRetryableErrorTypes: ['InvalidInput'] },
   });
   let stage = 'setup';
   const c: RewriterCarry = (resolved.carry as RewriterCarry | undefined) ?? (await setup());
@@ -284,6 +275,7 @@ export async function trainRewriter(input: TrainRewriterInputInput): Promise<Tra
         klCoef: cfg.klCoef,
         clip: cfg.clip,
         temperature: cfg.temperature,
+        ...(resolved.faults?.nonFiniteAtStep === step ? { injectNonFinite: true } : {}),
       }),
     );
     c.adapter = up.adapter;

@@ -176,7 +176,10 @@ export async function reward(
     const verdicts = await readJsonlRows<StoredVerdict>(store, input.verdicts);
     if (verdicts.length !== rows.length)
       throw new InputError(`${input.verdicts}: ${verdicts.length} verdicts for ${rows.length} rollouts`);
-    const { scorer, tokenizer } = await policyPrograms(store, session, input.backbone, loraOf(input.lora));
+    const p = await policyPrograms(store, session, input.backbone, loraOf(input.lora));
+    // the adapter is off (scale 0), but the program still reads its tensors: any adapter will do
+    if (p.current.id === undefined) await usePolicy(store, p, { seed: 0, optimizer: false });
+    const { scorer, tokenizer } = p;
     const scores = await backboneScores(
       scorer,
       tokenizer,
@@ -263,7 +266,7 @@ export async function update(
     const examples = rows.map((r, i) => ({
       prompt: r.prompt,
       completion: r.tokens,
-      advantage: rewards[i].advantage,
+      advantage: input.injectNonFinite && i === 0 ? NaN : rewards[i].advantage,
       samplerLogprobs: r.logprobs,
     }));
     const m = await grpoUpdate(p.trainer!, p.scorer, examples, {

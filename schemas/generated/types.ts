@@ -1883,6 +1883,18 @@ export const trainRewriterInputSchema = {
       "description": "Set by the workflow itself when it continues as new: where the run stands. Not for users.",
       "type": "object",
       "additionalProperties": true
+    },
+    "faults": {
+      "description": "Tests only: faults to inject.",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "nonFiniteAtStep": {
+          "description": "The update of this step gets a NaN advantage.",
+          "type": "integer",
+          "minimum": 1
+        }
+      }
     }
   }
 } as const;
@@ -1991,6 +2003,10 @@ export const updateInputSchema = {
     "microBatch": {
       "type": "integer",
       "minimum": 1
+    },
+    "injectNonFinite": {
+      "description": "Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.",
+      "type": "boolean"
     }
   }
 } as const;

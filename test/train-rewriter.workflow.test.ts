@@ -1,0 +1,220 @@
+// trainRewriter on a real dev server with real workers and a tiny random model: a run completes with
+// one metrics line per step; killing the device worker in rollout, reward or update, restarting the
+// server, pausing, adjusting and continuing as new all end with the same adapter, byte for byte, as
+// an uninterrupted run; a bad adjustment is rejected naming its field; a NaN stops the run clearly.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { ArtifactStore, sha256File } from '../activities/artifact-store';
+import { PROJECT_ROOT, TASK_QUEUE } from '../temporal/settings';
+import type { TrainRewriterOutput, TrainRewriterProgress } from '../workflows/train-rewriter';
+import { jsonl, put } from './helpers/data';
+import { putTinyModel } from './helpers/model';
+import { cpuWorker, startTestServer, tempDir } from './helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+let root: string;
+let base: Record<string, unknown>;
+const children: ChildProcess[] = [];
+
+before(async () => {
+  env = await startTestServer();
+  root = await tempDir();
+  worker = await cpuWorker(env, root);
+  running = worker.run();
+  const rows = Array.from({ length: 12 }, (_, i) => ({
+    id: `r${i}`,
+    question: `What is ${i} + 2?`,
+    answer: `${i} + 2 = ${i + 2}\n\\boxed{${i + 2}}`,
+  }));
+  base = {
+    preset: 'test',
+    backbone: { uri: await putTinyModel(root) },
+    dataset: await put(root, 'data/train.jsonl', jsonl(rows)),
+    steps: 4,
+    maxNewTokens: 8,
+    // the random model passes no gate: without the gate every rewrite is rewarded (alignment and
+    // diversity), so every step moves the adapter and the final bytes depend on every step
+    gateInReward: false,
+    heartbeatTimeout: '3 seconds',
+    validation: { every: 2, samples: 2, limit: 3 },
+  };
+});
+
+after(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  worker.shutdown();
+  await running;
+  await env.teardown();
+});
+
+/** `rewrite-rl worker --device cpu` as its own process; resolves once it polls. */
+function deviceWorkerProcess(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'rewrite-rl.js'), 'worker', '--device', 'cpu'], {
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.connection.options.address,
+      REWRITE_RL_ARTIFACTS: root,
+      REWRITE_RL_THREADS: '1',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d) => {
+      err += d;
+      if (err.includes('workers running')) resolve(child);
+    });
+    child.on('exit', (code) => reject(new Error(`device worker exited with ${code}: ${err}`)));
+  });
+}
+
+const store = () => new ArtifactStore(root);
+const adapterSha = (out: TrainRewriterOutput) =>
+  sha256File(join(store().resolve(out.last.adapter!), 'adapter_model.safetensors'));
+const metricSteps = (out: TrainRewriterOutput) =>
+  readFileSync(store().resolve(out.metrics), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { step: number; settings: Record<string, number> });
+
+async function waitFor(handle: { query: <T>(q: string) => Promise<T> }, ok: (p: TrainRewriterProgress) => boolean) {
+  for (let i = 0; i < 3000; i++) {
+    const p = await handle.query<TrainRewriterProgress>('progress').catch(() => undefined);
+    if (p && ok(p)) return p;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('the run never reached the awaited state');
+}
+
+let reference: { sha: string; out: TrainRewriterOutput };
+
+test('a run completes: one metrics line per step, validations, the best checkpoint kept', async () => {
+  const w = await deviceWorkerProcess();
+  const out = (await env.client.workflow.execute('trainRewriter', {
+    taskQueue: TASK_QUEUE,
+    workflowId: 'tr-reference',
+    args: [{ ...base, name: 'ref' }],
+  })) as TrainRewriterOutput;
+  w.kill('SIGTERM');
+  assert.equal(out.steps, 4);
+  assert.deepEqual(
+    metricSteps(out).map((m) => m.step),
+    [1, 2, 3, 4],
+  );
+  assert.deepEqual(
+    out.validations.map((v) => v.step),
+    [0, 2, 4],
+  );
+  assert.ok(out.last.adapter);
+  reference = { sha: await adapterSha(out), out };
+  // an adapter moved by training differs from the initial one
+  const first = JSON.parse(readFileSync(store().resolve(out.metrics).replace('metrics.jsonl', 'metrics/000001.json'), 'utf8'));
+  assert.ok(first.gradNorm > 0, 'the update had a gradient');
+});
+
+for (const stage of ['rollout', 'reward', 'update'] as const) {
+  test(`SIGKILL of the device worker during ${stage}: the run completes with the same adapter`, async () => {
+    const first = await deviceWorkerProcess();
+    const handle = await env.client.workflow.start('trainRewriter', {
+      taskQueue: TASK_QUEUE,
+      workflowId: `tr-kill-${stage}`,
+      args: [{ ...base, name: `kill-${stage}` }],
+    });
+    await waitFor(handle, (p) => p.step === 1 && p.stage === stage);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const second = await deviceWorkerProcess();
+    const out = (await handle.result()) as TrainRewriterOutput;
+    second.kill('SIGTERM');
+    assert.deepEqual(
+      metricSteps(out).map((m) => m.step),
+      [1, 2, 3, 4],
+      'every step once',
+    );
+    assert.equal(await adapterSha(out), reference.sha, 'byte-identical final adapter');
+  });
+}
+
+test('pause stops new steps, resume continues; adjust is validated and applies from the next step', async () => {
+  const w = await deviceWorkerProcess();
+  await env.client.workflow.start('trainRewriter', {
+    taskQueue: TASK_QUEUE,
+    workflowId: 'tr-steer',
+    // continue-as-new after every step: the pause state and adjustments must survive it
+    args: [{ ...base, name: 'steer', continueAsNewEvery: 1 }],
+  });
+  // the latest run of the chain (a handle from start() is pinned to the first run)
+  const handle = env.client.workflow.getHandle('tr-steer');
+  await waitFor(handle, (p) => p.step >= 1);
+  await assert.rejects(
+    handle.executeUpdate('adjust', { args: [{ learningRate: -1 }] }),
+    (e: unknown) => e instanceof WorkflowUpdateFailedError && /learningRate/.test(String(e.cause?.message)),
+  );
+  await assert.rejects(
+    handle.executeUpdate('adjust', { args: [{ bogus: 1 }] }),
+    (e: unknown) => e instanceof WorkflowUpdateFailedError && /bogus/.test(String(e.cause?.message)),
+  );
+  await handle.signal('pause');
+  const paused = await waitFor(handle, (p) => p.paused && p.stage === 'paused');
+  await new Promise((r) => setTimeout(r, 1500));
+  const still = await waitFor(handle, () => true);
+  assert.equal(still.step, paused.step, 'no step while paused');
+  const settings = (await handle.executeUpdate('adjust', { args: [{ lambdaDiv: 0.25 }] })) as { lambdaDiv: number };
+  assert.equal(settings.lambdaDiv, 0.25);
+  await handle.signal('resume');
+  const out = (await handle.result()) as TrainRewriterOutput;
+  w.kill('SIGTERM');
+  const lines = metricSteps(out);
+  assert.deepEqual(
+    lines.map((m) => m.step),
+    [1, 2, 3, 4],
+  );
+  const from = out.adjustments[0].fromStep;
+  assert.equal(from, paused.step + 1);
+  for (const m of lines) assert.equal(m.settings.lambdaDiv, m.step >= from ? 0.25 : 0.5, `step ${m.step}`);
+});
+
+test('continue-as-new every step changes nothing in the result', async () => {
+  const w = await deviceWorkerProcess();
+  const out = (await env.client.workflow.execute('trainRewriter', {
+    taskQueue: TASK_QUEUE,
+    workflowId: 'tr-can',
+    args: [{ ...base, name: 'can', continueAsNewEvery: 1 }],
+  })) as TrainRewriterOutput;
+  w.kill('SIGTERM');
+  assert.equal(await adapterSha(out), reference.sha);
+  assert.deepEqual(
+    out.validations.map((v) => [v.step, v.greedyFullPassRate]),
+    reference.out.validations.map((v) => [v.step, v.greedyFullPassRate]),
+  );
+});
+
+test('a NaN in the update stops the run, naming the step and the last good checkpoint', async () => {
+  const w = await deviceWorkerProcess();
+  const err = await env.client.workflow
+    .execute('trainRewriter', {
+      taskQueue: TASK_QUEUE,
+      workflowId: 'tr-nan',
+      args: [{ ...base, name: 'nan', faults: { nonFiniteAtStep: 2 } }],
+    })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  w.kill('SIGTERM');
+  assert.ok(err instanceof WorkflowFailedError);
+  let cause: unknown = err.cause;
+  while (cause instanceof Error && cause.cause) cause = cause.cause;
+  const message = String((cause as Error).message);
+  assert.match(message, /step 2/);
+  assert.match(message, /steps\/000001\/adapter/);
+});
