@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gateVerdict } from '../method/gate';
-import { copyRate, editDistanceRatio } from '../method/rollout-stats';
+import { gate } from '../method/gate';
+import { isCopy, normalizedEditDistance } from '../method/rollout-stats';
 import { scatterSvg, type PlotPoint } from '../method/svg-plot';
 import type { GateInput, GateOutput, ModelRef } from '../schemas';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifact-store';
@@ -96,13 +96,17 @@ export async function prepareRewriterRun(
 export async function gateRollouts(store: ArtifactStore, input: GateInput): Promise<GateOutput> {
   return stageOnce(store, `${stepDir(input.run, input.step)}/gate`, async (write, _tmp, ref) => {
     const rows = await readJsonlRows<StoredRollout>(store, input.rollouts);
-    const verdicts = rows.map((r) => ({
-      recordId: r.recordId,
-      sample: r.sample,
-      ...gateVerdict(r.text, r.reference, input.gate),
-      copy: copyRate([r.text], [r.reference]) === 1,
-      editDistance: editDistanceRatio(r.text, r.reference),
-    }));
+    const verdicts = rows.map((r) => {
+      const v = gate(r.text, r.reference, input.gate);
+      return {
+        recordId: r.recordId,
+        sample: r.sample,
+        ...v,
+        full: v.pass,
+        copy: isCopy(r.text, r.reference),
+        editDistance: normalizedEditDistance(r.text, r.reference),
+      };
+    });
     await write('verdicts.jsonl', verdicts);
     const share = (f: (v: (typeof verdicts)[number]) => boolean) => verdicts.filter(f).length / verdicts.length;
     return {
@@ -155,7 +159,9 @@ async function collect(store: ArtifactStore, run: string, kind: string): Promise
   const dir = store.resolve(`${run}/${kind}`);
   if (!existsSync(dir)) return [];
   const files = (await readdir(dir)).filter((f) => /^\d{6}\.json$/.test(f)).sort();
-  return Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as Record<string, unknown>));
+  return Promise.all(
+    files.map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as Record<string, unknown>),
+  );
 }
 
 const CURVES: [string, string][] = [
@@ -168,7 +174,9 @@ const CURVES: [string, string][] = [
 ];
 
 const get = (m: Record<string, unknown>, path: string): unknown =>
-  path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), m);
+  path
+    .split('.')
+    .reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), m);
 
 /** metrics.jsonl and timings.jsonl from the per-step files, the curves, and the retention policy. */
 export async function finishRewriterRun(

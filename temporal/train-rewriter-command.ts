@@ -39,7 +39,9 @@ export async function followTrainRewriter(
         reward: num(p.last?.rewardMean),
         full: pct(p.last?.fullPassRate),
         answer: pct(p.last?.answerPassRate),
-        val: pct((p.last?.val as Record<string, unknown> | undefined)?.greedyFullPassRate ?? p.best?.greedyFullPassRate),
+        val: pct(
+          (p.last?.val as Record<string, unknown> | undefined)?.greedyFullPassRate ?? p.best?.greedyFullPassRate,
+        ),
         etaText: p.etaSeconds !== undefined ? `${Math.floor(p.etaSeconds / 60)}m${p.etaSeconds % 60}s` : '—',
       };
       if (bar) {

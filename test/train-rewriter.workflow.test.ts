@@ -117,7 +117,9 @@ test('a run completes: one metrics line per step, validations, the best checkpoi
   assert.ok(out.last.adapter);
   reference = { sha: await adapterSha(out), out };
   // an adapter moved by training differs from the initial one
-  const first = JSON.parse(readFileSync(store().resolve(out.metrics).replace('metrics.jsonl', 'metrics/000001.json'), 'utf8'));
+  const first = JSON.parse(
+    readFileSync(store().resolve(out.metrics).replace('metrics.jsonl', 'metrics/000001.json'), 'utf8'),
+  );
   assert.ok(first.gradNorm > 0, 'the update had a gradient');
 });
 

@@ -3,7 +3,6 @@
 // rewrite, and the update. Activities wrap them; the pilot and the benchmark call them directly.
 import type { GenerateProgram, ScoreProgram, TrainProgram } from '../engine/programs';
 import type { TextTokenizer } from '../engine/tokenizer';
-import { Rng } from '../engine/rng';
 import { fill } from '../method/prompts';
 
 export interface RewriteRecord {
@@ -100,7 +99,10 @@ export async function backboneScores(
   for (let i = 0; i < items.length; i += o.batchSize) {
     const batch = items.slice(i, i + o.batchSize).map((it) => {
       const target = tok.encode(it.text, { addSpecialTokens: false });
-      return { prompt: tok.encode(fill(o.qaPrompt, { question: it.question })), target: target.length ? target : space };
+      return {
+        prompt: tok.encode(fill(o.qaPrompt, { question: it.question })),
+        target: target.length ? target : space,
+      };
     });
     const qa = await scorer.score(batch, { adapter: false });
     const alone = await scorer.score(
@@ -180,31 +182,4 @@ export async function grpoUpdate(
     logprobGap: tokens ? gap / tokens : 0,
     tokens,
   };
-}
-
-/**
- * The pool indices of step `step`'s prompts (1-based): the pool is walked in a seeded order that is
- * reshuffled every epoch, so every record comes once per epoch, and the result is a pure function of
- * (pool size, prompts per step, seed, step): a resumed run draws the same prompts.
- */
-export function promptIndices(poolSize: number, perStep: number, seed: number, step: number): number[] {
-  const perms = new Map<number, number[]>();
-  const perm = (epoch: number) => {
-    let p = perms.get(epoch);
-    if (!p) {
-      const rng = new Rng((seed ^ Math.imul(epoch + 1, 0x9e3779b1) ^ 0x2545f491) >>> 0);
-      p = [...Array(poolSize).keys()];
-      for (let i = p.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        [p[i], p[j]] = [p[j], p[i]];
-      }
-      perms.set(epoch, p);
-    }
-    return p;
-  };
-  const n = Math.min(perStep, poolSize);
-  return Array.from({ length: n }, (_, j) => {
-    const i = (step - 1) * n + j;
-    return perm(Math.floor(i / poolSize))[i % poolSize];
-  });
 }

@@ -69,7 +69,11 @@ export type CpuProfile = keyof typeof CPU_PROFILES;
 
 /** Device activities on `device`'s task queue ('cpu', 'cuda:N'), with the options of `profile`. */
 export function deviceActivities(device: string, profile: DeviceProfile, overrides: Partial<ActivityOptions> = {}) {
-  return proxyActivities<DeviceActivities>({ ...DEVICE_PROFILES[profile], ...overrides, taskQueue: deviceTaskQueue(device) });
+  return proxyActivities<DeviceActivities>({
+    ...DEVICE_PROFILES[profile],
+    ...overrides,
+    taskQueue: deviceTaskQueue(device),
+  });
 }
 
 /** CPU activities on the workflow's own task queue, with the options of `profile`. */

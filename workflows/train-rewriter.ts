@@ -77,8 +77,6 @@ export const resumeSignal = defineSignal('resume');
 
 const cpu = cpuActivities('world');
 
-
-
 /**
  * The GRPO loop of the rewriting policy: each step is rollout (device) -> gate (CPU) -> reward
  * (device) -> update (device), the metrics line of the step, and a validation every N steps on a
@@ -284,7 +282,16 @@ export async function trainRewriter(input: TrainRewriterInputInput): Promise<Tra
       step,
       ...pick(roll, ['prompts', 'rollouts', 'meanLength', 'truncationRate', 'entropy']),
       ...pick(gate, ['answerPassRate', 'fullPassRate', 'copyRate', 'editDistance']),
-      ...pick(rw, ['rewardMean', 'rewardStd', 'gateMean', 'distMean', 'divMean', 'feasibleNll', 'diversity', 'allEqualGroups']),
+      ...pick(rw, [
+        'rewardMean',
+        'rewardStd',
+        'gateMean',
+        'distMean',
+        'divMean',
+        'feasibleNll',
+        'diversity',
+        'allEqualGroups',
+      ]),
       ...pick(up, ['loss', 'kl', 'clipFraction', 'gradNorm', 'logprobGap', 'tokens']),
       settings: pick(cfg, ['learningRate', 'lambdaDist', 'lambdaDiv', 'temperature', 'klCoef']),
     };
@@ -343,5 +350,3 @@ function pick<T extends object>(o: T, keys: string[]): Record<string, unknown> {
 function prefixed(p: string, o: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [p + k, v]));
 }
-
-

@@ -100,7 +100,13 @@ async function trainerFor(
   opts: Omit<GrpoTrainOptions, 'learningRate'>,
 ): Promise<TrainProgram> {
   const tkey = sha256(
-    canonicalJson({ wd: opts.weightDecay, kl: opts.klCoef, clip: opts.clip, t: opts.temperature, acc: opts.accumulate }),
+    canonicalJson({
+      wd: opts.weightDecay,
+      kl: opts.klCoef,
+      clip: opts.clip,
+      t: opts.temperature,
+      acc: opts.accumulate,
+    }),
   ).slice(0, 12);
   let trainer = e.trainers.get(tkey);
   if (!trainer) {

@@ -23,8 +23,7 @@ export async function stageOnce<S extends Summary>(
 ): Promise<S & { reused: boolean }> {
   const path = store.resolve(ref);
   const summaryFile = join(path, 'summary.json');
-  if (existsSync(summaryFile))
-    return { ...(JSON.parse(await readFile(summaryFile, 'utf8')) as S), reused: true };
+  if (existsSync(summaryFile)) return { ...(JSON.parse(await readFile(summaryFile, 'utf8')) as S), reused: true };
   let summary!: S;
   await store.writeDir(ref, async (tmp) => {
     summary = await fill((file, rows) => writeJsonl(join(tmp, file), rows), tmp, store.ref(path));

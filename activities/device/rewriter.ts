@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initLoraWeights, loadPeftAdapter, loraConfig, savePeftAdapter, type LoraConfig } from '../../engine/lora';
 import { loadTrainerState, saveTrainerState } from '../../engine/trainer-state';
-import { gateVerdict } from '../../method/gate';
+import { gate } from '../../method/gate';
+import { promptsForStep } from '../../method/rollout-stats';
 import { QA_TEMPLATE, WORLD_REWRITE_PROMPT } from '../../method/prompts';
 import { groupRewards, grpoAdvantages, l2Normalize, meanPairwiseDistance } from '../../method/rewards';
 import type {
@@ -23,7 +24,6 @@ import type {
 import {
   backboneScores,
   grpoUpdate,
-  promptIndices,
   rewritePromptTokens,
   sampleRollouts,
   type RewriteRecord,
@@ -34,7 +34,7 @@ import type { Progress } from '../datasets/import-dataset';
 import { InputError, TrainingDivergedError } from '../errors';
 import { readJsonl, type DeviceSession } from './session';
 import { policyPrograms, type PolicyPrograms } from './policy';
-import { readJsonlRows, stageOnce, stepDir, writeJsonl } from './rewriter-files';
+import { readJsonlRows, stageOnce, stepDir } from './rewriter-files';
 
 /** A rollout as stored: the record's question and reference beside the sample, so later stages need no join. */
 export interface StoredRollout extends Rollout {
@@ -100,7 +100,10 @@ export async function rollout(
     const pool = await records(store, input.dataset);
     const p = await policyPrograms(store, session, input.backbone, loraOf(input.lora));
     await usePolicy(store, p, { adapter: input.adapter, seed: input.seed, optimizer: false });
-    const chosen = promptIndices(pool.length, input.promptsPerStep, input.seed, input.step).map((i) => pool[i]);
+    // a step crossing an epoch boundary may draw a record twice: once is enough (groups are per record)
+    const chosen = [...new Set(promptsForStep(pool.length, input.promptsPerStep, input.seed, input.step - 1))].map(
+      (i) => pool[i],
+    );
     const out = await sampleRollouts(
       p.generator,
       p.tokenizer,
@@ -121,7 +124,12 @@ export async function rollout(
     const prompt = input.rewritePrompt ?? WORLD_REWRITE_PROMPT;
     const rows: StoredRollout[] = out.map((r) => {
       const rec = byId.get(r.recordId)!;
-      return { ...r, question: rec.question, reference: rec.answer, prompt: rewritePromptTokens(p.tokenizer, prompt, rec) };
+      return {
+        ...r,
+        question: rec.question,
+        reference: rec.answer,
+        prompt: rewritePromptTokens(p.tokenizer, prompt, rec),
+      };
     });
     await write('rollouts.jsonl', rows);
     const tokens = out.reduce((s, r) => s + r.tokens.length, 0);
@@ -328,7 +336,10 @@ export async function validateRewriter(
       { ...common, groupSize: input.samples, temperature: input.temperature, seed: input.seed, step: 0 },
       hb('sampled'),
     );
-    const verdict = (text: string, r: RewriteRecord) => gateVerdict(text, r.answer, input.gate);
+    const verdict = (text: string, r: RewriteRecord) => {
+      const v = gate(text, r.answer, input.gate);
+      return { answer: v.answer, full: v.pass, reasons: v.reasons };
+    };
     const rows = recs.map((r, i) => {
       const g = greedy[i];
       const samples = sampled.slice(i * input.samples, (i + 1) * input.samples);
