@@ -16,6 +16,7 @@ export interface RewriterSettings {
   lambdaDist: number;
   lambdaDiv: number;
   gateInReward: boolean;
+  skipTiedGroups: boolean;
   learningRate: number;
   weightDecay: number;
   klCoef: number;
@@ -48,6 +49,7 @@ export const REWRITER_PRESETS: Record<'paper' | 'world' | 'test', RewriterSettin
     lambdaDist: 0.35,
     lambdaDiv: 0.5,
     gateInReward: true,
+    skipTiedGroups: false,
     learningRate: 3e-6,
     weightDecay: 0.01,
     klCoef: 0.001,
@@ -62,21 +64,22 @@ export const REWRITER_PRESETS: Record<'paper' | 'world' | 'test', RewriterSettin
   },
   world: {
     gate: { extractor: { kind: 'boxed', choices: 'ABCDE' }, checks: ['answer', 'steps'] },
-    groupSize: 5,
-    promptsPerStep: 8,
+    groupSize: 16,
+    promptsPerStep: 16,
     steps: 40,
     lambdaDist: 0.35,
     lambdaDiv: 0.5,
     gateInReward: true,
-    learningRate: 1e-3,
+    skipTiedGroups: true,
+    learningRate: 2e-3,
     weightDecay: 0.01,
     klCoef: 0.001,
     clip: 0.2,
-    temperature: 0.8,
+    temperature: 1,
     topP: 1,
     maxNewTokens: 96,
-    lora: { rank: 8, alpha: 16, targetModules: ALL_LINEAR },
-    validation: { every: 10, samples: 4, limit: 200 },
+    lora: { rank: 16, alpha: 32, targetModules: ALL_LINEAR },
+    validation: { every: 5, samples: 4, limit: 200 },
     keepEvery: 10,
     heartbeatTimeout: '60 seconds',
   },
@@ -88,6 +91,7 @@ export const REWRITER_PRESETS: Record<'paper' | 'world' | 'test', RewriterSettin
     lambdaDist: 0.35,
     lambdaDiv: 0.5,
     gateInReward: true,
+    skipTiedGroups: false,
     learningRate: 1e-3,
     weightDecay: 0.01,
     klCoef: 0.001,
@@ -117,6 +121,7 @@ export function resolveRewriterSettings(input: TrainRewriterInput): RewriterSett
     lambdaDist: pick('lambdaDist'),
     lambdaDiv: pick('lambdaDiv'),
     gateInReward: pick('gateInReward'),
+    skipTiedGroups: pick('skipTiedGroups'),
     learningRate: pick('learningRate'),
     weightDecay: pick('weightDecay'),
     klCoef: pick('klCoef'),

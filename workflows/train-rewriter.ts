@@ -273,6 +273,7 @@ export async function trainRewriter(input: TrainRewriterInputInput): Promise<Tra
         klCoef: cfg.klCoef,
         clip: cfg.clip,
         temperature: cfg.temperature,
+        skipTiedGroups: cfg.skipTiedGroups,
         ...(resolved.faults?.nonFiniteAtStep === step ? { injectNonFinite: true } : {}),
       }),
     );

@@ -271,18 +271,28 @@ export async function update(
     });
     progress.heartbeat({ stage: 'update', step: input.step });
     await usePolicy(store, p, { adapter: input.adapter, seed: input.seed, optimizer: true });
-    const examples = rows.map((r, i) => ({
+    const all = rows.map((r, i) => ({
       prompt: r.prompt,
       completion: r.tokens,
       advantage: input.injectNonFinite && i === 0 ? NaN : rewards[i].advantage,
       samplerLogprobs: r.logprobs,
     }));
-    const m = await grpoUpdate(p.trainer!, p.scorer, examples, {
-      learningRate: input.learningRate,
-      temperature: input.temperature,
-      scoreBatch: SCORE_BATCH,
-      microBatch: input.microBatch,
-    });
+    // a group whose rewards are all equal has zero advantages: its surrogate gradient is zero, so
+    // skipTiedGroups leaves it out of the update (DAPO's dynamic sampling, without the resampling)
+    const tied = new Set(
+      groupsOf(rows)
+        .filter((g) => g.every((i) => Math.abs(rewards[i].advantage) < 1e-9))
+        .flat(),
+    );
+    const examples = input.skipTiedGroups ? all.filter((_, i) => !tied.has(i)) : all;
+    const m = examples.length
+      ? await grpoUpdate(p.trainer!, p.scorer, examples, {
+          learningRate: input.learningRate,
+          temperature: input.temperature,
+          scoreBatch: SCORE_BATCH,
+          microBatch: input.microBatch,
+        })
+      : { loss: 0, kl: 0, clipFraction: 0, gradNorm: 0, logprobGap: 0, tokens: 0 };
     if (![m.loss, m.gradNorm, m.kl].every(Number.isFinite)) {
       p.current = { id: 'diverged', optimizer: false };
       throw new TrainingDivergedError(

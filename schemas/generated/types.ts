@@ -1895,6 +1895,10 @@ export const trainRewriterInputSchema = {
           "minimum": 1
         }
       }
+    },
+    "skipTiedGroups": {
+      "description": "Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).",
+      "type": "boolean"
     }
   }
 } as const;
@@ -2007,6 +2011,11 @@ export const updateInputSchema = {
     "injectNonFinite": {
       "description": "Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.",
       "type": "boolean"
+    },
+    "skipTiedGroups": {
+      "description": "Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.",
+      "type": "boolean",
+      "default": false
     }
   }
 } as const;

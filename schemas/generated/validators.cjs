@@ -8186,7 +8186,7 @@ return errors === 0;
 validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateTrainRewriterInput = validate59;
-const schema105 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[0-9]+ ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1}}}}};
+const schema105 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[0-9]+ ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1}}},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).","type":"boolean"}}};
 const pattern19 = new RegExp("^[0-9]+ ?(ms|s|seconds|m|minutes)$", "u");
 
 function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -9348,14 +9348,26 @@ vErrors.push(err92);
 errors++;
 }
 }
-}
-else {
-const err93 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.skipTiedGroups !== undefined){
+if(typeof data.skipTiedGroups !== "boolean"){
+const err93 = {instancePath:instancePath+"/skipTiedGroups",schemaPath:"#/properties/skipTiedGroups/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err93];
 }
 else {
 vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+else {
+const err94 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
 }
 errors++;
 }
@@ -9365,7 +9377,7 @@ return errors === 0;
 validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateUpdateInput = validate62;
-const schema112 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"}}};
+const schema112 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-input.schema.json" */;
@@ -9379,6 +9391,9 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.skipTiedGroups === undefined){
+data.skipTiedGroups = false;
+}
 if(data.run === undefined){
 const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'"};
 if(vErrors === null){
@@ -10025,14 +10040,24 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
-else {
-const err55 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data.skipTiedGroups !== "boolean"){
+const err55 = {instancePath:instancePath+"/skipTiedGroups",schemaPath:"#/properties/skipTiedGroups/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err55];
 }
 else {
 vErrors.push(err55);
+}
+errors++;
+}
+}
+else {
+const err56 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
 }
 errors++;
 }
