@@ -49,9 +49,33 @@ const runs: [string, string, unknown][] = [
       learningRate: 1e-3,
     },
   ],
+  [
+    'trainRewriter',
+    'train-rewriter',
+    {
+      preset: 'test',
+      backbone: { uri: tiny },
+      dataset: await put(
+        root,
+        'data/rewrite.jsonl',
+        Array.from({ length: 6 }, (_, i) =>
+          JSON.stringify({
+            id: `r${i}`,
+            question: `What is ${i} + 2?`,
+            answer: `${i} + 2 = ${i + 2}\n\\boxed{${i + 2}}`,
+          }),
+        ).join('\n') + '\n',
+      ),
+      steps: 2,
+      maxNewTokens: 4,
+      validation: { every: 2, samples: 1, limit: 2 },
+    },
+  ],
 ];
+// `npx tsx scripts/record-history.ts train-rewriter` records only the histories named
+const only = process.argv.slice(2);
 const runAll = async () => {
-  for (const [workflow, file, input] of runs) {
+  for (const [workflow, file, input] of runs.filter(([, f]) => !only.length || only.includes(f))) {
     const handle = await env.client.workflow.start(workflow, {
       taskQueue: TASK_QUEUE,
       workflowId: `${file}-history`,

@@ -11,7 +11,7 @@ const dir = join(import.meta.dirname, 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 test('there are committed histories for every workflow', () => {
-  for (const f of ['import-dataset.json', 'evaluate.json', 'sft.json'])
+  for (const f of ['import-dataset.json', 'evaluate.json', 'sft.json', 'train-rewriter.json'])
     assert.ok(files.includes(f), `${f} among ${files.join(', ')}`);
 });
 
