@@ -3,14 +3,15 @@
 // return it as is. Another data seed adds another sample of the downstream training sets beside it
 // (world/<recipe>-<hash>-data<seed>/), also written once.
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { schemas, type PrepareWorldInputInput, type WorldOutput } from '../schemas';
 import { writeInitialBackbone } from '../world/backbone';
 import { writePretrainCorpus, writeTrainSets, writeWorldData } from '../world/materialize';
 import { RECIPES, type WorldRecipe } from '../world/recipe';
 import { makeWorld } from '../world/world';
-import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
+import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifact-store';
+import { findShippedBackbone } from '../world/shipped';
 import type { Progress } from './datasets/import-dataset';
 import { writeManifest } from './manifest';
 
@@ -42,7 +43,8 @@ export async function prepareWorld(
   });
   const reused = existsSync(result);
   if (!reused) await writeWorld(store, recipe, ref, progress);
-  const world = { ...(await asStored()), reused };
+  const pretrained = input.retrain ? undefined : await installShippedBackbone(store, recipe.name, recipe.seed, key);
+  const world = { ...(await asStored()), reused, ...(pretrained ? { pretrained } : {}) };
   if (input.dataSeed === 0) return world;
   return { ...world, train: await trainSetsOfDataSeed(store, recipe, `${ref}-data${input.dataSeed}`, input.dataSeed) };
 }
@@ -113,6 +115,37 @@ async function writeWorld(store: ArtifactStore, recipe: WorldRecipe, ref: string
       files: ['world.json', 'pretrain.jsonl', 'benchmarks.json'],
     });
   });
+}
+
+/**
+ * The backbone the repository ships for this recipe and seed (world/shipped/), copied into the store
+ * once and checked against its sha256s, when it was trained on this very world (same data key); else
+ * undefined, and the world's backbone is pretrained as usual.
+ */
+export async function installShippedBackbone(
+  store: ArtifactStore,
+  recipe: string,
+  seed: number,
+  worldKey: string,
+  shippedDir?: string,
+): Promise<WorldOutput['pretrained']> {
+  const shipped = findShippedBackbone(recipe, seed, shippedDir);
+  if (!shipped || shipped.manifest.worldKey !== worldKey) return undefined;
+  const m = shipped.manifest;
+  const ref = `models/backbone-${recipe}-shipped-${m.files['model.safetensors'].slice(0, 16)}`;
+  await store.writeDir(ref, async (tmp) => {
+    for (const [file, sha] of Object.entries(m.files)) {
+      await copyFile(join(shipped.dir, file), join(tmp, file));
+      const got = await sha256File(join(tmp, file));
+      if (got !== sha) throw new Error(`${join(shipped.dir, file)}: sha256 ${got}, shipped.json says ${sha}`);
+    }
+    await copyFile(join(shipped.dir, 'shipped.json'), join(tmp, 'shipped.json'));
+  });
+  const uri = store.ref(store.resolve(ref));
+  return {
+    model: { uri },
+    pretraining: { uri, model: { uri }, ...m.pretraining, log: `${uri}/log.jsonl`, reused: true },
+  };
 }
 
 function asRecord(recipe: WorldRecipe): Record<string, unknown> {

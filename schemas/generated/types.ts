@@ -1040,6 +1040,11 @@ export const prepareWorldInputSchema = {
     "device": {
       "$ref": "common.schema.json#/$defs/device",
       "default": "cpu"
+    },
+    "retrain": {
+      "description": "Pretrain the backbone even when the repository ships one for this recipe and seed.",
+      "type": "boolean",
+      "default": false
     }
   }
 } as const;
@@ -2376,6 +2381,23 @@ export const worldOutputSchema = {
     },
     "reused": {
       "type": "boolean"
+    },
+    "pretrained": {
+      "description": "The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "model",
+        "pretraining"
+      ],
+      "properties": {
+        "model": {
+          "$ref": "model-ref.schema.json"
+        },
+        "pretraining": {
+          "$ref": "sft-output.schema.json"
+        }
+      }
     }
   }
 } as const;

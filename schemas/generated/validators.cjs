@@ -4806,7 +4806,7 @@ return errors === 0;
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePrepareWorldInput = validate46;
-const schema77 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema77 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
 
 function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
@@ -4829,8 +4829,11 @@ data.dataSeed = 0;
 if(data.device === undefined){
 data.device = "cpu";
 }
+if(data.retrain === undefined){
+data.retrain = false;
+}
 for(const key0 in data){
-if(!((((key0 === "recipe") || (key0 === "seed")) || (key0 === "dataSeed")) || (key0 === "device"))){
+if(!(((((key0 === "recipe") || (key0 === "seed")) || (key0 === "dataSeed")) || (key0 === "device")) || (key0 === "retrain"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -4943,14 +4946,24 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data.retrain !== "boolean"){
+const err10 = {instancePath:instancePath+"/retrain",schemaPath:"#/properties/retrain/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err10];
 }
 else {
 vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
 }
 errors++;
 }
@@ -11767,7 +11780,7 @@ return errors === 0;
 validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateWorldOutput = validate70;
-const schema132 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"type":"object"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"}}};
+const schema132 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"type":"object"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
 
 function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-output.schema.json" */;
@@ -11852,7 +11865,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(((((((key0 === "uri") || (key0 === "recipe")) || (key0 === "benchmarks")) || (key0 === "train")) || (key0 === "pretrainData")) || (key0 === "initialModel")) || (key0 === "reused"))){
+if(!((((((((key0 === "uri") || (key0 === "recipe")) || (key0 === "benchmarks")) || (key0 === "train")) || (key0 === "pretrainData")) || (key0 === "initialModel")) || (key0 === "reused")) || (key0 === "pretrained"))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -11967,14 +11980,73 @@ vErrors.push(err14);
 errors++;
 }
 }
-}
-else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.pretrained !== undefined){
+let data9 = data.pretrained;
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.model === undefined){
+const err15 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
 vErrors = [err15];
 }
 else {
 vErrors.push(err15);
+}
+errors++;
+}
+if(data9.pretraining === undefined){
+const err16 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/required",keyword:"required",params:{missingProperty: "pretraining"},message:"must have required property '"+"pretraining"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+for(const key2 in data9){
+if(!((key2 === "model") || (key2 === "pretraining"))){
+const err17 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data9.model !== undefined){
+if(!(validate25(data9.model, {instancePath:instancePath+"/pretrained/model",parentData:data9,parentDataProperty:"model",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+if(data9.pretraining !== undefined){
+if(!(validate57(data9.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data9,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
 }
 errors++;
 }
