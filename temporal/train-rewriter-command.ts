@@ -67,12 +67,12 @@ export function trainRewriterTable(r: TrainRewriterOutput): string {
   const lines = [
     `### trainRewriter: ${r.steps} steps; best checkpoint step ${r.best.step} (greedy full pass ${pct(r.best.greedyFullPassRate)})`,
     '',
-    '| step | greedy full | greedy answer-only | k-sample full | k-sample answer-only | NLL of chosen | diversity | copy rate |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| step | greedy full | greedy answer-only | k-sample full | k-sample answer-only | NLL of chosen | NLL of oracle | diversity | copy rate |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...r.validations.map(
       (v) =>
         `| ${v.step} | ${pct(v.greedyFullPassRate)} | ${pct(v.greedyAnswerPassRate)} | ${pct(v.kFullPassRate)} | ` +
-        `${pct(v.kAnswerPassRate)} | ${num(v.meanNll)} | ${num(v.diversity, 4)} | ${pct(v.copyRate)} |`,
+        `${pct(v.kAnswerPassRate)} | ${num(v.meanNll)} | ${num(v.oracleNll)} | ${num(v.diversity, 4)} | ${pct(v.copyRate)} |`,
     ),
   ];
   if (r.adjustments.length)

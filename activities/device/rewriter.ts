@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { initLoraWeights, loadPeftAdapter, loraConfig, savePeftAdapter, type LoraConfig } from '../../engine/lora';
 import { loadTrainerState, saveTrainerState } from '../../engine/trainer-state';
 import { gate } from '../../method/gate';
-import { promptsForStep } from '../../method/rollout-stats';
+import { isCopy, promptsForStep } from '../../method/rollout-stats';
 import { QA_TEMPLATE, WORLD_REWRITE_PROMPT } from '../../method/prompts';
 import { groupRewards, grpoAdvantages, l2Normalize, meanPairwiseDistance } from '../../method/rewards';
 import type {
@@ -370,6 +370,16 @@ export async function validateRewriter(
           { qaPrompt: input.qaPrompt ?? QA_TEMPLATE, batchSize: SCORE_BATCH },
         )
       : undefined;
+    // the own-style oracle beside each record (the world's slice has it): the NLL the rewrites aim at
+    const oracles = recs.map((r) => (r as RewriteRecord & { oracle?: unknown }).oracle);
+    const oracle = oracles.every((o): o is string => typeof o === 'string')
+      ? await backboneScores(
+          p.scorer,
+          p.tokenizer,
+          recs.map((r, i) => ({ question: r.question, text: oracles[i] as string })),
+          { qaPrompt: input.qaPrompt ?? QA_TEMPLATE, batchSize: SCORE_BATCH },
+        )
+      : undefined;
     await write('validation.jsonl', rows);
     const share = (f: (r: (typeof rows)[number]) => boolean) => rows.filter(f).length / rows.length;
     const emb = scores?.embeddings.map((e) => l2Normalize(e)) ?? [];
@@ -386,7 +396,8 @@ export async function validateRewriter(
         emb,
         emb.map((_, i) => i),
       ),
-      copyRate: share((r) => r.greedy.full && r.greedy.text.trim() === r.reference.trim()),
+      copyRate: share((r) => isCopy(r.greedy.text, r.reference)),
+      oracleNll: oracle ? oracle.nll.reduce((s, x) => s + x, 0) / oracle.nll.length : null,
     };
   });
 }

@@ -2236,7 +2236,8 @@ export const validateRewriterOutputSchema = {
       "type": [
         "number",
         "null"
-      ]
+      ],
+      "description": "Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."
     },
     "diversity": {
       "type": "number"
@@ -2246,6 +2247,13 @@ export const validateRewriterOutputSchema = {
     },
     "reused": {
       "type": "boolean"
+    },
+    "oracleNll": {
+      "description": "Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).",
+      "type": [
+        "number",
+        "null"
+      ]
     }
   }
 } as const;
