@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT, TASK_QUEUE } from '../temporal/settings';
+import { PROJECT_ROOT, TASK_QUEUE } from '../workers/settings';
 import { put } from '../test/helpers/data';
 import { putBenchmark, putTinyModel } from '../test/helpers/model';
 import { cpuWorker, deviceWorker, startTestServer, tempDir, testEnvFile } from '../test/helpers/temporal';

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporalBinary, temporalVersion } from '../temporal/binary';
-import { PROJECT_ROOT } from '../temporal/settings';
+import { PROJECT_ROOT } from '../workers/settings';
 import { WORKFLOWS_PATH } from '../workers/plugin';
 
 export const TEST_CACHE = join(PROJECT_ROOT, '.cache', 'test');

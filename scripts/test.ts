@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { PROJECT_ROOT } from '../temporal/settings';
+import { PROJECT_ROOT } from '../workers/settings';
 import { setupTests, TEST_CACHE } from './test-setup';
 
 function testFiles(dir: string): string[] {

@@ -22,7 +22,7 @@ import {
 } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { PROJECT_ROOT } from './settings';
+import { PROJECT_ROOT } from '../workers/settings';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 export const TOOLS_BIN = join(PROJECT_ROOT, '.tools', 'bin');

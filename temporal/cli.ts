@@ -14,9 +14,10 @@ import { runWorkersUntilSignal } from '../workers/run';
 import { TemporalNotFoundError } from './binary';
 import { followTrainRewriter, trainRewriterTable } from './train-rewriter-command';
 import type { TrainRewriterOutput } from '../workflows/train-rewriter';
-import { connectClient, ServerUnreachableError } from './connection';
+import { connectClient } from './connection';
+import { ServerUnreachableError } from '../workers/connection';
 import { serverStatus, startDevServer, stopDevServer } from './server';
-import { TASK_QUEUE, settingsFromEnv, type Settings } from './settings';
+import { TASK_QUEUE, settingsFromEnv, type Settings } from '../workers/settings';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, running: 4 } as const;
 

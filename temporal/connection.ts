@@ -1,26 +1,8 @@
-// Connections for clients and workers from the settings: the local dev server, or the user's server or
-// cluster (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*).
-import { readFileSync } from 'node:fs';
+// The client's connection from the settings, with the same address and TLS options as the workers'.
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type TLSConfig } from '@temporalio/worker';
 import { RewriteRlPlugin } from '../workers/plugin';
-import { addressOf, type Settings } from './settings';
-
-function tlsOf(s: Settings): TLSConfig | undefined {
-  if (!s.tls) return s.apiKey ? {} : undefined;
-  const read = (p?: string) => (p ? readFileSync(p) : undefined);
-  const cert = read(s.tls.clientCertPath);
-  const key = read(s.tls.clientKeyPath);
-  return {
-    serverNameOverride: s.tls.serverName,
-    serverRootCACertificate: read(s.tls.serverCaCertPath),
-    clientCertPair: cert && key ? { crt: cert, key } : undefined,
-  };
-}
-
-export class ServerUnreachableError extends Error {
-  override name = 'ServerUnreachableError';
-}
+import { ServerUnreachableError, tlsOf } from '../workers/connection';
+import { addressOf, type Settings } from '../workers/settings';
 
 export async function connectClient(s: Settings): Promise<Client> {
   const address = addressOf(s);
@@ -34,13 +16,4 @@ export async function connectClient(s: Settings): Promise<Client> {
     );
   }
   return new Client({ connection, namespace: s.namespace, plugins: [new RewriteRlPlugin({ activities: 'none' })] });
-}
-
-export async function connectWorker(s: Settings): Promise<NativeConnection> {
-  const address = addressOf(s);
-  try {
-    return await NativeConnection.connect({ address, tls: tlsOf(s), apiKey: s.apiKey });
-  } catch (err) {
-    throw new ServerUnreachableError(`cannot reach a Temporal server at ${address} (${(err as Error).message})`);
-  }
 }

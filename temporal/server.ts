@@ -8,7 +8,7 @@ import { Connection } from '@temporalio/client';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { ensureTemporalBinary } from './binary';
 import { ensureSearchAttributes } from './search-attributes';
-import type { Settings } from './settings';
+import type { Settings } from '../workers/settings';
 
 export interface ServerInfo {
   pid: number;

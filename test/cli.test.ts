@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { PROJECT_ROOT } from '../temporal/settings';
+import { PROJECT_ROOT } from '../workers/settings';
 import { jsonl, mathRecord } from './helpers/data';
 import { freePort } from './helpers/ports';
 import { cpuWorker, deviceWorker, startTestServer, tempDir } from './helpers/temporal';

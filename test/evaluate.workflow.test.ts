@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { TASK_QUEUE } from '../temporal/settings';
+import { TASK_QUEUE } from '../workers/settings';
 import { METRIC } from '../workflows/search-attributes';
 import { putBenchmark, putTinyModel } from './helpers/model';
 import { useTemporal } from './helpers/temporal';

@@ -6,7 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { ArtifactStore } from '../activities/artifact-store';
-import { TASK_QUEUE } from '../temporal/settings';
+import { TASK_QUEUE } from '../workers/settings';
 import { RECORDS, STAGE } from '../workflows/search-attributes';
 import { jsonl, mathRecord, put } from './helpers/data';
 import { useTemporal } from './helpers/temporal';

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
 import { loadHFModel } from '../engine/model';
-import { TASK_QUEUE } from '../temporal/settings';
+import { TASK_QUEUE } from '../workers/settings';
 import { useTemporal } from './helpers/temporal';
 
 const t = useTemporal({ device: true });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
-import { TASK_QUEUE } from '../temporal/settings';
+import { TASK_QUEUE } from '../workers/settings';
 import type { rewriterProbe } from '../workflows/rewriter-probe';
 import { useTemporal } from './helpers/temporal';
 

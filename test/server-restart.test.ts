@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { readServerInfo, serverStatus, startDevServer, stopDevServer } from '../temporal/server';
-import { settingsFromEnv, TASK_QUEUE } from '../temporal/settings';
+import { settingsFromEnv, TASK_QUEUE } from '../workers/settings';
 import { RewriteRlPlugin } from '../workers/plugin';
 import { mathRecord, put } from './helpers/data';
 import { freePort } from './helpers/ports';

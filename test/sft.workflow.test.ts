@@ -8,7 +8,7 @@ import proto from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { ArtifactStore } from '../activities/artifact-store';
-import { PROJECT_ROOT, TASK_QUEUE } from '../temporal/settings';
+import { PROJECT_ROOT, TASK_QUEUE } from '../workers/settings';
 import { jsonl, put } from './helpers/data';
 import { putTinyModel } from './helpers/model';
 import { cpuWorker, startTestServer, tempDir } from './helpers/temporal';

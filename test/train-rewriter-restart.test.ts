@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { ArtifactStore, sha256File } from '../activities/artifact-store';
 import { startDevServer, stopDevServer } from '../temporal/server';
-import { settingsFromEnv, TASK_QUEUE } from '../temporal/settings';
+import { settingsFromEnv, TASK_QUEUE } from '../workers/settings';
 import { RewriteRlPlugin } from '../workers/plugin';
 import { deviceTaskQueue } from '../workflows/task-queues';
 import type { TrainRewriterOutput, TrainRewriterProgress } from '../workflows/train-rewriter';

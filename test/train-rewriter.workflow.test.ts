@@ -11,7 +11,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { ArtifactStore, sha256File } from '../activities/artifact-store';
-import { PROJECT_ROOT, TASK_QUEUE } from '../temporal/settings';
+import { PROJECT_ROOT, TASK_QUEUE } from '../workers/settings';
 import type { TrainRewriterOutput, TrainRewriterProgress } from '../workflows/train-rewriter';
 import { jsonl, put } from './helpers/data';
 import { putTinyModel } from './helpers/model';

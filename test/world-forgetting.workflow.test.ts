@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
-import { TASK_QUEUE } from '../temporal/settings';
+import { TASK_QUEUE } from '../workers/settings';
 import type { worldForgetting } from '../workflows/world-forgetting';
 import { useTemporal } from './helpers/temporal';
 

@@ -1,5 +1,5 @@
 import type { Worker } from '@temporalio/worker';
-import type { Settings } from '../temporal/settings';
+import type { Settings } from './settings';
 import { createWorkers, type WorkerSetOptions } from './run';
 
 /** Runs `fn` with the workers polling in this process; they shut down when it settles. */

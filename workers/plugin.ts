@@ -7,7 +7,7 @@ import { SimplePlugin } from '@temporalio/plugin';
 import type { WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { ArtifactStore, createCpuActivities, createDeviceActivities, DeviceSession } from '../activities';
-import { settingsFromEnv } from '../temporal/settings';
+import { settingsFromEnv } from './settings';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 

@@ -3,8 +3,8 @@
 // Device compute runs off the worker's event loop (engine/ runs onnxruntime in a worker thread), so
 // heartbeats, polling and cancellation keep flowing during a long program.
 import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { connectWorker } from '../temporal/connection';
-import { TASK_QUEUE, type Settings } from '../temporal/settings';
+import { connectWorker } from './connection';
+import { TASK_QUEUE, type Settings } from './settings';
 import { assertDeviceUsable, deviceName, deviceTaskQueue, parseDevice } from './device';
 import { RewriteRlPlugin } from './plugin';
 

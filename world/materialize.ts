@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchmarkSpecInput } from '../schemas';
-import { LineWriter } from '../activities/datasets/line-writer';
+import { LineWriter } from '../engine/line-writer';
 import { QA_TEMPLATE } from '../method/prompts';
 import { FOREIGN, OWN, render } from './styles';
 import type { Problem } from './trace';

@@ -15,7 +15,7 @@ import {
 import { type ArtifactStore, sha256, sha256File } from '../artifact-store';
 import { InputError } from '../errors';
 import { configHash, writeManifest } from '../manifest';
-import { LineWriter } from './line-writer';
+import { LineWriter } from '../../engine/line-writer';
 import { normalizeRecord, splitKey } from './normalize';
 import { formatOf, readRecords } from './readers';
 

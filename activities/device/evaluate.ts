@@ -9,7 +9,7 @@ import { extract, isCorrect } from '../../method/extract';
 import { fill } from '../../method/prompts';
 import { schemas, type BenchmarkSpecInput, type ModelRef } from '../../schemas';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from '../artifact-store';
-import { LineWriter } from '../datasets/line-writer';
+import { LineWriter } from '../../engine/line-writer';
 import { InputError } from '../errors';
 import type { Progress } from '../datasets/import-dataset';
 import { writeManifest } from '../manifest';

@@ -12,7 +12,7 @@ import { generateVerifyFallback } from '../../method/selection';
 import type { ModelRef } from '../../schemas';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
-import { LineWriter } from '../datasets/line-writer';
+import { LineWriter } from '../../engine/line-writer';
 import { InputError } from '../errors';
 import { writeManifest } from '../manifest';
 import { readJsonl, type DeviceSession } from './session';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactStore } from '../artifact-store';
-import { LineWriter } from '../datasets/line-writer';
+import { LineWriter } from '../../engine/line-writer';
 import { InputError } from '../errors';
 
 /** `<run>/steps/000012`: the folder of one GRPO step. */

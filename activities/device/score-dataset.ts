@@ -8,7 +8,7 @@ import { fill, QA_TEMPLATE } from '../../method/prompts';
 import type { ModelRef } from '../../schemas';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
-import { LineWriter } from '../datasets/line-writer';
+import { LineWriter } from '../../engine/line-writer';
 import { InputError } from '../errors';
 import { writeManifest } from '../manifest';
 import { readJsonl, type DeviceSession } from './session';

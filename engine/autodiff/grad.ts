@@ -1,7 +1,7 @@
 import { type Node, type Tensor, isFloat, tensorData } from '../graph';
 import { add, constant, zerosLike } from '../ops';
-import { gradRule } from './registry';
-import { dependencies } from './subgraph';
+import { gradRule } from '../ops/grad-rules';
+import { dependencies } from '../graph/subgraph';
 
 export interface GradOptions {
   /** Gradient of the output (defaults to ones; required when `y` is not a scalar). */

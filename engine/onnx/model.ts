@@ -1,7 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { type Attr, type Graph, type Node, type Tensor, type TensorData, ONNX_DTYPE } from '../graph';
-import { subgraphsOf } from '../autodiff/subgraph';
+import { subgraphsOf } from '../graph/subgraph';
 import { ProtoWriter } from './protobuf';
 
 /** The ONNX opset programs are built for (uniform Reduce* with axes as an input; Split num_outputs). */

@@ -1,6 +1,6 @@
 import { type DType, type Tensor, attr, isFloat } from '../graph';
 import { broadcast } from '../graph/shape';
-import { defineGrad } from '../autodiff/registry';
+import { defineGrad } from './grad-rules';
 import { type Operand, emit1, lift, requireFloat, sameDType, scalar } from './core';
 import { sumToShape } from './broadcast';
 

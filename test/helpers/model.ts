@@ -1,6 +1,6 @@
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../../temporal/settings';
+import { PROJECT_ROOT } from '../../workers/settings';
 import { jsonl, put } from './data';
 
 /** Copies the tiny random llama fixture (config, weights, tokenizer) into the store; returns its reference. */

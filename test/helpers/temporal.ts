@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { PROJECT_ROOT, TASK_QUEUE } from '../../temporal/settings';
+import { PROJECT_ROOT, TASK_QUEUE } from '../../workers/settings';
 import { RewriteRlPlugin } from '../../workers/plugin';
 import { deviceTaskQueue } from '../../workflows/task-queues';
 

@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT } from '../../temporal/settings';
+import { PROJECT_ROOT } from '../../workers/settings';
 import { mathRecord } from '../helpers/data';
 import { tempDir } from '../helpers/temporal';
 

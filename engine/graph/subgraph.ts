@@ -1,4 +1,4 @@
-import type { Graph, Node, Tensor } from '../graph';
+import type { Graph, Node, Tensor } from './graph';
 
 /** Tensors from outside `g` that nodes of `g` (or of its own subgraphs) read: ONNX outer-scope values. */
 export function outerReads(g: Graph): Tensor[] {

@@ -1,3 +1,5 @@
+// Each op file registers its gradient rule beside its forward definition; autodiff/ reads the rules, so
+// the registry lives here, below both, and ops never import autodiff.
 import type { Node, Tensor } from '../graph';
 
 /**
