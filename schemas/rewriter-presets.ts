@@ -75,7 +75,7 @@ export const REWRITER_PRESETS: Record<'paper' | 'world' | 'test', RewriterSettin
     weightDecay: 0.01,
     klCoef: 0.001,
     clip: 0.2,
-    temperature: 1,
+    temperature: 1.5,
     topP: 1,
     maxNewTokens: 96,
     lora: { rank: 16, alpha: 32, targetModules: ALL_LINEAR },
