@@ -86,37 +86,3 @@ export function maskedMean(x: Tensor, mask: Tensor): Tensor {
 export function maskedCrossEntropy(logits: Tensor, targets: Tensor, mask: Tensor): Tensor {
   return op.neg(maskedMean(tokenLogProbs(logits, targets), mask));
 }
-
-export interface ClippedObjectiveInputs {
-  /** log pi(token) under the policy being trained, [B, T]. */
-  logp: Tensor;
-  /** log pi_old(token) of the policy that sampled, [B, T]. */
-  oldLogp: Tensor;
-  /** log pi_ref(token) of the reference policy, [B, T] (omit for no KL term). */
-  refLogp?: Tensor;
-  /** Per-sequence advantages [B] (or per-token [B, T]). */
-  advantages: Tensor;
-  /** 1 for response tokens, [B, T]. */
-  mask: Tensor;
-  clip?: number;
-  klCoef?: number;
-}
-
-/**
- * PPO/GRPO token-level clipped surrogate (token-mean), plus the low-variance KL estimator
- * k3 = exp(ref - logp) - (ref - logp) - 1 to the reference policy. Returns the loss to minimise.
- */
-export function clippedObjective(i: ClippedObjectiveInputs): Tensor {
-  const eps = i.clip ?? 0.2;
-  const adv = i.advantages.rank === 1 ? op.unsqueeze(i.advantages, [1]) : i.advantages;
-  const ratio = op.exp(op.sub(i.logp, i.oldLogp));
-  const s1 = op.mul(ratio, adv);
-  const s2 = op.mul(op.clip(ratio, 1 - eps, 1 + eps), adv);
-  let perTok = op.neg(op.min(s1, s2));
-  if (i.refLogp && (i.klCoef ?? 0.001) !== 0) {
-    const d = op.sub(i.refLogp, i.logp);
-    const k3 = op.sub(op.sub(op.exp(d), d), 1);
-    perTok = op.add(perTok, op.mul(k3, i.klCoef ?? 0.001));
-  }
-  return maskedMean(perTok, i.mask);
-}

@@ -20,5 +20,6 @@ export {
   type GrpoExample,
   type TrainStepResult,
 } from './train';
+export { grpoLoss, type GrpoLossInputs, type GrpoLoss } from './grpo-loss';
 export { samplingNoise, noiseAt } from './noise';
 export { padBatch, asParamState, type ProgramModel, type PaddedBatch } from './common';

@@ -15,6 +15,7 @@ import { type DecoderParams, decoderForward, lmHead } from '../model/decoder';
 import { expectedWeights, isLinearWeight } from '../model/weights';
 import { type LoraConfig, type LoraWeights, loraModules, loraParamName, loraScale } from '../lora/lora';
 import { type ProgramModel, checkTokens, f32, loadProgram } from './common';
+import { grpoLoss } from './grpo-loss';
 
 export interface GrpoOptions {
   /** PPO clip range (default 0.2). */
@@ -96,7 +97,7 @@ function targetLogprobs(
  * scalar `target_len` (Tt: trained tokens all lie in the last Tt columns; only those get logits).
  * GRPO adds `advantages` [B], `old_logp` [B, T] (entry t = log-prob of token t when sampled) and,
  * with reference 'input', `ref_logp` [B, T].
- * SFT loss: token-mean cross-entropy over loss_mask. GRPO loss: token-mean of
+ * SFT loss: token-mean cross-entropy over loss_mask. GRPO loss: grpoLoss (grpo-loss.ts), token-mean of
  * -min(r A, clip(r, 1-c, 1+c) A) + klCoef * (exp(ref - logp) - (ref - logp) - 1).
  */
 export function trainStepSpec(
@@ -160,28 +161,25 @@ export function trainStepSpec(
       const at = (x: Tensor) => op.gather(x, cols.next, 1);
       const lp = targetLogprobs(dm, b.tokens, b.mask, cols, temperature); // [B, Tt]
       const lm = at(b.loss_mask);
-      const denom = op.max(op.reduceSum(lm), 1);
-      const tokenMean = (x: Tensor) => op.div(op.reduceSum(op.mul(x, lm)), denom);
-      if (!grpo) return { loss: op.neg(tokenMean(lp)), metrics: { tokens: op.reduceSum(lm) } };
-      const eps = gopt.clip ?? 0.2;
-      const adv = op.unsqueeze(b.advantages, [1]);
-      const ratio = op.exp(op.sub(lp, at(b.old_logp)));
-      const s1 = op.mul(ratio, adv);
-      const s2 = op.mul(op.clip(ratio, 1 - eps, 1 + eps), adv);
-      let perTok = op.neg(op.min(s1, s2));
-      const metrics: Record<string, Tensor> = {
-        clip_frac: tokenMean(op.cast(op.greater(op.abs(op.sub(ratio, 1)), eps), 'float32')),
-      };
-      if (klCoef !== 0) {
-        let ref: Tensor;
-        if (reference === 'input') ref = at(b.ref_logp);
-        else ref = targetLogprobs({ config: m.config, weight }, b.tokens, b.mask, cols, temperature);
-        const d = op.sub(ref, lp);
-        const k3 = op.sub(op.sub(op.exp(d), d), 1);
-        perTok = op.add(perTok, op.mul(k3, klCoef));
-        metrics.kl = tokenMean(k3);
+      if (!grpo) {
+        const denom = op.max(op.reduceSum(lm), 1);
+        return { loss: op.neg(op.div(op.reduceSum(op.mul(lp, lm)), denom)), metrics: { tokens: op.reduceSum(lm) } };
       }
-      return { loss: tokenMean(perTok), metrics };
+      let ref: Tensor | undefined;
+      if (klCoef !== 0)
+        ref =
+          reference === 'input'
+            ? at(b.ref_logp)
+            : targetLogprobs({ config: m.config, weight }, b.tokens, b.mask, cols, temperature);
+      return grpoLoss({
+        logp: lp,
+        oldLogp: at(b.old_logp),
+        refLogp: ref,
+        advantages: b.advantages,
+        mask: lm,
+        clip: gopt.clip,
+        klCoef,
+      });
     },
   };
 }

@@ -2,6 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as op from '../../engine/ops';
 import * as nn from '../../engine/nn';
+import { grpoLoss } from '../../engine/programs/grpo-loss';
 import { gradCheck, rand, type CheckInput } from './helpers/gradcheck';
 
 let worst = 0;
@@ -66,7 +67,7 @@ test('grad composite: GRPO clipped surrogate with k3 KL (clipped and unclipped t
   const r = track(
     await gradCheck(
       (x) =>
-        nn.clippedObjective({
+        grpoLoss({
           logp: op.add(x.logp, x.old),
           oldLogp: x.old,
           refLogp: x.ref,
@@ -74,7 +75,7 @@ test('grad composite: GRPO clipped surrogate with k3 KL (clipped and unclipped t
           mask: x.mask,
           clip: 0.2,
           klCoef: 0.05,
-        }),
+        }).loss,
       [
         { name: 'logp', shape: [2, 4], values: logp },
         { name: 'old', shape: [2, 4], values: rand(8, 13, -2, -0.5), diff: false },

@@ -1,12 +1,13 @@
 // The compiled SFT step's gradients equal transformers' autograd on a real (tiny, random) Llama:
 // every weight, GQA attention, RoPE, left padding and the prompt mask included
-// (fixture: scripts/make-gradient-fixture.py).
+// (fixture: scripts/make-gradient-fixture.py sft).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Runner } from '../../../engine/runner';
 import { isLinearWeight, loadHFModel } from '../../../engine/model';
 import { TrainProgram } from '../../../engine/programs/train';
+import { loadPeftAdapter, peftKey } from '../../../engine/lora/lora';
 import { readSafetensors, toTensorData } from '../../../engine/safetensors';
 import { FIXTURES } from './helpers';
 
@@ -68,4 +69,97 @@ test('the first SFT step moves every weight by the gradient transformers compute
     checked++;
   }
   assert.equal(checked, Object.keys(model.weights).length);
+});
+
+// The GRPO step of a LoRA policy: clipped surrogate (ratios inside and outside the clip range under
+// positive and negative advantages), token-mean over every trained token of the batch, k3 KL to the
+// same graph with the adapter off, at two sampling temperatures; the reference is PEFT + transformers
+// autograd (fixture: scripts/make-gradient-fixture.py grpo).
+let grpoWorst = 0;
+after(() => console.log(`# GRPO loss vs PyTorch: worst relative gradient error ${grpoWorst.toExponential(2)}`));
+
+test('the first GRPO step moves every LoRA tensor by the gradient PEFT computes', async () => {
+  const dir = join(FIXTURES, 'llama-tiny');
+  const model = await loadHFModel(dir);
+  const adapter = await loadPeftAdapter(join(FIXTURES, 'llama-tiny-lora'), model.config);
+  const { tensors } = await readSafetensors(join(dir, 'grpo-gradients.safetensors'));
+  const fx = (name: string) => {
+    const t = tensors.get(name);
+    assert.ok(t, `fixture lacks ${name}`);
+    return toTensorData(t, name);
+  };
+  const num = (name: string) => (fx(name).data as Float32Array)[0];
+  const [B, T] = fx('tokens').shape;
+  const tokens = fx('tokens').data as BigInt64Array;
+  const mask = fx('mask').data as BigInt64Array;
+  const promptLen = Array.from(fx('prompt_len').data as BigInt64Array, Number);
+  const advantages = Array.from(fx('advantages').data as Float32Array);
+  const clip = num('clip');
+  let cases = 0;
+  for (let c = 0; tensors.has(`c${c}.loss`); c++, cases++) {
+    const p = `c${c}.`;
+    const old = fx(`${p}old_logp`).data as Float32Array;
+    const examples = promptLen.map((pl, b) => {
+      const cols: number[] = [];
+      for (let t = 0; t < T; t++) if (mask[b * T + t]) cols.push(t);
+      const row = cols.map((t) => Number(tokens[b * T + t]));
+      return {
+        prompt: row.slice(0, pl),
+        completion: row.slice(pl),
+        advantage: advantages[b],
+        oldLogprobs: cols.slice(pl).map((t) => old[b * T + t]),
+      };
+    });
+    assert.equal(examples.length, B);
+    // As for SFT: AdamW's first step with lr 1 and no decay or clipping gives back g = eps d / (1 - |d|).
+    const eps = 10;
+    const train = await TrainProgram.create(runner, model, {
+      objective: 'grpo',
+      lora: adapter.config,
+      grpo: { clip, klCoef: num(`${p}kl_coef`), temperature: num(`${p}temperature`), reference: 'graph' },
+      optimizer: { eps, weightDecay: 0 },
+      clipNorm: 0,
+      name: `grpo-vs-torch-${c}`,
+    });
+    await train.init(adapter.weights);
+    const r = await train.step([examples], 1);
+    for (const [ours, theirs] of [
+      [r.losses[0], num(`${p}loss`)],
+      [r.metrics.kl[0], num(`${p}kl`)],
+      [r.metrics.clip_frac[0], num(`${p}clip_frac`)],
+    ])
+      assert.ok(Math.abs(ours - theirs) < 1e-5, `case ${c}: ${ours} vs PyTorch ${theirs}`);
+    // the chosen log-ratios put tokens on both sides of the clip range, and some inside it
+    assert.ok(r.metrics.clip_frac[0] > 0.2 && r.metrics.clip_frac[0] < 0.8);
+
+    const updated = await train.params();
+    let checked = 0;
+    for (const [name, moved] of Object.entries(updated)) {
+      const before = adapter.weights[name].data as Float32Array;
+      const d = moved.data as Float32Array;
+      const ours = Float32Array.from(before, (x, i) => {
+        const step = x - d[i];
+        return (Math.sign(step) * eps * Math.abs(step)) / (1 - Math.abs(step));
+      });
+      // engine LoRA tensors are A [in, r], B [r, out]; PEFT's are A [r, in], B [out, r]
+      const module = name.slice(0, name.lastIndexOf('.lora_'));
+      const ref = fx(`${p}grad.${peftKey(module, name.endsWith('lora_A') ? 'A' : 'B')}`);
+      const [rows, cols] = moved.shape;
+      assert.deepEqual(ref.shape, [cols, rows]);
+      const g = ref.data as Float32Array;
+      let diff = 0;
+      let norm = 0;
+      for (let i = 0; i < g.length; i++) {
+        diff += (ours[(i % rows) * cols + Math.floor(i / rows)] - g[i]) ** 2;
+        norm += g[i] ** 2;
+      }
+      const rel = Math.sqrt(diff / norm);
+      assert.ok(norm > 0, `${name}: PyTorch's gradient is zero`);
+      assert.ok(rel < 1e-4, `case ${c} ${name}: relative gradient error ${rel}`);
+      grpoWorst = Math.max(grpoWorst, rel);
+      checked++;
+    }
+    assert.equal(checked, 2 * 7 * model.config.numLayers);
+  }
+  assert.equal(cases, 2);
 });
