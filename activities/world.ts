@@ -1,13 +1,21 @@
 // prepareWorld: writes the embedded default world for a recipe (benchmarks, downstream training sets,
 // the pretraining corpus and the untrained backbone) into world/<recipe>-<hash>/, once; later calls
 // return it as is. Another data seed adds another sample of the downstream training sets beside it
-// (world/<recipe>-<hash>-data<seed>/), also written once.
+// (world/<recipe>-<hash>-data<seed>/), also written once; so is the RL rewriter's validation slice
+// (world/<recipe>-<hash>-validation/).
 import { existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { schemas, type PrepareWorldInputInput, type WorldOutput } from '../schemas';
 import { writeInitialBackbone } from '../world/backbone';
-import { writePretrainCorpus, writeTrainSets, writeWorldData } from '../world/materialize';
+import {
+  LEGACY_DATA_SEEDS,
+  VALIDATION_SIZE,
+  writePretrainCorpus,
+  writeTrainSets,
+  writeValidationSet,
+  writeWorldData,
+} from '../world/materialize';
 import { RECIPES, type WorldRecipe } from '../world/recipe';
 import { makeWorld } from '../world/world';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifact-store';
@@ -44,7 +52,8 @@ export async function prepareWorld(
   const reused = existsSync(result);
   if (!reused) await writeWorld(store, recipe, ref, progress);
   const pretrained = input.retrain ? undefined : await installShippedBackbone(store, recipe.name, recipe.seed, key);
-  const world = { ...(await asStored()), reused, ...(pretrained ? { pretrained } : {}) };
+  const validation = await validationSetOf(store, recipe, `${ref}-validation`);
+  const world = { ...(await asStored()), reused, validation, ...(pretrained ? { pretrained } : {}) };
   if (input.dataSeed === 0) return world;
   return { ...world, train: await trainSetsOfDataSeed(store, recipe, `${ref}-data${input.dataSeed}`, input.dataSeed) };
 }
@@ -76,6 +85,36 @@ async function trainSetsOfDataSeed(
       });
     });
   return JSON.parse(await readFile(result, 'utf8')) as Record<string, string>;
+}
+
+/**
+ * The RL rewriter's validation slice (world/materialize.ts), beside the world in its own folder, written
+ * once: the world's files and its key stay as they were.
+ */
+async function validationSetOf(store: ArtifactStore, recipe: WorldRecipe, ref: string): Promise<string> {
+  const path = store.resolve(ref);
+  if (!existsSync(path))
+    await store.writeDir(ref, async (tmp) => {
+      const records = await writeValidationSet(
+        join(tmp, 'validation.jsonl'),
+        makeWorld(recipe.seed),
+        recipe.downstreamTrainSize,
+      );
+      await writeManifest(tmp, {
+        kind: 'world-validation',
+        config: {
+          recipe,
+          version: WORLD_DATA_VERSION,
+          size: VALIDATION_SIZE,
+          legacyDataSeeds: LEGACY_DATA_SEEDS,
+          records,
+        },
+        seeds: { world: recipe.seed },
+        inputs: [],
+        files: ['validation.jsonl'],
+      });
+    });
+  return `${store.ref(path)}/validation.jsonl`;
 }
 
 async function writeWorld(store: ArtifactStore, recipe: WorldRecipe, ref: string, progress: Progress): Promise<void> {

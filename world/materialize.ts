@@ -93,7 +93,7 @@ export async function writeTrainSets(
 ): Promise<Record<string, string>> {
   await mkdir(join(dir, 'downstream'), { recursive: true });
   const sampleSeed = trainSampleSeed(world.seed, o.dataSeed);
-  const train: Problem[] = distinct(world.downstream, 'train', o.downstreamTrainSize, sampleSeed);
+  const train: Problem[] = distinct(world.downstream, 'train', o.downstreamTrainSize, sampleSeed, avoided(world, o));
   const record = (p: Problem, oracle: boolean) => ({
     id: p.id,
     question: p.question,
@@ -134,4 +134,45 @@ export async function writePretrainCorpus(path: string, seed: number, n: number)
   }
   await w.close();
   return families;
+}
+
+/** Problems in the RL rewriter's validation slice (issue 13). */
+export const VALIDATION_SIZE = 200;
+/** Data seeds whose training samples were drawn before the validation slice existed. */
+export const LEGACY_DATA_SEEDS = 8;
+
+/**
+ * The validation slice: VALIDATION_SIZE problems of the downstream train split that no data seed's
+ * training sample holds, so no SFT sample and no RL prompt (both drawn from those samples) and, being
+ * of the train split, no test record. Disjoint by construction without changing a written file: the
+ * slice skips every problem of the samples of data seeds below LEGACY_DATA_SEEDS, and the samples of
+ * every later data seed skip the slice's problems.
+ */
+export function validationSlice(world: World, downstreamTrainSize: number): Problem[] {
+  const taken = new Set<string>();
+  for (let d = 0; d < LEGACY_DATA_SEEDS; d++)
+    for (const p of distinct(world.downstream, 'train', downstreamTrainSize, trainSampleSeed(world.seed, d)))
+      taken.add(p.question);
+  return distinct(world.downstream, 'train', VALIDATION_SIZE, world.seed * 1000 + 998, taken);
+}
+
+/** What a data seed's sample must skip: nothing for the samples drawn before the slice, else the slice. */
+function avoided(world: World, o: { dataSeed?: number; downstreamTrainSize: number }): Set<string> | undefined {
+  if ((o.dataSeed ?? 0) < LEGACY_DATA_SEEDS) return undefined;
+  return new Set(validationSlice(world, o.downstreamTrainSize).map((p) => p.question));
+}
+
+/** The validation slice as JSONL: {id, question, answer: y* in the foreign style, oracle: the own style}. */
+export async function writeValidationSet(path: string, world: World, downstreamTrainSize: number): Promise<number> {
+  const slice = validationSlice(world, downstreamTrainSize);
+  await writeJsonl(
+    path,
+    slice.map((p) => ({
+      id: p.id,
+      question: p.question,
+      answer: render(p.trace, FOREIGN),
+      oracle: render(p.trace, OWN),
+    })),
+  );
+  return slice.length;
 }

@@ -61,8 +61,17 @@ export function sample(family: Family, split: Split, rng: Rng): Problem {
   }
 }
 
-/** `n` distinct problems of a family's split, deterministically from the seed. */
-export function distinct(family: Family, split: Split, n: number, seed: number): Problem[] {
+/**
+ * `n` distinct problems of a family's split, deterministically from the seed; questions in `exclude`
+ * are skipped as if drawn twice (without it, the draw is what it always was).
+ */
+export function distinct(
+  family: Family,
+  split: Split,
+  n: number,
+  seed: number,
+  exclude?: ReadonlySet<string>,
+): Problem[] {
   const rng = new Rng(seed);
   const seen = new Set<string>();
   const out: Problem[] = [];
@@ -71,7 +80,7 @@ export function distinct(family: Family, split: Split, n: number, seed: number):
     if (++tries > n * 50)
       throw new Error(`${family.name}/${split}: cannot find ${n} distinct problems (found ${out.length})`);
     const p = sample(family, split, rng);
-    if (seen.has(p.question)) continue;
+    if (seen.has(p.question) || exclude?.has(p.question)) continue;
     seen.add(p.question);
     out.push(p);
   }

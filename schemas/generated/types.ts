@@ -2384,6 +2384,10 @@ export const worldOutputSchema = {
     "pretrainData": {
       "type": "string"
     },
+    "validation": {
+      "description": "The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.",
+      "type": "string"
+    },
     "initialModel": {
       "$ref": "model-ref.schema.json"
     },

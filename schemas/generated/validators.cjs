@@ -11793,7 +11793,7 @@ return errors === 0;
 validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateWorldOutput = validate70;
-const schema132 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"type":"object"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
+const schema132 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"type":"object"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
 
 function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-output.schema.json" */;
@@ -11878,7 +11878,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!((((((((key0 === "uri") || (key0 === "recipe")) || (key0 === "benchmarks")) || (key0 === "train")) || (key0 === "pretrainData")) || (key0 === "initialModel")) || (key0 === "reused")) || (key0 === "pretrained"))){
+if(!(func34.call(schema132.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -11975,15 +11975,9 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data.initialModel !== undefined){
-if(!(validate25(data.initialModel, {instancePath:instancePath+"/initialModel",parentData:data,parentDataProperty:"initialModel",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-}
-if(data.reused !== undefined){
-if(typeof data.reused !== "boolean"){
-const err14 = {instancePath:instancePath+"/reused",schemaPath:"#/properties/reused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.validation !== undefined){
+if(typeof data.validation !== "string"){
+const err14 = {instancePath:instancePath+"/validation",schemaPath:"#/properties/validation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -11993,11 +11987,15 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.pretrained !== undefined){
-let data9 = data.pretrained;
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
-if(data9.model === undefined){
-const err15 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+if(data.initialModel !== undefined){
+if(!(validate25(data.initialModel, {instancePath:instancePath+"/initialModel",parentData:data,parentDataProperty:"initialModel",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+if(data.reused !== undefined){
+if(typeof data.reused !== "boolean"){
+const err15 = {instancePath:instancePath+"/reused",schemaPath:"#/properties/reused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -12006,8 +12004,12 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data9.pretraining === undefined){
-const err16 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/required",keyword:"required",params:{missingProperty: "pretraining"},message:"must have required property '"+"pretraining"+"'"};
+}
+if(data.pretrained !== undefined){
+let data10 = data.pretrained;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.model === undefined){
+const err16 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -12016,9 +12018,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-for(const key2 in data9){
-if(!((key2 === "model") || (key2 === "pretraining"))){
-const err17 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data10.pretraining === undefined){
+const err17 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/required",keyword:"required",params:{missingProperty: "pretraining"},message:"must have required property '"+"pretraining"+"'"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -12027,22 +12028,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data9.model !== undefined){
-if(!(validate25(data9.model, {instancePath:instancePath+"/pretrained/model",parentData:data9,parentDataProperty:"model",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-}
-if(data9.pretraining !== undefined){
-if(!(validate57(data9.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data9,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err18 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key2 in data10){
+if(!((key2 === "model") || (key2 === "pretraining"))){
+const err18 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -12052,14 +12040,38 @@ vErrors.push(err18);
 errors++;
 }
 }
+if(data10.model !== undefined){
+if(!(validate25(data10.model, {instancePath:instancePath+"/pretrained/model",parentData:data10,parentDataProperty:"model",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+if(data10.pretraining !== undefined){
+if(!(validate57(data10.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data10,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err19 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err19];
 }
 else {
 vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
 }
 errors++;
 }
