@@ -48,12 +48,7 @@ test('the first SFT step moves every weight by the gradient transformers compute
   const updated = await train.params();
   let checked = 0;
   for (const [name, moved] of Object.entries(updated)) {
-    const before = model.weights[name].data as Float32Array;
-    const d = moved.data as Float32Array;
-    const ours = Float32Array.from(before, (x, i) => {
-      const step = x - d[i];
-      return (Math.sign(step) * eps * Math.abs(step)) / (1 - Math.abs(step));
-    });
+    const ours = firstStepGradient(model.weights[name].data as Float32Array, moved.data as Float32Array, eps);
     const ref = fx(`grad.${name}`);
     // the engine keeps linear weights as [in, out]; the fixture has the Hugging Face [out, in]
     const [rows, cols] = moved.shape;
@@ -135,12 +130,7 @@ test('the first GRPO step moves every LoRA tensor by the gradient PEFT computes'
     const updated = await train.params();
     let checked = 0;
     for (const [name, moved] of Object.entries(updated)) {
-      const before = adapter.weights[name].data as Float32Array;
-      const d = moved.data as Float32Array;
-      const ours = Float32Array.from(before, (x, i) => {
-        const step = x - d[i];
-        return (Math.sign(step) * eps * Math.abs(step)) / (1 - Math.abs(step));
-      });
+      const ours = firstStepGradient(adapter.weights[name].data as Float32Array, moved.data as Float32Array, eps);
       // engine LoRA tensors are A [in, r], B [r, out]; PEFT's are A [r, in], B [out, r]
       const module = name.slice(0, name.lastIndexOf('.lora_'));
       const ref = fx(`${p}grad.${peftKey(module, name.endsWith('lora_A') ? 'A' : 'B')}`);
@@ -163,3 +153,14 @@ test('the first GRPO step moves every LoRA tensor by the gradient PEFT computes'
   }
   assert.equal(cases, 2);
 });
+
+/**
+ * The gradient behind a first AdamW step at learning rate 1 without decay: the step is
+ * g / (|g| + eps) per element, so g = sign(step) eps |step| / (1 - |step|).
+ */
+function firstStepGradient(before: Float32Array, after: Float32Array, eps: number): Float32Array {
+  return Float32Array.from(before, (x, i) => {
+    const step = x - after[i];
+    return (Math.sign(step) * eps * Math.abs(step)) / (1 - Math.abs(step));
+  });
+}
