@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LengthGroupedBatches } from '../activities/device/batches';
+import { LengthGroupedBatches } from '../training/batches';
 import { Rng } from '../engine/rng';
 
 test('every example once per epoch, similar lengths together, a position that resumes exactly', () => {

@@ -19,9 +19,9 @@ export interface TrainRecipe {
   schedule: 'constant' | 'linear' | 'cosine';
   weightDecay: number;
   adamBeta2?: number;
-  /** Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks. */
+  /** Batches per length group (training/batches.ts); few keeps batches mixed across tasks. */
   lengthGroupBatches?: number;
-  /** Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones. */
+  /** Length buckets (training/batches.ts): batches of short examples never pad to long ones. */
   lengthBuckets?: number[];
   stepsPerRun: number;
   checkpointEvery: number;

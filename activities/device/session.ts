@@ -12,6 +12,17 @@ import type { ArtifactStore } from '../artifact-store';
 import { sha256, sha256File, canonicalJson } from '../artifact-store';
 import { InputError } from '../errors';
 
+/** The files of a model folder that decide what it computes, in the order they are hashed. */
+const MODEL_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'model.safetensors',
+  'model.safetensors.index.json',
+] as const;
+const ADAPTER_FILES = ['adapter_config.json', 'adapter_model.safetensors'] as const;
+
 export interface LoadedModel {
   key: string;
   model: HFModel;
@@ -37,25 +48,41 @@ export class DeviceSession {
   }
 
   /**
-   * A model's identity, by content and not by place: its manifest's hash when it has one, else the hash
-   * of its config and weights (and the adapter's). The same weights under another URI are the same model.
+   * A model's identity, by content and not by place: the hashes of the files that decide what it
+   * computes (config, weights, tokenizer, generation config; the adapter's config and weights),
+   * never its manifest, which carries a timestamp and a commit. The same model under another URI,
+   * or written again, has the same key.
    */
   async modelKey(store: ArtifactStore, ref: ModelRef): Promise<string> {
     const parts: string[] = [ref.adapter ? 'base+adapter' : 'model'];
-    for (const uri of [ref.uri, ref.adapter].filter((u): u is string => !!u)) {
-      const dir = store.resolve(uri);
-      const manifest = join(dir, 'manifest.json');
-      if (existsSync(manifest)) parts.push(await this.fileHash(manifest));
-      else
-        for (const f of [
-          'config.json',
-          'model.safetensors',
-          'model.safetensors.index.json',
-          'adapter_model.safetensors',
-        ])
-          if (existsSync(join(dir, f))) parts.push(await this.fileHash(join(dir, f)));
-    }
+    parts.push(...(await this.contentHashes(store.resolve(ref.uri), MODEL_FILES)));
+    if (ref.adapter) parts.push(...(await this.contentHashes(store.resolve(ref.adapter), ADAPTER_FILES)));
     return sha256(parts.join('\n')).slice(0, 16);
+  }
+
+  /** `name:sha256` of each of `files` present in `dir`, and of the weight shards an index names. */
+  private async contentHashes(dir: string, files: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const f of files) {
+      const path = join(dir, f);
+      if (!existsSync(path)) continue;
+      if (f === 'adapter_config.json') {
+        // where the base model was is not what the adapter computes
+        const { base_model_name_or_path: _base, ...config } = JSON.parse(await readFile(path, 'utf8')) as Record<
+          string,
+          unknown
+        >;
+        out.push(`${f}:${sha256(canonicalJson(config))}`);
+        continue;
+      }
+      out.push(`${f}:${await this.fileHash(path)}`);
+      if (f === 'model.safetensors.index.json') {
+        const index = JSON.parse(await readFile(path, 'utf8')) as { weight_map?: Record<string, string> };
+        for (const shard of [...new Set(Object.values(index.weight_map ?? {}))].sort())
+          out.push(`${shard}:${await this.fileHash(join(dir, shard))}`);
+      }
+    }
+    return out;
   }
 
   private readonly hashes = new Map<string, { stamp: string; hash: string }>();
@@ -141,18 +168,4 @@ export class DeviceSession {
     await this.runnerInstance?.close();
     this.runnerInstance = undefined;
   }
-}
-
-export async function readJsonl<T>(path: string, label: string): Promise<T[]> {
-  const lines = (await readFile(path, 'utf8')).replace(/^\uFEFF/, '').split(/\r?\n/);
-  const out: T[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    try {
-      out.push(JSON.parse(line) as T);
-    } catch (e) {
-      throw new InputError(`${label}:${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-  });
-  return out;
 }

@@ -6,7 +6,7 @@
 // - length groups: inside a bucket, groups of `groupBatches` batches are sorted by length before they
 //   are cut. Less padding, but a batch then holds examples of one length, often of one task, which
 //   slows learning (measured on the default world: loss 0.74 vs 0.52 after 300 steps); 1 = random.
-import { Rng, type DataPosition } from '../../engine/rng';
+import { Rng, type DataPosition } from '../engine/rng';
 
 function shuffle<T>(xs: T[], rng: Rng): T[] {
   for (let i = xs.length - 1; i > 0; i--) {

@@ -1,7 +1,9 @@
+export type Schedule = 'constant' | 'linear' | 'cosine';
+
 /** Learning rate at optimizer step `step` (0-based): linear warmup, then constant, linear or cosine decay to 0. */
 export function learningRateAt(
   step: number,
-  o: { learningRate: number; warmupSteps: number; totalSteps: number; schedule: 'constant' | 'linear' | 'cosine' },
+  o: { learningRate: number; warmupSteps: number; totalSteps: number; schedule: Schedule },
 ): number {
   if (step < o.warmupSteps) return (o.learningRate * (step + 1)) / o.warmupSteps;
   if (o.schedule === 'constant') return o.learningRate;

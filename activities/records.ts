@@ -1,0 +1,60 @@
+// Datasets a stage reads: a reference into the store, checked and hashed before the stage's key is
+// computed (the key holds the hash, never the path), and its records read and validated only when the
+// stage has to run.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { sha256File, type ArtifactStore } from './artifact-store';
+import { InputError } from './errors';
+
+export interface DataInput {
+  /** The reference as given. */
+  uri: string;
+  path: string;
+  sha256: string;
+}
+
+/**
+ * Resolves and hashes a dataset in the store; an InputError names `what` when it does not exist
+ * ("dataset: <uri> does not exist in the artifact store").
+ */
+export async function dataInput(store: ArtifactStore, uri: string, what = 'dataset'): Promise<DataInput> {
+  const path = store.resolve(uri);
+  if (!existsSync(path)) throw new InputError(`${what}: ${uri} does not exist in the artifact store`);
+  return { uri, path, sha256: await sha256File(path) };
+}
+
+/** One parsed line per non-blank line of a JSONL file; an InputError names `label:line` of a bad one. */
+export async function readJsonl<T>(path: string, label: string): Promise<T[]> {
+  const lines = (await readFile(path, 'utf8')).replace(/^\uFEFF/, '').split(/\r?\n/);
+  const out: T[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      out.push(JSON.parse(line) as T);
+    } catch (e) {
+      throw new InputError(`${label}:${i + 1}: not valid JSON (${(e as Error).message})`);
+    }
+  });
+  return out;
+}
+
+export type Records<F extends string> = (Record<F, string> & Record<string, unknown>)[];
+
+/**
+ * The records of a JSONL dataset, each with the `required` fields as non-empty strings (an
+ * InputError names the line and the field otherwise); `nonEmpty` also rejects a file without records.
+ */
+export async function readRecords<F extends string>(
+  data: Pick<DataInput, 'uri' | 'path'>,
+  required: readonly F[],
+  o: { nonEmpty?: boolean } = {},
+): Promise<Records<F>> {
+  const records = await readJsonl<Record<string, unknown>>(data.path, data.uri);
+  records.forEach((r, i) => {
+    for (const f of required)
+      if (typeof r[f] !== 'string' || r[f] === '')
+        throw new InputError(`${data.uri}:${i + 1}: ${f}: must be a non-empty string`);
+  });
+  if (o.nonEmpty && records.length === 0) throw new InputError(`${data.uri}: no records`);
+  return records as Records<F>;
+}
