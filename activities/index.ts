@@ -44,7 +44,9 @@ import {
 } from './rewriter-run';
 
 export { ArtifactStore } from './artifact-store';
-export { DeviceSession } from './device/session';
+export { DeviceSession, type LoadedModel, type Policy } from './device/session';
+export { stage, stageOutput, type StageContext, type StageResult, type StageSpec } from './stage';
+export { dataInput, readRecords, type DataInput } from './records';
 export type { BenchmarkResult, EvaluateBenchmarkInput } from './device/evaluate';
 export type { ForgettingReportOutput } from './forgetting-report';
 export type { RewriteDatasetInput, RewriteDatasetOutput } from './device/rewrite-dataset';

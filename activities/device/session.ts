@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Runner } from '../../engine/runner';
 import { loadHFModel, type HFModel } from '../../engine/model';
-import { loadPeftAdapter, mergeLora } from '../../engine/lora';
+import { loadPeftAdapter, loraModules, mergeLora, type LoraConfig, type LoraWeights } from '../../engine/lora';
 import { GenerateProgram, ScoreProgram, TrainProgram, type TrainProgramOptions } from '../../engine/programs';
 import type { ModelRef } from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
@@ -28,12 +28,46 @@ export interface LoadedModel {
   model: HFModel;
 }
 
+/**
+ * A base model served with a LoRA adapter that is not merged into its weights: the generate and score
+ * programs are compiled once per (base, LoRA config) and read the adapter from the runner's state
+ * (`param.<module>.lora_A|B`, the names a LoRA train program keeps its parameters under), so a new
+ * adapter is a state update, not a compile, and a train program on the same runner updates what they
+ * read. `{ adapter: false }` in generate or score options switches it off (the frozen reference).
+ */
+export interface Policy {
+  /** The base model, unmerged. */
+  loaded: LoadedModel;
+  lora: LoraConfig;
+  generator: GenerateProgram;
+  scorer: ScoreProgram;
+  /** A LoRA train program of this config on the same runner (cached like `DeviceSession.trainer`). */
+  trainer(o: Omit<TrainProgramOptions, 'lora'>): Promise<TrainProgram>;
+  /**
+   * The key of the adapter in the runner's state now: undefined when none was set on this runner (a
+   * fresh worker), or when a LoRA train program has changed the state since.
+   */
+  adapterKey(): string | undefined;
+  /** Puts adapter tensors (engine names, as `initLoraWeights` and `TrainProgram.params` give) into the state. */
+  setAdapter(weights: LoraWeights, key: string): Promise<void>;
+  /**
+   * Makes the PEFT adapter stored at `ref` the current one: nothing to do when it already is (same
+   * content key), else it is read and set. Throws an InputError if its config is not this policy's.
+   */
+  useAdapter(store: ArtifactStore, ref: string): Promise<{ key: string; loaded: boolean }>;
+  /** Records that the state holds the adapter `key` (e.g. a train program's parameters, just saved under it). */
+  markAdapter(key: string): void;
+}
+
 export class DeviceSession {
   private runnerInstance?: Runner;
   private readonly models = new Map<string, LoadedModel>();
   private readonly generators = new Map<string, GenerateProgram>();
   private readonly trainers = new Map<string, TrainProgram>();
   private readonly scorers = new Map<string, ScoreProgram>();
+  private readonly policies = new Map<string, Omit<Policy, 'loaded'>>();
+  /** The content key of the LoRA adapter in the runner's state (the state is the runner's, not a program's). */
+  private runnerAdapter?: string;
 
   constructor(
     readonly device: string,
@@ -58,6 +92,14 @@ export class DeviceSession {
     parts.push(...(await this.contentHashes(store.resolve(ref.uri), MODEL_FILES)));
     if (ref.adapter) parts.push(...(await this.contentHashes(store.resolve(ref.adapter), ADAPTER_FILES)));
     return sha256(parts.join('\n')).slice(0, 16);
+  }
+
+  /** A PEFT adapter folder's identity by content (its config without the base's path, and its weights). */
+  async adapterKey(store: ArtifactStore, ref: string): Promise<string> {
+    const dir = store.resolve(ref);
+    if (!existsSync(join(dir, 'adapter_config.json')))
+      throw new InputError(`${ref}: not a PEFT adapter folder (no adapter_config.json)`);
+    return sha256(['adapter', ...(await this.contentHashes(dir, ADAPTER_FILES))].join('\n')).slice(0, 16);
   }
 
   /** `name:sha256` of each of `files` present in `dir`, and of the weight shards an index names. */
@@ -143,14 +185,84 @@ export class DeviceSession {
     o: TrainProgramOptions,
   ): Promise<{ loaded: LoadedModel; program: TrainProgram }> {
     const loaded = await this.model(store, ref);
-    const key = sha256(`${loaded.key}\n${canonicalJson(o)}`).slice(0, 16);
+    // a RegExp of target modules would hash as {}: the modules it selects stand for it
+    const lora = o.lora && { ...o.lora, targetModules: loraModules(loaded.model.config, o.lora).map((m) => m.module) };
+    const key = sha256(`${loaded.key}\n${canonicalJson({ ...o, lora })}`).slice(0, 16);
     let program = this.trainers.get(key);
     if (!program) {
       program = await TrainProgram.create(this.runner(), loaded.model, { ...o, name: `train-${key}` });
+      if (o.lora) this.tracksAdapter(program);
       const evicted = this.remember(this.trainers, key, program);
       for (const p of evicted) await this.runner().unload(p.name);
     }
     return { loaded, program };
+  }
+
+  /** A LoRA train program writes the adapter state: once it does, the state is no longer the adapter set before. */
+  private tracksAdapter(program: TrainProgram): void {
+    for (const m of ['init', 'restoreState', 'step'] as const) {
+      const f = program[m].bind(program) as (...a: unknown[]) => Promise<unknown>;
+      (program as unknown as Record<string, unknown>)[m] = (...a: unknown[]) => {
+        this.runnerAdapter = undefined;
+        return f(...a);
+      };
+    }
+  }
+
+  /**
+   * The base model `base` (no adapter) with an unmerged LoRA adapter of config `lora`: generate, score
+   * and train programs on one runner sharing the adapter state. Compiled once per base and config;
+   * later calls return the same programs. Merged serving of a finished adapter stays
+   * `generator(store, { uri, adapter })`.
+   */
+  async policy(store: ArtifactStore, base: ModelRef, lora: LoraConfig): Promise<Policy> {
+    if (base.adapter)
+      throw new InputError('policy: the base model must have no adapter (the adapter is served unmerged)');
+    const loaded = await this.model(store, base);
+    const shape = { ...lora, targetModules: loraModules(loaded.model.config, lora).map((m) => m.module) };
+    const key = sha256(`${loaded.key}\n${canonicalJson(shape)}`).slice(0, 16);
+    let policy = this.policies.get(key);
+    if (!policy) {
+      const generator = await GenerateProgram.create(this.runner(), loaded.model, { lora, name: `generate-${key}` });
+      const scorer = await ScoreProgram.create(this.runner(), loaded.model, { lora, name: `score-${key}` });
+      const sameShape = (c: LoraConfig) =>
+        c.rank === lora.rank &&
+        c.alpha === lora.alpha &&
+        !!c.useRslora === !!lora.useRslora &&
+        canonicalJson(loraModules(loaded.model.config, c).map((m) => m.module)) === canonicalJson(shape.targetModules);
+      policy = {
+        lora,
+        generator,
+        scorer,
+        trainer: async (o) => (await this.trainer(store, base, { ...o, lora })).program,
+        adapterKey: () => this.runnerAdapter,
+        setAdapter: async (weights, adapterKey) => {
+          this.runnerAdapter = undefined;
+          await generator.setAdapter(weights);
+          this.runnerAdapter = adapterKey;
+        },
+        useAdapter: async (s, ref) => {
+          const adapterKey = await this.adapterKey(s, ref);
+          if (this.runnerAdapter === adapterKey) return { key: adapterKey, loaded: false };
+          const adapter = await loadPeftAdapter(s.resolve(ref), loaded.model.config);
+          if (!sameShape(adapter.config))
+            throw new InputError(
+              `${ref}: the adapter (rank ${adapter.config.rank}, alpha ${adapter.config.alpha}) is not of this policy's LoRA config (rank ${lora.rank}, alpha ${lora.alpha})`,
+            );
+          await policy!.setAdapter(adapter.weights, adapterKey);
+          return { key: adapterKey, loaded: true };
+        },
+        markAdapter: (adapterKey) => {
+          this.runnerAdapter = adapterKey;
+        },
+      };
+      const evicted = this.remember(this.policies, key, policy);
+      for (const p of evicted) {
+        await this.runner().unload(p.generator.name);
+        await this.runner().unload(p.scorer.name);
+      }
+    }
+    return { loaded, ...policy };
   }
 
   private remember<T>(map: Map<string, T>, key: string, value: T): T[] {
