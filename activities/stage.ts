@@ -3,9 +3,10 @@
 // a timestamp). A complete output already there is returned as is; otherwise the body runs, writing
 // into a temporary folder that appears under the final name atomically, with its summary file and a
 // manifest, once the body returns. Every device activity is such a stage.
-import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
 import { writeManifest } from './manifest';
 
@@ -35,8 +36,8 @@ export interface StageContext {
   path: string;
   /** The output's artifact:// URI. */
   uri: string;
-  /** The temporary folder the body writes into. */
-  tmp: string;
+  /** The temporary folder the body writes its files into (made on first use), moved to `path` when it returns. */
+  readonly tmp: string;
 }
 
 export type StageResult<S> = S & { uri: string; reused: boolean };
@@ -56,8 +57,9 @@ export function stageKey(key: Record<string, unknown>): string {
 /**
  * Runs a stage once: returns the stored summary (with `reused: true`) when the output exists, else
  * runs `body`, which writes its files into `ctx.tmp` and returns the summary; the summary file and the
- * manifest (hashes of every file the body wrote) are added and the folder is moved into place. The
- * result is the summary with the output's `uri` and `reused`.
+ * manifest (hashes of every file the body wrote) are added and the folder is renamed into place, so a
+ * reader sees a complete output or none. On error nothing is left. The result is the summary with the
+ * output's `uri` and `reused`.
  */
 export async function stage<S extends object>(
   store: ArtifactStore,
@@ -72,20 +74,42 @@ export async function stage<S extends object>(
     reused,
   });
   if (existsSync(join(out.path, summaryFile))) return stored(true);
-  const written = await store.writeDir(out.ref, async (tmp) => {
-    const summary = await body({ ...out, tmp });
-    const files = (await filesIn(tmp)).filter((f) => f !== summaryFile && f !== 'manifest.json');
-    await writeFile(join(tmp, summaryFile), JSON.stringify(summary, null, 2) + '\n');
-    await writeManifest(tmp, {
+  // the temporary folder is made when the body first writes, so a worker killed during a long run
+  // (training, generation) leaves no empty temporary folder behind
+  let tmp: string | undefined;
+  const ctx: StageContext = {
+    ...out,
+    get tmp() {
+      if (!tmp) {
+        tmp = join(dirname(out.path), `.tmp-${basename(out.path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+        mkdirSync(tmp, { recursive: true });
+      }
+      return tmp;
+    },
+  };
+  try {
+    const summary = await body(ctx);
+    const dir = ctx.tmp;
+    const files = (await filesIn(dir)).filter((f) => f !== summaryFile && f !== 'manifest.json');
+    await writeFile(join(dir, summaryFile), JSON.stringify(summary, null, 2) + '\n');
+    await writeManifest(dir, {
       kind: spec.kind,
       config: spec.config ?? spec.key,
       seeds: spec.seeds ?? {},
       inputs: spec.inputs ?? [],
       files: [...files, summaryFile],
     });
-  });
-  // a concurrent attempt may have completed it first: its output is the one kept
-  return stored(written.reused);
+    // a concurrent attempt may have completed it first: its output is the one kept
+    if (existsSync(out.path)) {
+      await rm(dir, { recursive: true, force: true });
+      return stored(true);
+    }
+    await rename(dir, out.path);
+    return stored(false);
+  } catch (err) {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /** Paths of the files below `dir`, '/'-separated, sorted. */

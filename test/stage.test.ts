@@ -58,6 +58,14 @@ test('a stage whose body fails leaves nothing behind, and the next attempt runs 
     /crashed/,
   );
   assert.deepEqual(readdirSync(store.resolve('things')), []);
+  // the temporary folder appears only once the body writes: a long run killed before leaves none
+  await assert.rejects(
+    stage(store, spec, async () => {
+      assert.deepEqual(readdirSync(store.resolve('things')), []);
+      throw new Error('killed');
+    }),
+    /killed/,
+  );
   const ok = await stage(store, spec, async () => ({ n: 1 }));
   assert.equal(ok.reused, false);
   assert.ok(existsSync(join(store.resolve(ok.uri), 'summary.json')));
