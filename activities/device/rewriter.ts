@@ -3,7 +3,6 @@
 // complete output is returned as is, so a retried activity redoes nothing that finished. The policy is
 // the backbone's programs compiled once with LoRA inputs: the adapter is runner state, replaced each
 // step without a recompile, and switched off (scale 0) for the frozen backbone's scores.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initLoraWeights, loadPeftAdapter, loraConfig, savePeftAdapter, type LoraConfig } from '../../engine/lora';
 import { loadTrainerState, saveTrainerState } from '../../engine/trainer-state';
@@ -32,7 +31,8 @@ import {
 import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { InputError, TrainingDivergedError } from '../errors';
-import { readJsonl, type DeviceSession } from './session';
+import { dataInput, readRecords } from '../records';
+import type { DeviceSession } from './session';
 import { policyPrograms, type PolicyPrograms } from './policy';
 import { readJsonlRows, stageOnce, stepDir } from './rewriter-files';
 
@@ -48,16 +48,7 @@ const GEN_BATCH = 64;
 const SCORE_BATCH = 64;
 
 async function records(store: ArtifactStore, uri: string): Promise<RewriteRecord[]> {
-  const path = store.resolve(uri);
-  if (!existsSync(path)) throw new InputError(`dataset: ${uri} does not exist in the artifact store`);
-  const rows = await readJsonl<Record<string, unknown>>(path, uri);
-  rows.forEach((r, i) => {
-    for (const f of ['id', 'question', 'answer'])
-      if (typeof r[f] !== 'string' || r[f] === '')
-        throw new InputError(`${uri}:${i + 1}: ${f}: must be a non-empty string`);
-  });
-  if (!rows.length) throw new InputError(`${uri}: no records`);
-  return rows as unknown as RewriteRecord[];
+  return readRecords(await dataInput(store, uri), ['id', 'question', 'answer'], { nonEmpty: true });
 }
 
 const loraOf = (l: RolloutInput['lora']): LoraConfig =>
