@@ -49,3 +49,43 @@ test('every record keeps its original and candidates; failures fall back to y*; 
   );
   assert.equal((await run(2, 'a')).reused, true);
 });
+
+test('with k samples the feasible candidate with the best group reward is kept, with its provenance', async () => {
+  const root = await tempDir();
+  const store = new ArtifactStore(root);
+  const model = { uri: await putTinyModel(root) };
+  const rows = Array.from({ length: 4 }, (_, i) => ({ id: `r${i}`, question: `q${i}`, answer: `so \\boxed{${i}}` }));
+  const dataset = await put(root, 'data/train.jsonl', jsonl(rows));
+  // an extractor that reads the same (empty) answer from every text: every candidate is feasible, so
+  // only the reward decides
+  const everyonePasses = { kind: 'regex' as const, pattern: '^()' };
+  const out = await rewriteDataset(
+    store,
+    session,
+    {
+      model,
+      dataset,
+      name: 'by-reward',
+      gate: { extractor: everyonePasses, checks: ['answer'] },
+      samples: 4,
+      temperature: 1,
+      seed: 2,
+      maxNewTokens: 10,
+    },
+    noProgress,
+  );
+  assert.equal(out.passRate, 1);
+  assert.equal(out.answerPassRate, 1);
+  const data = readFileSync(store.resolve(out.data), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  for (const row of data) {
+    const rewards = row.candidates.map((c: { reward: { reward: number } }) => c.reward.reward);
+    const best = rewards.indexOf(Math.max(...rewards));
+    assert.equal(row.chosen, best);
+    assert.equal(row.answer, row.candidates[best].text);
+    assert.deepEqual(row.chosen_reward, row.candidates[best].reward);
+    assert.ok(row.chosen_reward.dist >= 0 && row.chosen_reward.dist <= 1);
+  }
+});

@@ -57,6 +57,8 @@ export async function rewriterProbe(input: RewriterProbeInputInput): Promise<Rew
         name: `probe-${resolved.arm}`,
         // the world's rewrite prompt is the activity's default
         extractor: { kind: 'boxed' },
+        // the world's full gate: the answer and every step (answer-only rates are reported beside it)
+        gate: { extractor: { kind: 'boxed' }, checks: ['answer', 'steps'] },
         ...s,
         ...(resolved.limit !== undefined ? { limit: resolved.limit } : {}),
       }),

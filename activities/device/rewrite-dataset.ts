@@ -1,13 +1,19 @@
 // rewriteDataset: Generate -> Verify -> Fallback. For each record (x, y*), sample k rewrites from the
-// rewriting prompt, keep those whose final answer equals y*'s (the gate), take the first feasible one
-// and fall back to y* when none passes. Every record keeps its original, all candidates and their
-// verdicts, so copying and reward hacking stay visible. Sampling noise is keyed by (seed, record id,
+// rewriting prompt (with the trained policy: the model's adapter), check each with the gate, keep the
+// feasible one with the best group reward (the frozen backbone's alignment and diversity terms, as in
+// training; the first feasible one with one sample) and fall back to y* when none passes. Every record
+// keeps its original, all candidates with their verdicts and rewards, and which was chosen, so copying
+// and reward hacking stay visible. Sampling noise is keyed by (seed, record id,
 // sample), so a record's rewrites do not depend on batching or sharding.
 import { join } from 'node:path';
-import { extract, type Extractor } from '../../method/extract';
-import { fill, WORLD_REWRITE_PROMPT } from '../../method/prompts';
+import { type Extractor } from '../../method/extract';
+import { gate } from '../../method/gate';
+import { fill, QA_TEMPLATE, WORLD_REWRITE_PROMPT } from '../../method/prompts';
+import { groupRewards, l2Normalize, PAPER_REWARD_WEIGHTS, type RewardWeights } from '../../method/rewards';
+import { isCopy } from '../../method/rollout-stats';
 import { generateVerifyFallback } from '../../method/selection';
-import type { ModelRef } from '../../schemas';
+import type { GateConfigInput, ModelRef } from '../../schemas';
+import { backboneScores } from '../../training/grpo';
 import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { LineWriter } from '../../engine/line-writer';
@@ -23,6 +29,12 @@ export interface RewriteDatasetInput {
   /** The rewriting prompt with {question} and {answer}. */
   promptFormat?: string;
   extractor?: Extractor;
+  /** The gate (default: the final answer by `extractor`); the world's is answer + steps. */
+  gate?: GateConfigInput;
+  /** Weights of the group reward that picks among feasible candidates (default: the paper's). */
+  rewardWeights?: RewardWeights;
+  /** The QA prefix the backbone scores a candidate under (the SFT's). */
+  qaPrompt?: string;
   samples?: number;
   /** 0 = greedy (then one sample is enough). */
   temperature?: number;
@@ -37,10 +49,13 @@ export interface RewriteDatasetOutput {
   uri: string;
   data: string;
   records: number;
-  /** Share of records with at least one rewrite that passes the gate. */
+  /** Share of records with at least one rewrite that passes the gate (every check). */
   passRate: number;
-  /** Share of all sampled rewrites that pass. */
+  /** Share of records with at least one rewrite whose final answer is right (answer-only). */
+  answerPassRate: number;
+  /** Share of all sampled rewrites that pass (every check / answer-only). */
   samplePassRate: number;
+  sampleAnswerPassRate: number;
   /** Share of passing rewrites that are exact copies of y*. */
   copyRate: number;
   truncated: number;
@@ -57,6 +72,9 @@ export async function rewriteDataset(
     name: input.name ?? 'rewrite',
     promptFormat: input.promptFormat ?? WORLD_REWRITE_PROMPT,
     extractor: input.extractor ?? { kind: 'boxed' as const },
+    gate: input.gate ?? { extractor: input.extractor ?? { kind: 'boxed' as const }, checks: ['answer' as const] },
+    rewardWeights: input.rewardWeights ?? PAPER_REWARD_WEIGHTS,
+    qaPrompt: input.qaPrompt ?? QA_TEMPLATE,
     samples: input.samples ?? 1,
     temperature: input.temperature ?? 0,
     topP: input.topP ?? 1,
@@ -104,19 +122,27 @@ export async function rewriteDataset(
       }
       progress.heartbeat({ generated: texts.length, of: requests.length });
     }
+    const verdicts = texts.map((text, j) => gate(text, records[Math.floor(j / o.samples)].answer, o.gate));
+    // with several samples the feasible ones compete on the group reward, scored by the backbone alone
+    const rewards =
+      o.samples > 1 ? await candidateRewards(records, texts, verdicts, o, store, session, input.model) : undefined;
     let passed = 0;
-    let samplesPassed = 0;
+    let answered = 0;
     let copies = 0;
     const rows = records.map((r, i) => {
-      const gold = extract(r.answer, o.extractor, 'strict');
-      const candidates = texts.slice(i * o.samples, (i + 1) * o.samples).map((text) => {
-        const got = extract(text, o.extractor, 'strict');
-        return { text, passes: gold !== undefined && got === gold };
-      });
+      const at = (k: number) => i * o.samples + k;
+      const candidates = texts.slice(at(0), at(o.samples)).map((text, k) => ({
+        text,
+        passes: verdicts[at(k)].pass,
+        answer: verdicts[at(k)].answer,
+        reasons: verdicts[at(k)].reasons,
+        finishReason: finish[at(k)],
+        ...(rewards ? { score: rewards[at(k)].reward, reward: rewards[at(k)] } : {}),
+      }));
       const chosen = generateVerifyFallback(r.answer, candidates);
       passed += Number(chosen.rewriteSuccess);
-      samplesPassed += candidates.filter((c) => c.passes).length;
-      copies += candidates.filter((c) => c.passes && c.text.trim() === r.answer.trim()).length;
+      answered += Number(candidates.some((c) => c.answer));
+      copies += candidates.filter((c) => c.passes && isCopy(c.text, r.answer)).length;
       return {
         id: r.id,
         question: r.question,
@@ -124,9 +150,12 @@ export async function rewriteDataset(
         original: r.answer,
         rewrite_success: chosen.rewriteSuccess,
         num_rewrite_trials: chosen.numRewriteTrials,
-        candidates: candidates.map((c, k) => ({ ...c, finishReason: finish[i * o.samples + k] })),
+        chosen: chosen.chosen,
+        ...(rewards && chosen.chosen !== null ? { chosen_reward: candidates[chosen.chosen].reward } : {}),
+        candidates,
       };
     });
+    const samplesPassed = verdicts.filter((v) => v.pass).length;
     const w = new LineWriter(join(tmp, 'data.jsonl'));
     for (const row of rows) await w.write(JSON.stringify(row));
     await w.close();
@@ -135,11 +164,51 @@ export async function rewriteDataset(
       data: `${uri}/data.jsonl`,
       records: records.length,
       passRate: passed / records.length,
+      answerPassRate: answered / records.length,
       samplePassRate: samplesPassed / texts.length,
+      sampleAnswerPassRate: verdicts.filter((v) => v.answer).length / texts.length,
       copyRate: samplesPassed ? copies / samplesPassed : 0,
       truncated: finish.filter((f) => f === 'length').length,
       reused: false,
     };
     return summary;
   });
+}
+
+/**
+ * Each candidate's group reward among its record's k samples (r = g (1 + lambdaDist r_dist + lambdaDiv
+ * r_div), METHOD.md): the backbone's NLL under the QA prefix and its embedding of the candidate alone.
+ */
+async function candidateRewards(
+  records: { question: string }[],
+  texts: string[],
+  verdicts: { pass: boolean }[],
+  o: { samples: number; rewardWeights: RewardWeights; qaPrompt: string; batchSize: number },
+  store: ArtifactStore,
+  session: DeviceSession,
+  model: ModelRef,
+) {
+  const { loaded, program } = await session.scorer(store, { uri: model.uri });
+  const scores = await backboneScores(
+    program,
+    loaded.model.tokenizer!,
+    texts.map((text, j) => ({ question: records[Math.floor(j / o.samples)].question, text })),
+    { qaPrompt: o.qaPrompt, batchSize: o.batchSize },
+  );
+  const out: { gate: number; nll: number; dist: number; div: number; reward: number }[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const idx = Array.from({ length: o.samples }, (_, k) => i * o.samples + k);
+    const b = groupRewards(
+      {
+        gate: idx.map((j) => Number(verdicts[j].pass)),
+        nll: idx.map((j) => scores.nll[j]),
+        embeddings: idx.map((j) => l2Normalize(scores.embeddings[j])),
+      },
+      o.rewardWeights,
+    );
+    idx.forEach((j, k) =>
+      out.push({ gate: b.gate[k], nll: scores.nll[j], dist: b.dist[k], div: b.div[k], reward: b.reward[k] }),
+    );
+  }
+  return out;
 }
