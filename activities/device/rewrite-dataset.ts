@@ -13,11 +13,11 @@ import { groupRewards, l2Normalize, PAPER_REWARD_WEIGHTS, type RewardWeights } f
 import { isCopy } from '../../method/rollout-stats';
 import { generateVerifyFallback } from '../../method/selection';
 import type { GateConfigInput, ModelRef } from '../../schemas';
-import { backboneScores } from '../../training/grpo';
 import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { LineWriter } from '../../engine/line-writer';
 import { dataInput, readRecords } from '../records';
+import { backboneScores } from '../../training/grpo';
 import { stage } from '../stage';
 import type { DeviceSession } from './session';
 
