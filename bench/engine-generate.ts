@@ -1,15 +1,23 @@
 /**
  * Generation throughput of the compiled generate program (never part of npm test):
- *   npx tsx bench/engine-generate.ts [--threads N] [--cache-chunk C] [--quick] [--no-torch]
- * For the ~10M-parameter byte-level Llama of the embedded world: tokens/s at batch 1, 16 and 64
- * (prompt 64, new tokens 64, sampling at temperature 1, all in one run per batch), decode time per
- * token against KV length, and the same workloads in PyTorch (eager, float32, same threads,
- * transformers' generate with its KV cache) with the ratio, when PyTorch is installed.
+ *   npx tsx bench/engine-generate.ts [--threads N] [--quick] [--no-torch] [--no-rollout]
+ * On the benches' ~10M-parameter byte-level Llama (width 384): generation time at batch 1, 16 and 64
+ * (prompt 64, 64 new tokens, sampling at temperature 1, one run per batch) and its share of this
+ * machine's matmul peak at batch 64; decode time per token at KV length 32, 128 and 512 (batch 16:
+ * the slope between 8 and 72 new tokens). On the embedded world's width-128 backbone: the GRPO
+ * rollout shape (a rank-16 LoRA adapter on every linear layer as program inputs, batch 40, prompt
+ * 200, 100 new tokens). Each beside the pinned PyTorch reference of bench/engine_torch_ref.py
+ * (`$TORCH_PYTHON`, same threads, float32, eager, SDPA attention, torch.inference_mode, transformers'
+ * generate; PEFT LoRA for the rollout), speed-up = PyTorch's time / ours, all in this one run. The
+ * benchmark fails when the reference cannot run (--no-torch skips it and every ratio).
  */
 import { loadavg } from 'node:os';
 import { Runner } from '../engine/runner';
 import { GenerateProgram } from '../engine/programs/generate';
-import { benchModel, median, paramCount, torchRef } from './engine-model-common';
+import { decoderForwardFlops, makeConfigJson, parseDecoderConfig, randomDecoderWeights } from '../engine/model';
+import type { DecoderConfig } from '../engine/model';
+import { initLoraWeights, loraConfig } from '../engine/lora';
+import { benchModel, matmulPeak, paramCount, torchLabel, torchRef } from './engine-model-common';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -20,46 +28,88 @@ const THREADS = flag('--threads', 2);
 const QUICK = args.includes('--quick');
 const REPS = QUICK ? 2 : 3;
 const NEW = QUICK ? 32 : 64;
-const CHUNK = flag('--cache-chunk', 1);
+const ROLLOUT = !args.includes('--no-rollout');
+const load0 = loadavg()[0];
 
 const m = benchModel();
-const runner = new Runner({ intraOpThreads: THREADS });
-const gen = await GenerateProgram.create(runner, m, { eos: [], cacheChunk: CHUNK });
+// Normal priority (the Runner defaults to nice 10): the PyTorch reference runs at 0 on this shared machine.
+const runner = new Runner({ intraOpThreads: THREADS, nice: 0 });
+const peak = await matmulPeak(runner);
+const gen = await GenerateProgram.create(runner, m, { eos: [] });
 console.log(
-  `model: llama ${m.config.numLayers} layers, width ${m.config.hiddenSize}, ${m.config.numHeads}/${m.config.numKvHeads} heads, vocab ${m.config.vocabSize}, ${(paramCount(m.weights) / 1e6).toFixed(1)}M params; ${THREADS} threads; KV-cache chunk ${CHUNK}; load ${loadavg()[0].toFixed(2)}`,
+  `model: llama ${m.config.numLayers} layers, width ${m.config.hiddenSize}, ${m.config.numHeads}/${m.config.numKvHeads} heads, vocab ${m.config.vocabSize}, ${(paramCount(m.weights) / 1e6).toFixed(1)}M params; ${THREADS} threads; matmul peak now ${peak.toFixed(0)} GFLOP/s; load ${load0.toFixed(2)}`,
 );
 
-async function timeRun(b: number, p: number, n: number): Promise<number> {
-  const reqs = Array.from({ length: b }, (_, i) => ({
+const prompts = (b: number, p: number) =>
+  Array.from({ length: b }, (_, i) => ({
     id: `r${i}`,
     prompt: Array.from({ length: p }, (_, j) => 3 + ((i * 31 + j * 17) % 250)),
   }));
-  await gen.run(reqs, { maxNewTokens: Math.min(n, 2), temperature: 1, seed: 1, eos: [] });
+
+async function timeRun(g: GenerateProgram, b: number, p: number, n: number, reps = REPS): Promise<number> {
+  const reqs = prompts(b, p);
+  await g.run(reqs, { maxNewTokens: Math.min(n, 2), temperature: 1, seed: 1, eos: [] });
   const ts: number[] = [];
-  for (let r = 0; r < REPS; r++) {
+  for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
-    const out = await gen.run(reqs, { maxNewTokens: n, temperature: 1, seed: r, eos: [] });
+    const out = await g.run(reqs, { maxNewTokens: n, temperature: 1, seed: r, eos: [] });
     ts.push(performance.now() - t0);
     if (out.tokens[0].length !== n) throw new Error('generation ended early');
   }
   return Math.min(...ts);
 }
 
+/** Matmul FLOPs of generating n tokens after a p-token prompt at batch b (prefill, then one token per step). */
+function generateFlops(c: DecoderConfig, b: number, p: number, n: number): number {
+  let f = decoderForwardFlops(c, b, p);
+  const q = c.numHeads * c.headDim;
+  const one = decoderForwardFlops(c, b, 1) - 2 * 2 * b * q * c.numLayers; // without its 1-slot attention
+  for (let t = 0; t < n - 1; t++) f += one + c.numLayers * 2 * 2 * b * (p + t + 1) * q;
+  return f;
+}
+
 const batches = [1, 16, 64];
 const ours: { batch: number; ms: number }[] = [];
-for (const b of batches) ours.push({ batch: b, ms: await timeRun(b, 64, NEW) });
-const kvLens = QUICK ? [32, 256] : [32, 128, 512];
+for (const b of batches) ours.push({ batch: b, ms: await timeRun(gen, b, 64, NEW) });
+const kvLens = QUICK ? [32, 512] : [32, 128, 512];
 const decode: { prompt: number; msPerToken: number }[] = [];
-// Per-token decode time: the slope between 8 and 72 new tokens (whole cache chunks, so no padding).
 for (const p of kvLens) {
-  const t1 = await timeRun(16, p, 8);
-  const tN = await timeRun(16, p, 72);
+  const t1 = await timeRun(gen, 16, p, 8);
+  const tN = await timeRun(gen, 16, p, 72);
   decode.push({ prompt: p, msPerToken: (tN - t1) / 64 });
+}
+
+// The GRPO rollout: the world's backbone with a LoRA adapter as program inputs.
+const R = { batch: 40, prompt: 200, new: QUICK ? 50 : 100, rank: 16 };
+const worldRaw = makeConfigJson({
+  vocabSize: 259,
+  hiddenSize: 128,
+  intermediateSize: 352,
+  numLayers: 4,
+  numHeads: 4,
+  numKvHeads: 2,
+  maxPositionEmbeddings: 4096,
+});
+let rolloutMs: number | undefined;
+if (ROLLOUT) {
+  const wc = parseDecoderConfig(worldRaw);
+  const lc = loraConfig({ rank: R.rank, alpha: 2 * R.rank });
+  const rg = await GenerateProgram.create(
+    runner,
+    { config: wc, weights: randomDecoderWeights(wc, 1, 0.05) },
+    { eos: [], lora: lc, name: 'rollout' },
+  );
+  const lw = initLoraWeights(wc, lc, 1);
+  // A trained-looking adapter (B = 0 at initialisation would make the LoRA path a no-op).
+  for (const [k, v] of Object.entries(lw))
+    if (k.includes('lora_B')) (v.data as Float32Array).forEach((_, i, a) => (a[i] = 0.02 * Math.sin(i + 1)));
+  await rg.setAdapter(lw);
+  rolloutMs = await timeRun(rg, R.batch, R.prompt, R.new, QUICK ? 1 : 2);
 }
 await runner.close();
 
-const torch = args.includes('--no-torch')
-  ? { error: 'skipped (--no-torch)' }
+const torch: Record<string, unknown> = args.includes('--no-torch')
+  ? {}
   : torchRef({
       task: 'generate',
       threads: THREADS,
@@ -72,35 +122,54 @@ const torch = args.includes('--no-torch')
         ]),
       ],
     });
-const tg = (torch.generate as { batch: number; prompt: number; new: number; ms: number }[] | undefined) ?? [];
+const torchRollout: Record<string, unknown> =
+  args.includes('--no-torch') || !ROLLOUT
+    ? {}
+    : torchRef({
+        task: 'generate',
+        threads: THREADS,
+        config: worldRaw,
+        lora: R.rank,
+        reps: QUICK ? 1 : 2,
+        runs: [[R.batch, R.prompt, R.new]],
+      });
+type Row = { batch: number; prompt: number; new: number; ms: number };
+const tg = [...((torch.generate as Row[] | undefined) ?? [])];
 const tms = (b: number, p: number, n: number) => tg.find((x) => x.batch === b && x.prompt === p && x.new === n)?.ms;
+const fx = (x: number | undefined, d: number, w: number) => (x === undefined ? '-' : x.toFixed(d)).padStart(w);
 
 console.log(
   `\ngeneration, prompt 64 + ${NEW} new tokens, temperature 1 (tokens/s counts new tokens; time includes prefill):`,
 );
-console.log('batch | ours ms | ours tok/s | torch ms | torch tok/s | ours/torch speed');
+console.log('batch | ours ms | ours tok/s | share of matmul peak | torch ms | torch tok/s | speed-up');
 for (const o of ours) {
   const t = tms(o.batch, 64, NEW);
-  const tps = (o.batch * NEW * 1000) / o.ms;
-  const ttps = t ? (o.batch * NEW * 1000) / t : undefined;
+  const share = generateFlops(m.config, o.batch, 64, NEW) / (o.ms / 1000) / 1e9 / peak;
   console.log(
-    `${String(o.batch).padStart(5)} | ${o.ms.toFixed(0).padStart(7)} | ${tps.toFixed(0).padStart(10)} | ${t ? t.toFixed(0).padStart(8) : '       -'} | ${ttps ? ttps.toFixed(0).padStart(11) : '          -'} | ${ttps ? (tps / ttps).toFixed(2) : '-'}`,
+    `${String(o.batch).padStart(5)} | ${fx(o.ms, 0, 7)} | ${fx((o.batch * NEW * 1000) / o.ms, 0, 10)} | ${fx(share, 3, 20)} | ${fx(t, 0, 8)} | ${fx(t && (o.batch * NEW * 1000) / t, 0, 11)} | ${fx(t && t / o.ms, 2, 8)}`,
   );
 }
-console.log('\ndecode time per token (batch 16) against KV length:');
-console.log('kv len | ours ms/token | torch ms/token | ours/torch speed');
+console.log('\ndecode time per token (batch 16) against KV length (slope between 8 and 72 new tokens):');
+console.log('kv len | ours ms/token | vs kv 32 | torch ms/token | speed-up');
 for (const d of decode) {
   const a = tms(16, d.prompt, 8);
   const b = tms(16, d.prompt, 72);
   const t = a !== undefined && b !== undefined ? (b - a) / 64 : undefined;
   console.log(
-    `${String(d.prompt).padStart(6)} | ${d.msPerToken.toFixed(2).padStart(13)} | ${t ? t.toFixed(2).padStart(14) : '             -'} | ${t ? (t / d.msPerToken).toFixed(2) : '-'}`,
+    `${String(d.prompt).padStart(6)} | ${fx(d.msPerToken, 2, 13)} | ${fx(d.msPerToken / decode[0].msPerToken, 2, 8)} | ${fx(t, 2, 14)} | ${fx(t && t / d.msPerToken, 2, 8)}`,
   );
 }
-if (torch.error) console.log(`\nPyTorch comparison not run: ${torch.error}`);
-else
+if (rolloutMs !== undefined) {
+  const t = (torchRollout.generate as Row[] | undefined)?.[0]?.ms;
   console.log(
-    `\nPyTorch ${String(torch.torch)} with ${String(torch.threads)} threads, eager float32, transformers generate (KV cache).`,
+    `\nGRPO rollout shape (width 128, vocab 259, LoRA r${R.rank} on every linear layer as inputs, batch ${R.batch}, prompt ${R.prompt}, ${R.new} new tokens):`,
   );
-console.log(`load average at the end: ${loadavg()[0].toFixed(2)} (other processes on this machine skew both sides)`);
-void median;
+  console.log(
+    `ours ${rolloutMs.toFixed(0)} ms (${((R.batch * R.new * 1000) / rolloutMs).toFixed(0)} tok/s) | torch (PEFT) ${fx(t, 0, 0)} ms | speed-up ${fx(t && t / rolloutMs, 2, 0)}`,
+  );
+}
+if (torch.torch) console.log(`\n${torchLabel(torch)}, torch.inference_mode, transformers generate (KV cache).`);
+else console.log('\nPyTorch reference skipped (--no-torch): no ratios.');
+console.log(
+  `load average: ${load0.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end (other processes on this machine skew both sides)`,
+);

@@ -26,19 +26,36 @@ export function paramCount(w: Record<string, { shape: number[] }>): number {
 }
 
 /**
- * Runs bench/engine_torch_ref.py with a JSON task; returns its JSON, or an `error` string when
- * Python, PyTorch or transformers are not installed.
+ * Runs bench/engine_torch_ref.py with a JSON task under `$TORCH_PYTHON` (default python3) and returns
+ * its JSON. Throws when the reference cannot run (Python, PyTorch or transformers missing, or the
+ * workload failing): a benchmark fails rather than printing a ratio without its reference. Pass
+ * --no-torch to a benchmark to skip the reference (and every ratio) on purpose.
  */
-export function torchRef(task: Record<string, unknown>): Record<string, unknown> & { error?: string } {
+export function torchRef(task: Record<string, unknown>): Record<string, unknown> {
   const script = fileURLToPath(new URL('./engine_torch_ref.py', import.meta.url));
-  const r = spawnSync('python3', [script, JSON.stringify(task)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.error) return { error: `python3 not runnable (${r.error.message})` };
+  const python = process.env.TORCH_PYTHON ?? 'python3';
+  const r = spawnSync(python, [script, JSON.stringify(task)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.error)
+    throw new Error(
+      `PyTorch reference: ${python} not runnable (${r.error.message}); set TORCH_PYTHON or pass --no-torch`,
+    );
   const line = r.stdout.trim().split('\n').pop() ?? '';
+  let out: Record<string, unknown> & { error?: string };
   try {
-    return JSON.parse(line) as Record<string, unknown>;
+    out = JSON.parse(line) as Record<string, unknown>;
   } catch {
-    return { error: `PyTorch reference failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}` };
+    throw new Error(`PyTorch reference failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
   }
+  if (r.status !== 0 || out.error)
+    throw new Error(
+      `PyTorch reference failed (${python}): ${out.error ?? r.stderr.trim().split('\n').pop()}; set TORCH_PYTHON or pass --no-torch`,
+    );
+  return out;
+}
+
+/** One line naming the pinned reference: version, threads, dtype, attention implementation. */
+export function torchLabel(t: Record<string, unknown>): string {
+  return `PyTorch ${String(t.torch)}, ${String(t.threads)} threads, ${String(t.dtype)}, eager, attention ${String(t.attn)}`;
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

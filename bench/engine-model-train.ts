@@ -10,7 +10,7 @@ import { Runner } from '../engine/runner';
 import { TrainProgram } from '../engine/programs/train';
 import { decoderForwardFlops } from '../engine/model';
 import { initLoraWeights, loraConfig } from '../engine/lora';
-import { benchModel, matmulPeak, paramCount, torchRef } from './engine-model-common';
+import { benchModel, matmulPeak, paramCount, torchLabel, torchRef } from './engine-model-common';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -25,7 +25,8 @@ const B = 16;
 const T = 128;
 
 const m = benchModel();
-const runner = new Runner({ intraOpThreads: THREADS });
+// Normal priority (the Runner defaults to nice 10): the PyTorch reference runs at 0 on this shared machine.
+const runner = new Runner({ intraOpThreads: THREADS, nice: 0 });
 console.log(
   `model: ${(paramCount(m.weights) / 1e6).toFixed(1)}M params; batch ${B} x ${T} tokens; ${K} steps per run; ${THREADS} threads; load ${loadavg()[0].toFixed(2)}`,
 );
@@ -66,14 +67,14 @@ console.log(`matrix-multiply peak through onnxruntime-node now (2048^3, best of 
 const fullMs = await measure('full', false);
 const loraMs = await measure('lora r16', true);
 await runner.close();
-const torch = args.includes('--no-torch')
+const torch: Record<string, unknown> = args.includes('--no-torch')
   ? { error: 'skipped (--no-torch)' }
   : torchRef({ task: 'train', threads: THREADS, config: m.raw, batch: B, seq: T, steps: QUICK ? 2 : 4 });
-if (torch.error) console.log(`PyTorch comparison not run: ${torch.error}`);
+if (torch.error) console.log(`PyTorch comparison not run: ${String(torch.error)}`);
 else {
   const tm = (torch.train as { ms_per_step: number }).ms_per_step;
   console.log(
-    `torch full ${tm.toFixed(0).padStart(6)} ms/step  ${((B * T * 1000) / tm).toFixed(0).padStart(6)} tokens/s  (PyTorch ${String(torch.torch)}, ${String(torch.threads)} threads, eager float32)`,
+    `torch full ${tm.toFixed(0).padStart(6)} ms/step  ${((B * T * 1000) / tm).toFixed(0).padStart(6)} tokens/s  (${torchLabel(torch)})`,
   );
   console.log(`ours/torch speed: full ${(tm / fullMs).toFixed(2)}, LoRA vs torch full ${(tm / loraMs).toFixed(2)}`);
 }

@@ -123,6 +123,59 @@ function mlp(m: DecoderParams, x: Tensor, p: string): Tensor {
 }
 
 /**
+ * The attention of one layer: given its queries [B, T, kvHeads, G, headDim] (RoPE applied, scaled
+ * by 1 / sqrt(headDim)), keys [B, T, kvHeads, headDim] (RoPE applied) and values [B, T, kvHeads,
+ * headDim] of the T new tokens, returns the context [B, T, numHeads * headDim]. What the keys are
+ * attended with (the sequence itself, a KV cache) and what is kept of them is the attention's.
+ */
+export type Attention = (layer: number, q: Tensor, k: Tensor, v: Tensor) => Tensor;
+
+/**
+ * The decoder: embedding, the layers (each: RMSNorm, q/k/v projections, RoPE, `attention`, output
+ * projection, residual, RMSNorm, SwiGLU MLP, residual) and the final norm, over tokens [B, T] int64
+ * at int64 positions [B, T]. Returns the final-norm hidden states [B, T, hidden].
+ */
+export function decoderLayers(m: DecoderParams, tokens: Tensor, positions: Tensor, attention: Attention): Tensor {
+  const c = m.config;
+  const G = c.numHeads / c.numKvHeads;
+  const D = c.headDim;
+  const { cos, sin } = ropeAngles(c, positions); // [B, T, D/2]
+  const cosQ = op.unsqueeze(cos, [2, 3]); // [B, T, 1, 1, D/2]
+  const sinQ = op.unsqueeze(sin, [2, 3]);
+  const cosK = op.unsqueeze(cos, [2]); // [B, T, 1, D/2]
+  const sinK = op.unsqueeze(sin, [2]);
+  const scale = 1 / Math.sqrt(D);
+  let h = embed(m, tokens);
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = `model.layers.${l}.`;
+    const x = rmsNorm(h, m.weight(`${p}input_layernorm.weight`), c.rmsNormEps);
+    const q = op.reshape(linear(m, x, `${p}self_attn.q_proj`, c.qkvBias), [0, 0, c.numKvHeads, G, D]);
+    const k = op.reshape(linear(m, x, `${p}self_attn.k_proj`, c.qkvBias), [0, 0, c.numKvHeads, D]);
+    const v = op.reshape(linear(m, x, `${p}self_attn.v_proj`, c.qkvBias), [0, 0, c.numKvHeads, D]);
+    const ctx = attention(l, op.mul(applyRope(q, cosQ, sinQ), scale), applyRope(k, cosK, sinK), v);
+    h = op.add(h, linear(m, ctx, `${p}self_attn.o_proj`, c.oBias));
+    h = op.add(h, mlp(m, rmsNorm(h, m.weight(`${p}post_attention_layernorm.weight`), c.rmsNormEps), p));
+  }
+  return rmsNorm(h, m.weight('model.norm.weight'), c.rmsNormEps);
+}
+
+/**
+ * Causal attention of a sequence over itself under an additive bias [B, 1, 1, T, T]
+ * (causalPaddingBias); each layer's keys and values, [B, kvHeads, T, headDim], go to `kv`.
+ */
+export function causalAttention(c: DecoderConfig, bias: Tensor, kv: LayerKV[]): Attention {
+  return (_l, q, k, v) => {
+    const qr = op.transpose(q, [0, 2, 3, 1, 4]); // [B, Hkv, G, T, D]
+    const kr = op.transpose(k, [0, 2, 1, 3]); // [B, Hkv, T, D]
+    const vt = op.transpose(v, [0, 2, 1, 3]);
+    kv.push({ k: kr, v: vt });
+    const scores = op.add(op.matmul(qr, op.unsqueeze(op.transposeLast2(kr), [2])), bias); // [B, Hkv, G, T, T]
+    const ctx = op.matmul(op.softmax(scores, -1), op.unsqueeze(vt, [2])); // [B, Hkv, G, T, D]
+    return op.reshape(op.transpose(ctx, [0, 3, 1, 2, 4]), [0, 0, c.numHeads * c.headDim]);
+  };
+}
+
+/**
  * The decoder over full sequences: tokens [B, T] int64, mask [B, T] (1 = token, 0 = padding, left
  * or right), positions [B, T] int64 (default from the mask). Returns the final-norm hidden states
  * and each layer's keys/values (for a KV cache).
@@ -133,35 +186,9 @@ export function decoderForward(
   mask: Tensor,
   positions: Tensor = positionsFromMask(mask),
 ): ForwardResult {
-  const c = m.config;
-  const G = c.numHeads / c.numKvHeads;
-  const D = c.headDim;
-  const { cos, sin } = ropeAngles(c, positions); // [B, T, D/2]
-  const cosQ = op.unsqueeze(cos, [2, 3]); // [B, T, 1, 1, D/2]
-  const sinQ = op.unsqueeze(sin, [2, 3]);
-  const cosK = op.unsqueeze(cos, [2]); // [B, T, 1, D/2]
-  const sinK = op.unsqueeze(sin, [2]);
-  const bias = causalPaddingBias(mask);
-  const scale = 1 / Math.sqrt(D);
-  let h = embed(m, tokens);
   const kv: LayerKV[] = [];
-  for (let l = 0; l < c.numLayers; l++) {
-    const p = `model.layers.${l}.`;
-    const x = rmsNorm(h, m.weight(`${p}input_layernorm.weight`), c.rmsNormEps);
-    const q = op.reshape(linear(m, x, `${p}self_attn.q_proj`, c.qkvBias), [0, 0, c.numKvHeads, G, D]);
-    const k = op.reshape(linear(m, x, `${p}self_attn.k_proj`, c.qkvBias), [0, 0, c.numKvHeads, D]);
-    const v = op.reshape(linear(m, x, `${p}self_attn.v_proj`, c.qkvBias), [0, 0, c.numKvHeads, D]);
-    const qr = op.transpose(op.mul(applyRope(q, cosQ, sinQ), scale), [0, 2, 3, 1, 4]); // [B, Hkv, G, T, D]
-    const kr = op.transpose(applyRope(k, cosK, sinK), [0, 2, 1, 3]); // [B, Hkv, T, D]
-    const vt = op.transpose(v, [0, 2, 1, 3]);
-    kv.push({ k: kr, v: vt });
-    const scores = op.add(op.matmul(qr, op.unsqueeze(op.transposeLast2(kr), [2])), bias); // [B, Hkv, G, T, T]
-    const ctx = op.matmul(op.softmax(scores, -1), op.unsqueeze(vt, [2])); // [B, Hkv, G, T, D]
-    const merged = op.reshape(op.transpose(ctx, [0, 3, 1, 2, 4]), [0, 0, c.numHeads * D]);
-    h = op.add(h, linear(m, merged, `${p}self_attn.o_proj`, c.oBias));
-    h = op.add(h, mlp(m, rmsNorm(h, m.weight(`${p}post_attention_layernorm.weight`), c.rmsNormEps), p));
-  }
-  return { hidden: rmsNorm(h, m.weight('model.norm.weight'), c.rmsNormEps), kv };
+  const hidden = decoderLayers(m, tokens, positions, causalAttention(m.config, causalPaddingBias(mask), kv));
+  return { hidden, kv };
 }
 
 /** Logits from final hidden states [..., hidden] -> [..., vocab] (tied head reads the embedding). */
@@ -170,48 +197,42 @@ export function lmHead(m: DecoderParams, hidden: Tensor): Tensor {
   return linear(m, hidden, 'lm_head', false);
 }
 
-export interface DecodeStepInputs {
-  /** The new token of each row, int64 [B, 1]. */
-  token: Tensor;
-  /** Its RoPE position, int64 [B, 1]. */
-  position: Tensor;
-  /** Caches [B, kvHeads, S, headDim] per layer. */
-  cache: LayerKV[];
-  /** ScatterND indices [B, kvHeads, 3] addressing (b, h, slot) of this step. */
-  slotIndex: Tensor;
-  /** Additive bias over cache slots, [B, 1, 1, S] (0 = attend). */
+/** Keys and values [B, kvHeads, S, headDim] with an additive bias over their S slots (0 = attend). */
+export interface KVSegment extends LayerKV {
+  /** Broadcastable to [B, kvHeads, G, S]. */
   bias: Tensor;
 }
 
-/** One decoding step against a pre-allocated KV cache, written in place with ScatterND. */
-export function decodeStep(m: DecoderParams, s: DecodeStepInputs): { hidden: Tensor; cache: LayerKV[] } {
-  const c = m.config;
+/**
+ * Attention of ONE new token per row over KV segments, attended jointly (one softmax over their
+ * concatenation): `segments(layer, k, v)` gets this token's key and value, [B, kvHeads, headDim]
+ * each, and returns the segments (a read-only prompt cache, a cache this step writes, ...).
+ */
+export function cachedAttention(
+  c: DecoderConfig,
+  segments: (layer: number, k: Tensor, v: Tensor) => KVSegment[],
+): Attention {
   const G = c.numHeads / c.numKvHeads;
-  const D = c.headDim;
-  const { cos, sin } = ropeAngles(c, s.position); // [B, 1, D/2]
-  const cosQ = op.unsqueeze(cos, [1]); // [B, 1, 1, D/2]
-  const sinQ = op.unsqueeze(sin, [1]);
-  const scale = 1 / Math.sqrt(D);
-  let h = embed(m, s.token); // [B, 1, H]
-  const cache: LayerKV[] = [];
-  for (let l = 0; l < c.numLayers; l++) {
-    const p = `model.layers.${l}.`;
-    const x = rmsNorm(h, m.weight(`${p}input_layernorm.weight`), c.rmsNormEps);
-    const q = op.reshape(linear(m, x, `${p}self_attn.q_proj`, c.qkvBias), [0, c.numKvHeads, G, D]);
-    const k = op.reshape(linear(m, x, `${p}self_attn.k_proj`, c.qkvBias), [0, c.numKvHeads, D]);
-    const v = op.reshape(linear(m, x, `${p}self_attn.v_proj`, c.qkvBias), [0, c.numKvHeads, D]);
-    const qr = op.mul(applyRope(q, cosQ, sinQ), scale); // [B, Hkv, G, D]
-    const kr = applyRope(k, cos, sin); // [B, Hkv, D]
-    const kc = op.scatterND(s.cache[l].k, s.slotIndex, kr);
-    const vc = op.scatterND(s.cache[l].v, s.slotIndex, v);
-    cache.push({ k: kc, v: vc });
-    const scores = op.add(op.matmul(qr, op.transposeLast2(kc)), s.bias); // [B, Hkv, G, S]
-    const ctx = op.matmul(op.softmax(scores, -1), vc); // [B, Hkv, G, D]
-    const merged = op.reshape(ctx, [0, 1, c.numHeads * D]);
-    h = op.add(h, linear(m, merged, `${p}self_attn.o_proj`, c.oBias));
-    h = op.add(h, mlp(m, rmsNorm(h, m.weight(`${p}post_attention_layernorm.weight`), c.rmsNormEps), p));
-  }
-  return { hidden: rmsNorm(h, m.weight('model.norm.weight'), c.rmsNormEps), cache };
+  return (l, q, k, v) => {
+    const qr = op.reshape(q, [0, c.numKvHeads, G, c.headDim]); // T = 1
+    const segs = segments(l, op.reshape(k, [0, c.numKvHeads, c.headDim]), op.reshape(v, [0, c.numKvHeads, c.headDim]));
+    const scores = segs.map((s) => op.add(op.matmul(qr, op.transposeLast2(s.k)), s.bias)); // [B, Hkv, G, S_i]
+    let ctx: Tensor;
+    if (segs.length === 1) ctx = op.matmul(op.softmax(scores[0], -1), segs[0].v);
+    else {
+      const w = op.softmax(op.concat(scores, -1), -1);
+      const g = q.graph;
+      let start: Tensor = op.ints(g, [0]);
+      const parts = segs.map((s, i) => {
+        const end = op.add(start, op.reshape(op.dimOf(scores[i], 3), [1]));
+        const part = op.matmul(op.slice(w, start, end, [3]), s.v);
+        start = end;
+        return part;
+      });
+      ctx = parts.reduce((a, b) => op.add(a, b)); // [B, Hkv, G, D]
+    }
+    return op.reshape(ctx, [0, 1, c.numHeads * c.headDim]);
+  };
 }
 
 /** Matmul FLOPs of a forward pass over B x T tokens (2 per multiply-add; attention included). */
@@ -222,59 +243,4 @@ export function decoderForwardFlops(c: DecoderConfig, b: number, t: number): num
   const tokens = b * t;
   const perLayer = 2 * tokens * (H * q * 2 + H * kv * 2 + 3 * H * c.intermediateSize) + 2 * 2 * b * t * t * q;
   return c.numLayers * perLayer + 2 * tokens * H * c.vocabSize;
-}
-
-export interface ChunkedDecodeStepInputs {
-  token: Tensor;
-  position: Tensor;
-  /** Caches of the tokens before this chunk, [B, kvHeads, S, headDim] per layer (read only). */
-  big: LayerKV[];
-  /** Additive bias over `big`'s slots, [B, 1, 1, S]. */
-  bigBias: Tensor;
-  /** Caches of this chunk, [B, kvHeads, C, headDim] per layer (written by ScatterND). */
-  small: LayerKV[];
-  /** ScatterND indices [B, kvHeads, 3] of this step's slot in `small`. */
-  slotIndex: Tensor;
-  /** Additive bias over `small`'s slots, broadcastable to [B, 1, 1, C]. */
-  smallBias: Tensor;
-}
-
-/**
- * One decoding step against a two-level cache: a large read-only cache of earlier chunks and a small
- * cache of the current chunk that each step writes. Softmax runs jointly over both (shared max and
- * normaliser), so the result equals attention over their concatenation.
- */
-export function decodeStepChunked(m: DecoderParams, s: ChunkedDecodeStepInputs): { hidden: Tensor; small: LayerKV[] } {
-  const c = m.config;
-  const G = c.numHeads / c.numKvHeads;
-  const D = c.headDim;
-  const { cos, sin } = ropeAngles(c, s.position);
-  const cosQ = op.unsqueeze(cos, [1]);
-  const sinQ = op.unsqueeze(sin, [1]);
-  const scale = 1 / Math.sqrt(D);
-  let h = embed(m, s.token);
-  const small: LayerKV[] = [];
-  for (let l = 0; l < c.numLayers; l++) {
-    const p = `model.layers.${l}.`;
-    const x = rmsNorm(h, m.weight(`${p}input_layernorm.weight`), c.rmsNormEps);
-    const q = op.reshape(linear(m, x, `${p}self_attn.q_proj`, c.qkvBias), [0, c.numKvHeads, G, D]);
-    const k = op.reshape(linear(m, x, `${p}self_attn.k_proj`, c.qkvBias), [0, c.numKvHeads, D]);
-    const v = op.reshape(linear(m, x, `${p}self_attn.v_proj`, c.qkvBias), [0, c.numKvHeads, D]);
-    const qr = op.mul(applyRope(q, cosQ, sinQ), scale); // [B, Hkv, G, D]
-    const kr = applyRope(k, cos, sin);
-    const ks = op.scatterND(s.small[l].k, s.slotIndex, kr);
-    const vs = op.scatterND(s.small[l].v, s.slotIndex, v);
-    small.push({ k: ks, v: vs });
-    const sb = op.add(op.matmul(qr, op.transposeLast2(s.big[l].k)), s.bigBias); // [B, Hkv, G, S]
-    const ss = op.add(op.matmul(qr, op.transposeLast2(ks)), s.smallBias); // [B, Hkv, G, C]
-    const mx = op.max(op.reduceMax(sb, [-1], true), op.reduceMax(ss, [-1], true));
-    const eb = op.exp(op.sub(sb, mx));
-    const es = op.exp(op.sub(ss, mx));
-    const den = op.add(op.reduceSum(eb, [-1], true), op.reduceSum(es, [-1], true));
-    const ctx = op.div(op.add(op.matmul(eb, s.big[l].v), op.matmul(es, vs)), den); // [B, Hkv, G, D]
-    const merged = op.reshape(ctx, [0, 1, c.numHeads * D]);
-    h = op.add(h, linear(m, merged, `${p}self_attn.o_proj`, c.oBias));
-    h = op.add(h, mlp(m, rmsNorm(h, m.weight(`${p}post_attention_layernorm.weight`), c.rmsNormEps), p));
-  }
-  return { hidden: rmsNorm(h, m.weight('model.norm.weight'), c.rmsNormEps), small };
 }

@@ -3,11 +3,11 @@ import * as op from '../ops';
 import type { Runner } from '../runner';
 import { checkSequenceLength } from '../model/config';
 import {
-  type LayerKV,
   type DecoderParams,
-  decodeStep,
-  decodeStepChunked,
+  type LayerKV,
+  cachedAttention,
   decoderForward,
+  decoderLayers,
   lmHead,
   NEG_INF,
 } from '../model/decoder';
@@ -22,21 +22,47 @@ export interface GenerateProgramOptions {
   lora?: LoraConfig;
   /** Read base weights from the runner's state `param.<name>` (full fine-tuning) instead of initializers. */
   weightsFromState?: boolean;
-  /**
-   * Decode steps per KV-cache chunk (default 1 = one cache written every step). With C > 1 the steps
-   * of a chunk write a small cache merged into the big one once per chunk (a Loop nested in a Loop),
-   * dividing onnxruntime's per-step cache copies by C; the run may compute up to C - 1 steps past the
-   * point where every row is done. Measured here it was 5% faster at batch 64 x 128-token prompts but
-   * 35% slower at 16 x 256 and 3x slower for a 0.5B model at batch 2 (the nested Loop costs more
-   * than the copies it saves), so it is off by default.
-   */
-  cacheChunk?: number;
+}
+
+/** Candidates a top-p < 1 step takes from TopK before it falls back to sorting the whole vocabulary. */
+export const TOP_P_CANDIDATES = 64;
+
+/** A copy of `t` that lives in graph `b`, so the ops built on it land in that If branch. */
+function local(b: Graph, t: Tensor): Tensor {
+  return b.addNode('Identity', [t], [{ dtype: t.dtype, shape: t.shape }])[0];
+}
+
+/**
+ * Top-p sampling by inverse CDF over the most likely tokens first: the probabilities `p` [B, K]
+ * sorted in decreasing order with their token ids `idx`, K up to the whole vocabulary. Keeps the
+ * smallest prefix whose mass reaches `topP` (the most likely token always) and picks the token
+ * whose cumulative kept mass first exceeds u times the kept total.
+ */
+function sampleSorted(p: Tensor, idx: Tensor, u: Tensor, topP: Tensor): Tensor {
+  const g = p.graph;
+  const cum = op.cumSum(p, 1);
+  const keep = op.less(op.sub(cum, p), topP); // always keeps the most likely token
+  const pk = op.where(keep, p, op.scalar(g, 0, 'float32'));
+  const total = op.reduceSum(pk, [1], true);
+  const thr = op.mul(op.unsqueeze(u, [1]), total);
+  const below = op.reduceSum(op.cast(op.lessOrEqual(op.cumSum(pk, 1), thr), 'int64'), [1], true);
+  const nKeep = op.reduceSum(op.cast(keep, 'int64'), [1], true);
+  const k = op.min(below, op.sub(nKeep, op.scalar(g, 1, 'int64')));
+  return op.squeeze(op.gatherElements(idx, k, 1), [1]);
 }
 
 /**
  * Next token from logits [B, V]: greedy when temperature <= 0, else top-p sampling by inverse CDF
  * with the given uniform noise [B]. Returns the token [B] and its log-probability [B] under the
  * temperature-scaled distribution before top-p truncation (temperature 1 when greedy).
+ *
+ * Nothing sorts the vocabulary unless it must (If branches, so only one path runs): greedy is an
+ * ArgMax; top-p = 1 walks the CDF in vocabulary order; top-p < 1 takes the TOP_P_CANDIDATES most
+ * likely tokens and sorts the whole vocabulary only for the rows whose candidates hold less than
+ * top-p of the mass (with a margin for float rounding of the cumulative sum). Every path samples
+ * exactly from the top-p distribution; for top-p < 1 the token a noise value selects is the one
+ * the full sort selects, while for top-p = 1 the CDF's order (vocabulary order, not probability
+ * order) makes a given noise value select another token than a sorted walk would.
  */
 export function sampleToken(
   logits: Tensor,
@@ -49,18 +75,52 @@ export function sampleToken(
   const greedy = op.lessOrEqual(temperature, op.scalar(g, 0, 'float32'));
   const t = op.where(greedy, op.scalar(g, 1, 'float32'), temperature);
   const logp = op.logSoftmax(op.div(logits, t), -1);
-  const [vals, idx] = op.topK(logp, vocab, -1, true, true);
-  const p = op.exp(vals);
-  const cum = op.cumSum(p, 1);
-  const keep = op.less(op.sub(cum, p), topP); // always keeps the most likely token
-  const pk = op.where(keep, p, op.scalar(g, 0, 'float32'));
-  const total = op.reduceSum(pk, [1], true);
-  const thr = op.mul(op.unsqueeze(u, [1]), total);
-  const below = op.reduceSum(op.cast(op.lessOrEqual(op.cumSum(pk, 1), thr), 'int64'), [1], true);
-  const nKeep = op.reduceSum(op.cast(keep, 'int64'), [1], true);
-  const k = op.min(below, op.sub(nKeep, op.scalar(g, 1, 'int64')));
-  const sampled = op.squeeze(op.gatherElements(idx, k, 1), [1]);
-  const token = op.where(greedy, op.argMax(logits, -1), sampled);
+  const K = Math.min(vocab, TOP_P_CANDIDATES);
+  const [token] = op.ifElse(
+    g,
+    greedy,
+    (b) => [op.argMax(local(b, logits), -1)],
+    (b) =>
+      op.ifElse(
+        b,
+        op.greaterOrEqual(local(b, topP), op.scalar(b, 1, 'float32')),
+        (b1) => {
+          // The whole distribution in vocabulary order: no sort.
+          const p = op.exp(local(b1, logp));
+          const cum = op.cumSum(p, 1);
+          const total = op.slice(cum, op.ints(b1, [vocab - 1]), op.ints(b1, [vocab]), [1]); // [B, 1]
+          const thr = op.mul(op.unsqueeze(local(b1, u), [1]), total);
+          const below = op.reduceSum(op.cast(op.lessOrEqual(cum, thr), 'int64'), [1]);
+          return [op.min(below, op.scalar(b1, vocab - 1, 'int64'))];
+        },
+        (b1) => {
+          const lp = local(b1, logp);
+          const uu = local(b1, u);
+          const tp = local(b1, topP);
+          const [vals, idx] = op.topK(lp, K, -1, true, true);
+          const pK = op.exp(vals);
+          const fromK = sampleSorted(pK, idx, uu, tp);
+          if (K === vocab) return [fromK];
+          // Rows whose K candidates hold top-p of the mass (every later token then has a preceding
+          // mass >= top-p, so it is not kept) are done; the others sort the whole vocabulary.
+          const massK = op.reduceSum(pK, [1]);
+          const short = op.less(massK, op.add(tp, op.scalar(b1, 1e-6, 'float32'))); // [B]
+          const anyShort = op.greater(op.reduceSum(op.cast(short, 'int64'), [0]), op.scalar(b1, 0, 'int64'));
+          return op.ifElse(
+            b1,
+            anyShort,
+            (b2) => {
+              const rows = op.transpose(op.emit1('NonZero', [local(b2, short)], 'int64', [1, null])); // [n, 1]
+              const sub = op.gatherND(local(b2, lp), rows); // [n, V]
+              const [sv, si] = op.topK(sub, vocab, -1, true, true);
+              const tok = sampleSorted(op.exp(sv), si, op.gatherND(local(b2, uu), rows), local(b2, tp));
+              return [op.scatterND(local(b2, fromK), rows, tok)];
+            },
+            (b2) => [local(b2, fromK)],
+          );
+        },
+      ),
+  );
   const lp = op.squeeze(op.gatherElements(logp, op.unsqueeze(token, [1]), 1), [1]);
   return { token, logp: lp };
 }
@@ -70,8 +130,9 @@ export function sampleToken(
  * in [0, 1) (N = max new tokens), `temperature`, `top_p`, `eos` int64 [E], `pad_id` int64 scalar,
  * `stop_seqs` int64 [S, L] (token sequences right-aligned, -1 = wildcard padding; S may be 0), and
  * `lora_scale` with LoRA. One prefill, then an ONNX Loop that samples and decodes one token per
- * iteration against a KV cache pre-allocated for P + N slots and written in place by ScatterND; the
- * loop ends when every row has emitted EOS or a stop sequence. Outputs `tokens` [n, B] and
+ * iteration against the prompt's KV (read from outside the Loop) and a cache of N slots for the
+ * generated tokens (carried, written by ScatterND); the loop ends when every row has emitted EOS or
+ * a stop sequence. Outputs `tokens` [n, B] and
  * `logprobs` [n, B] (n <= N; after a row stops its tokens are pad_id with log-prob 0).
  */
 export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOptions = {}): Graph {
@@ -89,8 +150,8 @@ export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOpti
   const m: DecoderParams = decoderParams(g, c, model.weights, o.lora && scale ? { config: o.lora, scale } : undefined);
   const i64s = (v: number) => op.scalar(g, v, 'int64');
 
-  // Prefill.
-  const { hidden, kv } = decoderForward(m, prompt, promptMask);
+  // Prefill: the prompt's keys and values stay outside the loop, read by every step without a copy.
+  const { hidden, kv: promptKV } = decoderForward(m, prompt, promptMask);
   const P = op.dimOf(prompt, 1);
   const N = op.dimOf(noise, 1);
   const B = op.dimOf(prompt, 0);
@@ -98,32 +159,20 @@ export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOpti
   const logits0 = op.squeeze(lmHead(m, last), [1]); // [B, V]
   const Hkv = c.numKvHeads;
   const D = c.headDim;
-  const zerosKV = op.constantOfShape(
-    op.concat([op.reshape(B, [1]), op.ints(g, [Hkv]), op.reshape(N, [1]), op.ints(g, [D])], 0),
-    0,
-    'float32',
-  );
-  const cache0: Tensor[] = kv.flatMap((l) => [op.concat([l.k, zerosKV], 2), op.concat([l.v, zerosKV], 2)]);
-  // Key validity over the P + N slots: the prompt's real tokens, then generated slots up to the current one.
-  const S = op.add(P, N);
-  const slots = op.range(i64s(0), S, i64s(1)); // [S]
-  const promptValid = op.concat(
-    [
-      op.cast(promptMask, 'bool'),
-      op.cast(op.constantOfShape(op.concat([op.reshape(B, [1]), op.reshape(N, [1])], 0), 0, 'int64'), 'bool'),
-    ],
-    1,
-  ); // [B, S]
-  const isGenSlot = op.greaterOrEqual(slots, P); // [S]
+  const zero = op.scalar(g, 0, 'float32');
+  const negInf = op.scalar(g, NEG_INF, 'float32');
+  const promptBias = op.unsqueeze(op.where(op.cast(promptMask, 'bool'), zero, negInf), [1, 2]); // [B, 1, 1, P]
+  // The generated tokens' keys and values: a cache of N slots per layer that the Loop carries and
+  // each step writes one slot of (ScatterND). onnxruntime copies a carried tensor it updates, so
+  // keeping the prompt out of it makes the per-step copy N slots long instead of P + N.
+  const genShape = op.concat([op.reshape(B, [1]), op.ints(g, [Hkv]), op.reshape(N, [1]), op.ints(g, [D])], 0);
+  const gen0 = op.constantOfShape(genShape, 0, 'float32');
+  const cache0: Tensor[] = promptKV.flatMap(() => [gen0, gen0]);
+  const genSlots = op.range(i64s(0), N, i64s(1)); // [N]
+  const bhShape = op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, 1])], 0);
   // (b, h) grid for ScatterND indices [B, Hkv, 3].
-  const bIdx = op.expand(
-    op.reshape(op.range(i64s(0), B, i64s(1)), [-1, 1, 1]),
-    op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, 1])], 0),
-  );
-  const hIdx = op.expand(
-    op.reshape(op.range(i64s(0), i64s(Hkv), i64s(1)), [1, Hkv, 1]),
-    op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, 1])], 0),
-  );
+  const bIdx = op.expand(op.reshape(op.range(i64s(0), B, i64s(1)), [-1, 1, 1]), bhShape);
+  const hIdx = op.expand(op.reshape(op.range(i64s(0), i64s(Hkv), i64s(1)), [1, Hkv, 1]), bhShape);
   const bh = op.concat([bIdx, hIdx], 2); // [B, Hkv, 2]
   const pos0 = op.reduceSum(op.cast(promptMask, 'int64'), [1]); // [B] real prompt tokens
   const done0 = op.cast(op.constantOfShape(op.reshape(B, [1]), 0, 'int64'), 'bool');
@@ -132,7 +181,7 @@ export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOpti
   const stopCare = op.greaterOrEqual(stopSeqs, i64s(0)); // [S, L]
   const V = c.vocabSize;
 
-  /** Sampling, EOS and stop-sequence bookkeeping of one step (shared by both cache layouts). */
+  /** Sampling, EOS and stop-sequence bookkeeping of one step. */
   const advance = (logits: Tensor, done: Tensor, hist: Tensor, t: Tensor) => {
     const u = op.squeeze(op.gather(noise, op.reshape(t, [1]), 1), [1]); // [B]
     const s = sampleToken(logits, u, temperature, topP, V);
@@ -155,117 +204,35 @@ export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOpti
     return { token, logp, doneNext, histNext, active: op.not(done) };
   };
   const allDone = (done: Tensor) => op.cast(op.reduceMin(op.cast(done, 'int64'), [0]), 'bool');
-  const bhShape = op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, 1])], 0);
-  const slotIndexAt = (slot: Tensor) => op.concat([bh, op.expand(op.reshape(slot, [1, 1, 1]), bhShape)], 2);
-  const zero = op.scalar(g, 0, 'float32');
-  const negInf = op.scalar(g, NEG_INF, 'float32');
-  const chunk = o.cacheChunk ?? 1;
-  let scans: Tensor[];
-  if (chunk <= 1) {
-    const res = op.loop(g, {
-      tripCount: N,
-      cond: op.cast(op.scalar(g, 1, 'int64'), 'bool'),
-      carried: [logits0, done0, hist0, ...cache0],
-      name: 'decode',
-      body: ({ iter, carried }) => {
-        const [logits, done, hist] = carried;
-        const cache: LayerKV[] = [];
-        for (let l = 0; l < c.numLayers; l++) cache.push({ k: carried[3 + 2 * l], v: carried[4 + 2 * l] });
-        const a = advance(logits, done, hist, iter);
-        const slot = op.add(P, iter);
-        const valid = op.or(promptValid, op.unsqueeze(op.and(isGenSlot, op.lessOrEqual(slots, slot)), [0])); // [B, S]
-        const step = decodeStep(m, {
-          token: op.unsqueeze(a.token, [1]),
-          position: op.unsqueeze(op.add(pos0, iter), [1]),
-          cache,
-          slotIndex: slotIndexAt(slot),
-          bias: op.unsqueeze(op.where(valid, zero, negInf), [1, 2]),
-        });
-        return {
-          cond: op.not(allDone(a.doneNext)),
-          carried: [
-            op.squeeze(lmHead(m, step.hidden), [1]),
-            a.doneNext,
-            a.histNext,
-            ...step.cache.flatMap((x) => [x.k, x.v]),
-          ],
-          scans: [a.token, a.logp, a.active],
-        };
-      },
-    });
-    scans = res.scans;
-  } else {
-    // Two-level cache: the steps of a chunk write a small [B, Hkv, C, D] cache and read the big one
-    // (outer scope, no copy); the chunk is written into the big cache once at its end. onnxruntime
-    // copies a Loop-carried tensor that ScatterND updates, so this divides the copying by C.
-    const C = chunk;
-    const nChunks = op.div(N, i64s(C)); // the caller pads N to a multiple of C
-    const smallShape = op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, C, D])], 0);
-    const cSlots = op.range(i64s(0), i64s(C), i64s(1)); // [C]
-    const bhC = op.expand(op.unsqueeze(bh, [2]), op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, C, 2])], 0)); // [B, Hkv, C, 2]
-    const res = op.loop(g, {
-      tripCount: nChunks,
-      cond: op.cast(op.scalar(g, 1, 'int64'), 'bool'),
-      carried: [logits0, done0, hist0, ...cache0],
-      name: 'decode_chunk',
-      body: ({ iter: ci, carried }) => {
-        const [logits, done, hist] = carried;
-        const big: LayerKV[] = [];
-        for (let l = 0; l < c.numLayers; l++) big.push({ k: carried[3 + 2 * l], v: carried[4 + 2 * l] });
-        const start = op.mul(ci, i64s(C));
-        const bigValid = op.or(promptValid, op.unsqueeze(op.and(isGenSlot, op.less(slots, op.add(P, start))), [0]));
-        const bigBias = op.unsqueeze(op.where(bigValid, zero, negInf), [1, 2]); // [B, 1, 1, S]
-        const small0 = op.constantOfShape(smallShape, 0, 'float32');
-        const inner = op.loop(ci.graph, {
-          tripCount: C,
-          carried: [logits, done, hist, ...big.flatMap(() => [small0, small0])],
-          name: 'decode_step',
-          body: ({ iter: j, carried: ic }) => {
-            const a = advance(ic[0], ic[1], ic[2], op.add(start, j));
-            const small: LayerKV[] = [];
-            for (let l = 0; l < c.numLayers; l++) small.push({ k: ic[3 + 2 * l], v: ic[4 + 2 * l] });
-            const smallBias = op.reshape(op.where(op.lessOrEqual(cSlots, j), zero, negInf), [1, 1, 1, C]);
-            const step = decodeStepChunked(m, {
-              token: op.unsqueeze(a.token, [1]),
-              position: op.unsqueeze(op.add(pos0, op.add(start, j)), [1]),
-              big,
-              bigBias,
-              small,
-              slotIndex: op.concat([bh, op.expand(op.reshape(j, [1, 1, 1]), bhShape)], 2),
-              smallBias,
-            });
-            return {
-              carried: [
-                op.squeeze(lmHead(m, step.hidden), [1]),
-                a.doneNext,
-                a.histNext,
-                ...step.small.flatMap((x) => [x.k, x.v]),
-              ],
-              scans: [a.token, a.logp, a.active],
-            };
-          },
-        });
-        const [lg, dn, hs, ...smallOut] = inner.carried;
-        const idx = op.concat(
-          [
-            bhC,
-            op.expand(
-              op.reshape(op.add(op.add(P, start), cSlots), [1, 1, C, 1]),
-              op.concat([op.reshape(B, [1]), op.ints(g, [Hkv, C, 1])], 0),
-            ),
-          ],
-          3,
-        ); // [B, Hkv, C, 3]
-        const bigNext = big.flatMap((x, l) => [
-          op.scatterND(x.k, idx, smallOut[2 * l]),
-          op.scatterND(x.v, idx, smallOut[2 * l + 1]),
-        ]);
-        return { cond: op.not(allDone(dn)), carried: [lg, dn, hs, ...bigNext], scans: inner.scans };
-      },
-    });
-    const flat = (x: Tensor) => op.reshape(x, op.concat([op.ints(g, [-1]), op.shapeOf(x, 2, 3)], 0));
-    scans = res.scans.map(flat);
-  }
+  const res = op.loop(g, {
+    tripCount: N,
+    cond: op.cast(op.scalar(g, 1, 'int64'), 'bool'),
+    carried: [logits0, done0, hist0, ...cache0],
+    name: 'decode',
+    body: ({ iter, carried }) => {
+      const [logits, done, hist] = carried;
+      const a = advance(logits, done, hist, iter);
+      const slotIndex = op.concat([bh, op.expand(op.reshape(iter, [1, 1, 1]), bhShape)], 2); // [B, Hkv, 3]
+      const genBias = op.reshape(op.where(op.lessOrEqual(genSlots, iter), zero, negInf), [1, 1, 1, -1]); // [1, 1, 1, N]
+      const gen: LayerKV[] = [];
+      const attention = cachedAttention(c, (l, k, v) => {
+        const kc = op.scatterND(carried[3 + 2 * l], slotIndex, k);
+        const vc = op.scatterND(carried[4 + 2 * l], slotIndex, v);
+        gen.push({ k: kc, v: vc });
+        return [
+          { ...promptKV[l], bias: promptBias },
+          { k: kc, v: vc, bias: genBias },
+        ];
+      });
+      const h = decoderLayers(m, op.unsqueeze(a.token, [1]), op.unsqueeze(op.add(pos0, iter), [1]), attention);
+      return {
+        cond: op.not(allDone(a.doneNext)),
+        carried: [op.squeeze(lmHead(m, h), [1]), a.doneNext, a.histNext, ...gen.flatMap((x) => [x.k, x.v])],
+        scans: [a.token, a.logp, a.active],
+      };
+    },
+  });
+  const scans = res.scans;
   g.output('tokens', scans[0]);
   g.output('logprobs', scans[1]);
   g.output('active', scans[2]);
@@ -316,7 +283,6 @@ export class GenerateProgram {
     readonly tokenizer: TextTokenizer | undefined,
     readonly eos: number[],
     readonly lora?: LoraConfig,
-    readonly cacheChunk = 1,
   ) {}
 
   static async create(
@@ -327,7 +293,7 @@ export class GenerateProgram {
     const name = o.name ?? `generate${o.lora ? '+lora' : ''}`;
     await loadProgram(runner, name, buildGenerateProgram(model, o));
     const eos = o.eos ?? eosTokenIds(model);
-    return new GenerateProgram(runner, name, model, model.tokenizer, eos, o.lora, Math.max(1, o.cacheChunk ?? 1));
+    return new GenerateProgram(runner, name, model, model.tokenizer, eos, o.lora);
   }
 
   async setAdapter(w: LoraWeights): Promise<void> {
@@ -357,10 +323,8 @@ export class GenerateProgram {
     const pad = this.model.config.padTokenId ?? this.tokenizer?.padTokenId ?? 0;
     const b = padBatch(prompts, 'left', pad);
     checkSequenceLength(this.model.config, b.width + N);
-    // The program runs whole cache chunks: pad the step count (the extra steps are dropped).
-    const NC = Math.ceil(N / this.cacheChunk) * this.cacheChunk;
-    const noise = new Float32Array(B * NC);
-    reqs.forEach((r, i) => noise.set(samplingNoise(o.seed ?? 0, r.id, NC), i * NC));
+    const noise = new Float32Array(B * N);
+    reqs.forEach((r, i) => noise.set(samplingNoise(o.seed ?? 0, r.id, N), i * N));
     const eos = o.eos ?? this.eos;
     const stopSeqs = (o.stop ?? []).map((s) => this.tokenizer?.encode(s) ?? []).filter((x) => x.length > 0);
     const Ls = Math.max(1, ...stopSeqs.map((s) => s.length));
@@ -369,7 +333,7 @@ export class GenerateProgram {
     const feeds: Record<string, TensorData> = {
       prompt: b.tokens,
       prompt_mask: b.mask,
-      noise: f32([B, NC], noise),
+      noise: f32([B, N], noise),
       temperature: scalarF32(temperature),
       top_p: scalarF32(topP),
       eos: i64([eos.length], eos),

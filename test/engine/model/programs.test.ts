@@ -14,7 +14,8 @@ import { loadPeftAdapter } from '../../../engine/lora/lora';
 import { TextTokenizer, byteLevelTokenizerFiles } from '../../../engine/tokenizer';
 import { buildForwardProgram } from '../../../engine/programs/forward';
 import { ScoreProgram } from '../../../engine/programs/score';
-import { GenerateProgram, finishRow } from '../../../engine/programs/generate';
+import { GenerateProgram, TOP_P_CANDIDATES, finishRow, sampleToken } from '../../../engine/programs/generate';
+import { Graph } from '../../../engine/graph';
 import { padBatch } from '../../../engine/programs/common';
 import { FIXTURES, maxAbsDiff } from './helpers';
 
@@ -200,20 +201,118 @@ test('text prompts are encoded with the model tokenizer; EOS ids come from the m
   assert.equal(a.text, llama.tokenizer!.decodeComplete(a.tokens, { skipSpecialTokens: true }).text);
 });
 
-test('the two-level (chunked) KV cache gives the same generations as a single cache', async () => {
-  await setup();
-  const o = { maxNewTokens: 11, temperature: 0.9, topP: 0.95, seed: 4, eos: [] };
-  const ref = await (
-    await GenerateProgram.create(runner, llama, { name: 'gen-c1', cacheChunk: 1 })
-  ).generate(prompts, o);
-  for (const chunk of [3, 16]) {
-    const g = await GenerateProgram.create(runner, llama, { name: `gen-c${chunk}`, cacheChunk: chunk });
-    const out = await g.generate(prompts, o);
-    out.forEach((x, i) => {
-      assert.deepEqual(x.tokens, ref[i].tokens, `chunk ${chunk} row ${i}`);
-      assert.ok(maxAbsDiff(x.logprobs, ref[i].logprobs) < 1e-5);
-    });
+/** The exact method in float64: top-p sampling by inverse CDF over the sorted distribution (ties by index). */
+function exactSample(
+  logits: Float32Array,
+  temperature: number,
+  topP: number,
+  u: number,
+): { token: number; margin: number } {
+  const V = logits.length;
+  if (temperature <= 0) {
+    let best = 0;
+    for (let v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
+    return { token: best, margin: Infinity };
   }
+  const mx = Math.max(...logits);
+  const e = Array.from(logits, (x) => Math.exp((x - mx) / temperature));
+  const z = e.reduce((a, b) => a + b, 0);
+  const p = e.map((x) => x / z);
+  // top-p = 1 walks the CDF in vocabulary order, top-p < 1 in decreasing probability.
+  const order = Array.from({ length: V }, (_, i) => i);
+  if (topP < 1) order.sort((a, b) => p[b] - p[a] || a - b);
+  const kept: number[] = [];
+  let before = 0;
+  let margin = Infinity;
+  for (const i of order) {
+    // The kept set's edge is as fragile as the CDF's: a preceding mass within rounding of top-p.
+    if (topP < 1) margin = Math.min(margin, Math.abs(before - topP));
+    if (topP < 1 && before >= topP) break;
+    kept.push(i);
+    before += p[i];
+  }
+  const total = kept.reduce((s, i) => s + p[i], 0);
+  const thr = u * total;
+  let cum = 0;
+  let token = kept[kept.length - 1];
+  for (const i of kept) {
+    const prev = cum;
+    cum += p[i];
+    if (cum > thr) {
+      token = i;
+      margin = Math.min(margin, cum - thr, thr - prev);
+      break;
+    }
+  }
+  return { token, margin };
+}
+
+test('sampling equals the exact method: greedy, top-p = 1, and top-p < 1 from the candidates or the full sort', async () => {
+  const B = 6;
+  const V = 1000; // more than TOP_P_CANDIDATES
+  const g = new Graph('sample');
+  const logits = g.input('logits', 'float32', [B, V]);
+  const u = g.input('u', 'float32', [B]);
+  const temperature = g.input('temperature', 'float32', []);
+  const topP = g.input('top_p', 'float32', []);
+  const s = sampleToken(logits, u, temperature, topP, V);
+  g.output('token', s.token);
+  g.output('logp', s.logp);
+  await runner.load('sample', serializeModel(g));
+  let rng = 12345;
+  const rand = () => (rng = (Math.imul(rng, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  let checked = 0;
+  let fragile = 0;
+  const paths = { candidates: 0, fullSort: 0 };
+  for (let trial = 0; trial < 40; trial++) {
+    // Rows from peaked (the nucleus within the candidates) to flat (the full sort).
+    const lg = new Float32Array(B * V);
+    for (let b = 0; b < B; b++) {
+      const sharp = [8, 4, 2, 0.5, 0.1, (trial % 5) * 2][b];
+      for (let v = 0; v < V; v++) lg[b * V + v] = sharp * Math.log(1 / (v + 1)) * (0.5 + rand()) + rand();
+    }
+    const uu = Float32Array.from({ length: B }, () => Math.floor(rand() * 2 ** 24) / 2 ** 24);
+    for (const [t, p] of [
+      [0, 1],
+      [1, 1],
+      [0.7, 1],
+      [1, 0.9],
+      [0.8, 0.5],
+      [1.3, 0.97],
+    ]) {
+      const r = await runner.run('sample', {
+        logits: { dtype: 'float32', shape: [B, V], data: lg },
+        u: { dtype: 'float32', shape: [B], data: uu },
+        temperature: { dtype: 'float32', shape: [], data: Float32Array.of(t) },
+        top_p: { dtype: 'float32', shape: [], data: Float32Array.of(p) },
+      });
+      const tok = r.outputs.token.data as BigInt64Array;
+      for (let b = 0; b < B; b++) {
+        const row = lg.subarray(b * V, (b + 1) * V);
+        const ex = exactSample(row, t, p, uu[b]);
+        if (p < 1 && t > 0) {
+          const mx = Math.max(...row);
+          const pr = Array.from(row, (x) => Math.exp((x - mx) / t));
+          const z = pr.reduce((a, c) => a + c, 0);
+          const top =
+            pr
+              .sort((a, c) => c - a)
+              .slice(0, TOP_P_CANDIDATES)
+              .reduce((a, c) => a + c, 0) / z;
+          paths[top >= p + 1e-6 ? 'candidates' : 'fullSort']++;
+        }
+        if (ex.margin < 1e-5) {
+          fragile++;
+          continue;
+        }
+        checked++;
+        assert.equal(Number(tok[b]), ex.token, `trial ${trial} T=${t} top_p=${p} row ${b}`);
+      }
+    }
+  }
+  assert.ok(fragile < checked / 50, `${fragile} of ${checked + fragile} draws within float rounding of a boundary`);
+  assert.ok(paths.candidates > 50 && paths.fullSort > 50, `both top-p < 1 paths ran: ${JSON.stringify(paths)}`);
+  await runner.unload('sample');
 });
 
 test('bad inputs are clear errors', async () => {
