@@ -3,11 +3,13 @@
  *   npx tsx bench/engine-profile.ts generate [--width 384|128] [--batch B] [--prompt P] [--new N] [--lora R]
  *        [--top-p X] [--temperature X] [--vocab V] [--nodes K]
  *   npx tsx bench/engine-profile.ts train [--width 128|384] [--batch B] [--seq T] [--lora R] [--nodes K]
+ * --dump FILE writes the run's node events (onnxruntime's profile JSON, last run only) to FILE.
  * Width 384 is the benches' ~10M-parameter Llama (bench/engine-model-common.ts); width 128 is the
  * embedded world's backbone (world/recipe.ts). Prints the kernel time per op type of the last of
  * two runs (the first warms up), and the K slowest nodes. Without an argument it profiles nothing
  * and prints this usage.
  */
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { makeConfigJson, parseDecoderConfig, randomDecoderWeights } from '../engine/model';
 import { GenerateProgram } from '../engine/programs/generate';
@@ -39,6 +41,11 @@ const lc = rank ? loraConfig({ rank, alpha: 2 * rank }) : undefined;
 const runner = new ProfilingRunner(flag('--threads', 2));
 const nodes = flag('--nodes', 15);
 const load0 = loadavg()[0];
+const dump = args.includes('--dump') ? args[args.indexOf('--dump') + 1] : undefined;
+function report(events: Parameters<typeof profileTable>[0], top: number) {
+  if (dump) writeFileSync(dump, JSON.stringify(events));
+  console.log(profileTable(events, top, nodes));
+}
 
 if (mode === 'generate') {
   const B = flag('--batch', 16);
@@ -58,7 +65,7 @@ if (mode === 'generate') {
   console.log(
     `generate width ${width}, vocab ${vocab}, batch ${B}, prompt ${P}, ${N} new tokens${lc ? `, LoRA r${rank}` : ''}, temperature ${o.temperature}, top-p ${o.topP}: ${ms.toFixed(0)} ms (${(ms / N).toFixed(2)} ms/token, profiler on); load ${load0.toFixed(2)}`,
   );
-  console.log(profileTable(await runner.profile('gen'), 20, nodes));
+  report(await runner.profile('gen'), 20);
 } else {
   const B = flag('--batch', 32);
   const T = flag('--seq', 128);
@@ -75,6 +82,6 @@ if (mode === 'generate') {
   console.log(
     `train step (SFT, AdamW, clip) width ${width}, ${B} x ${T} tokens${lc ? `, LoRA r${rank}` : ', full'}: ${ms.toFixed(0)} ms (profiler on); load ${load0.toFixed(2)}`,
   );
-  console.log(profileTable(await runner.profile('train'), 25, nodes));
+  report(await runner.profile('train'), 25);
 }
 console.log(`load average at the end: ${loadavg()[0].toFixed(2)}`);

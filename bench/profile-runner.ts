@@ -12,12 +12,12 @@ import type { TensorData } from '../engine/graph';
 import type { Runner } from '../engine/runner';
 import { fromOrt, toOrt } from '../engine/runner';
 
-interface ProfileEvent {
+export interface ProfileEvent {
   cat: string;
   name: string;
   ts: number;
   dur: number;
-  args?: { op_name?: string; provider?: string; thread_scheduling_stats?: unknown };
+  args?: { op_name?: string; provider?: string; input_type_shape?: Record<string, number[]>[] };
 }
 
 export class ProfilingRunner {
@@ -139,10 +139,11 @@ export function profileTable(events: ProfileEvent[], top = 20, byNode = 0): stri
         `${t.padEnd(16)} ${r.ms.toFixed(1).padStart(7)} ${((100 * r.ms) / total).toFixed(1).padStart(6)}% ${String(r.n).padStart(6)}`,
       );
     if (!byNode) continue;
-    const bn = new Map<string, { ms: number; n: number; t: string }>();
+    const bn = new Map<string, { ms: number; n: number; t: string; shapes: string }>();
     for (const e of evs) {
       const k = e.name.replace(/_kernel_time$/, '');
-      const r = bn.get(k) ?? { ms: 0, n: 0, t: e.args?.op_name ?? '?' };
+      const shapes = (e.args?.input_type_shape ?? []).map((x) => `[${Object.values(x)[0]?.join(',') ?? ''}]`).join(' ');
+      const r = bn.get(k) ?? { ms: 0, n: 0, t: e.args?.op_name ?? '?', shapes };
       r.ms += e.dur / 1000;
       r.n++;
       bn.set(k, r);
@@ -150,7 +151,7 @@ export function profileTable(events: ProfileEvent[], top = 20, byNode = 0): stri
     out.push(`top ${byNode} nodes:`);
     for (const [k, r] of [...bn].sort((a, b) => b[1].ms - a[1].ms).slice(0, byNode))
       out.push(
-        `${r.ms.toFixed(1).padStart(7)} ms ${((100 * r.ms) / total).toFixed(1).padStart(5)}% x${String(r.n).padEnd(5)} ${r.t.padEnd(14)} ${k.slice(0, 90)}`,
+        `${r.ms.toFixed(1).padStart(7)} ms ${((100 * r.ms) / total).toFixed(1).padStart(5)}% x${String(r.n).padEnd(5)} ${r.t.padEnd(14)} ${k.slice(0, 40).padEnd(40)} ${r.shapes}`,
       );
   }
   return out.join('\n');
