@@ -17,15 +17,11 @@ import { GenerateProgram } from '../engine/programs/generate';
 import { decoderForwardFlops, makeConfigJson, parseDecoderConfig, randomDecoderWeights } from '../engine/model';
 import type { DecoderConfig } from '../engine/model';
 import { initLoraWeights, loraConfig } from '../engine/lora';
-import { benchModel, matmulPeak, paramCount, torchLabel, torchRef } from './engine-model-common';
+import { benchArgs, benchModel, matmulPeak, paramCount, torchLabel, torchRef } from './engine-model-common';
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const { args, flag, has } = benchArgs();
+const QUICK = has('--quick');
 const THREADS = flag('--threads', 2);
-const QUICK = args.includes('--quick');
 const REPS = QUICK ? 2 : 3;
 const NEW = QUICK ? 32 : 64;
 const ROLLOUT = !args.includes('--no-rollout');

@@ -58,6 +58,18 @@ export function torchLabel(t: Record<string, unknown>): string {
   return `PyTorch ${String(t.torch)}, ${String(t.threads)} threads, ${String(t.dtype)}, eager, attention ${String(t.attn)}`;
 }
 
+/** The command line of a benchmark: `flag('--x', d)` reads a number, `has('--x')` a switch. */
+export function benchArgs() {
+  const args = process.argv.slice(2);
+  const at = (name: string) => args.indexOf(name);
+  return {
+    args,
+    flag: (name: string, dflt: number) => (at(name) >= 0 ? Number(args[at(name) + 1]) : dflt),
+    has: (name: string) => at(name) >= 0,
+    value: (name: string) => (at(name) >= 0 ? args[at(name) + 1] : undefined),
+  };
+}
+
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** This machine's matrix-multiply rate through onnxruntime-node right now (2048^3, scalar output), GFLOP/s. */

@@ -10,13 +10,9 @@ import { Runner } from '../engine/runner';
 import { TrainProgram } from '../engine/programs/train';
 import { decoderForwardFlops } from '../engine/model';
 import { initLoraWeights, loraConfig } from '../engine/lora';
-import { benchModel, matmulPeak, paramCount, torchLabel, torchRef } from './engine-model-common';
+import { benchArgs, benchModel, matmulPeak, paramCount, torchLabel, torchRef } from './engine-model-common';
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const { args, flag } = benchArgs();
 const THREADS = flag('--threads', 2);
 const K = flag('--steps-per-run', 4);
 const QUICK = args.includes('--quick');

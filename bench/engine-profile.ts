@@ -16,12 +16,9 @@ import { GenerateProgram } from '../engine/programs/generate';
 import { TrainProgram } from '../engine/programs/train';
 import { initLoraWeights, loraConfig } from '../engine/lora';
 import { ProfilingRunner, profileTable } from './profile-runner';
+import { benchArgs } from './engine-model-common';
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const { args, flag } = benchArgs();
 const mode = args[0];
 if (mode !== 'generate' && mode !== 'train') {
   console.log('usage: engine-profile.ts generate|train [options] (see the header)');
@@ -41,7 +38,7 @@ const lc = rank ? loraConfig({ rank, alpha: 2 * rank }) : undefined;
 const runner = new ProfilingRunner(flag('--threads', 2));
 const nodes = flag('--nodes', 15);
 const load0 = loadavg()[0];
-const dump = args.includes('--dump') ? args[args.indexOf('--dump') + 1] : undefined;
+const dump = benchArgs().value('--dump');
 function report(events: Parameters<typeof profileTable>[0], top: number) {
   if (dump) writeFileSync(dump, JSON.stringify(events));
   console.log(profileTable(events, top, nodes));

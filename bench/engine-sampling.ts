@@ -13,14 +13,11 @@ import { Graph, type Tensor, type TensorData } from '../engine/graph';
 import * as op from '../engine/ops';
 import { serializeModel } from '../engine/onnx';
 import { Runner } from '../engine/runner';
-import { GenerateProgram, sampleToken } from '../engine/programs/generate';
+import { GenerateProgram, sampleFromSorted, sampleToken, temperatureLogprobs } from '../engine/programs/generate';
+import { benchArgs } from './engine-model-common';
 import { makeConfigJson, parseDecoderConfig, randomDecoderWeights } from '../engine/model';
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const { args, flag } = benchArgs();
 const THREADS = flag('--threads', 2);
 const B = flag('--batch', 1);
 const LAYERS = flag('--layers', 24);
@@ -29,21 +26,9 @@ const load0 = loadavg()[0];
 
 /** The method this replaced: TopK over the whole vocabulary at every step, greedy included. */
 function sampleTokenFullSort(logits: Tensor, u: Tensor, temperature: Tensor, topP: Tensor): Tensor {
-  const g = logits.graph;
-  const greedy = op.lessOrEqual(temperature, op.scalar(g, 0, 'float32'));
-  const t = op.where(greedy, op.scalar(g, 1, 'float32'), temperature);
-  const logp = op.logSoftmax(op.div(logits, t), -1);
+  const { greedy, logp } = temperatureLogprobs(logits, temperature);
   const [vals, idx] = op.topK(logp, V, -1, true, true);
-  const p = op.exp(vals);
-  const cum = op.cumSum(p, 1);
-  const keep = op.less(op.sub(cum, p), topP);
-  const pk = op.where(keep, p, op.scalar(g, 0, 'float32'));
-  const total = op.reduceSum(pk, [1], true);
-  const thr = op.mul(op.unsqueeze(u, [1]), total);
-  const below = op.reduceSum(op.cast(op.lessOrEqual(op.cumSum(pk, 1), thr), 'int64'), [1], true);
-  const nKeep = op.reduceSum(op.cast(keep, 'int64'), [1], true);
-  const k = op.min(below, op.sub(nKeep, op.scalar(g, 1, 'int64')));
-  const sampled = op.squeeze(op.gatherElements(idx, k, 1), [1]);
+  const sampled = sampleFromSorted(op.exp(vals), idx, u, topP);
   const token = op.where(greedy, op.argMax(logits, -1), sampled);
   return op.squeeze(op.gatherElements(logp, op.unsqueeze(token, [1]), 1), [1]);
 }

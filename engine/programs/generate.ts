@@ -38,7 +38,7 @@ function local(b: Graph, t: Tensor): Tensor {
  * smallest prefix whose mass reaches `topP` (the most likely token always) and picks the token
  * whose cumulative kept mass first exceeds u times the kept total.
  */
-function sampleSorted(p: Tensor, idx: Tensor, u: Tensor, topP: Tensor): Tensor {
+export function sampleFromSorted(p: Tensor, idx: Tensor, u: Tensor, topP: Tensor): Tensor {
   const g = p.graph;
   const cum = op.cumSum(p, 1);
   const keep = op.less(op.sub(cum, p), topP); // always keeps the most likely token
@@ -49,6 +49,14 @@ function sampleSorted(p: Tensor, idx: Tensor, u: Tensor, topP: Tensor): Tensor {
   const nKeep = op.reduceSum(op.cast(keep, 'int64'), [1], true);
   const k = op.min(below, op.sub(nKeep, op.scalar(g, 1, 'int64')));
   return op.squeeze(op.gatherElements(idx, k, 1), [1]);
+}
+
+/** Greedy (temperature <= 0) and the log-probabilities [B, V] under logits / temperature (1 when greedy). */
+export function temperatureLogprobs(logits: Tensor, temperature: Tensor): { greedy: Tensor; logp: Tensor } {
+  const g = logits.graph;
+  const greedy = op.lessOrEqual(temperature, op.scalar(g, 0, 'float32'));
+  const t = op.where(greedy, op.scalar(g, 1, 'float32'), temperature);
+  return { greedy, logp: op.logSoftmax(op.div(logits, t), -1) };
 }
 
 /**
@@ -72,9 +80,7 @@ export function sampleToken(
   vocab: number,
 ): { token: Tensor; logp: Tensor } {
   const g = logits.graph;
-  const greedy = op.lessOrEqual(temperature, op.scalar(g, 0, 'float32'));
-  const t = op.where(greedy, op.scalar(g, 1, 'float32'), temperature);
-  const logp = op.logSoftmax(op.div(logits, t), -1);
+  const { greedy, logp } = temperatureLogprobs(logits, temperature);
   const K = Math.min(vocab, TOP_P_CANDIDATES);
   const [token] = op.ifElse(
     g,
@@ -99,7 +105,7 @@ export function sampleToken(
           const tp = local(b1, topP);
           const [vals, idx] = op.topK(lp, K, -1, true, true);
           const pK = op.exp(vals);
-          const fromK = sampleSorted(pK, idx, uu, tp);
+          const fromK = sampleFromSorted(pK, idx, uu, tp);
           if (K === vocab) return [fromK];
           // Rows whose K candidates hold top-p of the mass (every later token then has a preceding
           // mass >= top-p, so it is not kept) are done; the others sort the whole vocabulary.
@@ -113,7 +119,7 @@ export function sampleToken(
               const rows = op.transpose(op.emit1('NonZero', [local(b2, short)], 'int64', [1, null])); // [n, 1]
               const sub = op.gatherND(local(b2, lp), rows); // [n, V]
               const [sv, si] = op.topK(sub, vocab, -1, true, true);
-              const tok = sampleSorted(op.exp(sv), si, op.gatherND(local(b2, uu), rows), local(b2, tp));
+              const tok = sampleFromSorted(op.exp(sv), si, op.gatherND(local(b2, uu), rows), local(b2, tp));
               return [op.scatterND(local(b2, fromK), rows, tok)];
             },
             (b2) => [local(b2, fromK)],
