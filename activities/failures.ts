@@ -5,6 +5,7 @@ import { SchemaError } from '../schemas';
 import { PathEscapeError } from './artifact-store';
 import { BadRecordsError } from './datasets/import-dataset';
 import { SourceFileError } from './datasets/readers';
+import { ModelFileError } from '../engine/errors';
 import { InputError, TrainingDivergedError } from './errors';
 
 export function toFailure(err: unknown): unknown {
@@ -29,6 +30,7 @@ export function toFailure(err: unknown): unknown {
     [SourceFileError, 'BadSourceFile'],
     [InputError, 'InvalidInput'],
     [TrainingDivergedError, 'TrainingDiverged'],
+    [ModelFileError, 'BadModelFile'],
   ] as const) {
     if (err instanceof cls) return ApplicationFailure.create({ message: err.message, type, nonRetryable: true });
   }

@@ -1,4 +1,5 @@
 import { open, rename, unlink } from 'node:fs/promises';
+import { ModelFileError } from './errors';
 import type { DType, TensorData } from './graph';
 
 /**
@@ -64,7 +65,7 @@ const TO_ST: Record<DType, StDType> = {
 };
 
 function fail(where: string, msg: string): never {
-  throw new Error(`safetensors ${where}: ${msg}`);
+  throw new ModelFileError(`safetensors ${where}: ${msg}`);
 }
 
 /** Validates a parsed header against the data section length; returns the entries. */
@@ -82,7 +83,8 @@ export function validateHeader(json: unknown, dataLength: number, where: string)
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) fail(where, `tensor '${name}': entry is not an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in ST_SIZE))
+    // own keys only: 'toString' or '__proto__' are not dtypes
+    if (typeof e.dtype !== 'string' || !Object.hasOwn(ST_SIZE, e.dtype))
       fail(where, `tensor '${name}': unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as StDType;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))

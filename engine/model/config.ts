@@ -1,3 +1,5 @@
+import { isJsonObject, jsonTypeOf, ModelFileError } from '../errors';
+
 /**
  * The decoder-only family (Llama, Qwen2, Mistral) read from a Hugging Face config.json. Every field
  * that changes the numbers and is not implemented is a clear error, never silently wrong output.
@@ -38,35 +40,62 @@ export type RopeScaling =
 
 const SUPPORTED = ['llama', 'qwen2', 'mistral'] as const;
 
+/**
+ * Upper bounds on the sizes a config may declare: far above any released model of the family, low
+ * enough that a lying config.json cannot make the loader allocate or loop without bound.
+ */
+export const CONFIG_LIMITS: Record<string, number> = {
+  vocab_size: 1 << 22,
+  hidden_size: 1 << 16,
+  intermediate_size: 1 << 20,
+  num_hidden_layers: 1024,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  head_dim: 4096,
+  max_position_embeddings: 2 ** 31,
+  sliding_window: 2 ** 31,
+};
+
 function fail(msg: string): never {
-  throw new Error(`config.json: ${msg}`);
+  throw new ModelFileError(`config.json: ${msg}`);
 }
+
+const shown = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v)?.slice(0, 100));
 
 function int(raw: Record<string, unknown>, key: string, dflt?: number): number {
   const v = raw[key] ?? dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
-    fail(`${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    fail(`${key} must be a positive integer, got ${shown(v)}`);
+  const max = CONFIG_LIMITS[key];
+  if (max !== undefined && v > max) fail(`${key} ${v} is larger than ${max}, the largest this loader accepts`);
   return v;
 }
 
-function num(raw: Record<string, unknown>, key: string, dflt: number): number {
+function num(raw: Record<string, unknown>, key: string, dflt: number, where = ''): number {
   const v = raw[key] ?? dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-    fail(`${key} must be a positive number, got ${JSON.stringify(v)}`);
+    fail(`${where}${key} must be a positive number, got ${shown(v)}`);
+  return v;
+}
+
+function bool(raw: Record<string, unknown>, key: string, dflt: boolean): boolean {
+  const v = raw[key] ?? dflt;
+  if (typeof v !== 'boolean') fail(`${key} must be true or false, got ${shown(v)}`);
   return v;
 }
 
 function optId(v: unknown, key: string): number | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
-    fail(`${key} must be a token id, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) fail(`${key} must be a token id, got ${shown(v)}`);
   return v;
 }
 
-export function parseDecoderConfig(raw: Record<string, unknown>): DecoderConfig {
+export function parseDecoderConfig(given: unknown): DecoderConfig {
+  if (!isJsonObject(given)) fail(`must be a JSON object, got ${jsonTypeOf(given)}`);
+  const raw = given;
   const modelType = raw.model_type;
   if (typeof modelType !== 'string' || !(SUPPORTED as readonly string[]).includes(modelType))
-    fail(`model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED.join(', ')})`);
+    fail(`model_type ${shown(modelType)} is not supported (supported: ${SUPPORTED.join(', ')})`);
   const mt = modelType as DecoderConfig['modelType'];
   const hiddenSize = int(raw, 'hidden_size');
   const numHeads = int(raw, 'num_attention_heads');
@@ -82,15 +111,16 @@ export function parseDecoderConfig(raw: Record<string, unknown>): DecoderConfig 
   let ropeTheta = raw.rope_theta;
   let ropeScaling: RopeScaling | undefined;
   for (const key of ['rope_scaling', 'rope_parameters']) {
-    const rs = raw[key] as Record<string, unknown> | null | undefined;
+    const rs = raw[key];
     if (rs === undefined || rs === null) continue;
-    if (typeof rs !== 'object') fail(`${key} must be an object`);
+    if (!isJsonObject(rs)) fail(`${key} must be an object, got ${jsonTypeOf(rs)}`);
     const kind = rs.rope_type ?? rs.type ?? 'default';
+    if (typeof kind !== 'string') fail(`${key}.rope_type must be a string, got ${shown(kind)}`);
     if (rs.rope_theta !== undefined) ropeTheta = rs.rope_theta;
     if (rs.partial_rotary_factor !== undefined && rs.partial_rotary_factor !== 1)
       fail(`${key}.partial_rotary_factor ${JSON.stringify(rs.partial_rotary_factor)} is not implemented`);
     if (kind === 'default') continue;
-    const f = (k: string, dflt?: number) => num(rs, k, dflt as number);
+    const f = (k: string, dflt?: number) => num(rs, k, dflt as number, `${key}.`);
     if (kind === 'linear') ropeScaling = { kind, factor: f('factor') };
     else if (kind === 'llama3')
       ropeScaling = {
@@ -106,6 +136,8 @@ export function parseDecoderConfig(raw: Record<string, unknown>): DecoderConfig 
       );
   }
   const layerTypes = raw.layer_types;
+  if (layerTypes !== undefined && layerTypes !== null && !Array.isArray(layerTypes))
+    fail(`layer_types must be a list, got ${jsonTypeOf(layerTypes)}`);
   if (Array.isArray(layerTypes) && layerTypes.some((t) => t !== 'full_attention'))
     fail(
       `layer_types ${JSON.stringify(layerTypes.find((t) => t !== 'full_attention'))}: only full attention is implemented`,
@@ -116,21 +148,27 @@ export function parseDecoderConfig(raw: Record<string, unknown>): DecoderConfig 
     fail(`pretraining_tp ${JSON.stringify(raw.pretraining_tp)} is not implemented`);
   let slidingWindow: number | undefined;
   if (mt === 'qwen2') {
-    if (raw.use_sliding_window === true)
+    if (bool(raw, 'use_sliding_window', false))
       fail('use_sliding_window is true: sliding-window attention is not implemented');
   } else if (mt === 'mistral' && raw.sliding_window !== undefined && raw.sliding_window !== null) {
     slidingWindow = int(raw, 'sliding_window');
   }
+  const vocabSize = int(raw, 'vocab_size');
+  const tokenId = (v: unknown, key: string) => {
+    const id = optId(v, key);
+    if (id !== undefined && id >= vocabSize) fail(`${key} ${id} is not below vocab_size ${vocabSize}`);
+    return id;
+  };
   const eos = raw.eos_token_id;
   const eosTokenIds = Array.isArray(eos)
-    ? eos.map((e, i) => optId(e, `eos_token_id[${i}]`)!)
+    ? eos.map((e, i) => tokenId(e, `eos_token_id[${i}]`)!)
     : eos === undefined || eos === null
       ? []
-      : [optId(eos, 'eos_token_id')!];
-  const attnBias = raw.attention_bias === true;
+      : [tokenId(eos, 'eos_token_id')!];
+  const attnBias = bool(raw, 'attention_bias', false);
   return {
     modelType: mt,
-    vocabSize: int(raw, 'vocab_size'),
+    vocabSize,
     hiddenSize,
     intermediateSize: int(raw, 'intermediate_size'),
     numLayers: int(raw, 'num_hidden_layers'),
@@ -141,15 +179,15 @@ export function parseDecoderConfig(raw: Record<string, unknown>): DecoderConfig 
     ropeTheta: num({ rope_theta: ropeTheta }, 'rope_theta', 10000),
     ropeScaling,
     // LlamaConfig, Qwen2Config and MistralConfig all default to untied embeddings.
-    tieWordEmbeddings: raw.tie_word_embeddings === true,
+    tieWordEmbeddings: bool(raw, 'tie_word_embeddings', false),
     qkvBias: mt === 'qwen2' ? true : attnBias,
     oBias: mt === 'qwen2' ? false : attnBias,
-    mlpBias: raw.mlp_bias === true,
+    mlpBias: bool(raw, 'mlp_bias', false),
     maxPositionEmbeddings: int(raw, 'max_position_embeddings', 2048),
     slidingWindow,
-    bosTokenId: optId(raw.bos_token_id, 'bos_token_id'),
+    bosTokenId: tokenId(raw.bos_token_id, 'bos_token_id'),
     eosTokenIds,
-    padTokenId: optId(raw.pad_token_id, 'pad_token_id'),
+    padTokenId: tokenId(raw.pad_token_id, 'pad_token_id'),
     raw,
   };
 }

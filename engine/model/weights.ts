@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isJsonObject, jsonTypeOf, ModelFileError } from '../errors';
 import type { TensorData } from '../graph';
 import { type StTensor, readSafetensors, toTensorData } from '../safetensors';
 import type { DecoderConfig } from './config';
@@ -41,7 +42,7 @@ export function toFloat32(t: StTensor, name: string): TensorData {
   if (d.dtype === 'float16') return { dtype: 'float32', shape: d.shape, data: f16ToF32(d.data as Uint16Array) };
   if (d.dtype === 'float64')
     return { dtype: 'float32', shape: d.shape, data: Float32Array.from(d.data as Float64Array) };
-  throw new Error(`weights: tensor '${name}' has dtype ${t.dtype}, expected a float type`);
+  throw new ModelFileError(`weights: tensor '${name}' has dtype ${t.dtype}, expected a float type`);
 }
 
 /** Transposes a 2-D float32 tensor. */
@@ -101,22 +102,28 @@ export async function weightFiles(dir: string): Promise<Map<string, string[]>> {
   const index = join(dir, 'model.safetensors.index.json');
   const files = new Map<string, string[]>();
   if (existsSync(index)) {
-    let json: { weight_map?: Record<string, string> };
+    let json: unknown;
     try {
-      json = JSON.parse(await readFile(index, 'utf8')) as typeof json;
+      json = JSON.parse(await readFile(index, 'utf8'));
     } catch (e) {
-      throw new Error(`${index}: not valid JSON (${(e as Error).message})`);
+      throw new ModelFileError(`${index}: not valid JSON (${(e as Error).message})`);
     }
-    if (!json.weight_map || typeof json.weight_map !== 'object') throw new Error(`${index}: no weight_map`);
+    if (!isJsonObject(json)) throw new ModelFileError(`${index}: must be a JSON object, got ${jsonTypeOf(json)}`);
+    if (!isJsonObject(json.weight_map))
+      throw new ModelFileError(
+        `${index}: weight_map must be an object {tensor: file}, got ${json.weight_map === undefined ? 'nothing' : jsonTypeOf(json.weight_map)}`,
+      );
     for (const [name, file] of Object.entries(json.weight_map)) {
-      if (typeof file !== 'string' || file.includes('/') || file.includes('\\') || file.startsWith('.'))
-        throw new Error(`${index}: weight_map.${name} names an unsafe file ${JSON.stringify(file)}`);
+      if (typeof file !== 'string' || file.includes('/') || file.includes('\\') || file.startsWith('.') || file === '')
+        throw new ModelFileError(`${index}: weight_map.${name} names an unsafe file ${JSON.stringify(file)}`);
+      if (!existsSync(join(dir, file)))
+        throw new ModelFileError(`${index}: weight_map.${name} names ${file}, which is not in the folder`);
       const list = files.get(file) ?? [];
       list.push(name);
       files.set(file, list);
     }
   } else if (existsSync(single)) files.set('model.safetensors', []);
-  else throw new Error(`${dir}: neither model.safetensors nor model.safetensors.index.json found`);
+  else throw new ModelFileError(`${dir}: neither model.safetensors nor model.safetensors.index.json found`);
   return files;
 }
 
@@ -135,17 +142,24 @@ export async function loadDecoderWeights(dir: string, c: DecoderConfig): Promise
       const shape = expected.get(name);
       if (!shape) {
         if (/rotary_emb\.inv_freq$/.test(name)) continue;
-        throw new Error(`${path}: unexpected tensor '${name}' for a ${c.modelType} model of this config`);
+        throw new ModelFileError(`${path}: unexpected tensor '${name}' for a ${c.modelType} model of this config`);
       }
       if (st.shape.length !== shape.length || st.shape.some((d, i) => d !== shape[i]))
-        throw new Error(`${path}: tensor '${name}' has shape [${st.shape}], config.json implies [${shape}]`);
-      const t = toFloat32(st, name);
+        throw new ModelFileError(`${path}: tensor '${name}' has shape [${st.shape}], config.json implies [${shape}]`);
+      let t: TensorData;
+      try {
+        t = toFloat32(st, name);
+      } catch (e) {
+        throw new ModelFileError(`${path}: ${(e as Error).message}`);
+      }
       out[name] = isLinearWeight(name) ? transpose2d(t) : t;
     }
   }
   const missing = [...expected.keys()].filter((k) => !out[k]);
   if (missing.length)
-    throw new Error(`${dir}: missing weights ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+    throw new ModelFileError(
+      `${dir}: missing weights ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+    );
   return out;
 }
 

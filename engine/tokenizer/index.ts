@@ -1,8 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
+import { isJsonObject, jsonTypeOf, ModelFileError } from '../errors';
 
 export interface ChatMessage {
   role: string;
@@ -49,6 +51,115 @@ function usesByteLevel(json: Json): boolean {
   return d.type === 'Sequence' && Array.isArray(d.decoders) && d.decoders.some((x) => (x as Json).type === 'ByteLevel');
 }
 
+const TOKENIZER_MODELS = ['BPE', 'WordPiece', 'Unigram'];
+const COMPONENTS = ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'];
+
+const bad = (file: string, msg: string): never => {
+  throw new ModelFileError(`${file}: ${msg}`);
+};
+const shown = (v: unknown) => JSON.stringify(v)?.slice(0, 100) ?? String(v);
+
+/**
+ * Checks the structure of tokenizer.json that @huggingface/tokenizers trusts (it would otherwise fail
+ * later, at encode, or silently guess a model type), naming the field at fault.
+ */
+export function checkTokenizerJson(json: unknown): asserts json is Json {
+  const f = 'tokenizer.json';
+  if (!isJsonObject(json)) bad(f, `must be a JSON object, got ${jsonTypeOf(json)}`);
+  const j = json as Json;
+  const model = j.model;
+  if (!isJsonObject(model))
+    bad(f, `model must be an object, got ${model === undefined ? 'nothing' : jsonTypeOf(model)}`);
+  const m = model as Json;
+  if (typeof m.type !== 'string' || !TOKENIZER_MODELS.includes(m.type))
+    bad(f, `model.type ${shown(m.type)} is not supported (supported: ${TOKENIZER_MODELS.join(', ')})`);
+  if (m.type === 'Unigram') {
+    if (!Array.isArray(m.vocab) || m.vocab.length === 0)
+      bad(f, `model.vocab must be a non-empty list of [piece, score] for Unigram, got ${jsonTypeOf(m.vocab)}`);
+    (m.vocab as unknown[]).forEach((e, i) => {
+      if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'number')
+        bad(f, `model.vocab[${i}] must be [piece, score], got ${shown(e)}`);
+    });
+  } else {
+    if (!isJsonObject(m.vocab) || Object.keys(m.vocab).length === 0)
+      bad(f, `model.vocab must be a non-empty object {token: id}, got ${jsonTypeOf(m.vocab)}`);
+    for (const [token, id] of Object.entries(m.vocab as Json))
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= 1 << 24)
+        bad(f, `model.vocab[${shown(token)}] must be a token id, got ${shown(id)}`);
+  }
+  if (m.type === 'BPE') {
+    if (m.merges !== undefined && !Array.isArray(m.merges))
+      bad(f, `model.merges must be a list, got ${jsonTypeOf(m.merges)}`);
+    ((m.merges as unknown[] | undefined) ?? []).forEach((e, i) => {
+      const ok =
+        (typeof e === 'string' && e.includes(' ')) ||
+        (Array.isArray(e) && e.length === 2 && e.every((x) => typeof x === 'string'));
+      if (!ok) bad(f, `model.merges[${i}] must be "a b" or ["a", "b"], got ${shown(e)}`);
+    });
+  }
+  if (j.added_tokens !== undefined && j.added_tokens !== null) {
+    if (!Array.isArray(j.added_tokens)) bad(f, `added_tokens must be a list, got ${jsonTypeOf(j.added_tokens)}`);
+    (j.added_tokens as unknown[]).forEach((a, i) => {
+      if (!isJsonObject(a) || typeof a.content !== 'string' || !Number.isInteger(a.id) || (a.id as number) < 0)
+        bad(f, `added_tokens[${i}] must be {id, content, ...}, got ${shown(a)}`);
+    });
+  }
+  for (const key of COMPONENTS) {
+    const c = j[key];
+    if (c === undefined || c === null) continue;
+    if (!isJsonObject(c) || typeof c.type !== 'string')
+      bad(f, `${key} must be null or an object with a type, got ${shown(c)}`);
+  }
+}
+
+/** Checks tokenizer_config.json's fields that the tokenizer reads: special tokens and the chat template. */
+export function checkTokenizerConfig(cfg: unknown): asserts cfg is Json {
+  const f = 'tokenizer_config.json';
+  if (!isJsonObject(cfg)) bad(f, `must be a JSON object, got ${jsonTypeOf(cfg)}`);
+  const c = cfg as Json;
+  for (const key of ['eos_token', 'bos_token', 'pad_token', 'unk_token']) {
+    const t = c[key];
+    if (t !== undefined && t !== null && tokenContent(t) === undefined)
+      bad(f, `${key} must be a string or {content: string}, got ${shown(t)}`);
+  }
+  const ct = c.chat_template;
+  if (ct === undefined || ct === null || typeof ct === 'string') return;
+  if (!Array.isArray(ct)) bad(f, `chat_template must be a string or a list of {name, template}, got ${jsonTypeOf(ct)}`);
+  (ct as unknown[]).forEach((t, i) => {
+    if (!isJsonObject(t) || typeof t.name !== 'string' || typeof t.template !== 'string')
+      bad(f, `chat_template[${i}] must be {name, template}, got ${shown(t)}`);
+  });
+}
+
+/**
+ * Parses a chat template and renders it once on a one-message conversation, so a template that does not
+ * parse, or fails on the simplest input, is an error at load naming the field rather than at first use.
+ * The template runs in @huggingface/jinja's interpreter: it sees only the values passed to render, never
+ * JavaScript objects or Node's globals.
+ */
+function compileTemplate(source: string, field: string, specials: Record<string, string>): Template {
+  let t: Template;
+  try {
+    t = new Template(source);
+  } catch (e) {
+    bad('tokenizer_config.json', `${field} does not parse: ${(e as Error).message}`);
+  }
+  try {
+    t!.render({ messages: [{ role: 'user', content: 'hello' }], add_generation_prompt: true, ...specials });
+  } catch (e) {
+    bad('tokenizer_config.json', `${field} fails on a one-message conversation: ${(e as Error).message}`);
+  }
+  return t!;
+}
+
+function makeTokenizer(json: Json, config: Json): Tokenizer {
+  try {
+    return new Tokenizer(json, config);
+  } catch (e) {
+    return bad('tokenizer.json', (e as Error).message);
+  }
+}
+
 /**
  * A Hugging Face tokenizer (tokenizer.json through @huggingface/tokenizers) with its
  * tokenizer_config.json: special tokens and the chat template (rendered with @huggingface/jinja).
@@ -68,13 +179,9 @@ export class TextTokenizer {
     readonly tokenizerJson: Json,
     readonly tokenizerConfig: Json = {},
   ) {
-    this.tok = new Tokenizer(tokenizerJson, tokenizerConfig);
-    const ct = tokenizerConfig.chat_template;
-    if (typeof ct === 'string') this.template = new Template(ct);
-    else if (Array.isArray(ct)) {
-      const d = ct.find((x) => (x as Json).name === 'default') as Json | undefined;
-      if (d && typeof d.template === 'string') this.template = new Template(d.template);
-    }
+    checkTokenizerJson(tokenizerJson);
+    checkTokenizerConfig(tokenizerConfig);
+    this.tok = makeTokenizer(tokenizerJson, tokenizerConfig);
     for (const a of (tokenizerJson.added_tokens as Json[] | undefined) ?? [])
       if (typeof a.id === 'number' && typeof a.content === 'string') this.added.set(a.id, a.content);
     const vocab = this.tok.get_vocab(true);
@@ -86,32 +193,50 @@ export class TextTokenizer {
       if (c === undefined) return undefined;
       this.specialTokens[key] = c;
       const i = this.tok.token_to_id(c);
-      if (i === undefined) throw new Error(`tokenizer_config.json: ${key} '${c}' is not in the vocabulary`);
+      if (i === undefined) throw new ModelFileError(`tokenizer_config.json: ${key} '${c}' is not in the vocabulary`);
       return i;
     };
     this.eosTokenId = id('eos_token');
     this.bosTokenId = id('bos_token');
     this.padTokenId = id('pad_token');
+    if (this.vocabSize <= 0) bad('tokenizer.json', 'the vocabulary is empty');
+    const ct = tokenizerConfig.chat_template;
+    if (typeof ct === 'string') this.template = compileTemplate(ct, 'chat_template', this.specialTokens);
+    else if (Array.isArray(ct)) {
+      const i = ct.findIndex((x) => (x as Json).name === 'default');
+      if (i >= 0)
+        this.template = compileTemplate((ct[i] as Json).template as string, `chat_template[${i}]`, this.specialTokens);
+    }
     if (usesByteLevel(tokenizerJson)) {
       this.byteDecoder = new Map();
       bytesToUnicode().forEach((ch, b) => this.byteDecoder!.set(ch, b));
     }
   }
 
+  /** Loads tokenizer.json and tokenizer_config.json; any problem is a ModelFileError naming the file and field. */
   static async load(dir: string): Promise<TextTokenizer> {
-    const read = async (f: string, required: boolean): Promise<Json> => {
+    const read = async (f: string, required: boolean): Promise<unknown> => {
       const p = join(dir, f);
       if (!existsSync(p)) {
-        if (required) throw new Error(`${dir}: ${f} not found`);
+        if (required) throw new ModelFileError(`${dir}: ${f} not found`);
         return {};
       }
+      const bytes = await readFile(p);
+      if (!isUtf8(bytes)) throw new ModelFileError(`${p}: encoding error: not valid UTF-8`);
       try {
-        return JSON.parse(await readFile(p, 'utf8')) as Json;
+        return JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, ''));
       } catch (e) {
-        throw new Error(`${p}: not valid JSON (${(e as Error).message})`);
+        throw new ModelFileError(`${p}: not valid JSON (${(e as Error).message})`);
       }
     };
-    return new TextTokenizer(await read('tokenizer.json', true), await read('tokenizer_config.json', false));
+    const json = await read('tokenizer.json', true);
+    const config = await read('tokenizer_config.json', false);
+    try {
+      return new TextTokenizer(json as Json, config as Json);
+    } catch (e) {
+      if (e instanceof ModelFileError) throw new ModelFileError(`${dir}/${e.message}`);
+      throw e;
+    }
   }
 
   /** Token ids of `text` (special tokens written in the text are recognised; no BOS unless asked). */
