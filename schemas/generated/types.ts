@@ -31,6 +31,7 @@ export const benchmarkSpecSchema = {
     "promptFormat": {
       "description": "The prompt, with {question} replaced by the record's question.",
       "type": "string",
+      "maxLength": 10000,
       "default": "Problem:\n{question}\n\nAnswer:\n"
     },
     "extractor": {
@@ -45,7 +46,8 @@ export const benchmarkSpecSchema = {
     "limit": {
       "description": "Evaluate only the first N items.",
       "type": "integer",
-      "minimum": 1
+      "minimum": 1,
+      "maximum": 10000000
     }
   }
 } as const;
@@ -98,10 +100,11 @@ export const commonSchema = {
   "title": "Common definitions",
   "$defs": {
     "artifactRef": {
-      "description": "A file or folder inside the artifact store: 'artifact://<relative path>' or a plain relative path. Absolute paths and '..' segments that leave the store are rejected.",
+      "description": "A file or folder inside the artifact store: 'artifact://<relative path>' or a plain relative path, '/'-separated. Absolute paths, '..' segments, other URL schemes, backslashes and NUL bytes are rejected.",
       "type": "string",
       "minLength": 1,
-      "maxLength": 1024
+      "maxLength": 1024,
+      "pattern": "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"
     },
     "sha256": {
       "type": "string",
@@ -141,17 +144,21 @@ export const commonSchema = {
           ]
         },
         "pattern": {
-          "description": "For 'regex': the first capture group is the answer.",
-          "type": "string"
+          "description": "For 'regex': the first capture group is the answer. A pattern that could backtrack without bound (a quantified group holding a quantifier or an alternation, or a backreference) is rejected, and matching is time-limited.",
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 1000
         },
         "choices": {
-          "description": "For 'choice': the allowed letters.",
+          "description": "For 'choice': the allowed letters (letters or digits, each one a choice).",
           "type": "string",
+          "pattern": "^[A-Za-z0-9]{1,36}$",
           "default": "ABCDE"
         },
         "jsonSchema": {
           "description": "For 'json': a JSON Schema the answer must satisfy.",
-          "type": "object"
+          "type": "object",
+          "maxProperties": 64
         }
       }
     }
@@ -215,6 +222,7 @@ export const evaluateInputSchema = {
     "benchmarks": {
       "type": "array",
       "minItems": 1,
+      "maxItems": 256,
       "items": {
         "$ref": "benchmark-spec.schema.json"
       }
@@ -353,6 +361,7 @@ export const forgettingInputSchema = {
     "arms": {
       "type": "object",
       "minProperties": 1,
+      "maxProperties": 64,
       "additionalProperties": {
         "$ref": "#/$defs/evaluation"
       }
@@ -370,15 +379,18 @@ export const forgettingInputSchema = {
     "nll": {
       "description": "Mean backbone NLL per answer token (nats) of each arm's SFT data, by arm: the x-axis of the dose-response table and plot. Every arm needs one.",
       "type": "object",
+      "maxProperties": 64,
       "additionalProperties": {
         "type": "number",
-        "minimum": 0
+        "minimum": 0,
+        "maximum": 1000
       }
     },
     "reference": {
       "description": "The arm the others' forgetting is compared with, paired over items (default: foreign, when it is among the arms).",
       "type": "string",
-      "minLength": 1
+      "minLength": 1,
+      "maxLength": 64
     }
   },
   "$defs": {
@@ -386,8 +398,11 @@ export const forgettingInputSchema = {
       "description": "An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).",
       "type": "array",
       "minItems": 1,
+      "maxItems": 256,
       "items": {
+        "description": "Other fields of the evaluate entry (its accuracies) are allowed and ignored.",
         "type": "object",
+        "additionalProperties": true,
         "required": [
           "benchmark",
           "role",
@@ -395,7 +410,9 @@ export const forgettingInputSchema = {
         ],
         "properties": {
           "benchmark": {
-            "type": "string"
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64
           },
           "role": {
             "enum": [
@@ -554,21 +571,25 @@ export const importDatasetInputSchema = {
       "properties": {
         "id": {
           "type": "string",
-          "minLength": 1
+          "minLength": 1,
+          "maxLength": 256
         },
         "question": {
           "type": "string",
           "minLength": 1,
+          "maxLength": 256,
           "default": "question"
         },
         "answer": {
           "type": "string",
           "minLength": 1,
+          "maxLength": 256,
           "default": "answer"
         },
         "messages": {
           "type": "string",
-          "minLength": 1
+          "minLength": 1,
+          "maxLength": 256
         }
       }
     },
@@ -586,7 +607,8 @@ export const importDatasetInputSchema = {
         },
         "testSize": {
           "type": "integer",
-          "minimum": 0
+          "minimum": 0,
+          "maximum": 100000000
         }
       }
     },
@@ -1271,12 +1293,14 @@ export const rewriterProbeInputSchema = {
     "limit": {
       "description": "Rewrite only the first N records.",
       "type": "integer",
-      "minimum": 1
+      "minimum": 1,
+      "maximum": 10000000
     },
     "temperatures": {
       "description": "Sampling temperatures, one rewriteDataset run each; 0 is greedy.",
       "type": "array",
       "minItems": 1,
+      "maxItems": 16,
       "uniqueItems": true,
       "items": {
         "type": "number",
@@ -1503,16 +1527,19 @@ export const sftInputSchema = {
         "rank": {
           "type": "integer",
           "minimum": 1,
+          "maximum": 1024,
           "default": 8
         },
         "alpha": {
           "type": "number",
           "exclusiveMinimum": 0,
+          "maximum": 65536,
           "default": 16
         },
         "targetModules": {
           "type": "array",
           "minItems": 1,
+          "uniqueItems": true,
           "items": {
             "enum": [
               "q_proj",
@@ -1539,21 +1566,25 @@ export const sftInputSchema = {
     "epochs": {
       "type": "number",
       "exclusiveMinimum": 0,
+      "maximum": 1000,
       "default": 3
     },
     "batchSize": {
       "type": "integer",
       "minimum": 1,
+      "maximum": 4096,
       "default": 16
     },
     "learningRate": {
       "type": "number",
       "exclusiveMinimum": 0,
+      "maximum": 1,
       "default": 0.00001
     },
     "warmupSteps": {
       "type": "integer",
       "minimum": 0,
+      "maximum": 10000000,
       "default": 0
     },
     "schedule": {
@@ -1568,6 +1599,7 @@ export const sftInputSchema = {
     "weightDecay": {
       "type": "number",
       "minimum": 0,
+      "maximum": 10,
       "default": 0
     },
     "adamBeta2": {
@@ -1581,6 +1613,7 @@ export const sftInputSchema = {
       "description": "Global gradient-norm clipping (0 = off).",
       "type": "number",
       "minimum": 0,
+      "maximum": 1000000,
       "default": 1
     },
     "lengthGroupBatches": {
@@ -1595,7 +1628,8 @@ export const sftInputSchema = {
       "type": "array",
       "items": {
         "type": "integer",
-        "minimum": 1
+        "minimum": 1,
+        "maximum": 1048576
       },
       "maxItems": 16,
       "default": []
@@ -1611,6 +1645,7 @@ export const sftInputSchema = {
       "description": "Optimizer steps between checkpoints.",
       "type": "integer",
       "minimum": 1,
+      "maximum": 10000000,
       "default": 100
     },
     "seed": {
@@ -1619,12 +1654,14 @@ export const sftInputSchema = {
     },
     "promptFormat": {
       "type": "string",
+      "maxLength": 10000,
       "default": "Problem:\n{question}\n\nAnswer:\n"
     },
     "maxLength": {
       "description": "Longest prompt + answer in tokens; a longer record is an error naming its line.",
       "type": "integer",
       "minimum": 2,
+      "maximum": 1048576,
       "default": 2048
     }
   }
@@ -2284,19 +2321,23 @@ export const worldForgettingInputSchema = {
       "properties": {
         "epochs": {
           "type": "number",
-          "exclusiveMinimum": 0
+          "exclusiveMinimum": 0,
+          "maximum": 1000
         },
         "batchSize": {
           "type": "integer",
-          "minimum": 1
+          "minimum": 1,
+          "maximum": 4096
         },
         "learningRate": {
           "type": "number",
-          "exclusiveMinimum": 0
+          "exclusiveMinimum": 0,
+          "maximum": 1
         },
         "warmupSteps": {
           "type": "integer",
-          "minimum": 0
+          "minimum": 0,
+          "maximum": 10000000
         },
         "schedule": {
           "enum": [
@@ -2307,7 +2348,8 @@ export const worldForgettingInputSchema = {
         },
         "weightDecay": {
           "type": "number",
-          "minimum": 0
+          "minimum": 0,
+          "maximum": 10
         }
       }
     },
