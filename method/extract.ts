@@ -1,7 +1,10 @@
 // Final-answer extractors. Strict: the answer as the task's format demands it (for \boxed{}, the
 // content of the last box, exactly). Lenient: forgiving about form (spacing, case, trailing
 // punctuation, "12.0" for "12", and the last number when no box is there), never about content.
+import { createContext, Script } from 'node:vm';
+import { InputError } from '../activities/errors';
 import type { BenchmarkSpecInput } from '../schemas';
+import { regexProblem } from './regex-safety';
 
 export type Extractor = BenchmarkSpecInput['extractor'];
 
@@ -37,6 +40,42 @@ function normalize(answer: string): string {
   return a;
 }
 
+/** How long one match of a user's pattern may run. */
+export const REGEX_TIME_LIMIT_MS = 250;
+
+const regexContext = createContext({});
+const regexScript = new Script(
+  '(() => { const m = new RegExp(pattern, flags).exec(text); return m && [m[0], m[1]]; })()',
+);
+const checked = new Map<string, string | undefined>();
+
+/**
+ * The first match of a user's pattern (and its first group), run in a separate V8 context with a time
+ * limit: even a pattern that slipped past regexProblem cannot hang the worker.
+ */
+export function timedMatch(pattern: string, flags: string, text: string): [string, string | undefined] | null {
+  const key = `${flags}/${pattern}`;
+  if (!checked.has(key)) {
+    if (checked.size > 1000) checked.clear();
+    checked.set(key, regexProblem(pattern, flags));
+  }
+  const problem = checked.get(key);
+  if (problem) throw new InputError(`extractor.pattern ${JSON.stringify(pattern)}: ${problem}`);
+  Object.assign(regexContext, { pattern, flags, text });
+  try {
+    const m = regexScript.runInContext(regexContext, { timeout: REGEX_TIME_LIMIT_MS }) as [string, string] | null;
+    return m ? [m[0], m[1]] : null;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
+      throw new InputError(
+        `extractor.pattern ${JSON.stringify(pattern)} ran for more than ${REGEX_TIME_LIMIT_MS} ms on a text of ${text.length} characters (it backtracks too much); simplify it`,
+      );
+    throw e;
+  } finally {
+    Object.assign(regexContext, { text: '' });
+  }
+}
+
 /** The extracted answer, or undefined when the completion has none in the required form. */
 export function extract(text: string, extractor: Extractor, mode: Mode): string | undefined {
   let raw: string | undefined;
@@ -49,7 +88,8 @@ export function extract(text: string, extractor: Extractor, mode: Mode): string 
       raw = lastNumber(text);
       break;
     case 'choice': {
-      const letters = extractor.choices ?? 'ABCDE';
+      // letters and digits only: anything else would change the character class
+      const letters = (extractor.choices ?? 'ABCDE').replace(/[^A-Za-z0-9]/g, '') || 'ABCDE';
       const re = new RegExp(`\\b([${letters}])\\b`, mode === 'strict' ? 'g' : 'gi');
       const all = [...text.matchAll(re)];
       raw = all.length ? all[all.length - 1][1].toUpperCase() : undefined;
@@ -59,8 +99,8 @@ export function extract(text: string, extractor: Extractor, mode: Mode): string 
       raw = text;
       break;
     case 'regex': {
-      if (!extractor.pattern) throw new Error('extractor "regex" needs a pattern');
-      const m = new RegExp(extractor.pattern, mode === 'lenient' ? 'is' : 's').exec(text);
+      if (!extractor.pattern) throw new InputError('extractor "regex" needs a pattern');
+      const m = timedMatch(extractor.pattern, mode === 'lenient' ? 'is' : 's', text);
       raw = m?.[1] ?? m?.[0];
       break;
     }

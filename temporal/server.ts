@@ -27,11 +27,16 @@ function typeName(t: string): string {
 }
 
 export function devServerArgs(o: { port: number; uiPort: number; dbFile: string; ip?: string }): string[] {
+  // loopback unless told otherwise: the dev server has no authentication (gRPC, HTTP API, metrics and UI
+  // all bind to --ip; the UI is named too so a CLI default can never widen it)
+  const ip = o.ip ?? '127.0.0.1';
   const args = [
     'server',
     'start-dev',
     '--ip',
-    o.ip ?? '127.0.0.1',
+    ip,
+    '--ui-ip',
+    ip,
     '--port',
     String(o.port),
     '--ui-port',

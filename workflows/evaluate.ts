@@ -2,7 +2,7 @@ import { upsertSearchAttributes } from '@temporalio/workflow';
 import { schemas, type EvaluateInputInput, type EvaluateOutput } from '../schemas';
 import { METRIC, STAGE } from './search-attributes';
 import { deviceActivities } from './stages';
-import { invalidInput, validateInput } from './validate';
+import { extractorIssues, invalidInput, validateInput } from './validate';
 
 type Accuracy = EvaluateOutput['general'];
 
@@ -25,6 +25,8 @@ export async function evaluate(input: EvaluateInputInput): Promise<EvaluateOutpu
       { path: `$.benchmarks[${duplicate}].name`, rule: 'unique', message: `"${names[duplicate]}" is listed twice` },
     ]);
   }
+  const issues = extractorIssues(resolved.benchmarks);
+  if (issues.length) throw invalidInput('evaluate', issues);
   upsertSearchAttributes([{ key: STAGE, value: 'evaluate' }]);
   const { evaluateBenchmark } = deviceActivities(resolved.device, 'batch');
   // all at once: the device worker runs them one at a time, and the results come back in order

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { SchemaIssue } from '../schemas';
+import type { BenchmarkSpec, SchemaIssue } from '../schemas';
+import { regexProblem } from '../method/regex-safety';
 
 interface Checker<T> {
   check(value: unknown): { ok: true; value: T } | { ok: false; issues: SchemaIssue[] };
@@ -24,4 +25,20 @@ export function invalidInput(workflow: string, issues: SchemaIssue[]): Applicati
     nonRetryable: true,
     details: [issues],
   });
+}
+
+/** What a schema cannot say about answer extractors: a 'regex' one needs a pattern that is safe to run. */
+export function extractorIssues(benchmarks: Pick<BenchmarkSpec, 'extractor'>[], at = '$.benchmarks'): SchemaIssue[] {
+  const issues: SchemaIssue[] = [];
+  benchmarks.forEach((b, i) => {
+    if (b.extractor.kind !== 'regex') return;
+    const path = `${at}[${i}].extractor.pattern`;
+    if (b.extractor.pattern === undefined)
+      issues.push({ path, rule: 'required', message: 'a "regex" extractor needs a pattern' });
+    else {
+      const problem = regexProblem(b.extractor.pattern);
+      if (problem) issues.push({ path, rule: 'safeRegex', message: problem });
+    }
+  });
+  return issues;
 }
