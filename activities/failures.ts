@@ -6,6 +6,7 @@ import { PathEscapeError } from './artifact-store';
 import { BadRecordsError } from './datasets/import-dataset';
 import { SourceFileError } from './datasets/readers';
 import { ModelFileError } from '../engine/errors';
+import { ExtractorError } from '../method/extract';
 import { InputError, TrainingDivergedError } from './errors';
 
 export function toFailure(err: unknown): unknown {
@@ -31,6 +32,7 @@ export function toFailure(err: unknown): unknown {
     [InputError, 'InvalidInput'],
     [TrainingDivergedError, 'TrainingDiverged'],
     [ModelFileError, 'BadModelFile'],
+    [ExtractorError, 'InvalidInput'],
   ] as const) {
     if (err instanceof cls) return ApplicationFailure.create({ message: err.message, type, nonRetryable: true });
   }

@@ -2,9 +2,8 @@
 // content of the last box, exactly). Lenient: forgiving about form (spacing, case, trailing
 // punctuation, "12.0" for "12", and the last number when no box is there), never about content.
 import { createContext, Script } from 'node:vm';
-import { InputError } from '../activities/errors';
 import type { BenchmarkSpecInput } from '../schemas';
-import { regexProblem } from './regex-safety';
+import { regexProblem } from '../schemas/regex-safety';
 
 export type Extractor = BenchmarkSpecInput['extractor'];
 
@@ -40,6 +39,11 @@ function normalize(answer: string): string {
   return a;
 }
 
+/** A user's extractor that cannot run (an unsafe or too slow pattern): bad input, retrying cannot fix it. */
+export class ExtractorError extends Error {
+  override name = 'ExtractorError';
+}
+
 /** How long one match of a user's pattern may run. */
 export const REGEX_TIME_LIMIT_MS = 250;
 
@@ -60,14 +64,14 @@ export function timedMatch(pattern: string, flags: string, text: string): [strin
     checked.set(key, regexProblem(pattern, flags));
   }
   const problem = checked.get(key);
-  if (problem) throw new InputError(`extractor.pattern ${JSON.stringify(pattern)}: ${problem}`);
+  if (problem) throw new ExtractorError(`extractor.pattern ${JSON.stringify(pattern)}: ${problem}`);
   Object.assign(regexContext, { pattern, flags, text });
   try {
     const m = regexScript.runInContext(regexContext, { timeout: REGEX_TIME_LIMIT_MS }) as [string, string] | null;
     return m ? [m[0], m[1]] : null;
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
-      throw new InputError(
+      throw new ExtractorError(
         `extractor.pattern ${JSON.stringify(pattern)} ran for more than ${REGEX_TIME_LIMIT_MS} ms on a text of ${text.length} characters (it backtracks too much); simplify it`,
       );
     throw e;
@@ -99,7 +103,7 @@ export function extract(text: string, extractor: Extractor, mode: Mode): string 
       raw = text;
       break;
     case 'regex': {
-      if (!extractor.pattern) throw new InputError('extractor "regex" needs a pattern');
+      if (!extractor.pattern) throw new ExtractorError('extractor "regex" needs a pattern');
       const m = timedMatch(extractor.pattern, mode === 'lenient' ? 'is' : 's', text);
       raw = m?.[1] ?? m?.[0];
       break;

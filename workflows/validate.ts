@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { BenchmarkSpec, SchemaIssue } from '../schemas';
-import { regexProblem } from '../method/regex-safety';
+import { regexProblem } from '../schemas/regex-safety';
 
 interface Checker<T> {
   check(value: unknown): { ok: true; value: T } | { ok: false; issues: SchemaIssue[] };

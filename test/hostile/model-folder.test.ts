@@ -12,7 +12,7 @@ import { ModelFileError } from '../../engine/errors';
 import { loadHFModel } from '../../engine/model';
 import { MAX_HEADER_BYTES } from '../../engine/safetensors';
 import { TextTokenizer } from '../../engine/tokenizer';
-import { PROJECT_ROOT } from '../../temporal/settings';
+import { PROJECT_ROOT } from '../../workers/settings';
 
 const FIXTURES = join(PROJECT_ROOT, 'test/fixtures/hf');
 type Json = Record<string, unknown>;

@@ -2,9 +2,8 @@
 // naming the JSON path), and matching is time-limited where it runs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InputError } from '../../activities/errors';
-import { extract, REGEX_TIME_LIMIT_MS, timedMatch } from '../../method/extract';
-import { regexProblem } from '../../method/regex-safety';
+import { extract, ExtractorError, REGEX_TIME_LIMIT_MS, timedMatch } from '../../method/extract';
+import { regexProblem } from '../../schemas/regex-safety';
 import { extractorIssues } from '../../workflows/validate';
 
 const REJECTED: [string, RegExp][] = [
@@ -66,11 +65,12 @@ test('matching is time-limited: a slow pattern that passes the check is stopped,
   const started = Date.now();
   assert.throws(
     () => timedMatch(slow, 's', 'a'.repeat(20_000)),
-    (e: unknown) => e instanceof InputError && /ran for more than 250 ms on a text of 20000 characters/.test(e.message),
+    (e: unknown) =>
+      e instanceof ExtractorError && /ran for more than 250 ms on a text of 20000 characters/.test(e.message),
   );
   assert.ok(Date.now() - started < REGEX_TIME_LIMIT_MS * 8, `stopped after ${Date.now() - started} ms`);
   // and an unsafe pattern given straight to the extractor is refused, not run
-  assert.throws(() => extract('aaaa', { kind: 'regex', pattern: '(a+)+$', choices: '' }, 'strict'), InputError);
+  assert.throws(() => extract('aaaa', { kind: 'regex', pattern: '(a+)+$', choices: '' }, 'strict'), ExtractorError);
   // ordinary patterns work as before, with their first group
   assert.equal(
     extract('so the answer: 42.', { kind: 'regex', pattern: 'answer: (\\d+)', choices: '' }, 'strict'),

@@ -11,7 +11,7 @@ import { writeManifest } from '../../activities/manifest';
 import { ModelFileError } from '../../engine/errors';
 import { byteLevelTokenizerFiles, TextTokenizer } from '../../engine/tokenizer';
 import { devServerArgs } from '../../temporal/server';
-import { PROJECT_ROOT } from '../../temporal/settings';
+import { PROJECT_ROOT } from '../../workers/settings';
 import { freePort } from '../helpers/ports';
 import { tempDir, testEnvFile } from '../helpers/temporal';
 
