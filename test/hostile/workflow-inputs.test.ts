@@ -234,7 +234,6 @@ const INPUTS = [
   ['pretrain', schemas.prepareWorldInput, 'prepare-world-input.schema.json'],
   ['worldForgetting', schemas.worldForgettingInput, 'world-forgetting-input.schema.json'],
   ['rewriterProbe', schemas.rewriterProbeInput, 'rewriter-probe-input.schema.json'],
-  ['trainRewriter', schemas.trainRewriterInput, 'train-rewriter-input.schema.json'],
   ['forgettingReport (activity)', schemas.forgettingInput, 'forgetting-input.schema.json'],
 ] as const;
 
