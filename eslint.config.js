@@ -48,7 +48,7 @@ const zones = [
 ].filter((z) => z.from.length > 0);
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.rewrite-rl/', '.tools/', '.cache/', 'schemas/generated/'] },
+  { ignores: ['node_modules/', 'dist/', '.rewrite-rl/', '.tools/', '.cache/', 'schemas/generated/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,9 +1,9 @@
 // Every artifact folder carries manifest.json: what made it (package version, git commit when known),
 // from what (config and its hash, seeds, input hashes) and what it holds (file hashes).
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { canonicalJson, sha256, sha256File } from './artifact-store';
 
 export interface Manifest {
@@ -17,7 +17,10 @@ export interface Manifest {
   files: { path: string; sha256: string; bytes: number }[];
 }
 
-const projectRoot = join(import.meta.dirname, '..');
+// the checkout, or the installed package (this file is in activities/ or dist/activities/)
+let projectRoot = join(import.meta.dirname, '..');
+while (!existsSync(join(projectRoot, 'package.json')) && dirname(projectRoot) !== projectRoot)
+  projectRoot = dirname(projectRoot);
 
 let producerCache: Manifest['producer'] | undefined;
 export function producer(): Manifest['producer'] {

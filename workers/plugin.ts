@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { ArtifactStore, createCpuActivities, createDeviceActivities, DeviceSession } from '../activities';
 import { settingsFromEnv } from './settings';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** The workflows' entry for the bundler: the TypeScript source in a checkout, compiled JavaScript in the package. */
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
+);
 
 export interface RewriteRlPluginOptions {
   /** Which activities this worker serves: 'cpu' (with the workflows), 'device', or 'none' (a client). */

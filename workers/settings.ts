@@ -1,8 +1,18 @@
 // Where things live and which server to talk to, from the environment (the same variable names as the
 // Temporal CLI for the connection, so a user's existing setup carries over).
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
-export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
+/** The nearest folder at or above `from` holding a package.json. */
+export function packageRootOf(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+/** The package's folder: the checkout, or node_modules/rewrite-rl (this file is in temporal/ or dist/temporal/). */
+export const PROJECT_ROOT = packageRootOf(resolve(import.meta.dirname, '..'));
 export { TASK_QUEUE } from '../workflows/task-queues';
 
 export interface Settings {

@@ -1,0 +1,7 @@
+// The package's entry point (`import ... from 'rewrite-rl'`): the plugin, the task queues and search
+// attributes a user's workers and clients share, and the types of the workflows' inputs and outputs.
+export { RewriteRlPlugin, type RewriteRlPluginOptions, WORKFLOWS_PATH } from './workers/plugin';
+export { TASK_QUEUE, deviceTaskQueue } from './workflows/task-queues';
+export { ALL_SEARCH_ATTRIBUTES } from './workflows/search-attributes';
+export { ensureSearchAttributes } from './temporal/search-attributes';
+export type * from './schemas/generated/types';
