@@ -32,8 +32,8 @@ export function assertDeviceUsable(d: Device): void {
   if (!existsSync(lib)) {
     throw new Error(
       `device ${deviceName(d)}: onnxruntime-node's CUDA execution provider is not installed (${lib} is missing). ` +
-        `Install it with onnxruntime-node's install script (remove onnxruntime-node-install=skip from .npmrc on a ` +
-        `machine that can download it, then \`npm rebuild onnxruntime-node\`), or use --device cpu.`,
+        `Install it with onnxruntime-node's install script on a machine that can download it ` +
+        `(\`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node\`), or use --device cpu.`,
     );
   }
 }
