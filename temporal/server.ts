@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { ensureTemporalBinary } from './binary';
-import { ensureSearchAttributes } from './search-attributes';
+import { ensureSearchAttributes } from '../workers/search-attributes';
 import type { Settings } from '../workers/settings';
 
 export interface ServerInfo {
