@@ -2,6 +2,7 @@
 // In a checkout the TypeScript sources run through tsx (Node 20 cannot strip types itself); the
 // installed package runs its compiled dist/.
 import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
 const source = new URL('../temporal/cli.ts', import.meta.url);
 let cli;

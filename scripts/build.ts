@@ -2,9 +2,10 @@
 // as the sources. tsc emits them; the sources import each other without extensions (resolved by tsx and
 // bundlers), which Node's ESM loader and NodeNext consumers do not accept, so every relative specifier
 // in the output is then written out in full (`./x` -> `./x.js` or `./x/index.js`). Files tsc does not
-// emit (the generated CommonJS validators, the runner's worker entry) are copied beside them.
+// emit (the generated CommonJS validators, the runner's worker entry, the shipped backbone that
+// world/shipped.ts finds beside itself) are copied beside them.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../temporal/settings';
 
@@ -13,6 +14,7 @@ const COPIED = [
   'schemas/generated/validators.cjs',
   'schemas/generated/validators.d.cts',
   'engine/runner/worker-entry.mjs',
+  'world/shipped',
 ];
 
 function walk(dir: string): string[] {
@@ -47,7 +49,7 @@ execFileSync(process.execPath, [join(PROJECT_ROOT, 'node_modules/typescript/bin/
   cwd: PROJECT_ROOT,
   stdio: 'inherit',
 });
-for (const f of COPIED) copyFileSync(join(PROJECT_ROOT, f), join(DIST, f));
+for (const f of COPIED) cpSync(join(PROJECT_ROOT, f), join(DIST, f), { recursive: true });
 let files = 0;
 let bytes = 0;
 for (const file of walk(DIST)) {

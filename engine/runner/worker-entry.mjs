@@ -2,6 +2,7 @@
 // inherits `--import tsx` from its parent's execArgv, but on Node 20 those hooks do not resolve the
 // worker's own .ts imports, so we always register here); the package's dist/ holds compiled worker.js.
 import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
 const source = new URL('./worker.ts', import.meta.url);
 if (existsSync(source)) {
