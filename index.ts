@@ -3,5 +3,9 @@
 export { RewriteRlPlugin, type RewriteRlPluginOptions, WORKFLOWS_PATH } from './workers/plugin';
 export { TASK_QUEUE, deviceTaskQueue } from './workflows/task-queues';
 export { ALL_SEARCH_ATTRIBUTES } from './workflows/search-attributes';
-export { ensureSearchAttributes, searchAttributeCommand, SearchAttributesMissingError } from './workers/search-attributes';
+export {
+  ensureSearchAttributes,
+  searchAttributeCommand,
+  SearchAttributesMissingError,
+} from './workers/search-attributes';
 export type * from './schemas/generated/types';
