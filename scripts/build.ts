@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { PROJECT_ROOT } from '../temporal/settings';
+import { PROJECT_ROOT } from '../workers/settings';
 
 const DIST = join(PROJECT_ROOT, 'dist');
 const COPIED = [

@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveTemporalBinary } from '../temporal/binary';
-import { PROJECT_ROOT } from '../temporal/settings';
+import { PROJECT_ROOT } from '../workers/settings';
 import { freePort } from '../test/helpers/ports';
 
 const keep = process.argv.includes('--keep');
