@@ -64,6 +64,30 @@ test('usage errors exit 2; --help exits 0', async () => {
   assert.equal((await cli(['import', join(files, 'missing.jsonl'), '--no-worker'])).code, 2);
 });
 
+test('each command takes only its own flags: an unknown or misplaced flag exits 2 naming it', async () => {
+  const stop = await cli(['server', 'stop', '--limit', '3']);
+  assert.equal(stop.code, 2);
+  assert.match(stop.stderr, /server does not take --limit \(it takes no flags\)/);
+  const world = await cli(['world', '--temperatures', '0', '--no-worker']);
+  assert.equal(world.code, 2);
+  assert.match(world.stderr, /world does not take --temperatures \(its flags: --recipe, --arms/);
+  const extra = await cli(['status', 'a', 'b']);
+  assert.equal(extra.code, 2);
+  assert.match(extra.stderr, /status does not take the argument "b"/);
+});
+
+test('run with a workflow that does not exist exits 2 listing the known ones, without waiting', async () => {
+  const input = join(files, 'empty-input.json');
+  writeFileSync(input, '{}');
+  const r = await cli(['run', 'noSuchWorkflow', '--input', input, '--no-worker']);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /unknown workflow "noSuchWorkflow": the workflows are .*importDataset.*worldForgetting.*rewriterProbe/,
+  );
+  assert.doesNotMatch(r.stderr, /started/);
+});
+
 test('no reachable server exits 3', async () => {
   const closed = String(await freePort());
   const status = await cli(['status', 'anything'], { TEMPORAL_ADDRESS: `127.0.0.1:${closed}` });
@@ -73,7 +97,7 @@ test('no reachable server exits 3', async () => {
   assert.equal(server.code, 3);
 });
 
-test('import: 0 on success with the result on stdout, 1 naming bad records, 2 on invalid input', async () => {
+test('import: 0 on success with the result on stdout, 2 naming bad records, 2 on invalid input', async () => {
   const good = join(files, 'good.jsonl');
   writeFileSync(good, jsonl(Array.from({ length: 30 }, (_, i) => mathRecord(i))));
   const ok = await cli([
@@ -86,6 +110,7 @@ test('import: 0 on success with the result on stdout, 1 naming bad records, 2 on
     '--no-worker',
     '--id',
     'cli-import',
+    '--json',
   ]);
   assert.equal(ok.code, 0, ok.stderr);
   const result = JSON.parse(ok.stdout);
@@ -100,31 +125,53 @@ test('import: 0 on success with the result on stdout, 1 naming bad records, 2 on
   const bad = join(files, 'bad.jsonl');
   writeFileSync(bad, jsonl([mathRecord(1), { problem: 'p' }]));
   const failed = await cli(['import', bad, '--map', 'question=problem,answer=solution', '--no-worker']);
-  assert.equal(failed.code, 1);
+  assert.equal(failed.code, 2, 'bad records are bad input');
   assert.match(failed.stderr, /BadRecords/);
   assert.match(failed.stderr, /bad\.jsonl:2: solution: missing field "solution" \(required\)/);
+
+  // a person reads the counts and where the dataset is, not the JSON result
+  const again = await cli([
+    'import',
+    good,
+    '--map',
+    'question=problem,answer=solution',
+    '--test-size',
+    '5',
+    '--no-worker',
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /^imported 30 of 30 records \(0 duplicates, 0 rejected\): 25 train, 5 test/);
+  const dataset = /^the dataset: (.+)$/m.exec(again.stdout);
+  assert.ok(dataset && existsSync(dataset[1]), again.stdout);
+  assert.doesNotMatch(again.stdout, /^\{/m);
 
   const invalid = await cli(['import', good, '--test-fraction', '2', '--no-worker']);
   assert.equal(invalid.code, 2);
   assert.match(invalid.stderr, /\$\.split\.testFraction: must be <= 1 \(maximum\)/);
 });
 
-test('demo runs the main job like world: the forgetting tables, the dose-response plot, the UI link', async () => {
+test('demo runs the main job like world: the forgetting tables, the report and plot paths, the UI link', async () => {
   const r = await cli(
     ['demo', '--recipe', 'test', '--arms', 'foreign,oracle', '--sft-seed', '1', '--no-worker', '--id', 'cli-demo'],
     { TEMPORAL_UI_URL: 'http://ui.example' },
   );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /started worldForgetting as cli-demo/);
-  const result = JSON.parse(r.stdout);
+  // a person gets the tables and paths on stdout; a script asks for the result with --json
+  assert.doesNotMatch(r.stdout, /^\{/m);
+  const status = await cli(['status', 'cli-demo', '--json']);
+  assert.equal(status.code, 0, status.stderr);
+  const result = JSON.parse(status.stdout);
   assert.deepEqual(Object.keys(result.nll), ['foreign', 'oracle']);
   assert.deepEqual(Object.keys(result.arms), ['foreign', 'oracle']);
-  assert.match(r.stderr, /### Forgetting on the general benchmarks, strict extraction/);
-  assert.match(r.stderr, /### Dose-response: forgetting against the backbone NLL of the SFT data/);
-  assert.match(r.stderr, new RegExp(`\\| foreign \\| ${result.nll.foreign.toFixed(4)} \\|`));
-  assert.match(r.stderr, /### Forgetting reduction vs foreign/);
-  const plot = /the dose-response plot: (.+)$/m.exec(r.stderr);
-  assert.ok(plot && existsSync(plot[1]) && plot[1].startsWith(join(home, 'artifacts')), r.stderr);
+  assert.match(r.stdout, /### Forgetting on the general benchmarks, strict extraction/);
+  assert.match(r.stdout, /### Dose-response: forgetting against the backbone NLL of the SFT data/);
+  assert.match(r.stdout, new RegExp(`\\| foreign \\| ${result.nll.foreign.toFixed(4)} \\|`));
+  assert.match(r.stdout, /### Forgetting reduction vs foreign/);
+  const plot = /the dose-response plot: (.+)$/m.exec(r.stdout);
+  assert.ok(plot && existsSync(plot[1]) && plot[1].startsWith(join(home, 'artifacts')), r.stdout);
+  const report = /the report: (.+)$/m.exec(r.stdout);
+  assert.ok(report && existsSync(report[1]) && report[1].endsWith('forgetting.md'), r.stdout);
   assert.match(r.stderr, /the run in the Temporal UI: http:\/\/ui\.example\/namespaces\/default\/workflows\/cli-demo/);
   const history = await env.client.workflow.getHandle('cli-demo').fetchHistory();
   const started = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0];
@@ -154,7 +201,7 @@ test('probe: bad flags exit 2 naming the flag, before anything starts', async ()
 
 test('probe prints the pass rates at each temperature and the UI link', async () => {
   const r = await cli(
-    ['probe', '--recipe', 'test', '--limit', '8', '--temperatures', '0,0.8', '--samples', '2', '--no-worker'],
+    ['probe', '--recipe', 'test', '--limit', '8', '--temperatures', '0,0.8', '--samples', '2', '--no-worker', '--json'],
     { TEMPORAL_UI_URL: 'http://ui.example' },
   );
   assert.equal(r.code, 0, r.stderr);
