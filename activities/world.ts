@@ -47,7 +47,7 @@ export async function prepareWorld(
   // the recipe given now, not the stored one: they differ at most in the SFT settings
   const asStored = async () => ({
     ...(JSON.parse(await readFile(result, 'utf8')) as WorldOutput),
-    recipe: asRecord(recipe),
+    recipe,
   });
   const reused = existsSync(result);
   if (!reused) await writeWorld(store, recipe, ref, progress);
@@ -138,7 +138,7 @@ async function writeWorld(store: ArtifactStore, recipe: WorldRecipe, ref: string
     await writeInitialBackbone(join(tmp, 'initial-model'), recipe.backbone, recipe.seed);
     const out: WorldOutput = {
       uri: store.ref(path),
-      recipe: asRecord(recipe),
+      recipe,
       benchmarks: data.benchmarks.map((b) => schemas.benchmarkSpec.parse(b)),
       train: data.train,
       pretrainData: refOf('pretrain.jsonl'),
@@ -185,8 +185,4 @@ export async function installShippedBackbone(
     model: { uri },
     pretraining: { uri, model: { uri }, ...m.pretraining, log: `${uri}/log.jsonl`, reused: true },
   };
-}
-
-function asRecord(recipe: WorldRecipe): Record<string, unknown> {
-  return recipe as unknown as Record<string, unknown>;
 }

@@ -27,7 +27,7 @@ export async function pretrain(input: PrepareWorldInputInput): Promise<PretrainO
     upsertSearchAttributes([{ key: STAGE, value: 'done' }]);
     return { world, backbone: world.pretrained.model, pretraining: world.pretrained.pretraining };
   }
-  const recipe = world.recipe as { name: string; pretrain: Record<string, unknown> };
+  const { recipe } = world;
   upsertSearchAttributes([{ key: STAGE, value: 'pretrain' }]);
   const { sft } = deviceActivities(resolved.device, 'training');
   const pretraining = await sft({

@@ -30,7 +30,7 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
   upsertSearchAttributes([{ key: STAGE, value: 'pretrain' }]);
   // a data seed other than 0 gives the world another sample of the downstream train split (same backbone)
   const { world, backbone } = await pretrainChild(id, resolved);
-  const recipe = world.recipe as { sft: Record<string, unknown> };
+  const { recipe } = world;
   const datasets = resolved.arms.map((arm, i) =>
     trainingSet(world, resolved.recipe, arm, 'worldForgetting', `$.arms[${i}]`),
   );
@@ -41,16 +41,8 @@ export async function worldForgetting(input: WorldForgettingInputInput): Promise
   if (patched('backbone-nll')) {
     upsertSearchAttributes([{ key: STAGE, value: 'score' }]);
     const { scoreDataset } = deviceActivities(resolved.device, 'batch');
-    const promptFormat = recipe.sft.promptFormat;
-    const scores = await Promise.all(
-      datasets.map((dataset) =>
-        scoreDataset({
-          model: backbone,
-          dataset,
-          ...(typeof promptFormat === 'string' ? { promptFormat } : {}),
-        }),
-      ),
-    );
+    // scored with the QA template the SFT recipe trains with (the activity's default)
+    const scores = await Promise.all(datasets.map((dataset) => scoreDataset({ model: backbone, dataset })));
     nll = Object.fromEntries(resolved.arms.map((arm, i) => [arm, scores[i].meanNll]));
   }
   const evaluateArm = (name: string, model: ModelRef) =>

@@ -2,45 +2,11 @@
 // sizes, and the SFT recipe shared by every arm. Its hash names the cached artifacts, so changing
 // any number here trains a new backbone, and an unchanged recipe reuses the old one.
 
-export interface BackboneShape {
-  hiddenSize: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  intermediateSize: number;
-  maxPositions: number;
-}
+import type { WorldRecipe } from '../schemas';
 
-export interface TrainRecipe {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  warmupSteps: number;
-  schedule: 'constant' | 'linear' | 'cosine';
-  weightDecay: number;
-  adamBeta2?: number;
-  /** Batches per length group (training/batches.ts); few keeps batches mixed across tasks. */
-  lengthGroupBatches?: number;
-  /** Length buckets (training/batches.ts): batches of short examples never pad to long ones. */
-  lengthBuckets?: number[];
-  stepsPerRun: number;
-  checkpointEvery: number;
-}
-
-export interface WorldRecipe {
-  name: string;
-  /** Seeds the fact base, the data, and the backbone's initial weights. */
-  seed: number;
-  backbone: BackboneShape;
-  /** Pretraining records drawn from the prior stream. */
-  pretrainExamples: number;
-  pretrain: TrainRecipe;
-  benchmarkSize: number;
-  downstreamTrainSize: number;
-  mixtures: number[];
-  /** Vanilla SFT and every other arm. */
-  sft: TrainRecipe;
-}
+export type { WorldRecipe } from '../schemas';
+export type BackboneShape = WorldRecipe['backbone'];
+export type TrainRecipe = WorldRecipe['sft'];
 
 export const DEFAULT_RECIPE: WorldRecipe = {
   name: 'default',

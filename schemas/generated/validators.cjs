@@ -12618,7 +12618,1356 @@ return errors === 0;
 validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateWorldOutput = validate70;
-const schema132 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"type":"object"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
+const schema132 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
+const schema133 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
+const schema136 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
+const schema137 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
+
+function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/world-recipe.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate71.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.seed === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "seed"},message:"must have required property '"+"seed"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.backbone === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "backbone"},message:"must have required property '"+"backbone"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.pretrainExamples === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pretrainExamples"},message:"must have required property '"+"pretrainExamples"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.pretrain === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pretrain"},message:"must have required property '"+"pretrain"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.benchmarkSize === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "benchmarkSize"},message:"must have required property '"+"benchmarkSize"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.downstreamTrainSize === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "downstreamTrainSize"},message:"must have required property '"+"downstreamTrainSize"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.mixtures === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mixtures"},message:"must have required property '"+"mixtures"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.sft === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sft"},message:"must have required property '"+"sft"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func34.call(schema133.properties, key0))){
+const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(!pattern4.test(data0)){
+const err10 = {instancePath:instancePath+"/name",schemaPath:"common.schema.json#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/name",schemaPath:"common.schema.json#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.seed !== undefined){
+let data1 = data.seed;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err12 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 4294967295 || isNaN(data1)){
+const err13 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err14 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+if(data.backbone !== undefined){
+let data2 = data.backbone;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.hiddenSize === undefined){
+const err15 = {instancePath:instancePath+"/backbone",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/required",keyword:"required",params:{missingProperty: "hiddenSize"},message:"must have required property '"+"hiddenSize"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data2.layers === undefined){
+const err16 = {instancePath:instancePath+"/backbone",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/required",keyword:"required",params:{missingProperty: "layers"},message:"must have required property '"+"layers"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data2.heads === undefined){
+const err17 = {instancePath:instancePath+"/backbone",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/required",keyword:"required",params:{missingProperty: "heads"},message:"must have required property '"+"heads"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data2.kvHeads === undefined){
+const err18 = {instancePath:instancePath+"/backbone",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/required",keyword:"required",params:{missingProperty: "kvHeads"},message:"must have required property '"+"kvHeads"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(data2.intermediateSize === undefined){
+const err19 = {instancePath:instancePath+"/backbone",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/required",keyword:"required",params:{missingProperty: "intermediateSize"},message:"must have required property '"+"intermediateSize"+"'"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(data2.maxPositions === undefined){
+const err20 = {instancePath:instancePath+"/backbone",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/required",keyword:"required",params:{missingProperty: "maxPositions"},message:"must have required property '"+"maxPositions"+"'"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+for(const key1 in data2){
+if(!((((((key1 === "hiddenSize") || (key1 === "layers")) || (key1 === "heads")) || (key1 === "kvHeads")) || (key1 === "intermediateSize")) || (key1 === "maxPositions"))){
+const err21 = {instancePath:instancePath+"/backbone",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data2.hiddenSize !== undefined){
+let data3 = data2.hiddenSize;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err22 = {instancePath:instancePath+"/backbone/hiddenSize",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/hiddenSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 1 || isNaN(data3)){
+const err23 = {instancePath:instancePath+"/backbone/hiddenSize",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/hiddenSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+if(data2.layers !== undefined){
+let data4 = data2.layers;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err24 = {instancePath:instancePath+"/backbone/layers",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/layers/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 1 || isNaN(data4)){
+const err25 = {instancePath:instancePath+"/backbone/layers",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/layers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+if(data2.heads !== undefined){
+let data5 = data2.heads;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err26 = {instancePath:instancePath+"/backbone/heads",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/heads/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 1 || isNaN(data5)){
+const err27 = {instancePath:instancePath+"/backbone/heads",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/heads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+if(data2.kvHeads !== undefined){
+let data6 = data2.kvHeads;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err28 = {instancePath:instancePath+"/backbone/kvHeads",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/kvHeads/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+const err29 = {instancePath:instancePath+"/backbone/kvHeads",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/kvHeads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+if(data2.intermediateSize !== undefined){
+let data7 = data2.intermediateSize;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err30 = {instancePath:instancePath+"/backbone/intermediateSize",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/intermediateSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 1 || isNaN(data7)){
+const err31 = {instancePath:instancePath+"/backbone/intermediateSize",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/intermediateSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+if(data2.maxPositions !== undefined){
+let data8 = data2.maxPositions;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err32 = {instancePath:instancePath+"/backbone/maxPositions",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/maxPositions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 < 1 || isNaN(data8)){
+const err33 = {instancePath:instancePath+"/backbone/maxPositions",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/properties/maxPositions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/backbone",schemaPath:"world-recipe.schema.json#/$defs/backboneShape/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data.pretrainExamples !== undefined){
+let data9 = data.pretrainExamples;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err35 = {instancePath:instancePath+"/pretrainExamples",schemaPath:"#/properties/pretrainExamples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 1 || isNaN(data9)){
+const err36 = {instancePath:instancePath+"/pretrainExamples",schemaPath:"#/properties/pretrainExamples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+if(data.pretrain !== undefined){
+let data10 = data.pretrain;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.epochs === undefined){
+const err37 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "epochs"},message:"must have required property '"+"epochs"+"'"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+if(data10.batchSize === undefined){
+const err38 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "batchSize"},message:"must have required property '"+"batchSize"+"'"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if(data10.learningRate === undefined){
+const err39 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "learningRate"},message:"must have required property '"+"learningRate"+"'"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(data10.warmupSteps === undefined){
+const err40 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "warmupSteps"},message:"must have required property '"+"warmupSteps"+"'"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if(data10.schedule === undefined){
+const err41 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "schedule"},message:"must have required property '"+"schedule"+"'"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+if(data10.weightDecay === undefined){
+const err42 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "weightDecay"},message:"must have required property '"+"weightDecay"+"'"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if(data10.stepsPerRun === undefined){
+const err43 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "stepsPerRun"},message:"must have required property '"+"stepsPerRun"+"'"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+if(data10.checkpointEvery === undefined){
+const err44 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "checkpointEvery"},message:"must have required property '"+"checkpointEvery"+"'"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+for(const key2 in data10){
+if(!(func34.call(schema137.properties, key2))){
+const err45 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+if(data10.epochs !== undefined){
+let data11 = data10.epochs;
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 <= 0 || isNaN(data11)){
+const err46 = {instancePath:instancePath+"/pretrain/epochs",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/epochs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/pretrain/epochs",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/epochs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data10.batchSize !== undefined){
+let data12 = data10.batchSize;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err48 = {instancePath:instancePath+"/pretrain/batchSize",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 < 1 || isNaN(data12)){
+const err49 = {instancePath:instancePath+"/pretrain/batchSize",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+}
+if(data10.learningRate !== undefined){
+let data13 = data10.learningRate;
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 <= 0 || isNaN(data13)){
+const err50 = {instancePath:instancePath+"/pretrain/learningRate",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/learningRate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/pretrain/learningRate",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/learningRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+if(data10.warmupSteps !== undefined){
+let data14 = data10.warmupSteps;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err52 = {instancePath:instancePath+"/pretrain/warmupSteps",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/warmupSteps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+const err53 = {instancePath:instancePath+"/pretrain/warmupSteps",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/warmupSteps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+if(data10.schedule !== undefined){
+let data15 = data10.schedule;
+if(!(((data15 === "constant") || (data15 === "linear")) || (data15 === "cosine"))){
+const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema137.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data10.weightDecay !== undefined){
+let data16 = data10.weightDecay;
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err55 = {instancePath:instancePath+"/pretrain/weightDecay",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/pretrain/weightDecay",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+if(data10.adamBeta2 !== undefined){
+let data17 = data10.adamBeta2;
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 >= 1 || isNaN(data17)){
+const err57 = {instancePath:instancePath+"/pretrain/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+if(data17 <= 0 || isNaN(data17)){
+const err58 = {instancePath:instancePath+"/pretrain/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/pretrain/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+if(data10.lengthGroupBatches !== undefined){
+let data18 = data10.lengthGroupBatches;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err60 = {instancePath:instancePath+"/pretrain/lengthGroupBatches",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthGroupBatches/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 1 || isNaN(data18)){
+const err61 = {instancePath:instancePath+"/pretrain/lengthGroupBatches",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthGroupBatches/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+}
+if(data10.lengthBuckets !== undefined){
+let data19 = data10.lengthBuckets;
+if(Array.isArray(data19)){
+const len0 = data19.length;
+for(let i0=0; i0<len0; i0++){
+let data20 = data19[i0];
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err62 = {instancePath:instancePath+"/pretrain/lengthBuckets/" + i0,schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 1 || isNaN(data20)){
+const err63 = {instancePath:instancePath+"/pretrain/lengthBuckets/" + i0,schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err64 = {instancePath:instancePath+"/pretrain/lengthBuckets",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data10.stepsPerRun !== undefined){
+let data21 = data10.stepsPerRun;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err65 = {instancePath:instancePath+"/pretrain/stepsPerRun",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 1 || isNaN(data21)){
+const err66 = {instancePath:instancePath+"/pretrain/stepsPerRun",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+}
+if(data10.checkpointEvery !== undefined){
+let data22 = data10.checkpointEvery;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err67 = {instancePath:instancePath+"/pretrain/checkpointEvery",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 1 || isNaN(data22)){
+const err68 = {instancePath:instancePath+"/pretrain/checkpointEvery",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+if(data.benchmarkSize !== undefined){
+let data23 = data.benchmarkSize;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err70 = {instancePath:instancePath+"/benchmarkSize",schemaPath:"#/properties/benchmarkSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 1 || isNaN(data23)){
+const err71 = {instancePath:instancePath+"/benchmarkSize",schemaPath:"#/properties/benchmarkSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+}
+if(data.downstreamTrainSize !== undefined){
+let data24 = data.downstreamTrainSize;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err72 = {instancePath:instancePath+"/downstreamTrainSize",schemaPath:"#/properties/downstreamTrainSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 1 || isNaN(data24)){
+const err73 = {instancePath:instancePath+"/downstreamTrainSize",schemaPath:"#/properties/downstreamTrainSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+}
+if(data.mixtures !== undefined){
+let data25 = data.mixtures;
+if(Array.isArray(data25)){
+const len1 = data25.length;
+for(let i1=0; i1<len1; i1++){
+let data26 = data25[i1];
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 1 || isNaN(data26)){
+const err74 = {instancePath:instancePath+"/mixtures/" + i1,schemaPath:"#/properties/mixtures/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+if(data26 < 0 || isNaN(data26)){
+const err75 = {instancePath:instancePath+"/mixtures/" + i1,schemaPath:"#/properties/mixtures/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/mixtures/" + i1,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+}
+else {
+const err77 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+if(data.sft !== undefined){
+let data27 = data.sft;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.epochs === undefined){
+const err78 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "epochs"},message:"must have required property '"+"epochs"+"'"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+if(data27.batchSize === undefined){
+const err79 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "batchSize"},message:"must have required property '"+"batchSize"+"'"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+if(data27.learningRate === undefined){
+const err80 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "learningRate"},message:"must have required property '"+"learningRate"+"'"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+if(data27.warmupSteps === undefined){
+const err81 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "warmupSteps"},message:"must have required property '"+"warmupSteps"+"'"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+if(data27.schedule === undefined){
+const err82 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "schedule"},message:"must have required property '"+"schedule"+"'"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+if(data27.weightDecay === undefined){
+const err83 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "weightDecay"},message:"must have required property '"+"weightDecay"+"'"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+if(data27.stepsPerRun === undefined){
+const err84 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "stepsPerRun"},message:"must have required property '"+"stepsPerRun"+"'"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+if(data27.checkpointEvery === undefined){
+const err85 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "checkpointEvery"},message:"must have required property '"+"checkpointEvery"+"'"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+for(const key3 in data27){
+if(!(func34.call(schema137.properties, key3))){
+const err86 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+if(data27.epochs !== undefined){
+let data28 = data27.epochs;
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 <= 0 || isNaN(data28)){
+const err87 = {instancePath:instancePath+"/sft/epochs",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/epochs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+else {
+const err88 = {instancePath:instancePath+"/sft/epochs",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/epochs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+if(data27.batchSize !== undefined){
+let data29 = data27.batchSize;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err89 = {instancePath:instancePath+"/sft/batchSize",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 1 || isNaN(data29)){
+const err90 = {instancePath:instancePath+"/sft/batchSize",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+}
+if(data27.learningRate !== undefined){
+let data30 = data27.learningRate;
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 <= 0 || isNaN(data30)){
+const err91 = {instancePath:instancePath+"/sft/learningRate",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/learningRate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+else {
+const err92 = {instancePath:instancePath+"/sft/learningRate",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/learningRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+if(data27.warmupSteps !== undefined){
+let data31 = data27.warmupSteps;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err93 = {instancePath:instancePath+"/sft/warmupSteps",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/warmupSteps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err94 = {instancePath:instancePath+"/sft/warmupSteps",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/warmupSteps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+}
+if(data27.schedule !== undefined){
+let data32 = data27.schedule;
+if(!(((data32 === "constant") || (data32 === "linear")) || (data32 === "cosine"))){
+const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema137.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+if(data27.weightDecay !== undefined){
+let data33 = data27.weightDecay;
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err96 = {instancePath:instancePath+"/sft/weightDecay",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+else {
+const err97 = {instancePath:instancePath+"/sft/weightDecay",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+if(data27.adamBeta2 !== undefined){
+let data34 = data27.adamBeta2;
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 >= 1 || isNaN(data34)){
+const err98 = {instancePath:instancePath+"/sft/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+if(data34 <= 0 || isNaN(data34)){
+const err99 = {instancePath:instancePath+"/sft/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/sft/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+if(data27.lengthGroupBatches !== undefined){
+let data35 = data27.lengthGroupBatches;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err101 = {instancePath:instancePath+"/sft/lengthGroupBatches",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthGroupBatches/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 1 || isNaN(data35)){
+const err102 = {instancePath:instancePath+"/sft/lengthGroupBatches",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthGroupBatches/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+}
+if(data27.lengthBuckets !== undefined){
+let data36 = data27.lengthBuckets;
+if(Array.isArray(data36)){
+const len2 = data36.length;
+for(let i2=0; i2<len2; i2++){
+let data37 = data36[i2];
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err103 = {instancePath:instancePath+"/sft/lengthBuckets/" + i2,schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 < 1 || isNaN(data37)){
+const err104 = {instancePath:instancePath+"/sft/lengthBuckets/" + i2,schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err105 = {instancePath:instancePath+"/sft/lengthBuckets",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+if(data27.stepsPerRun !== undefined){
+let data38 = data27.stepsPerRun;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err106 = {instancePath:instancePath+"/sft/stepsPerRun",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 1 || isNaN(data38)){
+const err107 = {instancePath:instancePath+"/sft/stepsPerRun",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+}
+if(data27.checkpointEvery !== undefined){
+let data39 = data27.checkpointEvery;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+const err108 = {instancePath:instancePath+"/sft/checkpointEvery",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 < 1 || isNaN(data39)){
+const err109 = {instancePath:instancePath+"/sft/checkpointEvery",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err110 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+}
+else {
+const err111 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+validate71.errors = vErrors;
+return errors === 0;
+}
+validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-output.schema.json" */;
@@ -12727,16 +14076,9 @@ errors++;
 }
 }
 if(data.recipe !== undefined){
-let data1 = data.recipe;
-if(!(data1 && typeof data1 == "object" && !Array.isArray(data1))){
-const err9 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
+if(!(validate71(data.recipe, {instancePath:instancePath+"/recipe",parentData:data,parentDataProperty:"recipe",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+errors = vErrors.length;
 }
 }
 if(data.benchmarks !== undefined){
@@ -12751,12 +14093,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/benchmarks",schemaPath:"#/properties/benchmarks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err9 = {instancePath:instancePath+"/benchmarks",schemaPath:"#/properties/benchmarks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err10];
+vErrors = [err9];
 }
 else {
-vErrors.push(err10);
+vErrors.push(err9);
 }
 errors++;
 }
@@ -12766,7 +14108,19 @@ let data4 = data.train;
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 for(const key1 in data4){
 if(typeof data4[key1] !== "string"){
-const err11 = {instancePath:instancePath+"/train/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/train/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err10 = {instancePath:instancePath+"/train/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/train/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -12776,9 +14130,9 @@ vErrors.push(err11);
 errors++;
 }
 }
-}
-else {
-const err12 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.pretrainData !== undefined){
+if(typeof data.pretrainData !== "string"){
+const err12 = {instancePath:instancePath+"/pretrainData",schemaPath:"#/properties/pretrainData/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -12788,26 +14142,14 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data.pretrainData !== undefined){
-if(typeof data.pretrainData !== "string"){
-const err13 = {instancePath:instancePath+"/pretrainData",schemaPath:"#/properties/pretrainData/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.validation !== undefined){
+if(typeof data.validation !== "string"){
+const err13 = {instancePath:instancePath+"/validation",schemaPath:"#/properties/validation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err13];
 }
 else {
 vErrors.push(err13);
-}
-errors++;
-}
-}
-if(data.validation !== undefined){
-if(typeof data.validation !== "string"){
-const err14 = {instancePath:instancePath+"/validation",schemaPath:"#/properties/validation/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
 }
 errors++;
 }
@@ -12820,12 +14162,12 @@ errors = vErrors.length;
 }
 if(data.reused !== undefined){
 if(typeof data.reused !== "boolean"){
-const err15 = {instancePath:instancePath+"/reused",schemaPath:"#/properties/reused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err14 = {instancePath:instancePath+"/reused",schemaPath:"#/properties/reused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
-vErrors = [err15];
+vErrors = [err14];
 }
 else {
-vErrors.push(err15);
+vErrors.push(err14);
 }
 errors++;
 }
@@ -12834,7 +14176,17 @@ if(data.pretrained !== undefined){
 let data10 = data.pretrained;
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 if(data10.model === undefined){
-const err16 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+const err15 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data10.pretraining === undefined){
+const err16 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/required",keyword:"required",params:{missingProperty: "pretraining"},message:"must have required property '"+"pretraining"+"'"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -12843,24 +14195,14 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(data10.pretraining === undefined){
-const err17 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/required",keyword:"required",params:{missingProperty: "pretraining"},message:"must have required property '"+"pretraining"+"'"};
+for(const key2 in data10){
+if(!((key2 === "model") || (key2 === "pretraining"))){
+const err17 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err17];
 }
 else {
 vErrors.push(err17);
-}
-errors++;
-}
-for(const key2 in data10){
-if(!((key2 === "model") || (key2 === "pretraining"))){
-const err18 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
 }
 errors++;
 }
@@ -12879,7 +14221,19 @@ errors = vErrors.length;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err18 = {instancePath:instancePath+"/pretrained",schemaPath:"#/properties/pretrained/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -12888,19 +14242,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-}
-else {
-const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
 validate70.errors = vErrors;
 return errors === 0;
 }
 validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateWorldRecipe = validate71;

@@ -29,3 +29,4 @@ export declare const validateValidateRewriterInput: ValidateFunction;
 export declare const validateValidateRewriterOutput: ValidateFunction;
 export declare const validateWorldForgettingInput: ValidateFunction;
 export declare const validateWorldOutput: ValidateFunction;
+export declare const validateWorldRecipe: ValidateFunction;
