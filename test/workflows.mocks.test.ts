@@ -1,0 +1,196 @@
+// Every workflow's orchestration with mocked activities (as in samples-typescript's
+// workflows-mocks.test.ts): which activities and children run, with what, in what order, and what the
+// workflow returns, in milliseconds per workflow beside the real integration tests.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { CpuActivities, DeviceActivities } from '../activities';
+import type { SftOutput, WorldOutput } from '../schemas';
+import { TASK_QUEUE } from '../workers/settings';
+import { deviceTaskQueue } from '../workflows/task-queues';
+import { TEST_RECIPE } from '../world/recipe';
+import { startTestServer, workflowBundle } from './helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+/** Activity calls in the order they ran: [name, input]. */
+const calls: [string, unknown][] = [];
+let running: Promise<unknown>;
+let workers: Worker[];
+
+const world: WorldOutput = {
+  uri: 'artifact://world/test',
+  recipe: TEST_RECIPE,
+  benchmarks: [
+    { name: 'g', data: 'artifact://world/test/g.jsonl', role: 'general', extractor: { kind: 'boxed' } },
+    { name: 'd', data: 'artifact://world/test/d.jsonl', role: 'downstream', extractor: { kind: 'boxed' } },
+  ] as WorldOutput['benchmarks'],
+  train: { foreign: 'artifact://world/test/foreign.jsonl', oracle: 'artifact://world/test/oracle.jsonl' },
+  pretrainData: 'artifact://world/test/pretrain.jsonl',
+  initialModel: { uri: 'artifact://world/test/initial-model' },
+  reused: false,
+};
+
+const sftOut = (name: string): SftOutput => ({
+  uri: `artifact://sft/${name}`,
+  model: { uri: `artifact://sft/${name}/model` },
+  steps: 4,
+  examples: 8,
+  firstLoss: 2,
+  finalLoss: 1,
+  log: `artifact://sft/${name}/log.jsonl`,
+  reused: false,
+});
+
+function record<A extends Record<string, (input: never) => Promise<unknown>>>(activities: A): A {
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, fn]) => [
+      name,
+      async (input: never) => {
+        calls.push([name, input]);
+        return fn(input);
+      },
+    ]),
+  ) as A;
+}
+
+const cpu: Partial<CpuActivities> = record({
+  prepareWorld: async () => world,
+  importDataset: async () =>
+    ({ counts: { read: 3, valid: 3, duplicates: 0, rejected: 0, train: 2, test: 1 } }) as Awaited<
+      ReturnType<CpuActivities['importDataset']>
+    >,
+  forgettingReport: async (input: { name?: string }) =>
+    ({
+      uri: `artifact://reports/${input.name}`,
+      strict: {},
+      lenient: {},
+      markdown: '# report',
+      downstream: {},
+    }) as never,
+});
+
+const device: Partial<DeviceActivities> = record({
+  sft: async (input: { name?: string }) => sftOut(input.name ?? 'sft'),
+  evaluateBenchmark: async (input: { benchmark: { name: string; role?: string }; model: { uri: string } }) => ({
+    benchmark: input.benchmark.name,
+    role: (input.benchmark.role ?? 'general') as 'general' | 'downstream',
+    items: 10,
+    strict: input.model.uri.includes('initial') ? 50 : 40,
+    lenient: 60,
+    truncated: 0,
+    uri: `artifact://eval/${input.benchmark.name}`,
+    reused: false,
+  }),
+  scoreDataset: async (input: { dataset: string }) => ({
+    uri: 'artifact://scores/x',
+    records: 2,
+    tokens: 20,
+    meanNll: input.dataset.includes('oracle') ? 0.5 : 1.5,
+    meanRecordNll: 1,
+    reused: false,
+  }),
+  rewriteDataset: async (input: { temperature?: number; samples?: number }) => ({
+    uri: `artifact://rewrites/t${input.temperature}`,
+    data: 'artifact://rewrites/data.jsonl',
+    records: 2,
+    passRate: input.temperature === 0 ? 0.5 : 0.25,
+    samplePassRate: 0.25,
+    copyRate: 0,
+    truncated: 0,
+    reused: false,
+  }),
+});
+
+before(async () => {
+  env = await startTestServer();
+  const common = { connection: env.nativeConnection, namespace: env.namespace ?? 'default' };
+  workers = [
+    await Worker.create({ ...common, taskQueue: TASK_QUEUE, workflowBundle: workflowBundle(), activities: cpu }),
+    await Worker.create({ ...common, taskQueue: deviceTaskQueue('cpu'), activities: device }),
+  ];
+  running = Promise.all(workers.map((w) => w.run()));
+});
+
+after(async () => {
+  for (const w of workers) w.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+async function run(workflow: string, input: unknown, id: string) {
+  calls.length = 0;
+  return env.client.workflow.execute(workflow, { taskQueue: TASK_QUEUE, workflowId: `mock-${id}`, args: [input] });
+}
+const names = () => calls.map(([n]) => n);
+
+test('importDataset: one import activity with the validated input, its result returned', async () => {
+  const out = await run('importDataset', { source: 'artifact://in.jsonl' }, 'import');
+  assert.deepEqual(names(), ['importDataset']);
+  assert.equal((calls[0][1] as { source: string }).source, 'artifact://in.jsonl');
+  assert.equal(out.counts.valid, 3);
+});
+
+test('evaluate: a device activity per benchmark, general and downstream means', async () => {
+  const out = await run(
+    'evaluate',
+    { model: { uri: 'artifact://m' }, benchmarks: world.benchmarks, batchSize: 2 },
+    'evaluate',
+  );
+  assert.deepEqual(names(), ['evaluateBenchmark', 'evaluateBenchmark']);
+  assert.deepEqual(out.general, { strict: 40, lenient: 60 });
+  assert.deepEqual(out.downstream, { strict: 40, lenient: 60 });
+});
+
+test('sft: one device activity, its model returned', async () => {
+  const out = await run('sft', { model: { uri: 'artifact://m' }, dataset: 'artifact://d.jsonl', name: 'x' }, 'sft');
+  assert.deepEqual(names(), ['sft']);
+  assert.equal(out.model.uri, 'artifact://sft/x/model');
+});
+
+test("pretrain: the world, then pretraining with the recipe's settings from its initial model", async () => {
+  const out = await run('pretrain', { recipe: 'test' }, 'pretrain');
+  assert.deepEqual(names(), ['prepareWorld', 'sft']);
+  const sftInput = calls[1][1] as { name: string; model: { uri: string }; batchSize: number };
+  assert.equal(sftInput.name, 'backbone-test');
+  assert.equal(sftInput.model.uri, world.initialModel.uri);
+  assert.equal(sftInput.batchSize, TEST_RECIPE.pretrain.batchSize);
+  assert.equal(out.backbone.uri, 'artifact://sft/backbone-test/model');
+});
+
+test('worldForgetting: pretrain child, NLL per arm, SFT per arm, evaluation of base and arms, report', async () => {
+  const out = await run('worldForgetting', { recipe: 'test', arms: ['foreign', 'oracle'] }, 'world');
+  const seen = names();
+  assert.deepEqual(seen.slice(0, 4), ['prepareWorld', 'sft', 'scoreDataset', 'scoreDataset']);
+  assert.equal(seen.filter((n) => n === 'sft').length, 3, 'the backbone and two arms');
+  assert.equal(seen.filter((n) => n === 'evaluateBenchmark').length, 6, 'two benchmarks for base and two arms');
+  assert.equal(seen.at(-1), 'forgettingReport');
+  assert.deepEqual(out.nll, { foreign: 1.5, oracle: 0.5 });
+  assert.deepEqual(Object.keys(out.arms), ['foreign', 'oracle']);
+  const sftSeed = calls.filter(([n]) => n === 'sft').map(([, i]) => (i as { seed: number }).seed);
+  assert.deepEqual(sftSeed.slice(1), [0, 0]);
+});
+
+test('rewriterProbe: pretrain child, then one rewrite per temperature, in the order given', async () => {
+  const out = await run('rewriterProbe', { recipe: 'test', temperatures: [0, 0.8], samples: 4, limit: 2 }, 'probe');
+  assert.deepEqual(names(), ['prepareWorld', 'sft', 'rewriteDataset', 'rewriteDataset']);
+  // started together: the mock worker may run them in either order
+  const inputs = calls
+    .slice(2)
+    .map(([, i]) => i as { temperature: number; samples: number; limit: number })
+    .sort((a, b) => a.temperature - b.temperature);
+  assert.deepEqual(
+    inputs.map((i) => [i.temperature, i.samples, i.limit]),
+    [
+      [0, 1, 2],
+      [0.8, 4, 2],
+    ],
+  );
+  assert.deepEqual(
+    out.runs.map((r: { temperature: number; passRate: number }) => [r.temperature, r.passRate]),
+    [
+      [0, 0.5],
+      [0.8, 0.25],
+    ],
+  );
+});
