@@ -95,7 +95,9 @@ const device: Partial<DeviceActivities> = record({
     data: 'artifact://rewrites/data.jsonl',
     records: 2,
     passRate: input.temperature === 0 ? 0.5 : 0.25,
+    answerPassRate: 0.5,
     samplePassRate: 0.25,
+    sampleAnswerPassRate: 0.5,
     copyRate: 0,
     truncated: 0,
     reused: false,
@@ -113,7 +115,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const w of workers) w.shutdown();
+  workers.forEach((w) => w.shutdown());
   await running;
   await env?.teardown();
 });

@@ -20,12 +20,13 @@ export function probeTable(r: WorkflowOutput<'rewriterProbe'>): string {
   return [
     `### The prompted rewriter at step 0 (${r.recipe} recipe, ${r.arm} training set, ${r.runs[0]?.records ?? 0} records)`,
     '',
-    '| temperature | samples | pass rate | sample pass rate | copy rate | truncated |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| temperature | samples | pass rate, full gate | pass rate, answer only | sample pass rate, full | sample pass rate, answer only | copy rate | truncated |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...r.runs.map(
       (x) =>
         `| ${x.temperature === 0 ? 'greedy' : x.temperature} | ${x.samples} | ${percent(x.passRate)} | ` +
-        `${percent(x.samplePassRate)} | ${percent(x.copyRate)} | ${x.truncated} |`,
+        `${percent(x.answerPassRate)} | ${percent(x.samplePassRate)} | ${percent(x.sampleAnswerPassRate)} | ` +
+        `${percent(x.copyRate)} | ${x.truncated} |`,
     ),
   ].join('\n');
 }
