@@ -12726,7 +12726,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func34.call(schema133.properties, key0))){
+if(!(func46.call(schema133.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -13143,7 +13143,7 @@ vErrors.push(err44);
 errors++;
 }
 for(const key2 in data10){
-if(!(func34.call(schema137.properties, key2))){
+if(!(func46.call(schema137.properties, key2))){
 const err45 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err45];
@@ -13640,7 +13640,7 @@ vErrors.push(err85);
 errors++;
 }
 for(const key3 in data27){
-if(!(func34.call(schema137.properties, key3))){
+if(!(func46.call(schema137.properties, key3))){
 const err86 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err86];

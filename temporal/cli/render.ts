@@ -7,7 +7,8 @@ import type * as workflows from '../../workflows';
 import type { Settings } from '../../workers/settings';
 import { trainRewriterTable } from '../train-rewriter-command';
 
-export type WorkflowName = keyof typeof workflows;
+// 'default' is the handler of workflow types no worker has: it has no result to render
+export type WorkflowName = Exclude<keyof typeof workflows, 'default'>;
 export type WorkflowOutput<W extends WorkflowName> = Awaited<ReturnType<(typeof workflows)[W]>>;
 
 type Renderer<W extends WorkflowName> = (r: WorkflowOutput<W>, path: (ref: string) => string) => string[];
