@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { ArtifactStore, sha256File } from '../activities/artifact-store';
@@ -86,10 +86,16 @@ const metricSteps = (out: TrainRewriterOutput) =>
     .split('\n')
     .map((l) => JSON.parse(l) as { step: number; settings: Record<string, number> });
 
-async function waitFor(handle: { query: <T>(q: string) => Promise<T> }, ok: (p: TrainRewriterProgress) => boolean) {
+async function waitFor(handle: WorkflowHandle, ok: (p: TrainRewriterProgress) => boolean) {
   for (let i = 0; i < 3000; i++) {
     const p = await handle.query<TrainRewriterProgress>('progress').catch(() => undefined);
     if (p && ok(p)) return p;
+    const { status } = await handle.describe();
+    if (status.name !== 'RUNNING' && status.name !== 'CONTINUED_AS_NEW') {
+      throw new Error(
+        `the run ended (${status.name}) before reaching the awaited state; last progress ${JSON.stringify(p)}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error('the run never reached the awaited state');
@@ -157,6 +163,9 @@ test('pause stops new steps, resume continues; adjust is validated and applies f
   // the latest run of the chain (a handle from start() is pinned to the first run)
   const handle = env.client.workflow.getHandle('tr-steer');
   await waitFor(handle, (p) => p.step >= 1);
+  // pause first: a run of four short steps may otherwise finish before the signal arrives
+  await handle.signal('pause');
+  const paused = await waitFor(handle, (p) => p.paused && p.stage === 'paused');
   await assert.rejects(
     handle.executeUpdate('adjust', { args: [{ learningRate: -1 }] }),
     (e: unknown) => e instanceof WorkflowUpdateFailedError && /learningRate/.test(String(e.cause?.message)),
@@ -165,8 +174,6 @@ test('pause stops new steps, resume continues; adjust is validated and applies f
     handle.executeUpdate('adjust', { args: [{ bogus: 1 }] }),
     (e: unknown) => e instanceof WorkflowUpdateFailedError && /bogus/.test(String(e.cause?.message)),
   );
-  await handle.signal('pause');
-  const paused = await waitFor(handle, (p) => p.paused && p.stage === 'paused');
   await new Promise((r) => setTimeout(r, 1500));
   const still = await waitFor(handle, () => true);
   assert.equal(still.step, paused.step, 'no step while paused');
