@@ -71,6 +71,11 @@ const runs: [string, string, unknown][] = [
       validation: { every: 2, samples: 1, limit: 2 },
     },
   ],
+  // the world's workflows on the seconds-long test recipe; pretrain runs first, so the other two record
+  // the cached-backbone branch of their pretrain child, as most real runs take it
+  ['pretrain', 'pretrain', { recipe: 'test' }],
+  ['worldForgetting', 'world-forgetting', { recipe: 'test', arms: ['foreign'] }],
+  ['rewriterProbe', 'rewriter-probe', { recipe: 'test', limit: 4, temperatures: [0, 0.8], samples: 2 }],
 ];
 // `npx tsx scripts/record-history.ts train-rewriter` records only the histories named
 const only = process.argv.slice(2);
