@@ -89,6 +89,7 @@ export const schemas = {
   prepareWorldInput: checker<T.PrepareWorldInput>(validators.validatePrepareWorldInput, 'world input'),
   worldOutput: checker<T.WorldOutput>(validators.validateWorldOutput, 'world output'),
   forgettingInput: checker<T.ForgettingInput>(validators.validateForgettingInput, 'forgetting input'),
+  pipelineReportInput: checker<T.PipelineReportInput>(validators.validatePipelineReportInput, 'pipelineReport input'),
   worldForgettingInput: checker<T.WorldForgettingInput>(
     validators.validateWorldForgettingInput,
     'worldForgetting input',

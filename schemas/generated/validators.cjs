@@ -5217,14 +5217,1895 @@ return errors === 0;
 }
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePrepareWorldInput = validate46;
-const schema77 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
+exports.validatePipelineReportInput = validate46;
+const schema77 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures (worldForgetting's dose-response rows): the line every arm is placed against on the forgetting-vs-NLL plane.","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","nll","forgetting"],"properties":{"arm":{"$ref":"#/$defs/arm"},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
+const schema79 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
+const schema95 = {"type":"number","minimum":0,"maximum":1};
+const schema89 = {"type":"number","minimum":0,"maximum":1000};
+const schema100 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}};
+const schema82 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}};
+const schema84 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
+
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate48.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(Array.isArray(data)){
+if(data.length > 256){
+const err0 = {instancePath,schemaPath:"#/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.length < 1){
+const err1 = {instancePath,schemaPath:"#/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.benchmark === undefined){
+const err2 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/required",keyword:"required",params:{missingProperty: "benchmark"},message:"must have required property '"+"benchmark"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data0.role === undefined){
+const err3 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data0.uri === undefined){
+const err4 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/required",keyword:"required",params:{missingProperty: "uri"},message:"must have required property '"+"uri"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data0.benchmark !== undefined){
+let data1 = data0.benchmark;
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+const err5 = {instancePath:instancePath+"/" + i0+"/benchmark",schemaPath:"#/items/properties/benchmark/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(func1(data1) < 1){
+const err6 = {instancePath:instancePath+"/" + i0+"/benchmark",schemaPath:"#/items/properties/benchmark/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/" + i0+"/benchmark",schemaPath:"#/items/properties/benchmark/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data0.role !== undefined){
+let data2 = data0.role;
+if(!((data2 === "downstream") || (data2 === "general"))){
+const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema84.items.properties.role.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data0.uri !== undefined){
+let data3 = data0.uri;
+if(typeof data3 === "string"){
+if(func1(data3) > 1024){
+const err9 = {instancePath:instancePath+"/" + i0+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(func1(data3) < 1){
+const err10 = {instancePath:instancePath+"/" + i0+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(!pattern5.test(data3)){
+const err11 = {instancePath:instancePath+"/" + i0+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/" + i0+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate48.errors = vErrors;
+return errors === 0;
+}
+validate48.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema87 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}};
+
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate50.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.evaluation === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "evaluation"},message:"must have required property '"+"evaluation"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.dataset === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dataset"},message:"must have required property '"+"dataset"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.score === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "score"},message:"must have required property '"+"score"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "evaluation") || (key0 === "dataset")) || (key0 === "records")) || (key0 === "score"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.evaluation !== undefined){
+if(!(validate48(data.evaluation, {instancePath:instancePath+"/evaluation",parentData:data,parentDataProperty:"evaluation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
+errors = vErrors.length;
+}
+}
+if(data.dataset !== undefined){
+let data1 = data.dataset;
+if(typeof data1 === "string"){
+if(func1(data1) > 1024){
+const err4 = {instancePath:instancePath+"/dataset",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(func1(data1) < 1){
+const err5 = {instancePath:instancePath+"/dataset",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(!pattern5.test(data1)){
+const err6 = {instancePath:instancePath+"/dataset",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/dataset",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.records !== undefined){
+let data2 = data.records;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err8 = {instancePath:instancePath+"/records",schemaPath:"#/properties/records/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 0 || isNaN(data2)){
+const err9 = {instancePath:instancePath+"/records",schemaPath:"#/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+if(data.score !== undefined){
+let data3 = data.score;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.meanNll === undefined){
+const err10 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/required",keyword:"required",params:{missingProperty: "meanNll"},message:"must have required property '"+"meanNll"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data3.tokens === undefined){
+const err11 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/required",keyword:"required",params:{missingProperty: "tokens"},message:"must have required property '"+"tokens"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data3.records === undefined){
+const err12 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/required",keyword:"required",params:{missingProperty: "records"},message:"must have required property '"+"records"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data3.meanNll !== undefined){
+let data4 = data3.meanNll;
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 1000 || isNaN(data4)){
+const err13 = {instancePath:instancePath+"/score/meanNll",schemaPath:"#/$defs/nll/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data4 < 0 || isNaN(data4)){
+const err14 = {instancePath:instancePath+"/score/meanNll",schemaPath:"#/$defs/nll/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/score/meanNll",schemaPath:"#/$defs/nll/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data3.tokens !== undefined){
+let data5 = data3.tokens;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err16 = {instancePath:instancePath+"/score/tokens",schemaPath:"#/properties/score/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err17 = {instancePath:instancePath+"/score/tokens",schemaPath:"#/properties/score/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+if(data3.records !== undefined){
+let data6 = data3.records;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err18 = {instancePath:instancePath+"/score/records",schemaPath:"#/properties/score/properties/records/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 0 || isNaN(data6)){
+const err19 = {instancePath:instancePath+"/score/records",schemaPath:"#/properties/score/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+if(data3.uri !== undefined){
+let data7 = data3.uri;
+if(typeof data7 === "string"){
+if(func1(data7) > 1024){
+const err20 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(func1(data7) < 1){
+const err21 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(!pattern5.test(data7)){
+const err22 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data3.embeddings !== undefined){
+let data8 = data3.embeddings;
+if(typeof data8 === "string"){
+if(func1(data8) > 1024){
+const err24 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if(func1(data8) < 1){
+const err25 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(!pattern5.test(data8)){
+const err26 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+validate50.errors = vErrors;
+return errors === 0;
+}
+validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate47.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.seed === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "seed"},message:"must have required property '"+"seed"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.backbone === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "backbone"},message:"must have required property '"+"backbone"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.base === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.arms === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "arms"},message:"must have required property '"+"arms"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "seed") || (key0 === "backbone")) || (key0 === "base")) || (key0 === "arms"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.seed !== undefined){
+let data0 = data.seed;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err5 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 4294967295 || isNaN(data0)){
+const err6 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data0 < 0 || isNaN(data0)){
+const err7 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data.backbone !== undefined){
+let data1 = data.backbone;
+if(typeof data1 === "string"){
+if(func1(data1) > 128){
+const err8 = {instancePath:instancePath+"/backbone",schemaPath:"#/properties/backbone/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(func1(data1) < 1){
+const err9 = {instancePath:instancePath+"/backbone",schemaPath:"#/properties/backbone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/backbone",schemaPath:"#/properties/backbone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.base !== undefined){
+if(!(validate48(data.base, {instancePath:instancePath+"/base",parentData:data,parentDataProperty:"base",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
+errors = vErrors.length;
+}
+}
+if(data.arms !== undefined){
+let data3 = data.arms;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(Object.keys(data3).length > 64){
+const err11 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(Object.keys(data3).length < 1){
+const err12 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+for(const key1 in data3){
+const _errs10 = errors;
+if(typeof key1 === "string"){
+if(!pattern4.test(key1)){
+const err13 = {instancePath:instancePath+"/arms",schemaPath:"#/$defs/arm/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",propertyName:key1};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/arms",schemaPath:"#/$defs/arm/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key1};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+var valid2 = _errs10 === errors;
+if(!valid2){
+const err15 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/propertyNames",keyword:"propertyNames",params:{propertyName: key1},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+for(const key2 in data3){
+if(!(validate50(data3[key2], {instancePath:instancePath+"/arms/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data3,parentDataProperty:key2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+validate47.errors = vErrors;
+return errors === 0;
+}
+validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
+/*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate46.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+data.name = "pipeline";
+}
+if(data.fallback === undefined){
+data.fallback = "original";
+}
+if(data.reference === undefined){
+data.reference = "vanilla";
+}
+if(data.method === undefined){
+data.method = "rl";
+}
+if(data.resamples === undefined){
+data.resamples = 2000;
+}
+if(data.seed === undefined){
+data.seed = 0;
+}
+if(data.samples === undefined){
+data.samples = 8;
+}
+if(data.runs === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "runs"},message:"must have required property '"+"runs"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func46.call(schema77.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(!pattern4.test(data0)){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"common.schema.json#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/name",schemaPath:"common.schema.json#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+let data1 = data.fallback;
+if(!((data1 === "original") || (data1 === "drop"))){
+const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema77.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+let data2 = data.reference;
+if(typeof data2 === "string"){
+if(!pattern4.test(data2)){
+const err5 = {instancePath:instancePath+"/reference",schemaPath:"#/$defs/arm/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/reference",schemaPath:"#/$defs/arm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+let data3 = data.method;
+if(typeof data3 === "string"){
+if(!pattern4.test(data3)){
+const err7 = {instancePath:instancePath+"/method",schemaPath:"#/$defs/arm/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/method",schemaPath:"#/$defs/arm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+let data4 = data.resamples;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err9 = {instancePath:instancePath+"/resamples",schemaPath:"#/properties/resamples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 100000 || isNaN(data4)){
+const err10 = {instancePath:instancePath+"/resamples",schemaPath:"#/properties/resamples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data4 < 100 || isNaN(data4)){
+const err11 = {instancePath:instancePath+"/resamples",schemaPath:"#/properties/resamples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+let data5 = data.seed;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err12 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 4294967295 || isNaN(data5)){
+const err13 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data5 < 0 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.runs !== undefined){
+let data6 = data.runs;
+if(Array.isArray(data6)){
+if(data6.length > 64){
+const err15 = {instancePath:instancePath+"/runs",schemaPath:"#/properties/runs/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data6.length < 1){
+const err16 = {instancePath:instancePath+"/runs",schemaPath:"#/properties/runs/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+const len0 = data6.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate47(data6[i0], {instancePath:instancePath+"/runs/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/runs",schemaPath:"#/properties/runs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.rewriter !== undefined){
+let data8 = data.rewriter;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(data8.metrics === undefined){
+const err18 = {instancePath:instancePath+"/rewriter",schemaPath:"#/properties/rewriter/required",keyword:"required",params:{missingProperty: "metrics"},message:"must have required property '"+"metrics"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+for(const key1 in data8){
+if(!((key1 === "metrics") || (key1 === "validations"))){
+const err19 = {instancePath:instancePath+"/rewriter",schemaPath:"#/properties/rewriter/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data8.metrics !== undefined){
+let data9 = data8.metrics;
+if(typeof data9 === "string"){
+if(func1(data9) > 1024){
+const err20 = {instancePath:instancePath+"/rewriter/metrics",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(func1(data9) < 1){
+const err21 = {instancePath:instancePath+"/rewriter/metrics",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(!pattern5.test(data9)){
+const err22 = {instancePath:instancePath+"/rewriter/metrics",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/rewriter/metrics",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data8.validations !== undefined){
+let data10 = data8.validations;
+if(Array.isArray(data10)){
+if(data10.length > 1000){
+const err24 = {instancePath:instancePath+"/rewriter/validations",schemaPath:"#/properties/rewriter/properties/validations/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+const len1 = data10.length;
+for(let i1=0; i1<len1; i1++){
+let data11 = data10[i1];
+if(typeof data11 === "string"){
+if(func1(data11) > 1024){
+const err25 = {instancePath:instancePath+"/rewriter/validations/" + i1,schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(func1(data11) < 1){
+const err26 = {instancePath:instancePath+"/rewriter/validations/" + i1,schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(!pattern5.test(data11)){
+const err27 = {instancePath:instancePath+"/rewriter/validations/" + i1,schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/rewriter/validations/" + i1,schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/rewriter/validations",schemaPath:"#/properties/rewriter/properties/validations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/rewriter",schemaPath:"#/properties/rewriter/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.passAtK !== undefined){
+let data12 = data.passAtK;
+if(Array.isArray(data12)){
+if(data12.length > 1024){
+const err31 = {instancePath:instancePath+"/passAtK",schemaPath:"#/properties/passAtK/maxItems",keyword:"maxItems",params:{limit: 1024},message:"must NOT have more than 1024 items"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+const len2 = data12.length;
+for(let i2=0; i2<len2; i2++){
+let data13 = data12[i2];
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.arm === undefined){
+const err32 = {instancePath:instancePath+"/passAtK/" + i2,schemaPath:"#/properties/passAtK/items/required",keyword:"required",params:{missingProperty: "arm"},message:"must have required property '"+"arm"+"'"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if(data13.k === undefined){
+const err33 = {instancePath:instancePath+"/passAtK/" + i2,schemaPath:"#/properties/passAtK/items/required",keyword:"required",params:{missingProperty: "k"},message:"must have required property '"+"k"+"'"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+if(data13.passRate === undefined){
+const err34 = {instancePath:instancePath+"/passAtK/" + i2,schemaPath:"#/properties/passAtK/items/required",keyword:"required",params:{missingProperty: "passRate"},message:"must have required property '"+"passRate"+"'"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+for(const key2 in data13){
+if(!((((key2 === "arm") || (key2 === "k")) || (key2 === "passRate")) || (key2 === "answerPassRate"))){
+const err35 = {instancePath:instancePath+"/passAtK/" + i2,schemaPath:"#/properties/passAtK/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data13.arm !== undefined){
+let data14 = data13.arm;
+if(typeof data14 === "string"){
+if(!pattern4.test(data14)){
+const err36 = {instancePath:instancePath+"/passAtK/" + i2+"/arm",schemaPath:"#/$defs/arm/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/passAtK/" + i2+"/arm",schemaPath:"#/$defs/arm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data13.k !== undefined){
+let data15 = data13.k;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err38 = {instancePath:instancePath+"/passAtK/" + i2+"/k",schemaPath:"#/properties/passAtK/items/properties/k/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 4096 || isNaN(data15)){
+const err39 = {instancePath:instancePath+"/passAtK/" + i2+"/k",schemaPath:"#/properties/passAtK/items/properties/k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(data15 < 1 || isNaN(data15)){
+const err40 = {instancePath:instancePath+"/passAtK/" + i2+"/k",schemaPath:"#/properties/passAtK/items/properties/k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+if(data13.passRate !== undefined){
+let data16 = data13.passRate;
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 1 || isNaN(data16)){
+const err41 = {instancePath:instancePath+"/passAtK/" + i2+"/passRate",schemaPath:"#/$defs/share/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+if(data16 < 0 || isNaN(data16)){
+const err42 = {instancePath:instancePath+"/passAtK/" + i2+"/passRate",schemaPath:"#/$defs/share/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+else {
+const err43 = {instancePath:instancePath+"/passAtK/" + i2+"/passRate",schemaPath:"#/$defs/share/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data13.answerPassRate !== undefined){
+let data17 = data13.answerPassRate;
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 1 || isNaN(data17)){
+const err44 = {instancePath:instancePath+"/passAtK/" + i2+"/answerPassRate",schemaPath:"#/$defs/share/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if(data17 < 0 || isNaN(data17)){
+const err45 = {instancePath:instancePath+"/passAtK/" + i2+"/answerPassRate",schemaPath:"#/$defs/share/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/passAtK/" + i2+"/answerPassRate",schemaPath:"#/$defs/share/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/passAtK/" + i2,schemaPath:"#/properties/passAtK/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/passAtK",schemaPath:"#/properties/passAtK/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data.mixtures !== undefined){
+let data18 = data.mixtures;
+if(Array.isArray(data18)){
+if(data18.length > 64){
+const err49 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+const len3 = data18.length;
+for(let i3=0; i3<len3; i3++){
+let data19 = data18[i3];
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.arm === undefined){
+const err50 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "arm"},message:"must have required property '"+"arm"+"'"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if(data19.oracleShare === undefined){
+const err51 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "oracleShare"},message:"must have required property '"+"oracleShare"+"'"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+if(data19.nll === undefined){
+const err52 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "nll"},message:"must have required property '"+"nll"+"'"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if(data19.forgetting === undefined){
+const err53 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "forgetting"},message:"must have required property '"+"forgetting"+"'"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+for(const key3 in data19){
+if(!((((key3 === "arm") || (key3 === "oracleShare")) || (key3 === "nll")) || (key3 === "forgetting"))){
+const err54 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data19.arm !== undefined){
+let data20 = data19.arm;
+if(typeof data20 === "string"){
+if(!pattern4.test(data20)){
+const err55 = {instancePath:instancePath+"/mixtures/" + i3+"/arm",schemaPath:"#/$defs/arm/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/mixtures/" + i3+"/arm",schemaPath:"#/$defs/arm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+if(data19.oracleShare !== undefined){
+let data21 = data19.oracleShare;
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 1 || isNaN(data21)){
+const err57 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+if(data21 < 0 || isNaN(data21)){
+const err58 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+if(data19.nll !== undefined){
+let data22 = data19.nll;
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 1000 || isNaN(data22)){
+const err60 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+if(data22 < 0 || isNaN(data22)){
+const err61 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(data19.forgetting !== undefined){
+let data23 = data19.forgetting;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(data23.strict === undefined){
+const err63 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+if(data23.lenient === undefined){
+const err64 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+for(const key4 in data23){
+if(!((key4 === "strict") || (key4 === "lenient"))){
+const err65 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+if(data23.strict !== undefined){
+let data24 = data23.strict;
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+if(data24.value === undefined){
+const err66 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+if(data24.low === undefined){
+const err67 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+if(data24.high === undefined){
+const err68 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+for(const key5 in data24){
+if(!(((key5 === "value") || (key5 === "low")) || (key5 === "high"))){
+const err69 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+if(data24.value !== undefined){
+let data25 = data24.value;
+if(!((typeof data25 == "number") && (isFinite(data25)))){
+const err70 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+if(data24.low !== undefined){
+let data26 = data24.low;
+if(!((typeof data26 == "number") && (isFinite(data26)))){
+const err71 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+if(data24.high !== undefined){
+let data27 = data24.high;
+if(!((typeof data27 == "number") && (isFinite(data27)))){
+const err72 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+if(data23.lenient !== undefined){
+let data28 = data23.lenient;
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.value === undefined){
+const err74 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+if(data28.low === undefined){
+const err75 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+if(data28.high === undefined){
+const err76 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+for(const key6 in data28){
+if(!(((key6 === "value") || (key6 === "low")) || (key6 === "high"))){
+const err77 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+if(data28.value !== undefined){
+let data29 = data28.value;
+if(!((typeof data29 == "number") && (isFinite(data29)))){
+const err78 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+if(data28.low !== undefined){
+let data30 = data28.low;
+if(!((typeof data30 == "number") && (isFinite(data30)))){
+const err79 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data28.high !== undefined){
+let data31 = data28.high;
+if(!((typeof data31 == "number") && (isFinite(data31)))){
+const err80 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+}
+else {
+const err84 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+let data32 = data.samples;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err85 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 200 || isNaN(data32)){
+const err86 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+if(data32 < 0 || isNaN(data32)){
+const err87 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+}
+else {
+const err88 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+validate46.errors = vErrors;
+return errors === 0;
+}
+validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validatePrepareWorldInput = validate54;
+const schema102 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
+
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5258,7 +7139,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema77.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema102.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5379,19 +7260,19 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate46.errors = vErrors;
+validate54.errors = vErrors;
 return errors === 0;
 }
-validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardInput = validate47;
-const schema81 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
+exports.validateRewardInput = validate55;
+const schema106 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
 
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate47.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5490,7 +7371,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema81.properties, key0))){
+if(!(func46.call(schema106.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -5866,7 +7747,7 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(!(((((((data13 === "q_proj") || (data13 === "k_proj")) || (data13 === "v_proj")) || (data13 === "o_proj")) || (data13 === "gate_proj")) || (data13 === "up_proj")) || (data13 === "down_proj"))){
-const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema81.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema106.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5911,19 +7792,19 @@ vErrors.push(err43);
 }
 errors++;
 }
-validate47.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardOutput = validate49;
-const schema85 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRewardOutput = validate57;
+const schema110 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate57.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6042,7 +7923,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema85.properties, key0))){
+if(!(func46.call(schema110.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -6166,7 +8047,7 @@ errors++;
 if(data.feasibleNll !== undefined){
 let data6 = data.feasibleNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema85.properties.feasibleNll.type},message:"must be number,null"};
+const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema110.properties.feasibleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -6238,19 +8119,19 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate57.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterAdjust = validate50;
-const schema87 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
+exports.validateRewriterAdjust = validate58;
+const schema112 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate50.evaluated;
+const evaluated0 = validate58.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6466,19 +8347,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate50.errors = vErrors;
+validate58.errors = vErrors;
 return errors === 0;
 }
-validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate58.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeInput = validate51;
-const schema88 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateRewriterProbeInput = validate59;
+const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate51.evaluated;
+const evaluated0 = validate59.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6518,7 +8399,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema88.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema113.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -6564,7 +8445,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema88.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema113.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -6801,19 +8682,19 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate51.errors = vErrors;
+validate59.errors = vErrors;
 return errors === 0;
 }
-validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutInput = validate52;
-const schema92 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
+exports.validateRolloutInput = validate60;
+const schema117 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate60.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6932,7 +8813,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema92.properties, key0))){
+if(!(func46.call(schema117.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -7131,7 +9012,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema92.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema117.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -7461,19 +9342,19 @@ vErrors.push(err54);
 }
 errors++;
 }
-validate52.errors = vErrors;
+validate60.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutOutput = validate54;
-const schema97 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRolloutOutput = validate62;
+const schema122 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate54.evaluated;
+const evaluated0 = validate62.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7743,19 +9624,19 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate54.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
-validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftInput = validate55;
-const schema99 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"description":"Ascending upper bounds (in tokens) of length buckets: a batch only holds examples of one bucket (longer than the last bound = the last bucket), so short examples never pad to long ones while batches inside a bucket stay mixed. [] = one bucket.","type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often. The batches of one run are padded to one length, so with batches of different lengths fewer steps per run pad less (on CPU a run costs little: 1 step per run was as fast as 8 on the default world).","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"maximum":10000000,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
+exports.validateSftInput = validate63;
+const schema124 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"description":"Ascending upper bounds (in tokens) of length buckets: a batch only holds examples of one bucket (longer than the last bound = the last bucket), so short examples never pad to long ones while batches inside a bucket stay mixed. [] = one bucket.","type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often. The batches of one run are padded to one length, so with batches of different lengths fewer steps per run pad less (on CPU a run costs little: 1 step per run was as fast as 8 on the default world).","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"maximum":10000000,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
 
-function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate55.evaluated;
+const evaluated0 = validate63.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7841,7 +9722,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema99.properties, key0))){
+if(!(func46.call(schema124.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -7951,7 +9832,7 @@ errors++;
 }
 let data4 = data.mode;
 if(!((data4 === "full") || (data4 === "lora"))){
-const err11 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema99.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema124.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -8065,7 +9946,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(!(((((((data9 === "q_proj") || (data9 === "k_proj")) || (data9 === "v_proj")) || (data9 === "o_proj")) || (data9 === "gate_proj")) || (data9 === "up_proj")) || (data9 === "down_proj"))){
-const err20 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema99.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema124.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -8251,7 +10132,7 @@ errors++;
 }
 let data14 = data.schedule;
 if(!(((data14 === "constant") || (data14 === "linear")) || (data14 === "cosine"))){
-const err36 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema99.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err36 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema124.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -8617,19 +10498,19 @@ vErrors.push(err68);
 }
 errors++;
 }
-validate55.errors = vErrors;
+validate63.errors = vErrors;
 return errors === 0;
 }
-validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftOutput = validate57;
-const schema104 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
+exports.validateSftOutput = validate65;
+const schema129 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
 
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate57.evaluated;
+const evaluated0 = validate65.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8858,20 +10739,20 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate57.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
-validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateTrainRewriterInput = validate59;
-const schema105 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[0-9]+ ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1}}},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).","type":"boolean"}}};
-const pattern44 = new RegExp("^[0-9]+ ?(ms|s|seconds|m|minutes)$", "u");
+exports.validateTrainRewriterInput = validate67;
+const schema130 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[0-9]+ ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1}}},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).","type":"boolean"}}};
+const pattern56 = new RegExp("^[0-9]+ ?(ms|s|seconds|m|minutes)$", "u");
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate59.evaluated;
+const evaluated0 = validate67.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8895,7 +10776,7 @@ if(data.device === undefined){
 data.device = "cpu";
 }
 for(const key0 in data){
-if(!(func46.call(schema105.properties, key0))){
+if(!(func46.call(schema130.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -8931,7 +10812,7 @@ errors++;
 }
 let data1 = data.preset;
 if(!(((data1 === "world") || (data1 === "paper")) || (data1 === "test"))){
-const err3 = {instancePath:instancePath+"/preset",schemaPath:"#/properties/preset/enum",keyword:"enum",params:{allowedValues: schema105.properties.preset.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/preset",schemaPath:"#/properties/preset/enum",keyword:"enum",params:{allowedValues: schema130.properties.preset.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8942,7 +10823,7 @@ errors++;
 }
 let data2 = data.recipe;
 if(!((data2 === "default") || (data2 === "test"))){
-const err4 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema105.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema130.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9794,7 +11675,7 @@ const len0 = data30.length;
 for(let i0=0; i0<len0; i0++){
 let data31 = data30[i0];
 if(!(((((((data31 === "q_proj") || (data31 === "k_proj")) || (data31 === "v_proj")) || (data31 === "o_proj")) || (data31 === "gate_proj")) || (data31 === "up_proj")) || (data31 === "down_proj"))){
-const err75 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema105.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err75 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema130.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -9932,7 +11813,7 @@ errors++;
 if(data.heartbeatTimeout !== undefined){
 let data35 = data.heartbeatTimeout;
 if(typeof data35 === "string"){
-if(!pattern44.test(data35)){
+if(!pattern56.test(data35)){
 const err86 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[0-9]+ ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[0-9]+ ?(ms|s|seconds|m|minutes)$"+"\""};
 if(vErrors === null){
 vErrors = [err86];
@@ -10069,19 +11950,19 @@ vErrors.push(err96);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate67.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateUpdateInput = validate62;
-const schema112 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
+exports.validateUpdateInput = validate70;
+const schema137 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
 
-function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate62.evaluated;
+const evaluated0 = validate70.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10213,7 +12094,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema112.properties, key0))){
+if(!(func46.call(schema137.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -10412,7 +12293,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema112.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema137.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -10799,19 +12680,19 @@ vErrors.push(err60);
 }
 errors++;
 }
-validate62.errors = vErrors;
+validate70.errors = vErrors;
 return errors === 0;
 }
-validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateUpdateOutput = validate64;
-const schema118 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateUpdateOutput = validate72;
+const schema143 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate72.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10910,7 +12791,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema118.properties, key0))){
+if(!(func46.call(schema143.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -11092,19 +12973,19 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate72.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateValidateRewriterInput = validate65;
-const schema120 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
+exports.validateValidateRewriterInput = validate73;
+const schema145 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
 
-function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate65.evaluated;
+const evaluated0 = validate73.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11223,7 +13104,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema120.properties, key0))){
+if(!(func46.call(schema145.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -11422,7 +13303,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema120.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema145.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -11783,19 +13664,19 @@ vErrors.push(err56);
 }
 errors++;
 }
-validate65.errors = vErrors;
+validate73.errors = vErrors;
 return errors === 0;
 }
-validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateValidateRewriterOutput = validate68;
-const schema125 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","description":"Validation figures of one checkpoint.","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"],"description":"Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"description":"Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).","type":["number","null"]}}};
+exports.validateValidateRewriterOutput = validate76;
+const schema150 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","description":"Validation figures of one checkpoint.","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"],"description":"Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"description":"Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).","type":["number","null"]}}};
 
-function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate68.evaluated;
+const evaluated0 = validate76.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11914,7 +13795,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema125.properties, key0))){
+if(!(func46.call(schema150.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -12075,7 +13956,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data7 = data.meanNll;
 if((!((typeof data7 == "number") && (isFinite(data7)))) && (data7 !== null)){
-const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema125.properties.meanNll.type},message:"must be number,null"};
+const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema150.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -12126,7 +14007,7 @@ errors++;
 if(data.oracleNll !== undefined){
 let data11 = data.oracleNll;
 if((!((typeof data11 == "number") && (isFinite(data11)))) && (data11 !== null)){
-const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema125.properties.oracleNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema150.properties.oracleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -12147,19 +14028,19 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate68.errors = vErrors;
+validate76.errors = vErrors;
 return errors === 0;
 }
-validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldForgettingInput = validate69;
-const schema127 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","description":"The main job on the embedded default: pretrain (or reuse) the backbone, fine-tune each arm with the world's SFT recipe, evaluate the base and every arm, and report forgetting.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"sft":{"description":"Overrides of the recipe's SFT settings for every arm (a learning-rate sweep on the cached backbone, say).","type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0,"maximum":10}}},"sftSeed":{"description":"Seed of the SFT data order.","$ref":"common.schema.json#/$defs/seed","default":0},"dataSeed":{"description":"Which sample of the downstream train split every arm trains on (0: the world's own); the backbone and the benchmarks stay the same.","$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"description":"Which downstream training sets to fine-tune on: foreign (vanilla SFT), oracle (the own style), oracle-25/50/75 (mixtures).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateWorldForgettingInput = validate77;
+const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","description":"The main job on the embedded default: pretrain (or reuse) the backbone, fine-tune each arm with the world's SFT recipe, evaluate the base and every arm, and report forgetting.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"sft":{"description":"Overrides of the recipe's SFT settings for every arm (a learning-rate sweep on the cached backbone, say).","type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0,"maximum":10}}},"sftSeed":{"description":"Seed of the SFT data order.","$ref":"common.schema.json#/$defs/seed","default":0},"dataSeed":{"description":"Which sample of the downstream train split every arm trains on (0: the world's own); the backbone and the benchmarks stay the same.","$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"description":"Which downstream training sets to fine-tune on: foreign (vanilla SFT), oracle (the own style), oracle-25/50/75 (mixtures).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate77.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12196,7 +14077,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema127.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema152.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -12398,7 +14279,7 @@ errors++;
 if(data2.schedule !== undefined){
 let data7 = data2.schedule;
 if(!(((data7 === "constant") || (data7 === "linear")) || (data7 === "cosine"))){
-const err18 = {instancePath:instancePath+"/sft/schedule",schemaPath:"#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema127.properties.sft.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/sft/schedule",schemaPath:"#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema152.properties.sft.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -12537,7 +14418,7 @@ const len0 = data11.length;
 for(let i0=0; i0<len0; i0++){
 let data12 = data11[i0];
 if(!(((((data12 === "foreign") || (data12 === "oracle")) || (data12 === "oracle-25")) || (data12 === "oracle-50")) || (data12 === "oracle-75"))){
-const err30 = {instancePath:instancePath+"/arms/" + i0,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema127.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
+const err30 = {instancePath:instancePath+"/arms/" + i0,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema152.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -12612,22 +14493,22 @@ vErrors.push(err35);
 }
 errors++;
 }
-validate69.errors = vErrors;
+validate77.errors = vErrors;
 return errors === 0;
 }
-validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldOutput = validate70;
-const schema132 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
-const schema133 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
-const schema136 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
-const schema137 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
+exports.validateWorldOutput = validate78;
+const schema157 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
+const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
+const schema161 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
+const schema162 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
 
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-recipe.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate71.evaluated;
+const evaluated0 = validate79.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12726,7 +14607,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema133.properties, key0))){
+if(!(func46.call(schema158.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -13143,7 +15024,7 @@ vErrors.push(err44);
 errors++;
 }
 for(const key2 in data10){
-if(!(func46.call(schema137.properties, key2))){
+if(!(func46.call(schema162.properties, key2))){
 const err45 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err45];
@@ -13257,7 +15138,7 @@ errors++;
 if(data10.schedule !== undefined){
 let data15 = data10.schedule;
 if(!(((data15 === "constant") || (data15 === "linear")) || (data15 === "cosine"))){
-const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema137.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema162.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -13640,7 +15521,7 @@ vErrors.push(err85);
 errors++;
 }
 for(const key3 in data27){
-if(!(func46.call(schema137.properties, key3))){
+if(!(func46.call(schema162.properties, key3))){
 const err86 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err86];
@@ -13754,7 +15635,7 @@ errors++;
 if(data27.schedule !== undefined){
 let data32 = data27.schedule;
 if(!(((data32 === "constant") || (data32 === "linear")) || (data32 === "cosine"))){
-const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema137.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema162.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -13963,17 +15844,17 @@ vErrors.push(err111);
 }
 errors++;
 }
-validate71.errors = vErrors;
+validate79.errors = vErrors;
 return errors === 0;
 }
-validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate70.evaluated;
+const evaluated0 = validate78.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14052,7 +15933,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema132.properties, key0))){
+if(!(func46.call(schema157.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -14076,8 +15957,8 @@ errors++;
 }
 }
 if(data.recipe !== undefined){
-if(!(validate71(data.recipe, {instancePath:instancePath+"/recipe",parentData:data,parentDataProperty:"recipe",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+if(!(validate79(data.recipe, {instancePath:instancePath+"/recipe",parentData:data,parentDataProperty:"recipe",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
 errors = vErrors.length;
 }
 }
@@ -14214,8 +16095,8 @@ errors = vErrors.length;
 }
 }
 if(data10.pretraining !== undefined){
-if(!(validate57(data10.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data10,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate65(data10.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data10,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 }
@@ -14242,9 +16123,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate70.errors = vErrors;
+validate78.errors = vErrors;
 return errors === 0;
 }
-validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldRecipe = validate71;
+exports.validateWorldRecipe = validate79;

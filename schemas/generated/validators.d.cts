@@ -13,6 +13,7 @@ export declare const validateImportDatasetInput: ValidateFunction;
 export declare const validateImportDatasetOutput: ValidateFunction;
 export declare const validateModelRef: ValidateFunction;
 export declare const validatePipelineConfig: ValidateFunction;
+export declare const validatePipelineReportInput: ValidateFunction;
 export declare const validatePrepareWorldInput: ValidateFunction;
 export declare const validateRewardInput: ValidateFunction;
 export declare const validateRewardOutput: ValidateFunction;
