@@ -51,7 +51,8 @@ function paired(base: ItemScores, arm: ItemScores, benchmark: string, armName: s
 
 const mean = (xs: Float64Array) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
-function percentile(sorted: Float64Array, q: number): number {
+/** The q-quantile of sorted values, linearly interpolated. */
+export function percentile(sorted: Float64Array, q: number): number {
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
