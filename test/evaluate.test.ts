@@ -130,4 +130,28 @@ test('scoreDataset: mean NLL per answer token, independent of the batching', asy
   );
   assert.ok(Math.abs(a.meanNll - b.meanNll) < 1e-5, `${a.meanNll} vs ${b.meanNll}`);
   assert.equal((await scoreDataset(store, session, { model, dataset, batchSize: 2 }, noProgress)).reused, true);
+  assert.equal(a.embeddings, undefined, 'embeddings only when asked for');
+});
+
+test('scoreDataset with embeddings: one unit vector per answer, the same NLL, a stage of its own', async () => {
+  const root = await tempDir();
+  const store = new ArtifactStore(root);
+  const model = { uri: await putTinyModel(root) };
+  const rows = Array.from({ length: 5 }, (_, i) => ({ id: `e${i}`, question: `q ${i}`, answer: 'ab'.repeat(i + 1) }));
+  const dataset = await put(root, 'data/e.jsonl', jsonl(rows));
+  const plain = await scoreDataset(store, session, { model, dataset }, noProgress);
+  const withEmb = await scoreDataset(store, session, { model, dataset, embeddings: true, batchSize: 2 }, noProgress);
+  assert.equal(withEmb.reused, false);
+  assert.notEqual(withEmb.uri, plain.uri);
+  assert.ok(Math.abs(withEmb.meanNll - plain.meanNll) < 1e-5);
+  const emb = readFileSync(store.resolve(withEmb.embeddings!), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { id: string; embedding: number[] });
+  assert.deepEqual(
+    emb.map((e) => e.id),
+    rows.map((r) => r.id),
+  );
+  for (const e of emb) assert.ok(Math.abs(Math.hypot(...e.embedding) - 1) < 1e-6);
+  assert.notDeepEqual(emb[0].embedding, emb[4].embedding, 'different answers, different embeddings');
 });

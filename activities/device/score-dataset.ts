@@ -1,12 +1,15 @@
 // scoreDataset: how natural a dataset's answers are for a model: the negative log-likelihood of each
 // answer's tokens after the QA prompt, per record and as a token-weighted mean. The x-axis of the
-// dose-response curve, and the alignment signal the rewriter's reward is built on.
+// dose-response curve, and the alignment signal the rewriter's reward is built on. Asked for, also each
+// answer's embedding alone (as the diversity reward sees it), for the dataset's diversity.
 import { join } from 'node:path';
 import { fill, QA_TEMPLATE } from '../../method/prompts';
+import { l2Normalize } from '../../method/rewards';
 import type { ModelRef } from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { LineWriter } from '../../engine/line-writer';
+import type { ScoreProgram } from '../../engine/programs';
 import { dataInput, readRecords } from '../records';
 import { stage } from '../stage';
 import type { DeviceSession } from './session';
@@ -17,6 +20,8 @@ export interface ScoreDatasetInput {
   dataset: string;
   promptFormat?: string;
   batchSize?: number;
+  /** Also write embeddings.jsonl: the L2-normalised mean-pooled last hidden state of each answer alone. */
+  embeddings?: boolean;
 }
 
 export interface ScoreDatasetOutput {
@@ -27,6 +32,8 @@ export interface ScoreDatasetOutput {
   meanNll: number;
   /** Mean over records of each record's mean NLL per token. */
   meanRecordNll: number;
+  /** embeddings.jsonl ({id, embedding}), when asked for. */
+  embeddings?: string;
   reused: boolean;
 }
 
@@ -43,8 +50,9 @@ export async function scoreDataset(
   const spec = {
     kind: 'dataset-score',
     dir: `scores/${modelKey}`,
-    key: { modelKey, dataSha: data.sha256, promptFormat },
-    config: { model: input.model, promptFormat },
+    // a key without `embeddings` is the one scores had before embeddings existed, so they are reused
+    key: { modelKey, dataSha: data.sha256, promptFormat, ...(input.embeddings ? { embeddings: true } : {}) },
+    config: { model: input.model, promptFormat, embeddings: input.embeddings ?? false },
     inputs: [{ uri: input.dataset, sha256: data.sha256 }],
   };
   return stage(store, spec, async ({ uri, tmp }) => {
@@ -73,14 +81,39 @@ export async function scoreDataset(
     for (const [j, it] of items.entries())
       await w.write(JSON.stringify({ id: it.id, tokens: it.target.length, nll: nll[j] / it.target.length }));
     await w.close();
+    if (input.embeddings)
+      await writeEmbeddings(join(tmp, 'embeddings.jsonl'), items, order, batchSize, program, progress);
     const summary: ScoreDatasetOutput = {
       uri,
       records: items.length,
       tokens,
       meanNll: nll.reduce((s, x) => s + x, 0) / tokens,
       meanRecordNll: items.reduce((s, it, j) => s + nll[j] / it.target.length, 0) / items.length,
+      ...(input.embeddings ? { embeddings: `${uri}/embeddings.jsonl` } : {}),
       reused: false,
     };
     return summary;
   });
+}
+
+/** Each answer's embedding with no prompt before it, L2-normalised, in the dataset's order. */
+async function writeEmbeddings(
+  path: string,
+  items: { id: string; target: number[] }[],
+  order: number[],
+  batchSize: number,
+  program: Pick<ScoreProgram, 'score'>,
+  progress: Progress,
+): Promise<void> {
+  const out = new Array<Float64Array>(items.length);
+  for (let i = 0; i < order.length; i += batchSize) {
+    progress.checkCancelled();
+    const idx = order.slice(i, i + batchSize);
+    const r = await program.score(idx.map((j) => ({ prompt: [], target: items[j].target })));
+    idx.forEach((j, k) => (out[j] = l2Normalize(r.embeddings[k])));
+    progress.heartbeat({ embedded: Math.min(items.length, i + batchSize), of: items.length });
+  }
+  const w = new LineWriter(path);
+  for (const [j, it] of items.entries()) await w.write(JSON.stringify({ id: it.id, embedding: [...out[j]] }));
+  await w.close();
 }
