@@ -1,0 +1,106 @@
+// What each arm's SFT data is like, beside what SFT on it did: how natural it is for the backbone
+// (mean NLL), how diverse (mean pairwise embedding distance, distinct-n), how much of it the arm's
+// builder really rewrote (and whether it copied y*, or how far it moved from it), how much of it
+// carries a false step, and how much there is to train on. Reward hacking and a fallback that hands
+// most records back as y* both show here.
+import { datasetDiversity } from './diversity';
+import { checkEquations } from './equations';
+import { distinctNs, isCopy, mean, normalizedEditDistance } from './rollout-stats';
+
+/** One SFT record; a rewritten arm's records carry their provenance (rewriteDataset's fields). */
+export interface SftRecord {
+  id: string;
+  question: string;
+  answer: string;
+  /** y*, when the answer may differ from it. */
+  original?: string;
+  rewrite_success?: boolean;
+  num_rewrite_trials?: number;
+  chosen?: number | null;
+  chosen_reward?: { reward: number } & Record<string, number>;
+}
+
+export interface DataStats {
+  /** Records in the SFT set, and how many the builder saw (more when fallback 'drop' left some out). */
+  records: number;
+  recordsSeen: number;
+  /** Answer tokens SFT trains on per epoch. */
+  trainedTokens: number;
+  /** Mean backbone NLL per answer token (nats). */
+  meanNll: number;
+  /** Mean pairwise embedding distance, (1 - cos) / 2; null without embeddings. */
+  embeddingDiversity: number | null;
+  distinct1: number;
+  distinct2: number;
+  distinct3: number;
+  /** Share of the records seen whose answer is a rewrite that passed the gate; null for data with no provenance (vanilla, oracle). */
+  rewriteSuccessRate: number | null;
+  /** Mean generation attempts per record (null with no provenance). */
+  meanTrials: number | null;
+  /** Share of answers with an arithmetic claim that does not hold. */
+  falseStepShare: number;
+  /** Share of the rewritten answers (gate passed) that equal y* up to whitespace; null with no provenance. */
+  copyRate: number | null;
+  /** Mean edit distance of the rewritten answers to y*, normalised by the longer length; null with no provenance or no rewrite. */
+  editDistance: number | null;
+  /** Mean reward of the chosen rewrites, when the builder scored candidates. */
+  chosenReward: number | null;
+  /** Mean answer length, characters and tokens. */
+  meanChars: number;
+  meanTokens: number;
+}
+
+export interface DataStatsInput {
+  records: SftRecord[];
+  score: { meanNll: number; tokens: number };
+  /** Embeddings (unit vectors) of the answers, by record id. */
+  embeddings?: Map<string, ArrayLike<number>>;
+  /** How many records the builder saw (default: all of them are in the set). */
+  recordsSeen?: number;
+  /** Edit distances are bounded for speed: a distance above this share of the length counts as 1. */
+  maxEditShare?: number;
+}
+
+export function dataStats(input: DataStatsInput): DataStats {
+  const { records, score } = input;
+  if (records.length === 0) throw new Error('dataStats: an empty SFT set');
+  const recordsSeen = input.recordsSeen ?? records.length;
+  if (recordsSeen < records.length)
+    throw new Error(`dataStats: ${records.length} records in the set but only ${recordsSeen} seen`);
+  const answers = records.map((r) => r.answer);
+  const provenance = records.filter((r) => r.rewrite_success !== undefined);
+  const rewritten = provenance.filter((r) => r.rewrite_success && r.original !== undefined);
+  const rewards = records.flatMap((r) => (r.chosen_reward ? [r.chosen_reward.reward] : []));
+  let embeddingDiversity: number | null = null;
+  if (input.embeddings) {
+    const vectors = records.map((r) => {
+      const e = input.embeddings!.get(r.id);
+      if (!e) throw new Error(`dataStats: no embedding for record ${r.id}`);
+      return Float64Array.from(e);
+    });
+    embeddingDiversity = datasetDiversity(vectors);
+  }
+  return {
+    records: records.length,
+    recordsSeen,
+    trainedTokens: score.tokens,
+    meanNll: score.meanNll,
+    embeddingDiversity,
+    ...distinctNs(answers),
+    // records left out by 'drop' are failures: success is counted over every record seen
+    rewriteSuccessRate: provenance.length ? provenance.filter((r) => r.rewrite_success).length / recordsSeen : null,
+    meanTrials: provenance.length ? mean(provenance.map((r) => r.num_rewrite_trials ?? 0)) : null,
+    falseStepShare: answers.filter((a) => checkEquations(a).failed.length > 0).length / records.length,
+    copyRate: provenance.length
+      ? rewritten.length
+        ? rewritten.filter((r) => isCopy(r.answer, r.original!)).length / rewritten.length
+        : 0
+      : null,
+    editDistance: rewritten.length
+      ? mean(rewritten.map((r) => normalizedEditDistance(r.answer, r.original!, input.maxEditShare ?? 1)))
+      : null,
+    chosenReward: rewards.length ? mean(rewards) : null,
+    meanChars: mean(answers.map((a) => a.length)),
+    meanTokens: score.tokens / records.length,
+  };
+}
