@@ -20,7 +20,7 @@ import { InputError } from './errors';
 import { writeManifest } from './manifest';
 import { existsSync } from 'node:fs';
 
-type Evaluation = { benchmark: string; role: 'downstream' | 'general'; uri: string }[];
+export type Evaluation = { benchmark: string; role: 'downstream' | 'general'; uri: string }[];
 
 /** Bumped when the report's files change, so an older report folder is not returned for the same input. */
 const REPORT_FORMAT = 2;
@@ -66,7 +66,8 @@ export interface ForgettingReportOutput {
   markdown: string;
 }
 
-async function scoresOf(
+/** Per-item correctness of one evaluation (strict and lenient), from its predictions.jsonl files. */
+export async function scoresOf(
   store: ArtifactStore,
   evaluation: Evaluation,
   who: string,

@@ -15,6 +15,7 @@ import type {
   ValidateRewriterInput,
   ValidateRewriterOutput,
   ForgettingInputInput,
+  PipelineReportInputInput,
   ImportDatasetInput,
   ImportDatasetOutput,
   PrepareWorldInputInput,
@@ -24,6 +25,7 @@ import type {
 } from '../schemas';
 import { prepareWorld } from './world';
 import { forgettingReport, type ForgettingReportOutput } from './forgetting-report';
+import { pipelineReport, type PipelineReportOutput } from './pipeline-report';
 import { type ArtifactStore } from './artifact-store';
 import { importDataset, type Progress } from './datasets/import-dataset';
 import { toFailure } from './failures';
@@ -49,6 +51,7 @@ export { stage, stageOutput, type StageContext, type StageResult, type StageSpec
 export { dataInput, readRecords, type DataInput } from './records';
 export type { BenchmarkResult, EvaluateBenchmarkInput } from './device/evaluate';
 export type { ForgettingReportOutput } from './forgetting-report';
+export type { PipelineReportOutput } from './pipeline-report';
 export type { RewriteDatasetInput, RewriteDatasetOutput } from './device/rewrite-dataset';
 export type { ScoreDatasetInput, ScoreDatasetOutput } from './device/score-dataset';
 
@@ -94,6 +97,10 @@ export function createCpuActivities(opts: { store: ArtifactStore }) {
     async forgettingReport(input: ForgettingInputInput): Promise<ForgettingReportOutput> {
       const progress = temporalProgress();
       return adapt(progress, () => forgettingReport(store, input));
+    },
+    async pipelineReport(input: PipelineReportInputInput): Promise<PipelineReportOutput> {
+      const progress = temporalProgress();
+      return adapt(progress, () => pipelineReport(store, input));
     },
     async importDataset(input: ImportDatasetInput): Promise<ImportDatasetOutput> {
       const progress = temporalProgress();

@@ -54,6 +54,10 @@ export interface ChartOptions {
   height?: number;
   /** The y scale includes zero (default: fitted to the data, as for rates or losses near a value). */
   yZero?: boolean;
+  /** x counts something (steps, samples): integer ticks only. */
+  xInteger?: boolean;
+  /** x on a log2 scale (k = 1, 2, 4, ...). */
+  xLog?: boolean;
 }
 
 interface Row {
@@ -74,7 +78,20 @@ const colourBy = (names: string[], title = '') => ({
   title,
   sort: names,
   scale: { domain: names },
+  // series names are sentences ("validation: greedy full pass rate"): never cut them
+  legend: { labelLimit: 400 },
 });
+
+/** The quantitative x encoding; padding keeps the extreme points (and their labels) off the axes. */
+function xOf(o: ChartOptions) {
+  return {
+    field: 'x',
+    type: 'quantitative' as const,
+    title: o.xLabel,
+    scale: o.xLog ? { type: 'log' as const, base: 2, nice: false } : { zero: false, padding: 12 },
+    ...(o.xInteger || o.xLog ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
+  };
+}
 
 function frame(o: ChartOptions) {
   return { title: o.title, width: o.width ?? 520, height: o.height ?? 300, background: 'white' };
@@ -89,7 +106,7 @@ export function lineChart(series: Series[], o: ChartOptions): TopLevelSpec {
     throw new Error(`lineChart '${o.title}': no points`);
   const names = series.map((s) => s.name);
   const rows = rowsOf(series);
-  const x = { field: 'x', type: 'quantitative' as const, title: o.xLabel };
+  const x = xOf(o);
   const y = { field: 'y', type: 'quantitative' as const, title: o.yLabel, scale: { zero: o.yZero ?? false } };
   const layers: TopLevelSpec[] = [];
   if (rows.some((r) => r.low !== undefined && r.high !== undefined)) {
@@ -117,8 +134,13 @@ export interface LabelledPoint extends SeriesPoint {
  */
 export function scatterChart(points: LabelledPoint[], lines: Series[], o: ChartOptions): TopLevelSpec {
   if (points.length === 0) throw new Error(`scatterChart '${o.title}': no points`);
-  const x = { field: 'x', type: 'quantitative' as const, title: o.xLabel, scale: { zero: false } };
-  const y = { field: 'y', type: 'quantitative' as const, title: o.yLabel, scale: { zero: o.yZero ?? false } };
+  const x = xOf(o);
+  const y = {
+    field: 'y',
+    type: 'quantitative' as const,
+    title: o.yLabel,
+    scale: { zero: o.yZero ?? false, padding: 12 },
+  };
   const names = lines.map((l) => l.name);
   const layers: object[] = [];
   if (lines.some((l) => l.points.length > 0)) {

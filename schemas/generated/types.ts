@@ -1155,6 +1155,12 @@ export const pipelineReportInputSchema = {
           "arm": {
             "$ref": "#/$defs/arm"
           },
+          "backbone": {
+            "description": "The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128
+          },
           "oracleShare": {
             "$ref": "#/$defs/share"
           },

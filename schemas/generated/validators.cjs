@@ -5218,7 +5218,7 @@ return errors === 0;
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineReportInput = validate46;
-const schema77 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures (worldForgetting's dose-response rows): the line every arm is placed against on the forgetting-vs-NLL plane.","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","nll","forgetting"],"properties":{"arm":{"$ref":"#/$defs/arm"},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
+const schema77 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures (worldForgetting's dose-response rows): the line every arm is placed against on the forgetting-vs-NLL plane.","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","nll","forgetting"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
 const schema79 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
 const schema95 = {"type":"number","minimum":0,"maximum":1};
 const schema89 = {"type":"number","minimum":0,"maximum":1000};
@@ -6680,7 +6680,7 @@ vErrors.push(err53);
 errors++;
 }
 for(const key3 in data19){
-if(!((((key3 === "arm") || (key3 === "oracleShare")) || (key3 === "nll")) || (key3 === "forgetting"))){
+if(!(((((key3 === "arm") || (key3 === "backbone")) || (key3 === "oracleShare")) || (key3 === "nll")) || (key3 === "forgetting"))){
 const err54 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err54];
@@ -6716,11 +6716,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data19.oracleShare !== undefined){
-let data21 = data19.oracleShare;
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 1 || isNaN(data21)){
-const err57 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data19.backbone !== undefined){
+let data21 = data19.backbone;
+if(typeof data21 === "string"){
+if(func1(data21) > 128){
+const err57 = {instancePath:instancePath+"/mixtures/" + i3+"/backbone",schemaPath:"#/properties/mixtures/items/properties/backbone/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -6729,8 +6729,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err58 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(func1(data21) < 1){
+const err58 = {instancePath:instancePath+"/mixtures/" + i3+"/backbone",schemaPath:"#/properties/mixtures/items/properties/backbone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -6741,7 +6741,7 @@ errors++;
 }
 }
 else {
-const err59 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err59 = {instancePath:instancePath+"/mixtures/" + i3+"/backbone",schemaPath:"#/properties/mixtures/items/properties/backbone/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -6751,11 +6751,11 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data19.nll !== undefined){
-let data22 = data19.nll;
+if(data19.oracleShare !== undefined){
+let data22 = data19.oracleShare;
 if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 1000 || isNaN(data22)){
-const err60 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(data22 > 1 || isNaN(data22)){
+const err60 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -6765,7 +6765,7 @@ vErrors.push(err60);
 errors++;
 }
 if(data22 < 0 || isNaN(data22)){
-const err61 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err61 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -6776,7 +6776,7 @@ errors++;
 }
 }
 else {
-const err62 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err62 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -6786,11 +6786,11 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data19.forgetting !== undefined){
-let data23 = data19.forgetting;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-if(data23.strict === undefined){
-const err63 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
+if(data19.nll !== undefined){
+let data23 = data19.nll;
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 1000 || isNaN(data23)){
+const err63 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -6799,8 +6799,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data23.lenient === undefined){
-const err64 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
+if(data23 < 0 || isNaN(data23)){
+const err64 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -6809,9 +6809,9 @@ vErrors.push(err64);
 }
 errors++;
 }
-for(const key4 in data23){
-if(!((key4 === "strict") || (key4 === "lenient"))){
-const err65 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+else {
+const err65 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -6821,11 +6821,11 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(data23.strict !== undefined){
-let data24 = data23.strict;
+if(data19.forgetting !== undefined){
+let data24 = data19.forgetting;
 if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-if(data24.value === undefined){
-const err66 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(data24.strict === undefined){
+const err66 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -6834,8 +6834,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(data24.low === undefined){
-const err67 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
+if(data24.lenient === undefined){
+const err67 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -6844,8 +6844,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-if(data24.high === undefined){
-const err68 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
+for(const key4 in data24){
+if(!((key4 === "strict") || (key4 === "lenient"))){
+const err68 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -6854,9 +6855,12 @@ vErrors.push(err68);
 }
 errors++;
 }
-for(const key5 in data24){
-if(!(((key5 === "value") || (key5 === "low")) || (key5 === "high"))){
-const err69 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+if(data24.strict !== undefined){
+let data25 = data24.strict;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.value === undefined){
+const err69 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -6865,11 +6869,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-if(data24.value !== undefined){
-let data25 = data24.value;
-if(!((typeof data25 == "number") && (isFinite(data25)))){
-const err70 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data25.low === undefined){
+const err70 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -6878,11 +6879,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-if(data24.low !== undefined){
-let data26 = data24.low;
-if(!((typeof data26 == "number") && (isFinite(data26)))){
-const err71 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data25.high === undefined){
+const err71 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -6891,11 +6889,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-if(data24.high !== undefined){
-let data27 = data24.high;
-if(!((typeof data27 == "number") && (isFinite(data27)))){
-const err72 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+for(const key5 in data25){
+if(!(((key5 === "value") || (key5 === "low")) || (key5 === "high"))){
+const err72 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -6905,9 +6901,10 @@ vErrors.push(err72);
 errors++;
 }
 }
-}
-else {
-const err73 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data25.value !== undefined){
+let data26 = data25.value;
+if(!((typeof data26 == "number") && (isFinite(data26)))){
+const err73 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -6917,11 +6914,10 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data23.lenient !== undefined){
-let data28 = data23.lenient;
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-if(data28.value === undefined){
-const err74 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(data25.low !== undefined){
+let data27 = data25.low;
+if(!((typeof data27 == "number") && (isFinite(data27)))){
+const err74 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -6930,8 +6926,11 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data28.low === undefined){
-const err75 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
+}
+if(data25.high !== undefined){
+let data28 = data25.high;
+if(!((typeof data28 == "number") && (isFinite(data28)))){
+const err75 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -6940,8 +6939,10 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(data28.high === undefined){
-const err76 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -6950,9 +6951,12 @@ vErrors.push(err76);
 }
 errors++;
 }
-for(const key6 in data28){
-if(!(((key6 === "value") || (key6 === "low")) || (key6 === "high"))){
-const err77 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+if(data24.lenient !== undefined){
+let data29 = data24.lenient;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.value === undefined){
+const err77 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -6961,11 +6965,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-if(data28.value !== undefined){
-let data29 = data28.value;
-if(!((typeof data29 == "number") && (isFinite(data29)))){
-const err78 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data29.low === undefined){
+const err78 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -6974,11 +6975,8 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-if(data28.low !== undefined){
-let data30 = data28.low;
-if(!((typeof data30 == "number") && (isFinite(data30)))){
-const err79 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data29.high === undefined){
+const err79 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -6987,11 +6985,9 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-if(data28.high !== undefined){
-let data31 = data28.high;
-if(!((typeof data31 == "number") && (isFinite(data31)))){
-const err80 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+for(const key6 in data29){
+if(!(((key6 === "value") || (key6 === "low")) || (key6 === "high"))){
+const err80 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -7001,9 +6997,10 @@ vErrors.push(err80);
 errors++;
 }
 }
-}
-else {
-const err81 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.value !== undefined){
+let data30 = data29.value;
+if(!((typeof data30 == "number") && (isFinite(data30)))){
+const err81 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -7013,9 +7010,10 @@ vErrors.push(err81);
 errors++;
 }
 }
-}
-else {
-const err82 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.low !== undefined){
+let data31 = data29.low;
+if(!((typeof data31 == "number") && (isFinite(data31)))){
+const err82 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -7025,9 +7023,10 @@ vErrors.push(err82);
 errors++;
 }
 }
-}
-else {
-const err83 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.high !== undefined){
+let data32 = data29.high;
+if(!((typeof data32 == "number") && (isFinite(data32)))){
+const err83 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -7039,7 +7038,7 @@ errors++;
 }
 }
 else {
-const err84 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err84 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -7049,9 +7048,9 @@ vErrors.push(err84);
 errors++;
 }
 }
-let data32 = data.samples;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err85 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err85 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -7060,9 +7059,10 @@ vErrors.push(err85);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 200 || isNaN(data32)){
-const err86 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200"};
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -7071,8 +7071,10 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(data32 < 0 || isNaN(data32)){
-const err87 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err87 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -7082,14 +7084,47 @@ vErrors.push(err87);
 errors++;
 }
 }
-}
-else {
-const err88 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data33 = data.samples;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err88 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err88];
 }
 else {
 vErrors.push(err88);
+}
+errors++;
+}
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 200 || isNaN(data33)){
+const err89 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+if(data33 < 0 || isNaN(data33)){
+const err90 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+}
+else {
+const err91 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
 }
 errors++;
 }
