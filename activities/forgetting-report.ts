@@ -13,7 +13,8 @@ import {
   type ForgettingReport,
   type Interval,
 } from '../method/forgetting';
-import { fit, scatterSvg, type PlotPoint } from '../method/svg-plot';
+import { renderVegaLite, scatterChart, type LabelledPoint } from '../method/figures';
+import { fit } from '../method/svg-plot';
 import { schemas, type ForgettingInputInput } from '../schemas';
 import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
 import { InputError } from './errors';
@@ -23,7 +24,7 @@ import { existsSync } from 'node:fs';
 export type Evaluation = { benchmark: string; role: 'downstream' | 'general'; uri: string }[];
 
 /** Bumped when the report's files change, so an older report folder is not returned for the same input. */
-const REPORT_FORMAT = 2;
+const REPORT_FORMAT = 3;
 
 export interface DoseResponseRow {
   arm: string;
@@ -170,7 +171,7 @@ export async function forgettingReport(
       fit: distinct ? { strict: line('strict'), lenient: line('lenient') } : null,
       svg: `${store.ref(store.resolve(ref))}/dose-response.svg`,
     };
-    const points = (kind: 'strict' | 'lenient'): PlotPoint[] =>
+    const points = (kind: 'strict' | 'lenient'): LabelledPoint[] =>
       rows.map((r) => ({
         x: r.nll,
         y: r.forgetting[kind].value,
@@ -179,12 +180,14 @@ export async function forgettingReport(
         label: r.arm,
         series: `${kind} extraction`,
       }));
-    svgText = scatterSvg([...points('lenient'), ...points('strict')], {
-      title: 'Forgetting against the backbone NLL of the SFT data',
-      xLabel: 'mean backbone NLL per answer token of the SFT data (nats)',
-      yLabel: 'mean forgetting on the general benchmarks (points)',
-      fitLine: true,
-    });
+    svgText = await renderVegaLite(
+      scatterChart([...points('lenient'), ...points('strict')], [], {
+        title: 'Forgetting against the backbone NLL of the SFT data',
+        xLabel: 'mean backbone NLL per answer token of the SFT data (nats)',
+        yLabel: 'mean forgetting on the general benchmarks (points)',
+        fitLine: true,
+      }),
+    );
   }
   const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const doseTable = doseResponse

@@ -126,13 +126,21 @@ export function lineChart(series: Series[], o: ChartOptions): TopLevelSpec {
 /** One labelled point of a scatter chart (an arm on the forgetting-vs-NLL plane). */
 export interface LabelledPoint extends SeriesPoint {
   label: string;
+  /** The point's series (its colour, its fitted line); points without one are drawn in grey. */
+  series?: string;
 }
 
 /**
  * Labelled points with vertical intervals, plus optional lines drawn through other series (the
- * oracle mixtures' dose-response line beside every arm).
+ * oracle mixtures' dose-response line beside every arm). `fitLine` adds each point series' least
+ * squares line (vega's regression transform). Each point's accessible label is "label (series)", so a
+ * reader (or a test) finds it in the SVG.
  */
-export function scatterChart(points: LabelledPoint[], lines: Series[], o: ChartOptions): TopLevelSpec {
+export function scatterChart(
+  points: LabelledPoint[],
+  lines: Series[],
+  o: ChartOptions & { fitLine?: boolean },
+): TopLevelSpec {
   if (points.length === 0) throw new Error(`scatterChart '${o.title}': no points`);
   const x = xOf(o);
   const y = {
@@ -141,16 +149,28 @@ export function scatterChart(points: LabelledPoint[], lines: Series[], o: ChartO
     title: o.yLabel,
     scale: { zero: o.yZero ?? false, padding: 12 },
   };
-  const names = lines.map((l) => l.name);
+  const pointSeries = [...new Set(points.flatMap((p) => (p.series === undefined ? [] : [p.series])))];
+  const names = [...pointSeries, ...lines.map((l) => l.name)];
+  const color = colourBy(names);
   const layers: object[] = [];
   if (lines.some((l) => l.points.length > 0)) {
     layers.push({
       data: { values: rowsOf(lines) },
       mark: { type: 'line', point: true, strokeDash: [5, 4] },
-      encoding: { x, y, color: colourBy(names), order: { field: 'x', type: 'quantitative' } },
+      encoding: { x, y, color, order: { field: 'x', type: 'quantitative' } },
     });
   }
-  const values = points.map((p) => ({ ...p }));
+  const values = points.map((p) => ({ ...p, title: p.series === undefined ? p.label : `${p.label} (${p.series})` }));
+  const seriesValues = values.filter((v) => v.series !== undefined);
+  // a line needs two distinct x values (a regression on one x has no slope)
+  if (o.fitLine && new Set(seriesValues.map((v) => v.x)).size > 1) {
+    layers.push({
+      data: { values: seriesValues },
+      transform: [{ regression: 'y', on: 'x', groupby: ['series'] }],
+      mark: { type: 'line', strokeDash: [5, 4] },
+      encoding: { x, y, color },
+    });
+  }
   if (points.some((p) => p.low !== undefined && p.high !== undefined)) {
     layers.push({
       data: { values },
@@ -159,8 +179,13 @@ export function scatterChart(points: LabelledPoint[], lines: Series[], o: ChartO
       encoding: { x, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } },
     });
   }
+  const pointColour = pointSeries.length ? { color } : {};
   layers.push(
-    { data: { values }, mark: { type: 'point', filled: true, size: 60, color: '#333' }, encoding: { x, y } },
+    {
+      data: { values },
+      mark: { type: 'point', filled: true, size: 60, color: '#333' },
+      encoding: { x, y, description: { field: 'title' }, ...pointColour },
+    },
     {
       data: { values },
       mark: { type: 'text', align: 'left', dx: 6, dy: -6, fontSize: 11 },

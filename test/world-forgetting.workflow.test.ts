@@ -67,7 +67,7 @@ test('worldForgetting: pretrain, score and fine-tune two arms, evaluate three mo
   const svg = readFileSync(store.resolve(dr.svg), 'utf8');
   for (const arm of ['foreign', 'oracle'])
     for (const kind of ['strict', 'lenient'])
-      assert.match(svg, new RegExp(`<title>${arm} \\(${kind} extraction\\)</title>`));
+      assert.match(svg, new RegExp(`aria-label="${arm} \\(${kind} extraction\\)"[^>]*aria-roledescription="point"`));
   assert.ok(!/NaN|Infinity/.test(svg));
   assert.match(out.report.markdown, /### Dose-response: forgetting against the backbone NLL of the SFT data/);
   for (const r of dr.rows)
