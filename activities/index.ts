@@ -34,6 +34,8 @@ import { DeviceSession } from './device/session';
 import { sft } from './device/sft';
 import { rewriteDataset, type RewriteDatasetInput, type RewriteDatasetOutput } from './device/rewrite-dataset';
 import { scoreDataset, type ScoreDatasetInput, type ScoreDatasetOutput } from './device/score-dataset';
+import { selfAlignDataset, type SelfAlignInput, type SelfAlignOutput } from './device/self-align';
+import { armData, type ArmDataInput, type ArmDataOutput } from './arm-data';
 import { reward, rollout, update, validateRewriter } from './device/rewriter';
 import {
   finishRewriterRun,
@@ -54,6 +56,8 @@ export type { ForgettingReportOutput } from './forgetting-report';
 export type { PipelineReportOutput } from './pipeline-report';
 export type { RewriteDatasetInput, RewriteDatasetOutput } from './device/rewrite-dataset';
 export type { ScoreDatasetInput, ScoreDatasetOutput } from './device/score-dataset';
+export type { SelfAlignInput, SelfAlignOutput } from './device/self-align';
+export type { ArmDataInput, ArmDataOutput } from './arm-data';
 
 /**
  * Progress reporting for an activity. Besides the heartbeats the work sends, the last details are
@@ -101,6 +105,10 @@ export function createCpuActivities(opts: { store: ArtifactStore }) {
     async pipelineReport(input: PipelineReportInputInput): Promise<PipelineReportOutput> {
       const progress = temporalProgress();
       return adapt(progress, () => pipelineReport(store, input));
+    },
+    async armData(input: ArmDataInput): Promise<ArmDataOutput> {
+      const progress = temporalProgress();
+      return adapt(progress, () => armData(store, input));
     },
     async importDataset(input: ImportDatasetInput): Promise<ImportDatasetOutput> {
       const progress = temporalProgress();
@@ -157,6 +165,10 @@ export function createDeviceActivities(opts: {
     async rewriteDataset(input: RewriteDatasetInput): Promise<RewriteDatasetOutput> {
       const progress = temporalProgress(opts.heartbeatEveryMs);
       return adapt(progress, () => rewriteDataset(store, session, input, progress));
+    },
+    async selfAlignDataset(input: SelfAlignInput): Promise<SelfAlignOutput> {
+      const progress = temporalProgress(opts.heartbeatEveryMs);
+      return adapt(progress, () => selfAlignDataset(store, session, input, progress));
     },
     async rollout(input: RolloutInput): Promise<RolloutOutput> {
       const progress = temporalProgress(opts.heartbeatEveryMs);

@@ -150,9 +150,9 @@ test('import: 0 on success with the result on stdout, 2 naming bad records, 2 on
   assert.match(invalid.stderr, /\$\.split\.testFraction: must be <= 1 \(maximum\)/);
 });
 
-test('demo runs the main job like world: the forgetting tables, the report and plot paths, the UI link', async () => {
+test('world runs worldForgetting: the forgetting tables, the report and plot paths, the UI link', async () => {
   const r = await cli(
-    ['demo', '--recipe', 'test', '--arms', 'foreign,oracle', '--sft-seed', '1', '--no-worker', '--id', 'cli-demo'],
+    ['world', '--recipe', 'test', '--arms', 'foreign,oracle', '--sft-seed', '1', '--no-worker', '--id', 'cli-demo'],
     { TEMPORAL_UI_URL: 'http://ui.example' },
   );
   assert.equal(r.code, 0, r.stderr);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { SchemaError, schemas } from '../schemas';
 import { generatedFiles } from '../schemas/generate';
+import { resolveRewriterSettings } from '../schemas/rewriter-presets';
 
 test('the committed generated validators and types match the schemas (run `npm run gen:schemas`)', () => {
   for (const [name, text] of Object.entries(generatedFiles())) {
@@ -43,23 +44,26 @@ test('issues name the JSON path and the rule; defaults are filled on a copy', ()
   );
 });
 
-test('the pipeline config carries the paper defaults', () => {
+test("the pipeline config: the rewriter's paper preset carries the paper defaults", () => {
   const c = schemas.pipelineConfig.parse({
     backbone: { uri: 'artifact://models/base' },
     dataset: 'artifact://datasets/x',
     benchmarks: [{ name: 'arith', data: 'artifact://bench/arith.jsonl', extractor: { kind: 'boxed' } }],
+    rewriter: { preset: 'paper' },
   });
-  assert.equal(c.policy.loraRank, 64);
-  assert.equal(c.policy.loraAlpha, 32);
-  assert.equal(c.reward.lambdaDist, 0.35);
-  assert.equal(c.reward.lambdaDiv, 0.5);
-  assert.equal(c.grpo.groupSize, 5);
-  assert.equal(c.grpo.clip, 0.2);
-  assert.equal(c.grpo.klCoef, 0.001);
-  assert.equal(c.grpo.learningRate, 3e-6);
-  assert.equal(c.grpo.weightDecay, 0.01);
-  assert.equal(c.grpo.promptsPerStep, 504);
-  assert.equal(c.benchmarks[0].promptFormat, 'Problem:\n{question}\n\nAnswer:\n');
+  const s = resolveRewriterSettings(c.rewriter);
+  assert.equal(s.lora.rank, 64);
+  assert.equal(s.lora.alpha, 32);
+  assert.equal(s.lambdaDist, 0.35);
+  assert.equal(s.lambdaDiv, 0.5);
+  assert.equal(s.groupSize, 5);
+  assert.equal(s.clip, 0.2);
+  assert.equal(s.klCoef, 0.001);
+  assert.equal(s.learningRate, 3e-6);
+  assert.equal(s.weightDecay, 0.01);
+  assert.equal(s.promptsPerStep, 504);
+  assert.deepEqual([c.fallback, c.seeds, c.rewrite.samples, c.rewrite.matchedCap], ['original', [0], 4, 16]);
+  assert.equal(c.benchmarks![0].promptFormat, 'Problem:\n{question}\n\nAnswer:\n');
   const bad = schemas.pipelineConfig.check({
     backbone: { uri: 'm' },
     dataset: 'd',

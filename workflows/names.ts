@@ -7,6 +7,7 @@ export const WORKFLOW_TYPES = [
   'worldForgetting',
   'rewriterProbe',
   'trainRewriter',
+  'pipeline',
 ] as const;
 
 export type WorkflowType = (typeof WORKFLOW_TYPES)[number];

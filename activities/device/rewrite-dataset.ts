@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { type Extractor } from '../../method/extract';
 import { gate } from '../../method/gate';
-import { fill, QA_TEMPLATE, WORLD_REWRITE_PROMPT } from '../../method/prompts';
+import { fill, QA_TEMPLATE, SDFT_GIVEAWAYS, WORLD_REWRITE_PROMPT } from '../../method/prompts';
 import { groupRewards, l2Normalize, PAPER_REWARD_WEIGHTS, type RewardWeights } from '../../method/rewards';
 import { isCopy } from '../../method/rollout-stats';
 import { generateVerifyFallback } from '../../method/selection';
@@ -43,6 +43,11 @@ export interface RewriteDatasetInput {
   maxNewTokens?: number;
   batchSize?: number;
   limit?: number;
+  /**
+   * The SDFT baseline's filter (METHOD.md): a candidate holding a give-away phrase ("reference answer",
+   * ...) fails even when the gate passes it; its verdict names the phrase.
+   */
+  rejectGiveaways?: boolean;
 }
 
 export interface RewriteDatasetOutput {
@@ -82,6 +87,8 @@ export async function rewriteDataset(
     maxNewTokens: input.maxNewTokens ?? 256,
     batchSize: input.batchSize ?? 32,
     limit: input.limit,
+    // only when set, so the keys of earlier rewrites stay as they were
+    rejectGiveaways: input.rejectGiveaways || undefined,
   };
   const data = await dataInput(store, input.dataset);
   const modelKey = await session.modelKey(store, input.model);
@@ -122,7 +129,13 @@ export async function rewriteDataset(
       }
       progress.heartbeat({ generated: texts.length, of: requests.length });
     }
-    const verdicts = texts.map((text, j) => gate(text, records[Math.floor(j / o.samples)].answer, o.gate));
+    const verdicts = texts.map((text, j) =>
+      rejectGiveaways(
+        text,
+        gate(text, records[Math.floor(j / o.samples)].answer, o.gate),
+        o.rejectGiveaways ? SDFT_GIVEAWAYS : undefined,
+      ),
+    );
     // with several samples the feasible ones compete on the group reward, scored by the backbone alone
     const rewards =
       o.samples > 1 ? await candidateRewards(records, texts, verdicts, o, store, session, input.model) : undefined;
@@ -173,6 +186,17 @@ export async function rewriteDataset(
     };
     return summary;
   });
+}
+
+/** The gate's verdict, failed with a reason when the text holds one of `phrases`. */
+export function rejectGiveaways<V extends { pass: boolean; reasons: string[] }>(
+  text: string,
+  v: V,
+  phrases?: string[],
+): V {
+  const lower = text.toLowerCase();
+  const found = phrases?.find((p) => lower.includes(p.toLowerCase()));
+  return found === undefined ? v : { ...v, pass: false, reasons: [...v.reasons, `give-away: contains "${found}"`] };
 }
 
 /**

@@ -789,247 +789,135 @@ export const pipelineConfigSchema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://rewrite-rl.dev/schemas/pipeline-config.schema.json",
   "title": "PipelineConfig",
-  "description": "The whole pipeline: train the rewriting policy with GRPO, rewrite the downstream dataset, fine-tune each arm, and measure forgetting. Defaults are the paper's released values (METHOD.md).",
+  "description": "The input of the `pipeline` workflow, the main job: train the rewriting policy (trainRewriter), build every arm's SFT dataset under one gate and one fallback, score each under the backbone, fine-tune each arm with one SFT recipe per seed, evaluate the base and every arm, and report. Without `backbone` it runs on the embedded world of `recipe`.",
   "type": "object",
   "additionalProperties": false,
-  "required": [
-    "backbone",
-    "dataset",
-    "benchmarks"
-  ],
   "properties": {
     "name": {
       "$ref": "common.schema.json#/$defs/name",
       "default": "pipeline"
     },
-    "seed": {
-      "$ref": "common.schema.json#/$defs/seed",
-      "default": 0
+    "recipe": {
+      "description": "The embedded world's recipe: its pretrained backbone, downstream training sets, benchmarks and SFT recipe (used for whatever the fields below leave out).",
+      "enum": [
+        "default",
+        "test"
+      ],
+      "default": "default"
     },
-    "device": {
-      "$ref": "common.schema.json#/$defs/device",
-      "default": "cpu"
+    "seed": {
+      "description": "Overrides the world recipe's seed (another backbone).",
+      "$ref": "common.schema.json#/$defs/seed"
     },
     "backbone": {
+      "description": "Your own backbone (a Hugging Face model folder in the store) instead of the world's; then `dataset` and `benchmarks` are required and the `oracle` arm does not exist.",
       "$ref": "model-ref.schema.json"
     },
     "dataset": {
-      "description": "The imported downstream dataset (the output folder of importDataset).",
+      "description": "The downstream training set, a JSONL file of {id, question, answer} in the store (the `train.uri` of an importDataset output); default: the world's foreign training set of each data seed.",
       "$ref": "common.schema.json#/$defs/artifactRef"
     },
-    "extractor": {
-      "description": "How the downstream task's final answer is read (the gate compares these).",
-      "$ref": "common.schema.json#/$defs/extractor",
-      "default": {
-        "kind": "boxed"
-      }
-    },
-    "policy": {
-      "type": "object",
-      "additionalProperties": false,
-      "default": {},
-      "properties": {
-        "loraRank": {
-          "type": "integer",
-          "minimum": 1,
-          "default": 64
-        },
-        "loraAlpha": {
-          "type": "number",
-          "exclusiveMinimum": 0,
-          "default": 32
-        },
-        "targetModules": {
-          "type": "array",
-          "items": {
-            "type": "string"
-          },
-          "default": [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj"
-          ]
-        }
-      }
-    },
-    "reward": {
-      "type": "object",
-      "additionalProperties": false,
-      "default": {},
-      "properties": {
-        "lambdaDist": {
-          "type": "number",
-          "minimum": 0,
-          "default": 0.35
-        },
-        "lambdaDiv": {
-          "type": "number",
-          "minimum": 0,
-          "default": 0.5
-        },
-        "useGate": {
-          "type": "boolean",
-          "default": true
-        },
-        "judge": {
-          "description": "Also ask the backbone 'Reply YES or NO'.",
-          "type": "boolean",
-          "default": false
-        }
-      }
-    },
-    "grpo": {
-      "type": "object",
-      "additionalProperties": false,
-      "default": {},
-      "properties": {
-        "steps": {
-          "type": "integer",
-          "minimum": 1,
-          "default": 50
-        },
-        "promptsPerStep": {
-          "type": "integer",
-          "minimum": 1,
-          "default": 504
-        },
-        "groupSize": {
-          "type": "integer",
-          "minimum": 2,
-          "default": 5
-        },
-        "clip": {
-          "type": "number",
-          "exclusiveMinimum": 0,
-          "default": 0.2
-        },
-        "klCoef": {
-          "type": "number",
-          "minimum": 0,
-          "default": 0.001
-        },
-        "learningRate": {
-          "type": "number",
-          "exclusiveMinimum": 0,
-          "default": 0.000003
-        },
-        "weightDecay": {
-          "type": "number",
-          "minimum": 0,
-          "default": 0.01
-        },
-        "temperature": {
-          "type": "number",
-          "exclusiveMinimum": 0,
-          "default": 1
-        },
-        "topP": {
-          "type": "number",
-          "exclusiveMinimum": 0,
-          "maximum": 1,
-          "default": 1
-        },
-        "maxNewTokens": {
-          "type": "integer",
-          "minimum": 1,
-          "default": 1024
-        }
-      }
-    },
-    "rewrite": {
-      "description": "Generate-Verify-Fallback over the dataset.",
-      "type": "object",
-      "additionalProperties": false,
-      "default": {},
-      "properties": {
-        "samples": {
-          "type": "integer",
-          "minimum": 1,
-          "default": 1
-        },
-        "temperature": {
-          "type": "number",
-          "minimum": 0,
-          "default": 0
-        },
-        "shardSize": {
-          "type": "integer",
-          "minimum": 1,
-          "default": 256
-        }
-      }
-    },
-    "sft": {
-      "type": "object",
-      "additionalProperties": false,
-      "default": {},
-      "properties": {
-        "mode": {
-          "enum": [
-            "full",
-            "lora"
-          ],
-          "default": "full"
-        },
-        "epochs": {
-          "type": "number",
-          "exclusiveMinimum": 0,
-          "default": 3
-        },
-        "batchSize": {
-          "type": "integer",
-          "minimum": 1,
-          "default": 16
-        },
-        "learningRate": {
-          "type": "number",
-          "exclusiveMinimum": 0,
-          "default": 0.00001
-        },
-        "warmupSteps": {
-          "type": "integer",
-          "minimum": 0,
-          "default": 0
-        },
-        "checkpointEvery": {
-          "type": "integer",
-          "minimum": 1,
-          "default": 100
-        }
-      }
-    },
-    "arms": {
-      "description": "The arms fine-tuned and compared; 'base' (no SFT) is always evaluated.",
-      "type": "array",
-      "uniqueItems": true,
-      "items": {
-        "enum": [
-          "vanilla",
-          "sdft",
-          "self-alignment",
-          "rl-rewrite",
-          "rl-no-dist",
-          "rl-no-div",
-          "rl-no-gate"
-        ]
-      },
-      "default": [
-        "vanilla",
-        "sdft",
-        "self-alignment",
-        "rl-rewrite"
-      ]
-    },
     "benchmarks": {
+      "description": "The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.",
       "type": "array",
       "minItems": 1,
       "items": {
         "$ref": "benchmark-spec.schema.json"
       }
+    },
+    "arms": {
+      "description": "The arms fine-tuned and compared; 'base' (no SFT) is always evaluated. vanilla: y* ('foreign' is its older name); prompted: Generate-Verify-Fallback with the untrained backbone at the rewrite's k; prompted-matched: the same at the k RL spent per record (capped); sdft: one prompted sample kept iff it passes and gives nothing away; self-alignment: the backbone's own greedy answer, else one guided rewrite, else the fallback; rl: Generate-Verify-Fallback with the trained rewriter's best adapter; rl-no-dist, rl-no-div, rl-no-gate: the ablations, each its own trainRewriter run; oracle and oracle-NN (world only): the own style and its mixtures. Default: vanilla, prompted, sdft, self-alignment, rl, and oracle in the world.",
+      "type": "array",
+      "minItems": 1,
+      "uniqueItems": true,
+      "items": {
+        "enum": [
+          "vanilla",
+          "foreign",
+          "prompted",
+          "prompted-matched",
+          "sdft",
+          "self-alignment",
+          "rl",
+          "rl-no-dist",
+          "rl-no-div",
+          "rl-no-gate",
+          "oracle",
+          "oracle-25",
+          "oracle-50",
+          "oracle-75",
+          "oracle-90",
+          "oracle-95"
+        ]
+      }
+    },
+    "fallback": {
+      "description": "What a record whose rewrite fails the gate becomes, in every arm: 'original' (y*, as the paper does) or 'drop' (the record leaves that arm's SFT set).",
+      "enum": [
+        "original",
+        "drop"
+      ],
+      "default": "original"
+    },
+    "rewriter": {
+      "description": "The trainRewriter config (its backbone and dataset are the pipeline's); fields left out take its preset's value (default preset: world).",
+      "$ref": "train-rewriter-input.schema.json",
+      "default": {}
+    },
+    "rewrite": {
+      "description": "Generate-Verify-Fallback of the rl and prompted arms.",
+      "type": "object",
+      "additionalProperties": false,
+      "default": {},
+      "properties": {
+        "samples": {
+          "description": "k: rewrites sampled per record.",
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 64,
+          "default": 4
+        },
+        "temperature": {
+          "description": "Default: the rewriter's rollout temperature.",
+          "type": "number",
+          "minimum": 0,
+          "maximum": 10
+        },
+        "maxNewTokens": {
+          "description": "Default: the rewriter's.",
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 65536
+        },
+        "matchedCap": {
+          "description": "The most samples per record prompted-matched draws.",
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 256,
+          "default": 16
+        }
+      }
+    },
+    "sft": {
+      "description": "Overrides of the recipe's SFT settings, the same for every arm.",
+      "$ref": "world-forgetting-input.schema.json#/properties/sft"
+    },
+    "seeds": {
+      "description": "SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).",
+      "type": "array",
+      "minItems": 1,
+      "maxItems": 32,
+      "uniqueItems": true,
+      "items": {
+        "$ref": "common.schema.json#/$defs/seed"
+      },
+      "default": [
+        0
+      ]
+    },
+    "device": {
+      "$ref": "common.schema.json#/$defs/device",
+      "default": "cpu"
     }
   }
 } as const;

@@ -2,6 +2,7 @@
 // line in COMMANDS.
 import type { Command } from './common';
 import { importCommand } from './import';
+import { pipeline } from './pipeline';
 import { probe } from './probe';
 import { run } from './run';
 import { server } from './server';
@@ -10,7 +11,7 @@ import { trainRewriter } from './train-rewriter';
 import { worker } from './worker';
 import { world } from './world';
 
-export const COMMANDS: Command[] = [world, server, worker, run, status, importCommand, probe, trainRewriter];
+export const COMMANDS: Command[] = [pipeline, world, server, worker, run, status, importCommand, probe, trainRewriter];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));

@@ -6,6 +6,7 @@ import { ArtifactStore } from '../../activities/artifact-store';
 import type * as workflows from '../../workflows';
 import type { Settings } from '../../workers/settings';
 import { trainRewriterTable } from '../train-rewriter-command';
+import { pipelineTable } from './pipeline-table';
 
 // 'default' is the handler of workflow types no worker has: it has no result to render
 export type WorkflowName = Exclude<keyof typeof workflows, 'default'>;
@@ -82,6 +83,7 @@ const RENDERERS: { [W in WorkflowName]: Renderer<W> } = {
     `curves: ${path(r.curves)}`,
     ...(r.best.adapter ? [`best adapter: ${path(r.best.adapter)}`] : []),
   ],
+  pipeline: pipelineTable,
   rewriterProbe: (r, path) => [
     probeTable(r),
     '',

@@ -2,9 +2,8 @@ import { num, START_FLAGS, START_HELP, startAndWait, startOptions, type Command 
 
 export const world: Command = {
   name: 'world',
-  aliases: ['demo'],
   help: `rewrite-rl world [--recipe default|test] [--arms foreign,oracle,...] [--seed S] [--sft-seed S]
-        [--data-seed S]                    (also \`rewrite-rl demo\`, what \`npm start\` runs)
+        [--data-seed S]                    (worldForgetting, the main job before the pipeline)
                                            pretrain (or reuse) the embedded backbone, score each arm's
                                            SFT data under it (NLL), fine-tune the arms, evaluate; print
                                            the forgetting tables, the dose-response (forgetting against
