@@ -1,9 +1,9 @@
 // armData: an arm's SFT set from the records its dataset builder wrote (or a plain {id, question,
 // answer} file, such as y* itself), under the pipeline's one fallback: 'original' keeps every record
-// (a failed rewrite already holds y*), 'drop' leaves out the records whose rewrite failed. The SFT set
-// holds only {id, question, answer}, so every arm trains on the same fields; the builder's file keeps
-// the candidates, verdicts and provenance. Also the pass rate against k of a k-sample builder, read from
-// the k samples already drawn (no resampling).
+// (a failed rewrite already holds y*), 'drop' leaves out the records whose rewrite failed. A kept
+// record keeps every field its builder wrote (original, candidates, verdicts, provenance), so the SFT
+// set is also what the report's data statistics read; SFT itself reads only question and answer. Also
+// the pass rate against k of a k-sample builder, read from the k samples already drawn (no resampling).
 import { join } from 'node:path';
 import { LineWriter } from '../engine/line-writer';
 import type { ArtifactStore } from './artifact-store';
@@ -21,7 +21,7 @@ export interface ArmDataInput {
 
 export interface ArmDataOutput {
   uri: string;
-  /** The SFT set: {id, question, answer} per kept record. */
+  /** The SFT set: the kept records, with their builder's fields. */
   dataset: string;
   records: number;
   kept: number;
@@ -50,7 +50,7 @@ export async function armData(store: ArtifactStore, input: ArmDataInput): Promis
     kind: 'arm-dataset',
     dir: 'arms',
     name: input.arm,
-    key: { dataSha: data.sha256, fallback: input.fallback, passAtK: !!input.passAtK },
+    key: { format: 2, dataSha: data.sha256, fallback: input.fallback, passAtK: !!input.passAtK },
     config: input,
     inputs: [{ uri: input.data, sha256: data.sha256 }],
   };
@@ -65,7 +65,7 @@ export async function armData(store: ArtifactStore, input: ArmDataInput): Promis
       provenance[from] = (provenance[from] ?? 0) + 1;
       if (input.fallback === 'drop' && r.rewrite_success === false) continue;
       kept++;
-      await w.write(JSON.stringify({ id: r.id, question: r.question, answer: r.answer }));
+      await w.write(JSON.stringify(r));
     }
     await w.close();
     const summary: Omit<ArmDataOutput, 'reused'> = {

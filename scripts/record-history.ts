@@ -76,17 +76,18 @@ const runs: [string, string, unknown][] = [
   ['pretrain', 'pretrain', { recipe: 'test' }],
   ['worldForgetting', 'world-forgetting', { recipe: 'test', arms: ['foreign'] }],
   ['rewriterProbe', 'rewriter-probe', { recipe: 'test', limit: 4, temperatures: [0, 0.8], samples: 2 }],
-  // every arm once, the rewriter and one ablation as children
-  [
+  // every arm once, the rewriter and one ablation as children; pipeline.json was recorded before the
+  // pipeline's own report (a forgetting report per seed), pipeline-with-report.json after
+  ...(['pipeline', 'pipeline-with-report'] as const).map((file): [string, string, unknown] => [
     'pipeline',
-    'pipeline',
+    file,
     {
       recipe: 'test',
       arms: ['vanilla', 'prompted', 'prompted-matched', 'sdft', 'self-alignment', 'rl', 'rl-no-gate', 'oracle'],
       rewriter: { steps: 1 },
       rewrite: { samples: 2 },
     },
-  ],
+  ]),
 ];
 // `npx tsx scripts/record-history.ts train-rewriter` records only the histories named
 const only = process.argv.slice(2);

@@ -1,7 +1,8 @@
-import { defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
+import { defineQuery, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type {
   ArmDataOutput,
   ForgettingReportOutput,
+  PipelineReportOutput,
   RewriteDatasetInput,
   RewriteDatasetOutput,
   ScoreDatasetOutput,
@@ -53,13 +54,15 @@ export interface PipelineOutput {
   rewriters: Record<string, Pick<TrainRewriterOutput, 'run' | 'steps' | 'best' | 'curves' | 'metrics'>>;
   /** Every arm of every seed, in the order of `seeds` then the arms asked for. */
   arms: PipelineArm[];
-  /** One forgetting report per seed. */
-  reports: (Omit<ForgettingReportOutput, 'strict' | 'lenient'> & { seed: number })[];
+  /** The report: per-run and pooled statistics, each arm's data statistics, figures (JSON, Markdown, HTML). */
+  report?: Omit<PipelineReportOutput, 'groups'>;
+  /** Runs started before the pipeline's own report: one forgetting report per seed. */
+  reports?: (Omit<ForgettingReportOutput, 'strict' | 'lenient'> & { seed: number })[];
 }
 
 export const pipelineProgress = defineQuery<PipelineProgress>('progress');
 
-const { armData, forgettingReport } = cpuActivities('report');
+const { armData, forgettingReport, pipelineReport } = cpuActivities('report');
 
 /**
  * The main job: the comparison of the paper as one durable run. The backbone (the world's, pretrained
@@ -89,7 +92,7 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
   for (const s of seeds)
     for (const arm of arms)
       for (const kind of ['data', 'score', 'sft', 'evaluate']) stages.plan(`${kind}:${arm}:s${s}`);
-  for (const s of seeds) stages.plan(`report:s${s}`);
+  stages.plan('report');
 
   // the world of each data seed (the same backbone and benchmarks; another downstream sample)
   const worlds = new Map<number, Promise<{ world?: WorldOutput; backbone: ModelRef }>>(
@@ -212,7 +215,8 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
       return { ...b, data };
     });
     const score = await stages.run(`score:${tag}`, () =>
-      device.scoreDataset({ model: backbone, dataset: built.data.dataset }),
+      // with embeddings: the report's diversity of each arm's data
+      device.scoreDataset({ model: backbone, dataset: built.data.dataset, embeddings: true }),
     );
     const trained = await stages.run(`sft:${tag}`, () =>
       sftChild(id, `${arm}-s${s}`, {
@@ -245,30 +249,77 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
     ...seeds.flatMap((s) => arms.map((arm) => chain(arm, s))),
   ]);
 
-  // until the pipeline's own report lands: the forgetting report of each seed, vanilla as the reference
-  const reports = await Promise.all(
-    seeds.map((s) =>
-      stages.run(`report:s${s}`, async () => {
-        const of = results.filter((r) => r.seed === s);
-        const report = await forgettingReport({
-          name: `${resolved.name}-s${s}`,
-          base: base.results,
-          arms: Object.fromEntries(of.map((r) => [r.arm, r.evaluation.results])),
-          nll: Object.fromEntries(of.map((r) => [r.arm, r.score.meanNll])),
-          ...(arms.includes('vanilla') && arms.length > 1 ? { reference: 'vanilla' } : {}),
-        });
-        const { strict: _s, lenient: _l, ...summary } = report;
-        return { ...summary, seed: s };
-      }),
-    ),
-  );
-  stages.finish();
   const rewriterOut: PipelineOutput['rewriters'] = {};
   for (const [r, p] of rewriters) {
     const o = await p;
     rewriterOut[r] = { run: o.run, steps: o.steps, best: o.best, curves: o.curves, metrics: o.metrics };
   }
-  return { backbone, fallback: resolved.fallback, seeds, base, rewriters: rewriterOut, arms: results, reports };
+  const label = inWorld ? `world-${resolved.recipe}-seed-${resolved.seed ?? first.world!.recipe.seed}` : 'backbone';
+  // runs started before pipelineReport existed replay with a forgetting report per seed
+  const reported = patched('pipeline-report')
+    ? {
+        report: await stages.run('report', async () => {
+          const { groups: _g, ...out } = await pipelineReport({
+            name: resolved.name,
+            fallback: resolved.fallback,
+            runs: seeds.map((s) => ({
+              seed: s,
+              backbone: label,
+              base: base.results,
+              arms: Object.fromEntries(
+                results
+                  .filter((r) => r.seed === s)
+                  .map((r) => [
+                    r.arm,
+                    {
+                      evaluation: r.evaluation.results,
+                      dataset: r.data.dataset,
+                      records: r.data.records,
+                      score: scoreRef(r.score),
+                    },
+                  ]),
+              ),
+            })),
+            ...(rewriterOut.rl ? { rewriter: { metrics: rewriterOut.rl.metrics } } : {}),
+            passAtK: results
+              .filter((r) => r.seed === seeds[0] && r.data.passAtK)
+              .flatMap((r) => r.data.passAtK!.map((passRate, j) => ({ arm: r.arm, k: j + 1, passRate }))),
+          });
+          return out;
+        }),
+      }
+    : { reports: await forgettingReports() };
+  stages.finish();
+  return { backbone, fallback: resolved.fallback, seeds, base, rewriters: rewriterOut, arms: results, ...reported };
+
+  async function forgettingReports(): Promise<NonNullable<PipelineOutput['reports']>> {
+    return Promise.all(
+      seeds.map((s) =>
+        stages.run(`report:s${s}`, async () => {
+          const of = results.filter((r) => r.seed === s);
+          const report = await forgettingReport({
+            name: `${resolved.name}-s${s}`,
+            base: base.results,
+            arms: Object.fromEntries(of.map((r) => [r.arm, r.evaluation.results])),
+            nll: Object.fromEntries(of.map((r) => [r.arm, r.score.meanNll])),
+            ...(arms.includes('vanilla') && arms.length > 1 ? { reference: 'vanilla' } : {}),
+          });
+          const { strict: _s, lenient: _l, ...summary } = report;
+          return { ...summary, seed: s };
+        }),
+      ),
+    );
+  }
+}
+/** A score as the report reads it: by reference, with its summary numbers. */
+function scoreRef(s: ScoreDatasetOutput) {
+  return {
+    uri: s.uri,
+    meanNll: s.meanNll,
+    tokens: s.tokens,
+    records: s.records,
+    ...(s.embeddings ? { embeddings: s.embeddings } : {}),
+  };
 }
 
 /** What the schema cannot say: an own backbone needs its data and benchmarks, and has no oracle. */

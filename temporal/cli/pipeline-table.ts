@@ -24,11 +24,17 @@ export function pipelineTable(r: PipelineOutput, path: (ref: string) => string):
       );
     const notes = r.arms.filter((x) => x.seed === seed && x.note);
     if (notes.length) lines.push('', ...notes.map((a) => `- ${a.arm}: ${a.note}`));
-    const report = r.reports.find((x) => x.seed === seed);
+    const report = r.reports?.find((x) => x.seed === seed);
     if (report)
       lines.push('', report.markdown, '', `the report of seed ${seed}: ${join(path(report.uri), 'forgetting.md')}`);
     lines.push('');
   }
+  if (r.report)
+    lines.push(
+      `the report: ${path(r.report.markdown)}`,
+      `the report as one HTML page: ${path(r.report.html)}`,
+      `the report's data: ${path(r.report.json)}`,
+    );
   for (const [arm, w] of Object.entries(r.rewriters))
     lines.push(`the ${arm} rewriter: ${w.steps} steps, best step ${w.best.step}; curves ${path(w.curves)}`);
   for (const a of r.arms) lines.push(`the SFT data of ${a.arm} (seed ${a.seed}): ${path(a.data.dataset)}`);
