@@ -24,6 +24,13 @@ export interface RewriteSample {
   reward: Record<string, number> | null;
 }
 
+/** A point of the dose-response line: an oracle mixture, with the backbone whose plane it is drawn on. */
+export type Mixture = NonNullable<PipelineReportInput['mixtures']>[number] & {
+  backbone: string;
+  nll: number;
+  forgetting: { strict: Interval; lenient: Interval };
+};
+
 /** Everything the report says: report.json holds exactly this. */
 export interface ReportModel {
   name: string;
@@ -36,7 +43,7 @@ export interface ReportModel {
   runs: RunReport[];
   data: { backbone: string; seed: number; arm: string; stats: DataStats }[];
   passAtK: NonNullable<PipelineReportInput['passAtK']>;
-  mixtures: NonNullable<PipelineReportInput['mixtures']>;
+  mixtures: Mixture[];
   rewriter: { steps: Record<string, number>[] } | null;
   samples: RewriteSample[];
 }
@@ -207,9 +214,7 @@ function figureSpecs(m: ReportModel): Record<string, TopLevelSpec> {
       high: a.mean.high,
       label: a.arm,
     }));
-    const mixtures = m.mixtures
-      .filter((x) => (x.backbone ?? m.groups[0].backbone) === g.backbone)
-      .sort((a, b) => a.nll - b.nll);
+    const mixtures = m.mixtures.filter((x) => x.backbone === g.backbone).sort((a, b) => a.nll - b.nll);
     const lines: Series[] = mixtures.length
       ? [
           {

@@ -14,7 +14,7 @@ import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
 import { InputError } from './errors';
 import { scoresOf, type Evaluation } from './forgetting-report';
 import { writeManifest } from './manifest';
-import { renderReport, type RewriteSample, type ReportModel } from './pipeline-report-render';
+import { renderReport, type Mixture, type RewriteSample, type ReportModel } from './pipeline-report-render';
 import { readJsonl } from './records';
 
 /** Bumped when the report's files change, so an older report folder is not returned for the same input. */
@@ -159,11 +159,28 @@ async function buildModel(store: ArtifactStore, input: PipelineReportInput): Pro
     groups,
     runs: perRun,
     data,
-    passAtK: input.passAtK ?? [],
-    mixtures: input.mixtures ?? [],
+    passAtK: [...(input.passAtK ?? []), ...(await validationPassAtK(store, input.rewriter?.validations ?? []))],
+    mixtures: resolveMixtures(input.mixtures ?? [], groups),
     rewriter: input.rewriter ? await rewriterCurves(store, input.rewriter.metrics) : null,
     samples: await samplesOf(store, input),
   };
+}
+
+/** Each mixture with its backbone, NLL and forgetting: given, or taken from the arm of that name in the backbone's runs. */
+function resolveMixtures(mixtures: NonNullable<PipelineReportInput['mixtures']>, groups: GroupReport[]): Mixture[] {
+  return mixtures.map((m, i) => {
+    const backbone = m.backbone ?? groups[0].backbone;
+    if (m.nll !== undefined && m.forgetting !== undefined)
+      return { ...m, backbone, nll: m.nll, forgetting: m.forgetting };
+    const g = groups.find((x) => x.backbone === backbone);
+    const mean = (x: 'strict' | 'lenient') => g?.[x].arms.find((a) => a.arm === m.arm)?.mean;
+    const [strict, lenient] = [mean('strict'), mean('lenient')];
+    if (!g || !strict || !lenient)
+      throw new InputError(
+        `mixtures[${i}]: ${m.arm} is not an arm of the runs of backbone ${backbone}; give its nll and forgetting`,
+      );
+    return { ...m, backbone, nll: m.nll ?? g.data[m.arm].meanNll, forgetting: m.forgetting ?? { strict, lenient } };
+  });
 }
 
 function benchmarksOf(e: PipelineReportInput['runs'][number]['base'], role: 'general' | 'downstream'): string[] {
@@ -228,6 +245,36 @@ async function rewriterCurves(store: ArtifactStore, metrics: string): Promise<Re
       return flat;
     }),
   };
+}
+
+/**
+ * Pass rate against k of the rewriter at each validated step, from its validation.jsonl (k samples per
+ * record): the share of records with a passing rewrite among their first j samples, j = 1..k.
+ */
+async function validationPassAtK(store: ArtifactStore, refs: string[]): Promise<ReportModel['passAtK']> {
+  const out: ReportModel['passAtK'] = [];
+  for (const [i, ref] of refs.entries()) {
+    const path = store.resolve(ref);
+    if (!existsSync(path))
+      throw new InputError(`rewriter.validations[${i}]: ${ref} does not exist in the artifact store`);
+    type Row = { samples: { full: boolean; answer: boolean }[] };
+    const rows = await readJsonl<Row>(path, ref);
+    const k = Math.min(...rows.map((r) => r.samples.length));
+    if (rows.length === 0 || k === 0)
+      throw new InputError(`rewriter.validations[${i}]: ${ref} holds no sampled rewrites`);
+    // validateRewriter writes <run>/validation/<step>/validation.jsonl
+    const step = /validation\/(\d{6})\/validation\.jsonl$/.exec(ref)?.[1];
+    const arm = step ? `rl-validation-step-${Number(step)}` : `rl-validation-${i}`;
+    const share = (f: (r: Row) => boolean) => rows.filter(f).length / rows.length;
+    for (let j = 1; j <= k; j++)
+      out.push({
+        arm,
+        k: j,
+        passRate: share((r) => r.samples.slice(0, j).some((x) => x.full)),
+        answerPassRate: share((r) => r.samples.slice(0, j).some((x) => x.answer)),
+      });
+  }
+  return out;
 }
 
 /** A few of the method's rewrites (first run of the first backbone) beside their originals. */

@@ -116,11 +116,25 @@ async function putStore() {
       )
       .join('\n') + '\n',
   );
+  // a validated step of the rewriter: 4 records, 3 samples each
+  const validation = 'rewriter/r0/validation/000020/validation.jsonl';
+  const passing = [
+    [false, true, false],
+    [false, false, false],
+    [true, true, false],
+    [false, false, true],
+  ];
+  await store.writeFile(
+    validation,
+    passing
+      .map((p, i) => JSON.stringify({ id: `v${i}`, samples: p.map((full) => ({ text: '', full, answer: true })) }))
+      .join('\n') + '\n',
+  );
   const input: PipelineReportInputInput = {
     name: 'test-report',
     runs,
     resamples: 300,
-    rewriter: { metrics },
+    rewriter: { metrics, validations: [validation] },
     passAtK: [1, 2, 4].flatMap((k) => [
       { arm: 'rl', k, passRate: 0.2 * k },
       { arm: 'prompted', k, passRate: 0.1 * k },
@@ -128,6 +142,8 @@ async function putStore() {
     mixtures: [
       { arm: 'oracle-50', oracleShare: 0.5, nll: 2.5, forgetting: { strict: iv(50), lenient: iv(45) } },
       { arm: 'oracle-90', oracleShare: 0.9, nll: 1.5, forgetting: { strict: iv(40), lenient: iv(35) } },
+      // an arm of the runs: its NLL and pooled forgetting come from them
+      { arm: 'oracle', oracleShare: 1, backbone: 'world-seed-1' },
     ],
     samples: 3,
   };
@@ -179,7 +195,7 @@ test('pipelineReport: JSON, Markdown and a self-contained HTML page; numbers fro
   const html = readFileSync(store.resolve(out.html), 'utf8');
   const md = readFileSync(store.resolve(out.markdown), 'utf8');
   const json = JSON.parse(readFileSync(store.resolve(out.json), 'utf8'));
-  // two figures per backbone, two of the rewriter, pass rate against k: all inline
+  // two figures per backbone, two of the rewriter, pass rate against k (with the validated step): all inline
   assert.equal(html.match(/<svg /g)?.length, 7);
   assert.ok(!/<(img|script|link)\b/.test(html), 'nothing loaded from outside the page');
   const ids = [...html.matchAll(/\bid="([^"]+)"/g)].map((m) => m[1]);
@@ -213,6 +229,17 @@ test('pipelineReport: JSON, Markdown and a self-contained HTML page; numbers fro
   const rows = md.split('\n').filter((l) => l.startsWith('| vanilla | ') && l.endsWith(` | ${cell} |`));
   assert.equal(rows.length, 1, `one table row (strict, per benchmark) ends with the mean ${cell}`);
   assert.ok(html.includes(`<td>${cell}</td>`));
+  // pass rate against k at the validated step: one sample 1 of 4 records, two 2 of 4, three 3 of 4
+  assert.deepEqual(
+    json.passAtK
+      .filter((p: { arm: string }) => p.arm === 'rl-validation-step-20')
+      .map((p: { passRate: number }) => p.passRate),
+    [0.25, 0.5, 0.75],
+  );
+  const oracle1 = json.mixtures.find((x: { arm: string }) => x.arm === 'oracle');
+  assert.equal(oracle1.nll, 1.2);
+  assert.deepEqual(oracle1.forgetting.strict, out.groups[1].strict.arms.find((a) => a.arm === 'oracle')!.mean);
+  assert.equal(json.mixtures.find((x: { arm: string }) => x.arm === 'oracle-50').backbone, 'world-seed-0');
   const again = await pipelineReport(store, input);
   assert.equal(again.reused, true);
   assert.deepEqual({ ...again, reused: false }, out);
@@ -228,6 +255,12 @@ test('pipelineReport: a missing dataset or a wrong record count is named by its 
   await assert.rejects(
     pipelineReport(store, miscounted),
     /runs\[0\]\.arms\.oracle\.score\.records: 7, but .* holds 6 records/,
+  );
+  const noMixture = structuredClone(input);
+  noMixture.mixtures = [{ arm: 'oracle-25', oracleShare: 0.25 }];
+  await assert.rejects(
+    pipelineReport(store, noMixture),
+    /mixtures\[0\]: oracle-25 is not an arm of the runs of backbone world-seed-0; give its nll and forgetting/,
   );
   const noArm = structuredClone(input);
   delete noArm.runs[1].arms.oracle;

@@ -1027,7 +1027,7 @@ export const pipelineReportInputSchema = {
       }
     },
     "mixtures": {
-      "description": "The world's oracle mixtures (worldForgetting's dose-response rows): the line every arm is placed against on the forgetting-vs-NLL plane.",
+      "description": "The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).",
       "type": "array",
       "maxItems": 64,
       "items": {
@@ -1035,9 +1035,7 @@ export const pipelineReportInputSchema = {
         "additionalProperties": false,
         "required": [
           "arm",
-          "oracleShare",
-          "nll",
-          "forgetting"
+          "oracleShare"
         ],
         "properties": {
           "arm": {

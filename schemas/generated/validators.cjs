@@ -5991,7 +5991,7 @@ return errors === 0;
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineReportInput = validate51;
-const schema90 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures (worldForgetting's dose-response rows): the line every arm is placed against on the forgetting-vs-NLL plane.","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","nll","forgetting"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
+const schema90 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
 const schema92 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
 const schema108 = {"type":"number","minimum":0,"maximum":1};
 const schema102 = {"type":"number","minimum":0,"maximum":1000};
@@ -7432,8 +7432,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-if(data19.nll === undefined){
-const err52 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "nll"},message:"must have required property '"+"nll"+"'"};
+for(const key3 in data19){
+if(!(((((key3 === "arm") || (key3 === "backbone")) || (key3 === "oracleShare")) || (key3 === "nll")) || (key3 === "forgetting"))){
+const err52 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -7442,8 +7443,12 @@ vErrors.push(err52);
 }
 errors++;
 }
-if(data19.forgetting === undefined){
-const err53 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "forgetting"},message:"must have required property '"+"forgetting"+"'"};
+}
+if(data19.arm !== undefined){
+let data20 = data19.arm;
+if(typeof data20 === "string"){
+if(!pattern4.test(data20)){
+const err53 = {instancePath:instancePath+"/mixtures/" + i3+"/arm",schemaPath:"#/$defs/arm/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -7452,9 +7457,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-for(const key3 in data19){
-if(!(((((key3 === "arm") || (key3 === "backbone")) || (key3 === "oracleShare")) || (key3 === "nll")) || (key3 === "forgetting"))){
-const err54 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+else {
+const err54 = {instancePath:instancePath+"/mixtures/" + i3+"/arm",schemaPath:"#/$defs/arm/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -7464,11 +7469,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data19.arm !== undefined){
-let data20 = data19.arm;
-if(typeof data20 === "string"){
-if(!pattern4.test(data20)){
-const err55 = {instancePath:instancePath+"/mixtures/" + i3+"/arm",schemaPath:"#/$defs/arm/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(data19.backbone !== undefined){
+let data21 = data19.backbone;
+if(typeof data21 === "string"){
+if(func1(data21) > 128){
+const err55 = {instancePath:instancePath+"/mixtures/" + i3+"/backbone",schemaPath:"#/properties/mixtures/items/properties/backbone/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -7477,9 +7482,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-else {
-const err56 = {instancePath:instancePath+"/mixtures/" + i3+"/arm",schemaPath:"#/$defs/arm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func1(data21) < 1){
+const err56 = {instancePath:instancePath+"/mixtures/" + i3+"/backbone",schemaPath:"#/properties/mixtures/items/properties/backbone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -7489,11 +7493,8 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data19.backbone !== undefined){
-let data21 = data19.backbone;
-if(typeof data21 === "string"){
-if(func1(data21) > 128){
-const err57 = {instancePath:instancePath+"/mixtures/" + i3+"/backbone",schemaPath:"#/properties/mixtures/items/properties/backbone/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err57 = {instancePath:instancePath+"/mixtures/" + i3+"/backbone",schemaPath:"#/properties/mixtures/items/properties/backbone/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -7502,8 +7503,12 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(func1(data21) < 1){
-const err58 = {instancePath:instancePath+"/mixtures/" + i3+"/backbone",schemaPath:"#/properties/mixtures/items/properties/backbone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data19.oracleShare !== undefined){
+let data22 = data19.oracleShare;
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 1 || isNaN(data22)){
+const err58 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -7512,9 +7517,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-else {
-const err59 = {instancePath:instancePath+"/mixtures/" + i3+"/backbone",schemaPath:"#/properties/mixtures/items/properties/backbone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22 < 0 || isNaN(data22)){
+const err59 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -7524,11 +7528,8 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data19.oracleShare !== undefined){
-let data22 = data19.oracleShare;
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 1 || isNaN(data22)){
-const err60 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+else {
+const err60 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -7537,8 +7538,12 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(data22 < 0 || isNaN(data22)){
-const err61 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data19.nll !== undefined){
+let data23 = data19.nll;
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 1000 || isNaN(data23)){
+const err61 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -7547,9 +7552,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-else {
-const err62 = {instancePath:instancePath+"/mixtures/" + i3+"/oracleShare",schemaPath:"#/$defs/share/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data23 < 0 || isNaN(data23)){
+const err62 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -7559,11 +7563,8 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data19.nll !== undefined){
-let data23 = data19.nll;
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 1000 || isNaN(data23)){
-const err63 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+else {
+const err63 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -7572,8 +7573,12 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data23 < 0 || isNaN(data23)){
-const err64 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data19.forgetting !== undefined){
+let data24 = data19.forgetting;
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+if(data24.strict === undefined){
+const err64 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -7582,9 +7587,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-else {
-const err65 = {instancePath:instancePath+"/mixtures/" + i3+"/nll",schemaPath:"#/$defs/nll/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data24.lenient === undefined){
+const err65 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -7593,12 +7597,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-if(data19.forgetting !== undefined){
-let data24 = data19.forgetting;
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-if(data24.strict === undefined){
-const err66 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
+for(const key4 in data24){
+if(!((key4 === "strict") || (key4 === "lenient"))){
+const err66 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -7607,8 +7608,12 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(data24.lenient === undefined){
-const err67 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
+}
+if(data24.strict !== undefined){
+let data25 = data24.strict;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.value === undefined){
+const err67 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -7617,9 +7622,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-for(const key4 in data24){
-if(!((key4 === "strict") || (key4 === "lenient"))){
-const err68 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(data25.low === undefined){
+const err68 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -7628,12 +7632,8 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-if(data24.strict !== undefined){
-let data25 = data24.strict;
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(data25.value === undefined){
-const err69 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(data25.high === undefined){
+const err69 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -7642,8 +7642,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(data25.low === undefined){
-const err70 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
+for(const key5 in data25){
+if(!(((key5 === "value") || (key5 === "low")) || (key5 === "high"))){
+const err70 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -7652,8 +7653,11 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(data25.high === undefined){
-const err71 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
+}
+if(data25.value !== undefined){
+let data26 = data25.value;
+if(!((typeof data26 == "number") && (isFinite(data26)))){
+const err71 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -7662,9 +7666,11 @@ vErrors.push(err71);
 }
 errors++;
 }
-for(const key5 in data25){
-if(!(((key5 === "value") || (key5 === "low")) || (key5 === "high"))){
-const err72 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+if(data25.low !== undefined){
+let data27 = data25.low;
+if(!((typeof data27 == "number") && (isFinite(data27)))){
+const err72 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -7674,10 +7680,10 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data25.value !== undefined){
-let data26 = data25.value;
-if(!((typeof data26 == "number") && (isFinite(data26)))){
-const err73 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data25.high !== undefined){
+let data28 = data25.high;
+if(!((typeof data28 == "number") && (isFinite(data28)))){
+const err73 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -7687,10 +7693,9 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data25.low !== undefined){
-let data27 = data25.low;
-if(!((typeof data27 == "number") && (isFinite(data27)))){
-const err74 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+else {
+const err74 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -7700,10 +7705,11 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data25.high !== undefined){
-let data28 = data25.high;
-if(!((typeof data28 == "number") && (isFinite(data28)))){
-const err75 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data24.lenient !== undefined){
+let data29 = data24.lenient;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.value === undefined){
+const err75 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -7712,10 +7718,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-}
-else {
-const err76 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.low === undefined){
+const err76 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -7724,12 +7728,8 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-if(data24.lenient !== undefined){
-let data29 = data24.lenient;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-if(data29.value === undefined){
-const err77 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(data29.high === undefined){
+const err77 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -7738,8 +7738,9 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data29.low === undefined){
-const err78 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
+for(const key6 in data29){
+if(!(((key6 === "value") || (key6 === "low")) || (key6 === "high"))){
+const err78 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -7748,8 +7749,11 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(data29.high === undefined){
-const err79 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
+}
+if(data29.value !== undefined){
+let data30 = data29.value;
+if(!((typeof data30 == "number") && (isFinite(data30)))){
+const err79 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -7758,9 +7762,11 @@ vErrors.push(err79);
 }
 errors++;
 }
-for(const key6 in data29){
-if(!(((key6 === "value") || (key6 === "low")) || (key6 === "high"))){
-const err80 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+if(data29.low !== undefined){
+let data31 = data29.low;
+if(!((typeof data31 == "number") && (isFinite(data31)))){
+const err80 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -7770,10 +7776,10 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data29.value !== undefined){
-let data30 = data29.value;
-if(!((typeof data30 == "number") && (isFinite(data30)))){
-const err81 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data29.high !== undefined){
+let data32 = data29.high;
+if(!((typeof data32 == "number") && (isFinite(data32)))){
+const err81 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -7783,10 +7789,9 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data29.low !== undefined){
-let data31 = data29.low;
-if(!((typeof data31 == "number") && (isFinite(data31)))){
-const err82 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+else {
+const err82 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -7796,10 +7801,9 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(data29.high !== undefined){
-let data32 = data29.high;
-if(!((typeof data32 == "number") && (isFinite(data32)))){
-const err83 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+else {
+const err83 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -7811,7 +7815,7 @@ errors++;
 }
 }
 else {
-const err84 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err84 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -7823,7 +7827,7 @@ errors++;
 }
 }
 else {
-const err85 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err85 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -7833,9 +7837,9 @@ vErrors.push(err85);
 errors++;
 }
 }
-}
-else {
-const err86 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data33 = data.samples;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err86 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -7844,10 +7848,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-}
-else {
-const err87 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 200 || isNaN(data33)){
+const err87 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -7856,10 +7859,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-let data33 = data.samples;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err88 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data33 < 0 || isNaN(data33)){
+const err88 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -7868,36 +7869,15 @@ vErrors.push(err88);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 200 || isNaN(data33)){
-const err89 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200"};
+}
+}
+else {
+const err89 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err89];
 }
 else {
 vErrors.push(err89);
-}
-errors++;
-}
-if(data33 < 0 || isNaN(data33)){
-const err90 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err90];
-}
-else {
-vErrors.push(err90);
-}
-errors++;
-}
-}
-}
-else {
-const err91 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
 }
 errors++;
 }
