@@ -33,24 +33,52 @@ export interface ResampledAccuracies {
   seed: number;
 }
 
-/** Per run and benchmark: the item order (the base's), and each model's 0/1 scores in that order. */
-function aligned(runs: RunScores[], models: string[], benchmarks: string[]): Float64Array[][][] {
+/**
+ * Per run and benchmark, the items grouped by their pattern (the models' scores on the item): a
+ * resample only counts how often it drew each pattern, then adds count x scores once per pattern.
+ * Right and wrong answers go together across models, so there are far fewer patterns than items, and
+ * the sums (whole numbers) are exactly those of adding item by item.
+ */
+interface Cell {
+  n: number;
+  /** The pattern of each item (in the base's item order). */
+  pattern: Uint32Array;
+  /** The scores of each pattern, pattern-major: scores[p * models + model]. */
+  scores: Float64Array;
+  patterns: number;
+}
+
+function aligned(runs: RunScores[], models: string[], benchmarks: string[]): Cell[][] {
   return runs.map((run, r) =>
     benchmarks.map((b) => {
       const base = run.base.get(b);
       if (!base || base.size === 0) throw new Error(`run ${r}: the base has no results for benchmark ${b}`);
       const ids = [...base.keys()];
-      return models.map((m) => {
+      const columns = models.map((m) => {
         const scores = m === 'base' ? base : run.arms[m]?.get(b);
         if (!scores) throw new Error(`run ${r}: arm ${m} has no results for benchmark ${b}`);
         if (scores.size !== ids.length)
           throw new Error(`run ${r}: ${m} and the base evaluated different items of ${b}`);
-        return Float64Array.from(ids, (id) => {
+        return ids.map((id) => {
           const v = scores.get(id);
           if (v === undefined) throw new Error(`run ${r}: ${m} has no result for item ${id} of ${b}`);
           return v;
         });
       });
+      const index = new Map<string, number>();
+      const rows: number[][] = [];
+      const pattern = Uint32Array.from(ids, (_, j) => {
+        const row = columns.map((c) => c[j]);
+        const key = row.join(',');
+        let p = index.get(key);
+        if (p === undefined) {
+          p = rows.length;
+          index.set(key, p);
+          rows.push(row);
+        }
+        return p;
+      });
+      return { n: ids.length, pattern, scores: Float64Array.from(rows.flat()), patterns: rows.length };
     }),
   );
 }
@@ -68,41 +96,43 @@ export function resampleAccuracies(
       throw new Error(`run ${r} has arms ${own.join(', ')}, run 0 has ${arms.join(', ')}: runs are pooled arm by arm`);
   });
   const models = ['base', ...arms];
+  const M = models.length;
   const data = aligned(runs, models, benchmarks);
   const resamples = o.resamples ?? 2000;
   const seed = o.seed ?? 0;
   const B = benchmarks.length;
-  const cell = (m: number, b: number) => m * B + b;
-  const observed = new Float64Array(models.length * B);
+  const R = data.length;
+  const observed = new Float64Array(M * B);
   for (const run of data)
-    run.forEach((perModel, b) =>
-      perModel.forEach((xs, m) => (observed[cell(m, b)] += (100 * sum(xs)) / xs.length / data.length)),
-    );
+    run.forEach(({ n, pattern, scores }, b) => {
+      for (let j = 0; j < n; j++)
+        for (let m = 0; m < M; m++) observed[m * B + b] += (100 * scores[pattern[j] * M + m]) / n / R;
+    });
   const rng = new Rng(seed);
   const draws: Float64Array[] = [];
+  const sums = new Float64Array(M);
   for (let s = 0; s < resamples; s++) {
-    const acc = new Float64Array(models.length * B);
-    for (let slot = 0; slot < data.length; slot++) {
+    const acc = new Float64Array(M * B);
+    for (let slot = 0; slot < R; slot++) {
       // drawing among one run always gives that run; skipping the draw keeps the item stream the same
       // as the single-run paired bootstrap's (method/forgetting.ts), so one run reproduces it exactly
-      const run = data[data.length === 1 ? 0 : rng.int(data.length)];
+      const run = data[R === 1 ? 0 : rng.int(R)];
       for (let b = 0; b < B; b++) {
-        const perModel = run[b];
-        const n = perModel[0].length;
-        const sums = new Float64Array(models.length);
-        for (let i = 0; i < n; i++) {
-          const j = rng.int(n);
-          for (let m = 0; m < models.length; m++) sums[m] += perModel[m][j];
+        const { n, pattern, scores, patterns } = run[b];
+        const counts = new Float64Array(patterns);
+        for (let i = 0; i < n; i++) counts[pattern[rng.int(n)]]++;
+        sums.fill(0);
+        for (let p = 0; p < patterns; p++) {
+          const c = counts[p];
+          if (c !== 0) for (let m = 0; m < M; m++) sums[m] += c * scores[p * M + m];
         }
-        for (let m = 0; m < models.length; m++) acc[cell(m, b)] += (100 * sums[m]) / n / data.length;
+        for (let m = 0; m < M; m++) acc[m * B + b] += (100 * sums[m]) / n / R;
       }
     }
     draws.push(acc);
   }
   return { models, benchmarks, observed, draws, runs: runs.length, resamples, seed };
 }
-
-const sum = (xs: Float64Array) => xs.reduce((s, x) => s + x, 0);
 
 /** A statistic of the run-averaged accuracies: accuracy(model, benchmark) in points. */
 export type Statistic = (accuracy: (model: string, benchmark: string) => number) => number;
@@ -112,10 +142,13 @@ export type Statistic = (accuracy: (model: string, benchmark: string) => number)
  * undefined (a ratio over a zero) are left out; null when it is undefined on the data itself.
  */
 export function intervalOf(r: ResampledAccuracies, stat: Statistic): Interval | null {
+  const models = new Map(r.models.map((m, i) => [m, i]));
+  const benchmarks = new Map(r.benchmarks.map((b, i) => [b, i]));
   const at = (acc: Float64Array) => (model: string, benchmark: string) => {
-    const m = r.models.indexOf(model);
-    const b = r.benchmarks.indexOf(benchmark);
-    if (m < 0 || b < 0) throw new Error(`no ${m < 0 ? `model ${model}` : `benchmark ${benchmark}`} in the resamples`);
+    const m = models.get(model);
+    const b = benchmarks.get(benchmark);
+    if (m === undefined || b === undefined)
+      throw new Error(`no ${m === undefined ? `model ${model}` : `benchmark ${benchmark}`} in the resamples`);
     return acc[m * r.benchmarks.length + b];
   };
   const value = stat(at(r.observed));

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dataStats, type SftRecord } from '../../method/data-stats';
+import { Rng } from '../../engine/rng';
+import { dataStats, meanPairwiseUnitDistance, type SftRecord } from '../../method/data-stats';
+import { datasetDiversity } from '../../method/diversity';
+import { l2Normalize } from '../../method/rewards';
 
 const rewritten: SftRecord[] = [
   // a real rewrite, scored by the builder
@@ -91,4 +94,14 @@ test('distinct-n over the answers and the mean pairwise embedding distance', () 
     () => dataStats({ records, score: { meanNll: 1, tokens: 6 }, embeddings: new Map([['x', [1, 0]]]) }),
     /no embedding for record y/,
   );
+});
+
+test('the mean pairwise distance in O(n d) equals the all-pairs one', () => {
+  const rng = new Rng(9);
+  const unit = Array.from({ length: 40 }, () => l2Normalize(Array.from({ length: 16 }, () => rng.float() - 0.3)));
+  const fast = meanPairwiseUnitDistance(unit);
+  assert.ok(Math.abs(fast - datasetDiversity(unit)) < 1e-12, `${fast} vs ${datasetDiversity(unit)}`);
+  assert.ok(fast > 0.05 && fast < 0.5);
+  assert.equal(meanPairwiseUnitDistance(unit.slice(0, 1)), 0);
+  assert.ok(Math.abs(meanPairwiseUnitDistance([unit[0], unit[0]])) < 1e-12, 'a vector and itself: distance 0');
 });
