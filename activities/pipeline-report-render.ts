@@ -188,7 +188,7 @@ function perRunTable(m: ReportModel, backbone: string): Table {
   const runs = m.runs.filter((r) => r.backbone === backbone);
   return {
     head: ['arm', ...runs.map((r) => `seed ${r.seed}, strict`)],
-    rows: runs[0].strict.rows.map((row, i) => [row.arm, ...runs.map((r) => ci(r.strict.rows[i].mean))]),
+    rows: runs[0].strict.arms.map((row, i) => [row.arm, ...runs.map((r) => ci(r.strict.arms[i].mean))]),
   };
 }
 

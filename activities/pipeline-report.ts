@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dataStats, type DataStats, type SftRecord } from '../method/data-stats';
-import { forgetting, type ForgettingReport } from '../method/forgetting';
 import { pooledReport, type PooledReport, type RunScores } from '../method/statistics';
 import { schemas, type PipelineReportInput, type PipelineReportInputInput } from '../schemas';
 import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
@@ -18,16 +17,22 @@ import { renderReport, type Mixture, type RewriteSample, type ReportModel } from
 import { readJsonl } from './records';
 
 /** Bumped when the report's files change, so an older report folder is not returned for the same input. */
-const REPORT_FORMAT = 1;
+const REPORT_FORMAT = 2;
+
+/**
+ * The report runs on the CPU worker's event loop beside the workflows' activations: between the
+ * heavier steps (an arm's data statistics, a bootstrap) it lets the loop run.
+ */
+const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type Extraction = 'strict' | 'lenient';
 
 export interface RunReport {
   backbone: string;
   seed: number;
-  /** The paired bootstrap over items of this run alone. */
-  strict: ForgettingReport;
-  lenient: ForgettingReport;
+  /** This run alone: the paired bootstrap over its items (method/statistics.ts with one run). */
+  strict: PooledReport;
+  lenient: PooledReport;
 }
 
 export interface GroupReport {
@@ -114,40 +119,52 @@ async function buildModel(store: ArtifactStore, input: PipelineReportInput): Pro
     for (const [arm, a] of Object.entries(run.arms)) {
       arms[arm] = await scoresOf(store, a.evaluation as Evaluation, `${at}.arms.${arm}.evaluation`);
       data.push({ backbone: run.backbone, seed: run.seed, arm, stats: await armData(store, a, `${at}.arms.${arm}`) });
+      await breathe();
     }
     const of = (x: Extraction): RunScores => ({
       base: base[x],
       arms: Object.fromEntries(Object.entries(arms).map(([k, v]) => [k, v[x]])),
     });
     scores.push({ backbone: run.backbone, strict: of('strict'), lenient: of('lenient') });
-    const paired = (x: Extraction) => forgetting(base[x], of(x).arms, general, opts);
-    perRun.push({ backbone: run.backbone, seed: run.seed, strict: paired('strict'), lenient: paired('lenient') });
+    const alone = async (x: Extraction) => {
+      await breathe();
+      return pooledReport([of(x)], general, downstream, opts);
+    };
+    perRun.push({
+      backbone: run.backbone,
+      seed: run.seed,
+      strict: await alone('strict'),
+      lenient: await alone('lenient'),
+    });
   }
 
   const backbones = [...new Set(runs.map((r) => r.backbone))];
-  const groups: GroupReport[] = backbones.map((backbone) => {
+  const groups: GroupReport[] = [];
+  for (const backbone of backbones) {
     const own = scores.filter((s) => s.backbone === backbone);
-    const pooled = (x: Extraction) =>
-      pooledReport(
+    const pooled = async (x: Extraction) => {
+      await breathe();
+      return pooledReport(
         own.map((s) => s[x]),
         general,
         downstream,
         { ...opts, reference: input.reference, method: input.method },
       );
+    };
     const arms = Object.keys(own[0].strict.arms);
-    return {
+    groups.push({
       backbone,
       seeds: runs.filter((r) => r.backbone === backbone).map((r) => r.seed),
-      strict: pooled('strict'),
-      lenient: pooled('lenient'),
+      strict: await pooled('strict'),
+      lenient: await pooled('lenient'),
       data: Object.fromEntries(
         arms.map((arm) => [
           arm,
           meanStats(data.filter((d) => d.backbone === backbone && d.arm === arm).map((d) => d.stats)),
         ]),
       ),
-    };
-  });
+    });
+  }
 
   return {
     name: input.name,

@@ -17,6 +17,11 @@ export interface RunScores {
 export interface HierarchicalOptions {
   resamples?: number;
   seed?: number;
+  /**
+   * Benchmarks whose items are drawn from a second random stream (the downstream ones): adding or
+   * removing one then leaves every other benchmark's intervals as they were. The runs drawn are the same.
+   */
+  ownStream?: string[];
 }
 
 /**
@@ -109,6 +114,8 @@ export function resampleAccuracies(
         for (let m = 0; m < M; m++) observed[m * B + b] += (100 * scores[pattern[j] * M + m]) / n / R;
     });
   const rng = new Rng(seed);
+  const second = new Rng((seed ^ 0x5bd1e995) >>> 0);
+  const streams = benchmarks.map((b) => (o.ownStream?.includes(b) ? second : rng));
   const draws: Float64Array[] = [];
   const sums = new Float64Array(M);
   for (let s = 0; s < resamples; s++) {
@@ -120,7 +127,8 @@ export function resampleAccuracies(
       for (let b = 0; b < B; b++) {
         const { n, pattern, scores, patterns } = run[b];
         const counts = new Float64Array(patterns);
-        for (let i = 0; i < n; i++) counts[pattern[rng.int(n)]]++;
+        const items = streams[b];
+        for (let i = 0; i < n; i++) counts[pattern[items.int(n)]]++;
         sums.fill(0);
         for (let p = 0; p < patterns; p++) {
           const c = counts[p];
@@ -223,7 +231,7 @@ export function pooledReport(
   o: HierarchicalOptions & { reference?: string; method?: string } = {},
 ): PooledReport {
   if (general.length === 0) throw new Error('pooledReport: no general benchmark to measure forgetting on');
-  const r = resampleAccuracies(runs, [...general, ...downstream], o);
+  const r = resampleAccuracies(runs, [...general, ...downstream], { ...o, ownStream: downstream });
   const arms = r.models.slice(1);
   const iv = (stat: Statistic, what: string) => must(intervalOf(r, stat), what);
   const report: PooledReport = {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
 import { pipelineReport } from '../activities/pipeline-report';
 import { dataStats, type SftRecord } from '../method/data-stats';
-import type { BenchmarkScores } from '../method/forgetting';
+import { forgetting, type BenchmarkScores } from '../method/forgetting';
 import { pooledReport } from '../method/statistics';
 import type { PipelineReportInputInput } from '../schemas';
 import { tempDir } from './helpers/temporal';
@@ -176,6 +176,15 @@ test('pipelineReport: JSON, Markdown and a self-contained HTML page; numbers fro
     });
     assert.deepEqual(g.strict, direct);
   }
+  // each run alone: its mean forgetting is the paired bootstrap of method/forgetting.ts on its items
+  const run0 = expected['world-seed-0'].strict[0];
+  const paired = forgetting(run0.base, run0.arms, ['g1', 'g2'], { resamples: 300, seed: 0 });
+  const json0 = JSON.parse(readFileSync(store.resolve(out.json), 'utf8')).runs[0].strict;
+  for (const row of paired.rows) {
+    const mine = json0.arms.find((a: { arm: string }) => a.arm === row.arm).mean;
+    for (const k of ['value', 'low', 'high'] as const)
+      assert.ok(Math.abs(mine[k] - row.mean[k]) < 1e-9, `${row.arm} ${k}`);
+  }
   // hand-checkable: on world-seed-0, vanilla forgets (12 - 1 + 13 - 1) / 2 * 5 = 57.5 points, rl 32.5
   const g0 = out.groups[0].strict;
   assert.equal(g0.arms.find((a) => a.arm === 'vanilla')!.mean.value, 57.5);
@@ -226,8 +235,9 @@ test('pipelineReport: JSON, Markdown and a self-contained HTML page; numbers fro
   // the tables' numbers are the JSON's
   const vanilla = json.groups[0].strict.arms.find((a: { arm: string }) => a.arm === 'vanilla').mean;
   const cell = `${vanilla.value.toFixed(1)} [${vanilla.low.toFixed(1)}, ${vanilla.high.toFixed(1)}]`;
-  const rows = md.split('\n').filter((l) => l.startsWith('| vanilla | ') && l.endsWith(` | ${cell} |`));
-  assert.equal(rows.length, 1, `one table row (strict, per benchmark) ends with the mean ${cell}`);
+  const section = md.split('### Forgetting per general benchmark, strict extraction')[1].split('###')[0];
+  const rows = section.split('\n').filter((l) => l.startsWith('| vanilla | ') && l.endsWith(` | ${cell} |`));
+  assert.equal(rows.length, 1, `vanilla's row of the strict per-benchmark table ends with the mean ${cell}`);
   assert.ok(html.includes(`<td>${cell}</td>`));
   // pass rate against k at the validated step: one sample 1 of 4 records, two 2 of 4, three 3 of 4
   assert.deepEqual(

@@ -19,7 +19,11 @@ const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <
 test('one run reproduces the paired bootstrap of method/forgetting.ts, number for number', () => {
   const base = scores({ x: items(200, noisy(1, 0.1)), y: items(150, noisy(2, 0.05)) });
   const arm = scores({ x: items(200, noisy(3, 0.4)), y: items(150, noisy(4, 0.3)) });
-  const pooled = pooledReport([{ base, arms: { vanilla: arm } }], ['x', 'y'], [], { resamples: 500, seed: 7 });
+  // a downstream benchmark beside them draws its items from its own stream: the same numbers
+  const down = items(50, noisy(5, 0.5));
+  base.set('d', down);
+  arm.set('d', items(50, noisy(6, 0.1)));
+  const pooled = pooledReport([{ base, arms: { vanilla: arm } }], ['x', 'y'], ['d'], { resamples: 500, seed: 7 });
   const paired = forgetting(base, { vanilla: arm }, ['x', 'y'], { resamples: 500, seed: 7 });
   const [a, b] = [pooled.arms[0].mean, paired.rows[0].mean];
   near(a.value, b.value, 'value');
