@@ -3,31 +3,21 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { readServerInfo, serverStatus, startDevServer, stopDevServer } from '../temporal/server';
-import { settingsFromEnv, TASK_QUEUE } from '../workers/settings';
+import { TASK_QUEUE } from '../workers/settings';
 import { RewriteRlPlugin } from '../workers/plugin';
 import { mathRecord, put } from './helpers/data';
-import { freePort } from './helpers/ports';
-import { quietRuntime, tempDir, workflowBundle } from './helpers/temporal';
+import { useDevServer, workflowBundle } from './helpers/temporal';
 
-let settings: ReturnType<typeof settingsFromEnv> | undefined;
-after(async () => {
-  if (settings) await stopDevServer(settings);
-});
+const server = useDevServer();
 
 test('a workflow survives a dev server restart on the same SQLite file', async () => {
-  quietRuntime();
-  const home = await tempDir();
-  const s = settingsFromEnv({
-    REWRITE_RL_HOME: home,
-    REWRITE_RL_SERVER_PORT: String(await freePort()),
-    REWRITE_RL_UI_PORT: String(await freePort()),
-  });
-  settings = s;
-  const first = await startDevServer(s);
+  const first = await server.start();
+  const s = server.settings!;
+  const home = s.home;
   assert.equal(first.reused, false);
   assert.ok(existsSync(join(home, 'temporal.sqlite')));
   assert.equal((await startDevServer(s)).reused, true, 'a server already on the port is reused');

@@ -1,59 +1,19 @@
 // The sft workflow survives a killed device worker: a new worker resumes from the last checkpoint.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import proto from '@temporalio/proto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { ArtifactStore } from '../activities/artifact-store';
-import { PROJECT_ROOT, TASK_QUEUE } from '../workers/settings';
+import { TASK_QUEUE } from '../workers/settings';
 import { jsonl, put } from './helpers/data';
 import { putTinyModel } from './helpers/model';
-import { cpuWorker, startTestServer, tempDir } from './helpers/temporal';
+import { deviceWorkerProcess as spawnDeviceWorker, killWorkerProcesses, useTemporal } from './helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
-let root: string;
-const children: ChildProcess[] = [];
-
-before(async () => {
-  env = await startTestServer();
-  root = await tempDir();
-  worker = await cpuWorker(env, root);
-  running = worker.run();
-});
-
-after(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  worker.shutdown();
-  await running;
-  await env.teardown();
-});
-
-/** `rewrite-rl worker --device cpu` as its own process; resolves once it polls. */
-function deviceWorkerProcess(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'rewrite-rl.js'), 'worker', '--device', 'cpu'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.connection.options.address,
-      REWRITE_RL_ARTIFACTS: root,
-      REWRITE_RL_THREADS: '1',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d) => {
-      err += d;
-      if (err.includes('workers running')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`device worker exited with ${code}: ${err}`)));
-  });
-}
+// the worker processes first: they outlive a stopped server only to log errors
+after(killWorkerProcesses);
+const t = useTemporal();
+const deviceWorkerProcess = () => spawnDeviceWorker(t.env.connection.options.address, t.root);
 
 test('killing the device worker mid-run: a new worker finishes it from the last checkpoint', async () => {
   const rows = Array.from({ length: 6 }, (_, i) => ({
@@ -63,8 +23,8 @@ test('killing the device worker mid-run: a new worker finishes it from the last 
   }));
   const input = {
     name: 'killed',
-    model: { uri: await putTinyModel(root) },
-    dataset: await put(root, 'data/train.jsonl', jsonl(rows)),
+    model: { uri: await putTinyModel(t.root) },
+    dataset: await put(t.root, 'data/train.jsonl', jsonl(rows)),
     epochs: 800,
     batchSize: 2,
     learningRate: 1e-3,
@@ -72,12 +32,12 @@ test('killing the device worker mid-run: a new worker finishes it from the last 
     stepsPerRun: 20,
   };
   const first = await deviceWorkerProcess();
-  const handle = await env.client.workflow.start('sft', {
+  const handle = await t.env.client.workflow.start('sft', {
     taskQueue: TASK_QUEUE,
     workflowId: 'sft-killed',
     args: [input],
   });
-  const work = join(root, 'work');
+  const work = join(t.root, 'work');
   const checkpoint = () =>
     existsSync(work) && readdirSync(work).some((d) => existsSync(join(work, d, 'checkpoint.safetensors')));
   for (let i = 0; i < 3000 && !checkpoint(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -89,7 +49,7 @@ test('killing the device worker mid-run: a new worker finishes it from the last 
   const out = await handle.result();
   second.kill('SIGTERM');
   assert.equal(out.steps, 2400);
-  const log = readFileSync(new ArtifactStore(root).resolve(out.log), 'utf8')
+  const log = readFileSync(new ArtifactStore(t.root).resolve(out.log), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l).step);

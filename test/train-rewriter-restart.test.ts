@@ -3,36 +3,20 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { ArtifactStore, sha256File } from '../activities/artifact-store';
-import { startDevServer, stopDevServer } from '../temporal/server';
-import { settingsFromEnv, TASK_QUEUE } from '../workers/settings';
-import { RewriteRlPlugin } from '../workers/plugin';
-import { deviceTaskQueue } from '../workflows/task-queues';
+import { TASK_QUEUE } from '../workers/settings';
 import type { TrainRewriterOutput, TrainRewriterProgress } from '../workflows/train-rewriter';
 import { jsonl, put } from './helpers/data';
 import { putTinyModel } from './helpers/model';
-import { freePort } from './helpers/ports';
-import { quietRuntime, tempDir, workflowBundle } from './helpers/temporal';
+import { useDevServer, workersAt } from './helpers/temporal';
 
-let settings: ReturnType<typeof settingsFromEnv> | undefined;
-after(async () => {
-  if (settings) await stopDevServer(settings);
-});
+const server = useDevServer();
 
 test('trainRewriter survives a dev server restart with the same adapter as an uninterrupted run', async () => {
-  quietRuntime();
-  const home = await tempDir();
-  const s = settingsFromEnv({
-    REWRITE_RL_HOME: home,
-    REWRITE_RL_SERVER_PORT: String(await freePort()),
-    REWRITE_RL_UI_PORT: String(await freePort()),
-  });
-  settings = s;
-  const first = await startDevServer(s);
-  const root = s.artifactRoot;
+  const first = await server.start();
+  const root = server.settings!.artifactRoot;
   const rows = Array.from({ length: 8 }, (_, i) => ({
     id: `r${i}`,
     question: `What is ${i} + 2?`,
@@ -47,28 +31,7 @@ test('trainRewriter survives a dev server restart with the same adapter as an un
     gateInReward: false,
     validation: { every: 4, samples: 1, limit: 2 },
   };
-  const workers = async (address: string) => {
-    const connection = await NativeConnection.connect({ address });
-    const ws = [
-      await Worker.create({
-        connection,
-        taskQueue: TASK_QUEUE,
-        plugins: [new RewriteRlPlugin({ activities: 'cpu', artifactRoot: root, workflowBundle: workflowBundle() })],
-      }),
-      await Worker.create({
-        connection,
-        taskQueue: deviceTaskQueue('cpu'),
-        maxConcurrentActivityTaskExecutions: 1,
-        plugins: [new RewriteRlPlugin({ activities: 'device', device: 'cpu', artifactRoot: root })],
-      }),
-    ];
-    const running = Promise.all(ws.map((w) => w.run()));
-    return async () => {
-      for (const w of ws) w.shutdown();
-      await running.catch(() => undefined);
-      await connection.close();
-    };
-  };
+  const workers = (address: string) => workersAt(address, root);
   const adapterOf = (out: TrainRewriterOutput) =>
     sha256File(join(new ArtifactStore(root).resolve(out.last.adapter!), 'adapter_model.safetensors'));
 
@@ -92,8 +55,8 @@ test('trainRewriter survives a dev server restart with the same adapter as an un
   }
   await stop();
   await connection.close();
-  assert.ok(await stopDevServer(s));
-  const second = await startDevServer(s);
+  assert.ok(await server.stop());
+  const second = await server.start();
   stop = await workers(second.address);
   connection = await Connection.connect({ address: second.address });
   client = new Client({ connection });

@@ -3,81 +3,45 @@
 // server, pausing, adjusting and continuing as new all end with the same adapter, byte for byte, as
 // an uninterrupted run; a bad adjustment is rejected naming its field; a NaN stops the run clearly.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { ArtifactStore, sha256File } from '../activities/artifact-store';
-import { PROJECT_ROOT, TASK_QUEUE } from '../workers/settings';
+import { TASK_QUEUE } from '../workers/settings';
 import type { TrainRewriterOutput, TrainRewriterProgress } from '../workflows/train-rewriter';
 import { jsonl, put } from './helpers/data';
 import { putTinyModel } from './helpers/model';
-import { cpuWorker, startTestServer, tempDir } from './helpers/temporal';
+import { deviceWorkerProcess as spawnDeviceWorker, killWorkerProcesses, useTemporal } from './helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
-let root: string;
+// the worker processes first: they outlive a stopped server only to log errors
+after(killWorkerProcesses);
 let base: Record<string, unknown>;
-const children: ChildProcess[] = [];
-
-before(async () => {
-  env = await startTestServer();
-  root = await tempDir();
-  worker = await cpuWorker(env, root);
-  running = worker.run();
-  const rows = Array.from({ length: 12 }, (_, i) => ({
-    id: `r${i}`,
-    question: `What is ${i} + 2?`,
-    answer: `${i} + 2 = ${i + 2}\n\\boxed{${i + 2}}`,
-  }));
-  base = {
-    preset: 'test',
-    backbone: { uri: await putTinyModel(root) },
-    dataset: await put(root, 'data/train.jsonl', jsonl(rows)),
-    steps: 4,
-    maxNewTokens: 8,
-    // the random model passes no gate: without the gate every rewrite is rewarded (alignment and
-    // diversity), so every step moves the adapter and the final bytes depend on every step
-    gateInReward: false,
-    heartbeatTimeout: '3 seconds',
-    validation: { every: 2, samples: 2, limit: 3 },
-  };
+const t = useTemporal({
+  setup: async ({ root }) => {
+    const rows = Array.from({ length: 12 }, (_, i) => ({
+      id: `r${i}`,
+      question: `What is ${i} + 2?`,
+      answer: `${i} + 2 = ${i + 2}\n\\boxed{${i + 2}}`,
+    }));
+    base = {
+      preset: 'test',
+      backbone: { uri: await putTinyModel(root) },
+      dataset: await put(root, 'data/train.jsonl', jsonl(rows)),
+      steps: 4,
+      maxNewTokens: 8,
+      // the random model passes no gate: without the gate every rewrite is rewarded (alignment and
+      // diversity), so every step moves the adapter and the final bytes depend on every step
+      gateInReward: false,
+      heartbeatTimeout: '3 seconds',
+      validation: { every: 2, samples: 2, limit: 3 },
+    };
+  },
 });
 
-after(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  worker.shutdown();
-  await running;
-  await env.teardown();
-});
+const deviceWorkerProcess = () => spawnDeviceWorker(t.env.connection.options.address, t.root);
 
-/** `rewrite-rl worker --device cpu` as its own process; resolves once it polls. */
-function deviceWorkerProcess(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'rewrite-rl.js'), 'worker', '--device', 'cpu'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.connection.options.address,
-      REWRITE_RL_ARTIFACTS: root,
-      REWRITE_RL_THREADS: '1',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d) => {
-      err += d;
-      if (err.includes('workers running')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`device worker exited with ${code}: ${err}`)));
-  });
-}
-
-const store = () => new ArtifactStore(root);
+const store = () => new ArtifactStore(t.root);
 const adapterSha = (out: TrainRewriterOutput) =>
   sha256File(join(store().resolve(out.last.adapter!), 'adapter_model.safetensors'));
 const metricSteps = (out: TrainRewriterOutput) =>
@@ -105,7 +69,7 @@ let reference: { sha: string; out: TrainRewriterOutput };
 
 test('a run completes: one metrics line per step, validations, the best checkpoint kept', async () => {
   const w = await deviceWorkerProcess();
-  const out = (await env.client.workflow.execute('trainRewriter', {
+  const out = (await t.env.client.workflow.execute('trainRewriter', {
     taskQueue: TASK_QUEUE,
     workflowId: 'tr-reference',
     args: [{ ...base, name: 'ref' }],
@@ -132,7 +96,7 @@ test('a run completes: one metrics line per step, validations, the best checkpoi
 for (const stage of ['rollout', 'reward', 'update'] as const) {
   test(`SIGKILL of the device worker during ${stage}: the run completes with the same adapter`, async () => {
     const first = await deviceWorkerProcess();
-    const handle = await env.client.workflow.start('trainRewriter', {
+    const handle = await t.env.client.workflow.start('trainRewriter', {
       taskQueue: TASK_QUEUE,
       workflowId: `tr-kill-${stage}`,
       args: [{ ...base, name: `kill-${stage}` }],
@@ -154,14 +118,14 @@ for (const stage of ['rollout', 'reward', 'update'] as const) {
 
 test('pause stops new steps, resume continues; adjust is validated and applies from the next step', async () => {
   const w = await deviceWorkerProcess();
-  await env.client.workflow.start('trainRewriter', {
+  await t.env.client.workflow.start('trainRewriter', {
     taskQueue: TASK_QUEUE,
     workflowId: 'tr-steer',
     // continue-as-new after every step: the pause state and adjustments must survive it
     args: [{ ...base, name: 'steer', continueAsNewEvery: 1 }],
   });
   // the latest run of the chain (a handle from start() is pinned to the first run)
-  const handle = env.client.workflow.getHandle('tr-steer');
+  const handle = t.env.client.workflow.getHandle('tr-steer');
   await waitFor(handle, (p) => p.step >= 1);
   // pause first: a run of four short steps may otherwise finish before the signal arrives
   await handle.signal('pause');
@@ -194,7 +158,7 @@ test('pause stops new steps, resume continues; adjust is validated and applies f
 
 test('continue-as-new every step changes nothing in the result', async () => {
   const w = await deviceWorkerProcess();
-  const out = (await env.client.workflow.execute('trainRewriter', {
+  const out = (await t.env.client.workflow.execute('trainRewriter', {
     taskQueue: TASK_QUEUE,
     workflowId: 'tr-can',
     args: [{ ...base, name: 'can', continueAsNewEvery: 1 }],
@@ -209,7 +173,7 @@ test('continue-as-new every step changes nothing in the result', async () => {
 
 test('a NaN in the update stops the run, naming the step and the last good checkpoint', async () => {
   const w = await deviceWorkerProcess();
-  const err = await env.client.workflow
+  const err = await t.env.client.workflow
     .execute('trainRewriter', {
       taskQueue: TASK_QUEUE,
       workflowId: 'tr-nan',

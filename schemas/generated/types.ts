@@ -1975,7 +1975,8 @@ export const trainRewriterInputSchema = {
         "every": {
           "description": "Steps between validations (and at the last step).",
           "type": "integer",
-          "minimum": 1
+          "minimum": 1,
+          "maximum": 1000000
         },
         "samples": {
           "description": "k of the k-sample pass rate.",
@@ -1986,7 +1987,8 @@ export const trainRewriterInputSchema = {
         "limit": {
           "description": "Validate on the first N records only.",
           "type": "integer",
-          "minimum": 1
+          "minimum": 1,
+          "maximum": 1000000
         }
       }
     },
@@ -2082,7 +2084,8 @@ export const trainRewriterInputSchema = {
         },
         "alpha": {
           "type": "number",
-          "exclusiveMinimum": 0
+          "exclusiveMinimum": 0,
+          "maximum": 65536
         },
         "targetModules": {
           "type": "array",
@@ -2110,7 +2113,8 @@ export const trainRewriterInputSchema = {
     "keepEvery": {
       "description": "Checkpoint retention: besides the best and the last, keep every Nth step's adapter.",
       "type": "integer",
-      "minimum": 1
+      "minimum": 1,
+      "maximum": 1000000
     },
     "device": {
       "$ref": "common.schema.json#/$defs/device",
@@ -2119,12 +2123,13 @@ export const trainRewriterInputSchema = {
     "heartbeatTimeout": {
       "description": "Heartbeat timeout of the device activities (a dead worker is noticed within it).",
       "type": "string",
-      "pattern": "^[0-9]+ ?(ms|s|seconds|m|minutes)$"
+      "pattern": "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"
     },
     "continueAsNewEvery": {
       "description": "Continue as new after this many steps in one run, besides when the server suggests it (tests).",
       "type": "integer",
-      "minimum": 1
+      "minimum": 1,
+      "maximum": 1000000
     },
     "carry": {
       "description": "Set by the workflow itself when it continues as new: where the run stands. Not for users.",
@@ -2139,7 +2144,8 @@ export const trainRewriterInputSchema = {
         "nonFiniteAtStep": {
           "description": "The update of this step gets a NaN advantage.",
           "type": "integer",
-          "minimum": 1
+          "minimum": 1,
+          "maximum": 1000000
         }
       }
     },

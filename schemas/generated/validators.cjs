@@ -3998,8 +3998,8 @@ exports.validatePipelineConfig = validate43;
 const schema71 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The input of the `pipeline` workflow, the main job: train the rewriting policy (trainRewriter), build every arm's SFT dataset under one gate and one fallback, score each under the backbone, fine-tune each arm with one SFT recipe per seed, evaluate the base and every arm, and report. Without `backbone` it runs on the embedded world of `recipe`.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"description":"The embedded world's recipe: its pretrained backbone, downstream training sets, benchmarks and SFT recipe (used for whatever the fields below leave out).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"Your own backbone (a Hugging Face model folder in the store) instead of the world's; then `dataset` and `benchmarks` are required and the `oracle` arm does not exist.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set, a JSONL file of {id, question, answer} in the store (the `train.uri` of an importDataset output); default: the world's foreign training set of each data seed.","$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"description":"The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.","type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated. vanilla: y* ('foreign' is its older name); prompted: Generate-Verify-Fallback with the untrained backbone at the rewrite's k; prompted-matched: the same at the k RL spent per record (capped); sdft: one prompted sample kept iff it passes and gives nothing away; self-alignment: the backbone's own greedy answer, else one guided rewrite, else the fallback; rl: Generate-Verify-Fallback with the trained rewriter's best adapter; rl-no-dist, rl-no-div, rl-no-gate: the ablations, each its own trainRewriter run; oracle and oracle-NN (world only): the own style and its mixtures. Default: vanilla, prompted, sdft, self-alignment, rl, and oracle in the world.","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"description":"What a record whose rewrite fails the gate becomes, in every arm: 'original' (y*, as the paper does) or 'drop' (the record leaves that arm's SFT set).","enum":["original","drop"],"default":"original"},"rewriter":{"description":"The trainRewriter config (its backbone and dataset are the pipeline's); fields left out take its preset's value (default preset: world).","$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"description":"Generate-Verify-Fallback of the rl and prompted arms.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"description":"k: rewrites sampled per record.","type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"description":"Default: the rewriter's rollout temperature.","type":"number","minimum":0,"maximum":10},"maxNewTokens":{"description":"Default: the rewriter's.","type":"integer","minimum":1,"maximum":65536},"matchedCap":{"description":"The most samples per record prompted-matched draws.","type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"description":"Overrides of the recipe's SFT settings, the same for every arm.","$ref":"world-forgetting-input.schema.json#/properties/sft"},"seeds":{"description":"SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 const schema87 = {"description":"Overrides of the recipe's SFT settings for every arm (a learning-rate sweep on the cached backbone, say).","type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0,"maximum":10}}};
 const func46 = Object.prototype.hasOwnProperty;
-const schema75 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[0-9]+ ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1}}},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).","type":"boolean"}}};
-const pattern29 = new RegExp("^[0-9]+ ?(ms|s|seconds|m|minutes)$", "u");
+const schema75 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1,"maximum":1000000},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1,"maximum":1000000}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1,"maximum":1000000},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1,"maximum":1000000},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1,"maximum":1000000}}},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).","type":"boolean"}}};
+const pattern29 = new RegExp("^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$", "u");
 
 function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json" */;
@@ -4244,8 +4244,8 @@ vErrors.push(err17);
 errors++;
 }
 if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 < 1 || isNaN(data8)){
-const err18 = {instancePath:instancePath+"/validation/every",schemaPath:"#/properties/validation/properties/every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data8 > 1000000 || isNaN(data8)){
+const err18 = {instancePath:instancePath+"/validation/every",schemaPath:"#/properties/validation/properties/every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4254,12 +4254,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-}
-if(data6.samples !== undefined){
-let data9 = data6.samples;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err19 = {instancePath:instancePath+"/validation/samples",schemaPath:"#/properties/validation/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data8 < 1 || isNaN(data8)){
+const err19 = {instancePath:instancePath+"/validation/every",schemaPath:"#/properties/validation/properties/every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4268,9 +4264,12 @@ vErrors.push(err19);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 64 || isNaN(data9)){
-const err20 = {instancePath:instancePath+"/validation/samples",schemaPath:"#/properties/validation/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
+}
+}
+if(data6.samples !== undefined){
+let data9 = data6.samples;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err20 = {instancePath:instancePath+"/validation/samples",schemaPath:"#/properties/validation/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4279,8 +4278,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(data9 < 1 || isNaN(data9)){
-const err21 = {instancePath:instancePath+"/validation/samples",schemaPath:"#/properties/validation/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 64 || isNaN(data9)){
+const err21 = {instancePath:instancePath+"/validation/samples",schemaPath:"#/properties/validation/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4289,12 +4289,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-}
-if(data6.limit !== undefined){
-let data10 = data6.limit;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err22 = {instancePath:instancePath+"/validation/limit",schemaPath:"#/properties/validation/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data9 < 1 || isNaN(data9)){
+const err22 = {instancePath:instancePath+"/validation/samples",schemaPath:"#/properties/validation/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4303,9 +4299,12 @@ vErrors.push(err22);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 < 1 || isNaN(data10)){
-const err23 = {instancePath:instancePath+"/validation/limit",schemaPath:"#/properties/validation/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data6.limit !== undefined){
+let data10 = data6.limit;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err23 = {instancePath:instancePath+"/validation/limit",schemaPath:"#/properties/validation/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4314,11 +4313,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err24 = {instancePath:instancePath+"/validation",schemaPath:"#/properties/validation/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 1000000 || isNaN(data10)){
+const err24 = {instancePath:instancePath+"/validation/limit",schemaPath:"#/properties/validation/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4327,12 +4324,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-if(data.rewritePrompt !== undefined){
-let data11 = data.rewritePrompt;
-if(typeof data11 === "string"){
-if(func1(data11) > 20000){
-const err25 = {instancePath:instancePath+"/rewritePrompt",schemaPath:"#/properties/rewritePrompt/maxLength",keyword:"maxLength",params:{limit: 20000},message:"must NOT have more than 20000 characters"};
+if(data10 < 1 || isNaN(data10)){
+const err25 = {instancePath:instancePath+"/validation/limit",schemaPath:"#/properties/validation/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4341,8 +4334,11 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(func1(data11) < 1){
-const err26 = {instancePath:instancePath+"/rewritePrompt",schemaPath:"#/properties/rewritePrompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/validation",schemaPath:"#/properties/validation/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4352,8 +4348,11 @@ vErrors.push(err26);
 errors++;
 }
 }
-else {
-const err27 = {instancePath:instancePath+"/rewritePrompt",schemaPath:"#/properties/rewritePrompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.rewritePrompt !== undefined){
+let data11 = data.rewritePrompt;
+if(typeof data11 === "string"){
+if(func1(data11) > 20000){
+const err27 = {instancePath:instancePath+"/rewritePrompt",schemaPath:"#/properties/rewritePrompt/maxLength",keyword:"maxLength",params:{limit: 20000},message:"must NOT have more than 20000 characters"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4362,12 +4361,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-if(data.qaPrompt !== undefined){
-let data12 = data.qaPrompt;
-if(typeof data12 === "string"){
-if(func1(data12) > 20000){
-const err28 = {instancePath:instancePath+"/qaPrompt",schemaPath:"#/properties/qaPrompt/maxLength",keyword:"maxLength",params:{limit: 20000},message:"must NOT have more than 20000 characters"};
+if(func1(data11) < 1){
+const err28 = {instancePath:instancePath+"/rewritePrompt",schemaPath:"#/properties/rewritePrompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4376,8 +4371,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(func1(data12) < 1){
-const err29 = {instancePath:instancePath+"/qaPrompt",schemaPath:"#/properties/qaPrompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err29 = {instancePath:instancePath+"/rewritePrompt",schemaPath:"#/properties/rewritePrompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4387,13 +4383,37 @@ vErrors.push(err29);
 errors++;
 }
 }
-else {
-const err30 = {instancePath:instancePath+"/qaPrompt",schemaPath:"#/properties/qaPrompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.qaPrompt !== undefined){
+let data12 = data.qaPrompt;
+if(typeof data12 === "string"){
+if(func1(data12) > 20000){
+const err30 = {instancePath:instancePath+"/qaPrompt",schemaPath:"#/properties/qaPrompt/maxLength",keyword:"maxLength",params:{limit: 20000},message:"must NOT have more than 20000 characters"};
 if(vErrors === null){
 vErrors = [err30];
 }
 else {
 vErrors.push(err30);
+}
+errors++;
+}
+if(func1(data12) < 1){
+const err31 = {instancePath:instancePath+"/qaPrompt",schemaPath:"#/properties/qaPrompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/qaPrompt",schemaPath:"#/properties/qaPrompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
 }
 errors++;
 }
@@ -4407,28 +4427,7 @@ errors = vErrors.length;
 if(data.groupSize !== undefined){
 let data14 = data.groupSize;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err31 = {instancePath:instancePath+"/groupSize",schemaPath:"#/properties/groupSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 64 || isNaN(data14)){
-const err32 = {instancePath:instancePath+"/groupSize",schemaPath:"#/properties/groupSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-if(data14 < 2 || isNaN(data14)){
-const err33 = {instancePath:instancePath+"/groupSize",schemaPath:"#/properties/groupSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+const err33 = {instancePath:instancePath+"/groupSize",schemaPath:"#/properties/groupSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -4437,12 +4436,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-}
-if(data.promptsPerStep !== undefined){
-let data15 = data.promptsPerStep;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err34 = {instancePath:instancePath+"/promptsPerStep",schemaPath:"#/properties/promptsPerStep/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 64 || isNaN(data14)){
+const err34 = {instancePath:instancePath+"/groupSize",schemaPath:"#/properties/groupSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -4451,9 +4447,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 4096 || isNaN(data15)){
-const err35 = {instancePath:instancePath+"/promptsPerStep",schemaPath:"#/properties/promptsPerStep/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+if(data14 < 2 || isNaN(data14)){
+const err35 = {instancePath:instancePath+"/groupSize",schemaPath:"#/properties/groupSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -4462,8 +4457,12 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data15 < 1 || isNaN(data15)){
-const err36 = {instancePath:instancePath+"/promptsPerStep",schemaPath:"#/properties/promptsPerStep/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data.promptsPerStep !== undefined){
+let data15 = data.promptsPerStep;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err36 = {instancePath:instancePath+"/promptsPerStep",schemaPath:"#/properties/promptsPerStep/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -4472,12 +4471,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-}
-if(data.steps !== undefined){
-let data16 = data.steps;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err37 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 4096 || isNaN(data15)){
+const err37 = {instancePath:instancePath+"/promptsPerStep",schemaPath:"#/properties/promptsPerStep/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -4486,9 +4482,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 > 1000000 || isNaN(data16)){
-const err38 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(data15 < 1 || isNaN(data15)){
+const err38 = {instancePath:instancePath+"/promptsPerStep",schemaPath:"#/properties/promptsPerStep/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -4497,8 +4492,12 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(data16 < 1 || isNaN(data16)){
-const err39 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data.steps !== undefined){
+let data16 = data.steps;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err39 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -4507,13 +4506,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-}
-if(data.lambdaDist !== undefined){
-let data17 = data.lambdaDist;
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 100 || isNaN(data17)){
-const err40 = {instancePath:instancePath+"/lambdaDist",schemaPath:"#/properties/lambdaDist/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 1000000 || isNaN(data16)){
+const err40 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -4522,8 +4517,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data17 < 0 || isNaN(data17)){
-const err41 = {instancePath:instancePath+"/lambdaDist",schemaPath:"#/properties/lambdaDist/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data16 < 1 || isNaN(data16)){
+const err41 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -4533,8 +4528,12 @@ vErrors.push(err41);
 errors++;
 }
 }
-else {
-const err42 = {instancePath:instancePath+"/lambdaDist",schemaPath:"#/properties/lambdaDist/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+if(data.lambdaDist !== undefined){
+let data17 = data.lambdaDist;
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 100 || isNaN(data17)){
+const err42 = {instancePath:instancePath+"/lambdaDist",schemaPath:"#/properties/lambdaDist/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -4543,12 +4542,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-if(data.lambdaDiv !== undefined){
-let data18 = data.lambdaDiv;
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 100 || isNaN(data18)){
-const err43 = {instancePath:instancePath+"/lambdaDiv",schemaPath:"#/properties/lambdaDiv/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(data17 < 0 || isNaN(data17)){
+const err43 = {instancePath:instancePath+"/lambdaDist",schemaPath:"#/properties/lambdaDist/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -4557,8 +4552,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(data18 < 0 || isNaN(data18)){
-const err44 = {instancePath:instancePath+"/lambdaDiv",schemaPath:"#/properties/lambdaDiv/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err44 = {instancePath:instancePath+"/lambdaDist",schemaPath:"#/properties/lambdaDist/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -4568,8 +4564,11 @@ vErrors.push(err44);
 errors++;
 }
 }
-else {
-const err45 = {instancePath:instancePath+"/lambdaDiv",schemaPath:"#/properties/lambdaDiv/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data.lambdaDiv !== undefined){
+let data18 = data.lambdaDiv;
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 100 || isNaN(data18)){
+const err45 = {instancePath:instancePath+"/lambdaDiv",schemaPath:"#/properties/lambdaDiv/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -4578,10 +4577,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-if(data.gateInReward !== undefined){
-if(typeof data.gateInReward !== "boolean"){
-const err46 = {instancePath:instancePath+"/gateInReward",schemaPath:"#/properties/gateInReward/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data18 < 0 || isNaN(data18)){
+const err46 = {instancePath:instancePath+"/lambdaDiv",schemaPath:"#/properties/lambdaDiv/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -4591,11 +4588,8 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data.learningRate !== undefined){
-let data20 = data.learningRate;
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 1 || isNaN(data20)){
-const err47 = {instancePath:instancePath+"/learningRate",schemaPath:"#/properties/learningRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+else {
+const err47 = {instancePath:instancePath+"/lambdaDiv",schemaPath:"#/properties/lambdaDiv/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4604,8 +4598,10 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(data20 <= 0 || isNaN(data20)){
-const err48 = {instancePath:instancePath+"/learningRate",schemaPath:"#/properties/learningRate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+}
+if(data.gateInReward !== undefined){
+if(typeof data.gateInReward !== "boolean"){
+const err48 = {instancePath:instancePath+"/gateInReward",schemaPath:"#/properties/gateInReward/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4615,8 +4611,11 @@ vErrors.push(err48);
 errors++;
 }
 }
-else {
-const err49 = {instancePath:instancePath+"/learningRate",schemaPath:"#/properties/learningRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data.learningRate !== undefined){
+let data20 = data.learningRate;
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 1 || isNaN(data20)){
+const err49 = {instancePath:instancePath+"/learningRate",schemaPath:"#/properties/learningRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4625,12 +4624,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-if(data.weightDecay !== undefined){
-let data21 = data.weightDecay;
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 1 || isNaN(data21)){
-const err50 = {instancePath:instancePath+"/weightDecay",schemaPath:"#/properties/weightDecay/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data20 <= 0 || isNaN(data20)){
+const err50 = {instancePath:instancePath+"/learningRate",schemaPath:"#/properties/learningRate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4639,8 +4634,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err51 = {instancePath:instancePath+"/weightDecay",schemaPath:"#/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err51 = {instancePath:instancePath+"/learningRate",schemaPath:"#/properties/learningRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4650,8 +4646,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-else {
-const err52 = {instancePath:instancePath+"/weightDecay",schemaPath:"#/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data.weightDecay !== undefined){
+let data21 = data.weightDecay;
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 1 || isNaN(data21)){
+const err52 = {instancePath:instancePath+"/weightDecay",schemaPath:"#/properties/weightDecay/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4660,12 +4659,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-if(data.klCoef !== undefined){
-let data22 = data.klCoef;
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 100 || isNaN(data22)){
-const err53 = {instancePath:instancePath+"/klCoef",schemaPath:"#/properties/klCoef/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(data21 < 0 || isNaN(data21)){
+const err53 = {instancePath:instancePath+"/weightDecay",schemaPath:"#/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -4674,8 +4669,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(data22 < 0 || isNaN(data22)){
-const err54 = {instancePath:instancePath+"/klCoef",schemaPath:"#/properties/klCoef/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err54 = {instancePath:instancePath+"/weightDecay",schemaPath:"#/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -4685,8 +4681,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-else {
-const err55 = {instancePath:instancePath+"/klCoef",schemaPath:"#/properties/klCoef/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data.klCoef !== undefined){
+let data22 = data.klCoef;
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 100 || isNaN(data22)){
+const err55 = {instancePath:instancePath+"/klCoef",schemaPath:"#/properties/klCoef/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -4695,12 +4694,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-if(data.clip !== undefined){
-let data23 = data.clip;
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 10 || isNaN(data23)){
-const err56 = {instancePath:instancePath+"/clip",schemaPath:"#/properties/clip/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(data22 < 0 || isNaN(data22)){
+const err56 = {instancePath:instancePath+"/klCoef",schemaPath:"#/properties/klCoef/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -4709,8 +4704,9 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(data23 <= 0 || isNaN(data23)){
-const err57 = {instancePath:instancePath+"/clip",schemaPath:"#/properties/clip/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+}
+else {
+const err57 = {instancePath:instancePath+"/klCoef",schemaPath:"#/properties/klCoef/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -4720,8 +4716,11 @@ vErrors.push(err57);
 errors++;
 }
 }
-else {
-const err58 = {instancePath:instancePath+"/clip",schemaPath:"#/properties/clip/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data.clip !== undefined){
+let data23 = data.clip;
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 10 || isNaN(data23)){
+const err58 = {instancePath:instancePath+"/clip",schemaPath:"#/properties/clip/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -4730,12 +4729,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data.temperature !== undefined){
-let data24 = data.temperature;
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 10 || isNaN(data24)){
-const err59 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(data23 <= 0 || isNaN(data23)){
+const err59 = {instancePath:instancePath+"/clip",schemaPath:"#/properties/clip/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -4744,8 +4739,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(data24 <= 0 || isNaN(data24)){
-const err60 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+}
+else {
+const err60 = {instancePath:instancePath+"/clip",schemaPath:"#/properties/clip/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -4755,8 +4751,11 @@ vErrors.push(err60);
 errors++;
 }
 }
-else {
-const err61 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data.temperature !== undefined){
+let data24 = data.temperature;
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 10 || isNaN(data24)){
+const err61 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -4765,12 +4764,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-if(data.topP !== undefined){
-let data25 = data.topP;
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 > 1 || isNaN(data25)){
-const err62 = {instancePath:instancePath+"/topP",schemaPath:"#/properties/topP/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data24 <= 0 || isNaN(data24)){
+const err62 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -4779,8 +4774,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-if(data25 <= 0 || isNaN(data25)){
-const err63 = {instancePath:instancePath+"/topP",schemaPath:"#/properties/topP/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+}
+else {
+const err63 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -4790,8 +4786,11 @@ vErrors.push(err63);
 errors++;
 }
 }
-else {
-const err64 = {instancePath:instancePath+"/topP",schemaPath:"#/properties/topP/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data.topP !== undefined){
+let data25 = data.topP;
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 1 || isNaN(data25)){
+const err64 = {instancePath:instancePath+"/topP",schemaPath:"#/properties/topP/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -4800,11 +4799,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-if(data.maxNewTokens !== undefined){
-let data26 = data.maxNewTokens;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err65 = {instancePath:instancePath+"/maxNewTokens",schemaPath:"#/properties/maxNewTokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data25 <= 0 || isNaN(data25)){
+const err65 = {instancePath:instancePath+"/topP",schemaPath:"#/properties/topP/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -4813,9 +4809,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 65536 || isNaN(data26)){
-const err66 = {instancePath:instancePath+"/maxNewTokens",schemaPath:"#/properties/maxNewTokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
+}
+else {
+const err66 = {instancePath:instancePath+"/topP",schemaPath:"#/properties/topP/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -4824,13 +4820,37 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(data26 < 1 || isNaN(data26)){
-const err67 = {instancePath:instancePath+"/maxNewTokens",schemaPath:"#/properties/maxNewTokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.maxNewTokens !== undefined){
+let data26 = data.maxNewTokens;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err67 = {instancePath:instancePath+"/maxNewTokens",schemaPath:"#/properties/maxNewTokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
 else {
 vErrors.push(err67);
+}
+errors++;
+}
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 65536 || isNaN(data26)){
+const err68 = {instancePath:instancePath+"/maxNewTokens",schemaPath:"#/properties/maxNewTokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+if(data26 < 1 || isNaN(data26)){
+const err69 = {instancePath:instancePath+"/maxNewTokens",schemaPath:"#/properties/maxNewTokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
 }
 errors++;
 }
@@ -4841,31 +4861,7 @@ let data27 = data.lora;
 if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
 for(const key2 in data27){
 if(!(((key2 === "rank") || (key2 === "alpha")) || (key2 === "targetModules"))){
-const err68 = {instancePath:instancePath+"/lora",schemaPath:"#/properties/lora/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-}
-if(data27.rank !== undefined){
-let data28 = data27.rank;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err69 = {instancePath:instancePath+"/lora/rank",schemaPath:"#/properties/lora/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 4096 || isNaN(data28)){
-const err70 = {instancePath:instancePath+"/lora/rank",schemaPath:"#/properties/lora/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+const err70 = {instancePath:instancePath+"/lora",schemaPath:"#/properties/lora/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -4874,8 +4870,11 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(data28 < 1 || isNaN(data28)){
-const err71 = {instancePath:instancePath+"/lora/rank",schemaPath:"#/properties/lora/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data27.rank !== undefined){
+let data28 = data27.rank;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err71 = {instancePath:instancePath+"/lora/rank",schemaPath:"#/properties/lora/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -4884,13 +4883,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-}
-if(data27.alpha !== undefined){
-let data29 = data27.alpha;
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 <= 0 || isNaN(data29)){
-const err72 = {instancePath:instancePath+"/lora/alpha",schemaPath:"#/properties/lora/properties/alpha/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 4096 || isNaN(data28)){
+const err72 = {instancePath:instancePath+"/lora/rank",schemaPath:"#/properties/lora/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -4899,9 +4894,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-else {
-const err73 = {instancePath:instancePath+"/lora/alpha",schemaPath:"#/properties/lora/properties/alpha/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data28 < 1 || isNaN(data28)){
+const err73 = {instancePath:instancePath+"/lora/rank",schemaPath:"#/properties/lora/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -4911,11 +4905,12 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data27.targetModules !== undefined){
-let data30 = data27.targetModules;
-if(Array.isArray(data30)){
-if(data30.length < 1){
-const err74 = {instancePath:instancePath+"/lora/targetModules",schemaPath:"#/properties/lora/properties/targetModules/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+if(data27.alpha !== undefined){
+let data29 = data27.alpha;
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 65536 || isNaN(data29)){
+const err74 = {instancePath:instancePath+"/lora/alpha",schemaPath:"#/properties/lora/properties/alpha/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -4924,16 +4919,51 @@ vErrors.push(err74);
 }
 errors++;
 }
-const len0 = data30.length;
-for(let i0=0; i0<len0; i0++){
-let data31 = data30[i0];
-if(!(((((((data31 === "q_proj") || (data31 === "k_proj")) || (data31 === "v_proj")) || (data31 === "o_proj")) || (data31 === "gate_proj")) || (data31 === "up_proj")) || (data31 === "down_proj"))){
-const err75 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema75.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+if(data29 <= 0 || isNaN(data29)){
+const err75 = {instancePath:instancePath+"/lora/alpha",schemaPath:"#/properties/lora/properties/alpha/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err75];
 }
 else {
 vErrors.push(err75);
+}
+errors++;
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/lora/alpha",schemaPath:"#/properties/lora/properties/alpha/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(data27.targetModules !== undefined){
+let data30 = data27.targetModules;
+if(Array.isArray(data30)){
+if(data30.length < 1){
+const err77 = {instancePath:instancePath+"/lora/targetModules",schemaPath:"#/properties/lora/properties/targetModules/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+const len0 = data30.length;
+for(let i0=0; i0<len0; i0++){
+let data31 = data30[i0];
+if(!(((((((data31 === "q_proj") || (data31 === "k_proj")) || (data31 === "v_proj")) || (data31 === "o_proj")) || (data31 === "gate_proj")) || (data31 === "up_proj")) || (data31 === "down_proj"))){
+const err78 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema75.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
 }
 errors++;
 }
@@ -4945,12 +4975,12 @@ outer0:
 for(;i1--;){
 for(j0 = i1; j0--;){
 if(func0(data30[i1], data30[j0])){
-const err76 = {instancePath:instancePath+"/lora/targetModules",schemaPath:"#/properties/lora/properties/targetModules/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+const err79 = {instancePath:instancePath+"/lora/targetModules",schemaPath:"#/properties/lora/properties/targetModules/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
-vErrors = [err76];
+vErrors = [err79];
 }
 else {
-vErrors.push(err76);
+vErrors.push(err79);
 }
 errors++;
 break outer0;
@@ -4960,42 +4990,7 @@ break outer0;
 }
 }
 else {
-const err77 = {instancePath:instancePath+"/lora/targetModules",schemaPath:"#/properties/lora/properties/targetModules/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-}
-}
-else {
-const err78 = {instancePath:instancePath+"/lora",schemaPath:"#/properties/lora/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-}
-}
-let data32 = data.rlSeed;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err79 = {instancePath:instancePath+"/rlSeed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 4294967295 || isNaN(data32)){
-const err80 = {instancePath:instancePath+"/rlSeed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+const err80 = {instancePath:instancePath+"/lora/targetModules",schemaPath:"#/properties/lora/properties/targetModules/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -5004,8 +4999,10 @@ vErrors.push(err80);
 }
 errors++;
 }
-if(data32 < 0 || isNaN(data32)){
-const err81 = {instancePath:instancePath+"/rlSeed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/lora",schemaPath:"#/properties/lora/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -5015,10 +5012,9 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data.keepEvery !== undefined){
-let data33 = data.keepEvery;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err82 = {instancePath:instancePath+"/keepEvery",schemaPath:"#/properties/keepEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data32 = data.rlSeed;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err82 = {instancePath:instancePath+"/rlSeed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -5027,9 +5023,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 1 || isNaN(data33)){
-const err83 = {instancePath:instancePath+"/keepEvery",schemaPath:"#/properties/keepEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 4294967295 || isNaN(data32)){
+const err83 = {instancePath:instancePath+"/rlSeed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -5038,12 +5034,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-}
-let data34 = data.device;
-if(typeof data34 === "string"){
-if(!pattern10.test(data34)){
-const err84 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
+if(data32 < 0 || isNaN(data32)){
+const err84 = {instancePath:instancePath+"/rlSeed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -5053,8 +5045,10 @@ vErrors.push(err84);
 errors++;
 }
 }
-else {
-const err85 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.keepEvery !== undefined){
+let data33 = data.keepEvery;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err85 = {instancePath:instancePath+"/keepEvery",schemaPath:"#/properties/keepEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -5063,11 +5057,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-if(data.heartbeatTimeout !== undefined){
-let data35 = data.heartbeatTimeout;
-if(typeof data35 === "string"){
-if(!pattern29.test(data35)){
-const err86 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[0-9]+ ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[0-9]+ ?(ms|s|seconds|m|minutes)$"+"\""};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 1000000 || isNaN(data33)){
+const err86 = {instancePath:instancePath+"/keepEvery",schemaPath:"#/properties/keepEvery/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -5076,9 +5068,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-else {
-const err87 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"#/properties/heartbeatTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data33 < 1 || isNaN(data33)){
+const err87 = {instancePath:instancePath+"/keepEvery",schemaPath:"#/properties/keepEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -5088,10 +5079,11 @@ vErrors.push(err87);
 errors++;
 }
 }
-if(data.continueAsNewEvery !== undefined){
-let data36 = data.continueAsNewEvery;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err88 = {instancePath:instancePath+"/continueAsNewEvery",schemaPath:"#/properties/continueAsNewEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+let data34 = data.device;
+if(typeof data34 === "string"){
+if(!pattern10.test(data34)){
+const err88 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -5100,14 +5092,72 @@ vErrors.push(err88);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 1 || isNaN(data36)){
-const err89 = {instancePath:instancePath+"/continueAsNewEvery",schemaPath:"#/properties/continueAsNewEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err89 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
 else {
 vErrors.push(err89);
+}
+errors++;
+}
+if(data.heartbeatTimeout !== undefined){
+let data35 = data.heartbeatTimeout;
+if(typeof data35 === "string"){
+if(!pattern29.test(data35)){
+const err90 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+else {
+const err91 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"#/properties/heartbeatTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+if(data.continueAsNewEvery !== undefined){
+let data36 = data.continueAsNewEvery;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err92 = {instancePath:instancePath+"/continueAsNewEvery",schemaPath:"#/properties/continueAsNewEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 1000000 || isNaN(data36)){
+const err93 = {instancePath:instancePath+"/continueAsNewEvery",schemaPath:"#/properties/continueAsNewEvery/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+if(data36 < 1 || isNaN(data36)){
+const err94 = {instancePath:instancePath+"/continueAsNewEvery",schemaPath:"#/properties/continueAsNewEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
 }
 errors++;
 }
@@ -5118,71 +5168,7 @@ let data37 = data.carry;
 if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
 }
 else {
-const err90 = {instancePath:instancePath+"/carry",schemaPath:"#/properties/carry/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err90];
-}
-else {
-vErrors.push(err90);
-}
-errors++;
-}
-}
-if(data.faults !== undefined){
-let data38 = data.faults;
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-for(const key3 in data38){
-if(!(key3 === "nonFiniteAtStep")){
-const err91 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
-}
-errors++;
-}
-}
-if(data38.nonFiniteAtStep !== undefined){
-let data39 = data38.nonFiniteAtStep;
-if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
-const err92 = {instancePath:instancePath+"/faults/nonFiniteAtStep",schemaPath:"#/properties/faults/properties/nonFiniteAtStep/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err92];
-}
-else {
-vErrors.push(err92);
-}
-errors++;
-}
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 < 1 || isNaN(data39)){
-const err93 = {instancePath:instancePath+"/faults/nonFiniteAtStep",schemaPath:"#/properties/faults/properties/nonFiniteAtStep/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err93];
-}
-else {
-vErrors.push(err93);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err94 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
-}
-errors++;
-}
-}
-if(data.skipTiedGroups !== undefined){
-if(typeof data.skipTiedGroups !== "boolean"){
-const err95 = {instancePath:instancePath+"/skipTiedGroups",schemaPath:"#/properties/skipTiedGroups/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err95 = {instancePath:instancePath+"/carry",schemaPath:"#/properties/carry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -5192,14 +5178,88 @@ vErrors.push(err95);
 errors++;
 }
 }
-}
-else {
-const err96 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.faults !== undefined){
+let data38 = data.faults;
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+for(const key3 in data38){
+if(!(key3 === "nonFiniteAtStep")){
+const err96 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err96];
 }
 else {
 vErrors.push(err96);
+}
+errors++;
+}
+}
+if(data38.nonFiniteAtStep !== undefined){
+let data39 = data38.nonFiniteAtStep;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+const err97 = {instancePath:instancePath+"/faults/nonFiniteAtStep",schemaPath:"#/properties/faults/properties/nonFiniteAtStep/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 > 1000000 || isNaN(data39)){
+const err98 = {instancePath:instancePath+"/faults/nonFiniteAtStep",schemaPath:"#/properties/faults/properties/nonFiniteAtStep/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+if(data39 < 1 || isNaN(data39)){
+const err99 = {instancePath:instancePath+"/faults/nonFiniteAtStep",schemaPath:"#/properties/faults/properties/nonFiniteAtStep/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+if(data.skipTiedGroups !== undefined){
+if(typeof data.skipTiedGroups !== "boolean"){
+const err101 = {instancePath:instancePath+"/skipTiedGroups",schemaPath:"#/properties/skipTiedGroups/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+}
+else {
+const err102 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
 }
 errors++;
 }

@@ -45,6 +45,7 @@ const PATTERN_SAMPLES: Record<string, string> = {
   '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$': 'fuzz',
   '^(cpu|cuda:[0-9]{1,2})$': 'cpu',
   '^[A-Za-z0-9]{1,36}$': 'ABCD',
+  '^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$': '3 seconds',
 };
 
 /** A valid value for every node: each optional property present too, so every path can be mutated. */
@@ -234,6 +235,8 @@ const INPUTS = [
   ['pretrain', schemas.prepareWorldInput, 'prepare-world-input.schema.json'],
   ['worldForgetting', schemas.worldForgettingInput, 'world-forgetting-input.schema.json'],
   ['rewriterProbe', schemas.rewriterProbeInput, 'rewriter-probe-input.schema.json'],
+  ['trainRewriter', schemas.trainRewriterInput, 'train-rewriter-input.schema.json'],
+  ['trainRewriter adjust (update)', schemas.rewriterAdjust, 'rewriter-adjust.schema.json'],
   ['forgettingReport (activity)', schemas.forgettingInput, 'forgetting-input.schema.json'],
 ] as const;
 
@@ -314,6 +317,11 @@ test('on a real server a bad input fails at once, before any activity, naming pa
       /\$\.map\.question: .*\(type\)/,
     ],
     ['evaluate', { model: { uri: 'm' }, benchmarks: [] }, /\$\.benchmarks: .*\(minItems\)/],
+    [
+      'trainRewriter',
+      { preset: 'test', groupSize: 1, validation: { every: 0 }, temperature: 1e9 },
+      /\$\.validation\.every: .*\(minimum\)[^]*\$\.groupSize: .*\(minimum\)[^]*\$\.temperature: .*\(maximum\)/,
+    ],
   ] as const) {
     const workflowId = `bad-input-${++n}`;
     const started = Date.now();
