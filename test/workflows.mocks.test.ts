@@ -3,6 +3,7 @@
 // workflow returns, in milliseconds per workflow beside the real integration tests.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { CpuActivities, DeviceActivities } from '../activities';
@@ -54,7 +55,44 @@ function record<A extends Record<string, (input: never) => Promise<unknown>>>(ac
   ) as A;
 }
 
+// trainRewriter's stages: each step's outputs named by its step, so the test can follow them
+const runUri = 'artifact://rewriter/mock';
+const fileOf = (step: number, what: string) => `${runUri}/steps/${step}/${what}`;
+/** The validation figures of each validated step: two tie on the greedy rate, the lower NLL must win. */
+const VALIDATION: Record<number, [number, number | null]> = {
+  0: [0.2, null],
+  2: [0.6, 1],
+  4: [0.6, 0.8],
+  5: [0.5, 0.5],
+};
+/** Set by a test to hold step 1's update until it resolves (so signals arrive mid-run). */
+let holdUpdate: Promise<void> | undefined;
+
 const cpu: Partial<CpuActivities> = record({
+  prepareRewriterRun: async () => ({
+    run: runUri,
+    pool: `${runUri}/data/pool.jsonl`,
+    poolSize: 10,
+    validation: `${runUri}/data/validation.jsonl`,
+    validationSize: 4,
+    reused: false,
+  }),
+  gate: async (input: { step: number }) => ({
+    uri: fileOf(input.step, 'verdicts.jsonl'),
+    answerPassRate: 0.5,
+    fullPassRate: 0.25,
+    copyRate: 0,
+    editDistance: 0.3,
+    reused: false,
+  }),
+  recordStep: async (input: { run: string; step: number }) => ({ metrics: `${input.run}/metrics/${input.step}.json` }),
+  finishRewriterRun: async (input: { run: string; keep: number[] }) => ({
+    metrics: `${input.run}/metrics.jsonl`,
+    timings: `${input.run}/timings.jsonl`,
+    curves: `${input.run}/curves.svg`,
+    kept: input.keep,
+    removed: [],
+  }),
   prepareWorld: async () => world,
   importDataset: async () =>
     ({ counts: { read: 3, valid: 3, duplicates: 0, rejected: 0, train: 2, test: 1 } }) as Awaited<
@@ -71,6 +109,56 @@ const cpu: Partial<CpuActivities> = record({
 });
 
 const device: Partial<DeviceActivities> = record({
+  rollout: async (input: { step: number }) => ({
+    uri: fileOf(input.step, 'rollouts.jsonl'),
+    prompts: 2,
+    rollouts: 6,
+    meanLength: 5,
+    truncationRate: 0,
+    entropy: 1,
+    ms: 1,
+    reused: false,
+  }),
+  reward: async (input: { step: number }) => ({
+    uri: fileOf(input.step, 'rewards.jsonl'),
+    rewardMean: 1,
+    rewardStd: 0.5,
+    gateMean: 0.25,
+    distMean: 0.5,
+    divMean: 0.1,
+    feasibleNll: 1.2,
+    diversity: 0.2,
+    allEqualGroups: 0,
+    ms: 1,
+    reused: false,
+  }),
+  update: async (input: { step: number }) => {
+    if (input.step === 1) await holdUpdate;
+    return {
+      adapter: fileOf(input.step, 'adapter'),
+      loss: 0.1,
+      kl: 0,
+      clipFraction: 0,
+      gradNorm: 1,
+      logprobGap: 0,
+      tokens: 30,
+      ms: 1,
+      reused: false,
+    };
+  },
+  validateRewriter: async (input: { step: number }) => ({
+    uri: fileOf(input.step, 'validation.jsonl'),
+    step: input.step,
+    records: 4,
+    greedyFullPassRate: VALIDATION[input.step][0],
+    greedyAnswerPassRate: 0.9,
+    kFullPassRate: 0.9,
+    kAnswerPassRate: 1,
+    meanNll: VALIDATION[input.step][1],
+    diversity: 0.1,
+    copyRate: 0,
+    reused: false,
+  }),
   sft: async (input: { name?: string }) => sftOut(input.name ?? 'sft'),
   evaluateBenchmark: async (input: { benchmark: { name: string; role?: string }; model: { uri: string } }) => ({
     benchmark: input.benchmark.name,
@@ -195,4 +283,103 @@ test('rewriterProbe: pretrain child, then one rewrite per temperature, in the or
       [0.8, 0.25],
     ],
   );
+});
+
+const rewriterInput = {
+  name: 'mock',
+  preset: 'test',
+  backbone: { uri: 'artifact://backbone' },
+  dataset: 'artifact://train.jsonl',
+  steps: 5,
+  validation: { every: 2 },
+  keepEvery: 3,
+};
+type StepInput = { step: number; adapter?: string; temperature: number };
+
+test('trainRewriter: rollout, gate, reward, update and the metrics line per step; validation at 0, every N and the last', async () => {
+  const out = await run('trainRewriter', rewriterInput, 'rewriter');
+  const perStep = (step: number) => [
+    'rollout',
+    'gate',
+    'reward',
+    'update',
+    ...(step % 2 === 0 || step === 5 ? ['validateRewriter'] : []),
+    'recordStep',
+  ];
+  assert.deepEqual(names(), [
+    'prepareRewriterRun',
+    'validateRewriter',
+    ...[1, 2, 3, 4, 5].flatMap(perStep),
+    'finishRewriterRun',
+  ]);
+  // each step reads the previous step's outputs: the adapter chain and the files of its own step
+  const byName = (n: string) => calls.filter(([c]) => c === n).map(([, i]) => i as StepInput & Record<string, string>);
+  assert.deepEqual(
+    byName('rollout').map((i) => i.adapter),
+    [undefined, ...[1, 2, 3, 4].map((s) => fileOf(s, 'adapter'))],
+  );
+  for (const [k, r] of byName('reward').entries()) {
+    assert.equal(r.rollouts, fileOf(k + 1, 'rollouts.jsonl'));
+    assert.equal(r.verdicts, fileOf(k + 1, 'verdicts.jsonl'));
+  }
+  assert.deepEqual(
+    byName('validateRewriter').map((i) => [i.step, i.adapter]),
+    [
+      [0, undefined],
+      [2, fileOf(2, 'adapter')],
+      [4, fileOf(4, 'adapter')],
+      [5, fileOf(5, 'adapter')],
+    ],
+  );
+  // the best checkpoint: the highest greedy full pass rate (0.6 at steps 2 and 4), the tie to the lower NLL
+  assert.deepEqual(out.best, { step: 4, adapter: fileOf(4, 'adapter'), greedyFullPassRate: 0.6, meanNll: 0.8 });
+  assert.deepEqual(out.last, { step: 5, adapter: fileOf(5, 'adapter') });
+  // retention keeps the best and the last (and every keepEvery-th, which the activity applies)
+  assert.deepEqual(byName('finishRewriterRun')[0], { run: runUri, keep: [4, 5], keepEvery: 3 });
+  const lines = byName('recordStep') as unknown as { step: number; metrics: Record<string, unknown> }[];
+  assert.deepEqual(
+    lines.map((l) => l.step),
+    [1, 2, 3, 4, 5],
+  );
+  assert.deepEqual(
+    lines.map((l) => 'val' in l.metrics),
+    [false, true, false, true, true],
+  );
+  assert.equal(lines[0].metrics.fullPassRate, 0.25);
+});
+
+test('trainRewriter: pause holds the next step, adjust applies from it (validated), resume finishes', async () => {
+  let release!: () => void;
+  holdUpdate = new Promise((r) => (release = r));
+  calls.length = 0;
+  const handle = await env.client.workflow.start('trainRewriter', {
+    taskQueue: TASK_QUEUE,
+    workflowId: 'mock-rewriter-steer',
+    args: [{ ...rewriterInput, name: 'steer' }],
+  });
+  const until = async (ok: () => boolean | Promise<boolean>) => {
+    for (let i = 0; i < 1000 && !(await ok()); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(await ok(), 'the awaited state was reached');
+  };
+  await until(() => names().includes('update'));
+  await handle.signal('pause');
+  release();
+  await until(async () => (await handle.query<{ stage: string }>('progress')).stage === 'paused');
+  await assert.rejects(
+    handle.executeUpdate('adjust', { args: [{ temperature: 0 }] }),
+    (e: unknown) => e instanceof WorkflowUpdateFailedError && /temperature/.test(String(e.cause?.message)),
+  );
+  await handle.executeUpdate('adjust', { args: [{ temperature: 0.5 }] });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(calls.filter(([n]) => n === 'rollout').length, 1, 'no new step while paused');
+  await handle.signal('resume');
+  const out = await handle.result();
+  holdUpdate = undefined;
+  const rollouts = calls.filter(([n]) => n === 'rollout').map(([, i]) => (i as StepInput).temperature);
+  assert.deepEqual(rollouts, [0.8, 0.5, 0.5, 0.5, 0.5]);
+  assert.deepEqual(out.adjustments, [{ fromStep: 2, values: { temperature: 0.5 } }]);
+  const settings = calls
+    .filter(([n]) => n === 'recordStep')
+    .map(([, i]) => (i as { metrics: { settings: { temperature: number } } }).metrics.settings.temperature);
+  assert.deepEqual(settings, [0.8, 0.5, 0.5, 0.5, 0.5]);
 });
