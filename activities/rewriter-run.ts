@@ -9,9 +9,11 @@ import { isCopy, normalizedEditDistance } from '../method/rollout-stats';
 import { scatterSvg, type PlotPoint } from '../method/svg-plot';
 import type { GateInput, GateOutput, ModelRef } from '../schemas';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifact-store';
-import { readJsonlRows, stageOnce, stepDir, writeJsonl } from './device/rewriter-files';
 import type { StoredRollout } from './device/rewriter';
 import { InputError } from './errors';
+import { dataInput, readJsonl } from './records';
+import { stageRows, stepStage, writeJsonl } from './rewriter-stage';
+import { stage } from './stage';
 
 export interface PrepareRewriterRunInput {
   name: string;
@@ -41,7 +43,7 @@ interface Row {
 }
 
 async function readRows(store: ArtifactStore, uri: string): Promise<Row[]> {
-  const rows = await readJsonlRows<Record<string, unknown>>(store, uri);
+  const rows = await readJsonl<Record<string, unknown>>((await dataInput(store, uri)).path, uri);
   rows.forEach((r, i) => {
     for (const f of ['id', 'question', 'answer'])
       if (typeof r[f] !== 'string' || r[f] === '')
@@ -63,7 +65,8 @@ export async function prepareRewriterRun(
   const val = input.validation ? await sha256File(store.resolve(input.validation)) : null;
   const key = sha256(canonicalJson({ config: input.config, hashes, data, val, n: input.validationSize })).slice(0, 16);
   const run = `rewriter/${input.name}-${key}`;
-  const out = await stageOnce(store, `${run}/data`, async (write, _tmp, ref) => {
+  const spec = { kind: 'rewriter-run-data', dir: run, name: 'data', key: { data, val, n: input.validationSize } };
+  const out = await stage(store, spec, async ({ tmp, uri }) => {
     const rows = await readRows(store, input.dataset);
     let pool = rows;
     let heldOut: Row[];
@@ -79,23 +82,33 @@ export async function prepareRewriterRun(
       pool = rows.filter((r) => !ids.has(r.id));
     }
     if (!pool.length) throw new InputError(`dataset: ${input.dataset} has no records left for RL after validation`);
-    await write('pool.jsonl', pool);
-    await write('validation.jsonl', heldOut);
-    await writeFile(join(_tmp, 'config.json'), JSON.stringify(input, null, 2) + '\n');
+    await writeJsonl(join(tmp, 'pool.jsonl'), pool);
+    await writeJsonl(join(tmp, 'validation.jsonl'), heldOut);
+    await writeFile(join(tmp, 'config.json'), JSON.stringify(input, null, 2) + '\n');
     return {
       run: store.ref(store.resolve(run)),
-      pool: `${ref}/pool.jsonl`,
+      pool: `${uri}/pool.jsonl`,
       poolSize: pool.length,
-      validation: `${ref}/validation.jsonl`,
+      validation: `${uri}/validation.jsonl`,
       validationSize: heldOut.length,
     };
   });
-  return out;
+  const { uri: _uri, ...result } = out;
+  return result;
 }
 
 export async function gateRollouts(store: ArtifactStore, input: GateInput): Promise<GateOutput> {
-  return stageOnce(store, `${stepDir(input.run, input.step)}/gate`, async (write, _tmp, ref) => {
-    const rows = await readJsonlRows<StoredRollout>(store, input.rollouts);
+  const rollouts = await stageRows<StoredRollout>(store, input.rollouts, 'rollouts');
+  const spec = {
+    run: input.run,
+    step: input.step,
+    name: 'gate',
+    kind: 'rewriter-verdicts',
+    key: { rollouts: rollouts.input.sha256, gate: input.gate },
+    inputs: [{ uri: rollouts.input.uri, sha256: rollouts.input.sha256 }],
+  };
+  return stepStage(store, spec, 'verdicts.jsonl', async (write) => {
+    const rows = await rollouts.read();
     const verdicts = rows.map((r) => {
       const v = gate(r.text, r.reference, input.gate);
       return {
@@ -107,10 +120,9 @@ export async function gateRollouts(store: ArtifactStore, input: GateInput): Prom
         editDistance: normalizedEditDistance(r.text, r.reference),
       };
     });
-    await write('verdicts.jsonl', verdicts);
+    await write(verdicts);
     const share = (f: (v: (typeof verdicts)[number]) => boolean) => verdicts.filter(f).length / verdicts.length;
     return {
-      uri: `${ref}/verdicts.jsonl`,
       answerPassRate: share((v) => v.answer),
       fullPassRate: share((v) => v.full),
       copyRate: share((v) => v.copy),
@@ -204,20 +216,19 @@ export async function finishRewriterRun(
   if (existsSync(steps))
     for (const d of (await readdir(steps)).filter((f) => /^\d{6}$/.test(f)).sort()) {
       const step = Number(d);
-      const adapter = join(steps, d, 'adapter');
-      if (!existsSync(adapter)) continue;
+      // `adapter-<key>`: the update's stage output (`adapter` alone: a run from before stages were keyed)
+      const adapters = (await readdir(join(steps, d))).filter((f) => f === 'adapter' || f.startsWith('adapter-'));
+      if (!adapters.length) continue;
       if (input.keep.includes(step) || step % input.keepEvery === 0) kept.push(step);
       else {
-        await rm(adapter, { recursive: true, force: true });
+        for (const a of adapters) await rm(join(steps, d, a), { recursive: true, force: true });
         removed.push(step);
       }
     }
   return { metrics: mRef, timings: tRef, curves: cRef, kept, removed };
 }
 
+/** Rewritten whole each time (a run finished again after more steps): the store's atomic write. */
 async function writeJsonlAtomic(store: ArtifactStore, ref: string, rows: unknown[]): Promise<void> {
-  const tmp = `${ref}.tmp`;
-  await writeJsonl(store.resolve(tmp), rows);
-  await store.writeFile(ref, await readFile(store.resolve(tmp)), { overwrite: true });
-  await rm(store.resolve(tmp), { force: true });
+  await store.writeFile(ref, rows.map((r) => JSON.stringify(r) + '\n').join(''), { overwrite: true });
 }

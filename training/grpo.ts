@@ -1,6 +1,6 @@
-// The three device stages of one GRPO step of the rewriting policy, as plain functions over compiled
-// programs (no store, no Temporal): rollouts from the policy, the frozen backbone's scores of each
-// rewrite, and the update. Activities wrap them; the pilot and the benchmark call them directly.
+// The device stages of one GRPO step of the rewriting policy, as plain functions over compiled
+// programs (no store, no Temporal): rollouts from the policy and the update (the frozen backbone's
+// scores of each rewrite are training/backbone-scores.ts). Activities wrap them.
 import type { GenerateProgram, ScoreProgram, TrainProgram } from '../engine/programs';
 import type { TextTokenizer } from '../engine/tokenizer';
 import { fill } from '../method/prompts';
@@ -71,50 +71,6 @@ export async function sampleRollouts(
     onBatch(out.length, reqs.length);
   }
   return out;
-}
-
-export interface BackboneScores {
-  /** Mean NLL per answer token of the rewrite after the QA prefix (the alignment signal l_i). */
-  nll: number[];
-  /** Mean-pooled last hidden state of the rewrite alone (not normalised). */
-  embeddings: Float32Array[];
-  tokens: number[];
-}
-
-/**
- * The frozen backbone's view of each text (the adapter switched off when the scorer carries one):
- * NLL under the QA prefix, and the embedding of the text alone. An empty text scores as one space.
- */
-export async function backboneScores(
-  scorer: ScoreProgram,
-  tok: TextTokenizer,
-  items: { question: string; text: string }[],
-  o: { qaPrompt: string; batchSize: number },
-  onBatch: (done: number, of: number) => void = () => {},
-): Promise<BackboneScores> {
-  const space = tok.encode(' ', { addSpecialTokens: false });
-  const nll: number[] = [];
-  const embeddings: Float32Array[] = [];
-  const tokens: number[] = [];
-  for (let i = 0; i < items.length; i += o.batchSize) {
-    const batch = items.slice(i, i + o.batchSize).map((it) => {
-      const target = tok.encode(it.text, { addSpecialTokens: false });
-      return {
-        prompt: tok.encode(fill(o.qaPrompt, { question: it.question })),
-        target: target.length ? target : space,
-      };
-    });
-    const qa = await scorer.score(batch, { adapter: false });
-    const alone = await scorer.score(
-      batch.map((b) => ({ prompt: [], target: b.target })),
-      { adapter: false },
-    );
-    qa.logprobs.forEach((lp) => nll.push(-lp.reduce((s, x) => s + x, 0) / lp.length));
-    embeddings.push(...alone.embeddings);
-    tokens.push(...batch.map((b) => b.target.length));
-    onBatch(nll.length, items.length);
-  }
-  return { nll, embeddings, tokens };
 }
 
 export interface UpdateExample {

@@ -17,7 +17,7 @@ import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { LineWriter } from '../../engine/line-writer';
 import { dataInput, readRecords } from '../records';
-import { backboneScores } from '../../training/grpo';
+import { backboneScores } from '../../training/backbone-scores';
 import { stage } from '../stage';
 import type { DeviceSession } from './session';
 
@@ -217,7 +217,7 @@ async function candidateRewards(
     program,
     loaded.model.tokenizer!,
     texts.map((text, j) => ({ question: records[Math.floor(j / o.samples)].question, text })),
-    { qaPrompt: o.qaPrompt, batchSize: o.batchSize },
+    { qaPrompt: o.qaPrompt, batchSize: o.batchSize, embeddings: true },
   );
   const out: { gate: number; nll: number; dist: number; div: number; reward: number }[] = [];
   for (let i = 0; i < records.length; i++) {

@@ -1,10 +1,12 @@
 // The rewriting policy's device activities: rollout, reward, update and validation of one GRPO step.
-// Every output lives in the run's folder under the step's number and is written atomically; a
-// complete output is returned as is, so a retried activity redoes nothing that finished. The policy is
-// the backbone's programs compiled once with LoRA inputs: the adapter is runner state, replaced each
-// step without a recompile, and switched off (scale 0) for the frozen backbone's scores.
+// Each is a content-addressed stage (activities/rewriter-stage.ts) in the step's folder: keyed by the
+// content of the backbone, the adapter and the data it reads, written atomically, and a complete
+// output is returned as is, so a retried activity redoes nothing that finished. The policy is the
+// device session's unmerged LoRA policy (DeviceSession.policy): generate, score and GRPO train programs
+// compiled once, the adapter runner state, replaced each step without a recompile and switched off
+// (scale 0) for the frozen backbone's scores.
 import { join } from 'node:path';
-import { initLoraWeights, loadPeftAdapter, loraConfig, savePeftAdapter, type LoraConfig } from '../../engine/lora';
+import { initLoraWeights, loraConfig, savePeftAdapter, type LoraConfig } from '../../engine/lora';
 import { loadTrainerState, saveTrainerState } from '../../engine/trainer-state';
 import { gate } from '../../method/gate';
 import { isCopy, promptsForStep } from '../../method/rollout-stats';
@@ -20,21 +22,15 @@ import type {
   ValidateRewriterInput,
   ValidateRewriterOutput,
 } from '../../schemas';
-import {
-  backboneScores,
-  grpoUpdate,
-  rewritePromptTokens,
-  sampleRollouts,
-  type RewriteRecord,
-  type Rollout,
-} from '../../training/grpo';
-import type { ArtifactStore } from '../artifact-store';
+import { backboneScores } from '../../training/backbone-scores';
+import { grpoUpdate, rewritePromptTokens, sampleRollouts, type RewriteRecord, type Rollout } from '../../training/grpo';
+import { canonicalJson, sha256, sha256File, type ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { InputError, TrainingDivergedError } from '../errors';
-import { dataInput, readRecords } from '../records';
-import type { DeviceSession } from './session';
-import { policyPrograms, type PolicyPrograms } from './policy';
-import { readJsonlRows, stageOnce, stepDir } from './rewriter-files';
+import { dataInput, readRecords, type DataInput } from '../records';
+import { stage } from '../stage';
+import { stageRows, stepDir, stepStage } from '../rewriter-stage';
+import type { DeviceSession, Policy } from './session';
 
 /** A rollout as stored: the record's question and reference beside the sample, so later stages need no join. */
 export interface StoredRollout extends Rollout {
@@ -47,37 +43,46 @@ export interface StoredRollout extends Rollout {
 const GEN_BATCH = 64;
 const SCORE_BATCH = 64;
 
-async function records(store: ArtifactStore, uri: string): Promise<RewriteRecord[]> {
-  return readRecords(await dataInput(store, uri), ['id', 'question', 'answer'], { nonEmpty: true });
-}
+const records = (data: DataInput): Promise<RewriteRecord[]> =>
+  readRecords(data, ['id', 'question', 'answer'], { nonEmpty: true });
 
 const loraOf = (l: RolloutInput['lora']): LoraConfig =>
   loraConfig({ rank: l.rank, alpha: l.alpha, targetModules: l.targetModules });
 
-/**
- * Puts the policy of `adapter` (or the seed's initial adapter) into the runner, unless it is there.
- * With `optimizer`, the AdamW moments come too (the update continues from them).
- */
-async function usePolicy(
+/** The backbone's policy with this LoRA shape, and the backbone's content key (for stage keys). */
+async function policyOf(store: ArtifactStore, session: DeviceSession, input: Pick<RolloutInput, 'backbone' | 'lora'>) {
+  // the policy is the bare backbone plus the adapter it trains; a merged adapter is not its base
+  const backbone = { uri: input.backbone.uri };
+  const policy = await session.policy(store, backbone, loraOf(input.lora));
+  return { policy, backboneKey: policy.loaded.key };
+}
+
+/** The seed's initial adapter's key: not a content hash (nothing is stored), but unique to seed and shape. */
+const initKey = (lora: RolloutInput['lora'], seed: number) =>
+  `init:${seed}:${sha256(canonicalJson(lora)).slice(0, 12)}`;
+
+/** What the adapter of a step is, for stage keys: its content key, or the seed's initial one. */
+async function adapterId(
+  session: DeviceSession,
   store: ArtifactStore,
-  p: PolicyPrograms,
-  o: { adapter?: string; seed: number; optimizer: boolean },
+  input: { adapter?: string; lora: RolloutInput['lora']; seed: number },
+): Promise<string> {
+  return input.adapter ? session.adapterKey(store, input.adapter) : initKey(input.lora, input.seed);
+}
+
+/** Makes `adapter` (or the seed's initial adapter) the one in the runner, unless it already is. */
+async function useAdapter(
+  store: ArtifactStore,
+  policy: Policy,
+  input: { adapter?: string; lora: RolloutInput['lora']; seed: number },
 ): Promise<void> {
-  const id = o.adapter ?? `init:${o.seed}`;
-  if (p.current.id === id && (!o.optimizer || p.current.optimizer)) return;
-  if (o.optimizer) {
-    if (!p.trainer) throw new Error('usePolicy: the optimizer state needs the train program');
-    if (o.adapter) {
-      const state = await loadTrainerState(join(store.resolve(o.adapter), 'trainer-state.safetensors'));
-      await p.trainer.restoreState(state.tensors);
-    } else await p.trainer.init(initLoraWeights(p.model.config, p.lora, o.seed));
-  } else {
-    const weights = o.adapter
-      ? (await loadPeftAdapter(store.resolve(o.adapter), p.model.config)).weights
-      : initLoraWeights(p.model.config, p.lora, o.seed);
-    await p.generator.setAdapter(weights);
+  if (input.adapter) {
+    await policy.useAdapter(store, input.adapter);
+    return;
   }
-  p.current = { id, optimizer: o.optimizer };
+  const key = initKey(input.lora, input.seed);
+  if (policy.adapterKey() !== key)
+    await policy.setAdapter(initLoraWeights(policy.loaded.model.config, policy.lora, input.seed), key);
 }
 
 export async function rollout(
@@ -86,46 +91,63 @@ export async function rollout(
   input: RolloutInput,
   progress: Progress,
 ): Promise<RolloutOutput> {
-  return stageOnce(store, `${stepDir(input.run, input.step)}/rollouts`, async (write, _tmp, ref) => {
+  const data = await dataInput(store, input.dataset);
+  const { policy, backboneKey } = await policyOf(store, session, input);
+  const prompt = input.rewritePrompt ?? WORLD_REWRITE_PROMPT;
+  const sampling = {
+    promptsPerStep: input.promptsPerStep,
+    groupSize: input.groupSize,
+    temperature: input.temperature,
+    topP: input.topP,
+    maxNewTokens: input.maxNewTokens,
+    rewritePrompt: prompt,
+  };
+  const spec = {
+    run: input.run,
+    step: input.step,
+    name: 'rollouts',
+    kind: 'rewriter-rollouts',
+    key: {
+      backbone: backboneKey,
+      adapter: await adapterId(session, store, input),
+      lora: input.lora,
+      data: data.sha256,
+      seed: input.seed,
+      step: input.step,
+      ...sampling,
+    },
+    seeds: { sampling: input.seed },
+    inputs: [{ uri: input.dataset, sha256: data.sha256 }],
+  };
+  return stepStage(store, spec, 'rollouts.jsonl', async (write) => {
     const t0 = Date.now();
-    const pool = await records(store, input.dataset);
-    const p = await policyPrograms(store, session, input.backbone, loraOf(input.lora));
-    await usePolicy(store, p, { adapter: input.adapter, seed: input.seed, optimizer: false });
+    const pool = await records(data);
+    await useAdapter(store, policy, input);
+    const tokenizer = policy.loaded.model.tokenizer!;
     // a step crossing an epoch boundary may draw a record twice: once is enough (groups are per record)
     const chosen = [...new Set(promptsForStep(pool.length, input.promptsPerStep, input.seed, input.step - 1))].map(
       (i) => pool[i],
     );
     const out = await sampleRollouts(
-      p.generator,
-      p.tokenizer,
+      policy.generator,
+      tokenizer,
       chosen,
-      {
-        groupSize: input.groupSize,
-        temperature: input.temperature,
-        topP: input.topP,
-        maxNewTokens: input.maxNewTokens,
-        seed: input.seed,
-        step: input.step,
-        rewritePrompt: input.rewritePrompt ?? WORLD_REWRITE_PROMPT,
-        batchSize: GEN_BATCH,
-      },
+      { ...sampling, seed: input.seed, step: input.step, batchSize: GEN_BATCH },
       (done, of) => progress.heartbeat({ stage: 'rollout', step: input.step, done, of }),
     );
     const byId = new Map(chosen.map((r) => [r.id, r]));
-    const prompt = input.rewritePrompt ?? WORLD_REWRITE_PROMPT;
     const rows: StoredRollout[] = out.map((r) => {
       const rec = byId.get(r.recordId)!;
       return {
         ...r,
         question: rec.question,
         reference: rec.answer,
-        prompt: rewritePromptTokens(p.tokenizer, prompt, rec),
+        prompt: rewritePromptTokens(tokenizer, prompt, rec),
       };
     });
-    await write('rollouts.jsonl', rows);
+    await write(rows);
     const tokens = out.reduce((s, r) => s + r.tokens.length, 0);
     return {
-      uri: `${ref}/rollouts.jsonl`,
       prompts: chosen.length,
       rollouts: out.length,
       meanLength: tokens / out.length,
@@ -169,21 +191,40 @@ export async function reward(
   input: RewardInput,
   progress: Progress,
 ): Promise<RewardOutput> {
-  return stageOnce(store, `${stepDir(input.run, input.step)}/rewards`, async (write, _tmp, ref) => {
+  const rollouts = await stageRows<StoredRollout>(store, input.rollouts, 'rollouts');
+  const verdictRows = await stageRows<StoredVerdict>(store, input.verdicts, 'verdicts');
+  const { policy, backboneKey } = await policyOf(store, session, input);
+  const qaPrompt = input.qaPrompt ?? QA_TEMPLATE;
+  const spec = {
+    run: input.run,
+    step: input.step,
+    name: 'rewards',
+    kind: 'rewriter-rewards',
+    key: {
+      backbone: backboneKey,
+      lora: input.lora,
+      rollouts: rollouts.input.sha256,
+      verdicts: verdictRows.input.sha256,
+      qaPrompt,
+      lambdaDist: input.lambdaDist,
+      lambdaDiv: input.lambdaDiv,
+      gateInReward: input.gateInReward,
+    },
+    inputs: [rollouts.input, verdictRows.input].map((d) => ({ uri: d.uri, sha256: d.sha256 })),
+  };
+  return stepStage(store, spec, 'rewards.jsonl', async (write) => {
     const t0 = Date.now();
-    const rows = await readJsonlRows<StoredRollout>(store, input.rollouts);
-    const verdicts = await readJsonlRows<StoredVerdict>(store, input.verdicts);
+    const rows = await rollouts.read();
+    const verdicts = await verdictRows.read();
     if (verdicts.length !== rows.length)
       throw new InputError(`${input.verdicts}: ${verdicts.length} verdicts for ${rows.length} rollouts`);
-    const p = await policyPrograms(store, session, input.backbone, loraOf(input.lora));
     // the adapter is off (scale 0), but the program still reads its tensors: any adapter will do
-    if (p.current.id === undefined) await usePolicy(store, p, { seed: 0, optimizer: false });
-    const { scorer, tokenizer } = p;
+    if (policy.adapterKey() === undefined) await useAdapter(store, policy, { lora: input.lora, seed: 0 });
     const scores = await backboneScores(
-      scorer,
-      tokenizer,
+      policy.scorer,
+      policy.loaded.model.tokenizer!,
       rows.map((r) => ({ question: r.question, text: r.text })),
-      { qaPrompt: input.qaPrompt ?? QA_TEMPLATE, batchSize: SCORE_BATCH },
+      { qaPrompt, batchSize: SCORE_BATCH, embeddings: true },
       (done, of) => progress.heartbeat({ stage: 'reward', step: input.step, done, of }),
     );
     const emb = scores.embeddings.map((e) => l2Normalize(e));
@@ -222,12 +263,11 @@ export async function reward(
         };
       });
     }
-    await write('rewards.jsonl', out);
+    await write(out);
     const mean = (f: (r: StoredReward) => number, rs = out) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
     const rm = mean((r) => r.reward);
     const feasible = out.filter((r) => r.gate === 1);
     return {
-      uri: `${ref}/rewards.jsonl`,
       rewardMean: rm,
       rewardStd: Math.sqrt(mean((r) => (r.reward - rm) ** 2)),
       gateMean: mean((r) => r.gate),
@@ -247,21 +287,44 @@ export async function update(
   input: UpdateInput,
   progress: Progress,
 ): Promise<UpdateOutput> {
-  return stageOnce(store, `${stepDir(input.run, input.step)}/adapter`, async (_write, tmp, ref) => {
+  const rollouts = await stageRows<StoredRollout>(store, input.rollouts, 'rollouts');
+  const rewardRows = await stageRows<StoredReward>(store, input.rewards, 'rewards');
+  const { policy, backboneKey } = await policyOf(store, session, input);
+  const trainerState = (adapter: string) => join(store.resolve(adapter), 'trainer-state.safetensors');
+  const { run: _run, step, backbone: _b, adapter: _a, rollouts: _r, rewards: _w, ...settings } = input;
+  const spec = {
+    run: input.run,
+    step,
+    name: 'adapter',
+    kind: 'rewriter-adapter',
+    key: {
+      backbone: backboneKey,
+      // the update continues from the adapter and its AdamW moments
+      adapter: await adapterId(session, store, input),
+      optimizer: input.adapter ? await sha256File(trainerState(input.adapter)) : null,
+      rollouts: rollouts.input.sha256,
+      rewards: rewardRows.input.sha256,
+      step,
+      ...settings,
+    },
+    seeds: { init: input.seed },
+    inputs: [rollouts.input, rewardRows.input].map((d) => ({ uri: d.uri, sha256: d.sha256 })),
+  };
+  const out = await stage(store, { ...spec, dir: stepDir(input.run, step) }, async ({ tmp }) => {
     const t0 = Date.now();
-    const rows = await readJsonlRows<StoredRollout>(store, input.rollouts);
-    const rewards = await readJsonlRows<StoredReward>(store, input.rewards);
+    const rows = await rollouts.read();
+    const rewards = await rewardRows.read();
     const lora = loraOf(input.lora);
-    const p = await policyPrograms(store, session, input.backbone, lora, {
-      learningRate: input.learningRate,
-      weightDecay: input.weightDecay,
-      klCoef: input.klCoef,
-      clip: input.clip,
-      temperature: input.temperature,
+    const trainer = await policy.trainer({
+      objective: 'grpo',
+      grpo: { clip: input.clip, klCoef: input.klCoef, temperature: input.temperature },
+      optimizer: { weightDecay: input.weightDecay },
       accumulate: input.microBatch !== undefined,
     });
-    progress.heartbeat({ stage: 'update', step: input.step });
-    await usePolicy(store, p, { adapter: input.adapter, seed: input.seed, optimizer: true });
+    progress.heartbeat({ stage: 'update', step });
+    // the state is read back every step (it is small next to the step): what a resumed run does
+    if (input.adapter) await trainer.restoreState((await loadTrainerState(trainerState(input.adapter))).tensors);
+    else await trainer.init(initLoraWeights(policy.loaded.model.config, lora, input.seed));
     const all = rows.map((r, i) => ({
       prompt: r.prompt,
       completion: r.tokens,
@@ -277,35 +340,33 @@ export async function update(
     );
     const examples = input.skipTiedGroups ? all.filter((_, i) => !tied.has(i)) : all;
     const m = examples.length
-      ? await grpoUpdate(p.trainer!, p.scorer, examples, {
+      ? await grpoUpdate(trainer, policy.scorer, examples, {
           learningRate: input.learningRate,
           temperature: input.temperature,
           scoreBatch: SCORE_BATCH,
           microBatch: input.microBatch,
         })
       : { loss: 0, kl: 0, clipFraction: 0, gradNorm: 0, logprobGap: 0, tokens: 0 };
-    if (![m.loss, m.gradNorm, m.kl].every(Number.isFinite)) {
-      p.current = { id: 'diverged', optimizer: false };
+    if (![m.loss, m.gradNorm, m.kl].every(Number.isFinite))
       throw new TrainingDivergedError(
-        `update of step ${input.step}: the loss or gradient is not finite (loss ${m.loss}, gradient norm ${m.gradNorm}); ` +
+        `update of step ${step}: the loss or gradient is not finite (loss ${m.loss}, gradient norm ${m.gradNorm}); ` +
           `the last good checkpoint is ${input.adapter ?? 'the initial adapter'}`,
       );
-    }
-    const params = await p.trainer!.params();
-    await savePeftAdapter(tmp, p.model.config, lora, params, { baseModel: input.backbone.uri });
+    await savePeftAdapter(tmp, policy.loaded.model.config, lora, await trainer.params(), {
+      baseModel: input.backbone.uri,
+    });
     await saveTrainerState(join(tmp, 'trainer-state.safetensors'), {
-      tensors: await p.trainer!.stateTensors(),
+      tensors: await trainer.stateTensors(),
       dataPosition: { epoch: 0, index: 0 },
       rng: [],
-      meta: { step: String(input.step) },
+      meta: { step: String(step) },
     });
-    p.current = { id: ref, optimizer: true };
-    return {
-      adapter: ref,
-      ...m,
-      ms: Date.now() - t0,
-    };
+    return { ...m, ms: Date.now() - t0 };
   });
+  // the runner holds what was just saved: the next rollout needs no load
+  if (!out.reused) policy.markAdapter(await session.adapterKey(store, out.uri));
+  const { uri, ...summary } = out;
+  return { adapter: uri, ...summary };
 }
 
 export async function validateRewriter(
@@ -314,11 +375,23 @@ export async function validateRewriter(
   input: ValidateRewriterInput,
   progress: Progress,
 ): Promise<ValidateRewriterOutput> {
-  return stageOnce(store, `${input.run}/validation/${String(input.step).padStart(6, '0')}`, async (write, _t, ref) => {
-    const all = await records(store, input.dataset);
+  const data = await dataInput(store, input.dataset, 'validation');
+  const { policy, backboneKey } = await policyOf(store, session, input);
+  const { run: _run, backbone: _b, adapter: _a, dataset: _d, ...settings } = input;
+  const spec = {
+    run: input.run,
+    step: input.step,
+    name: 'validation',
+    kind: 'rewriter-validation',
+    key: { backbone: backboneKey, adapter: await adapterId(session, store, input), data: data.sha256, ...settings },
+    seeds: { sampling: input.seed },
+    inputs: [{ uri: input.dataset, sha256: data.sha256 }],
+  };
+  return stepStage(store, spec, 'validation.jsonl', async (write) => {
+    const all = await records(data);
     const recs = input.limit ? all.slice(0, input.limit) : all;
-    const p = await policyPrograms(store, session, input.backbone, loraOf(input.lora));
-    await usePolicy(store, p, { adapter: input.adapter, seed: input.seed, optimizer: false });
+    await useAdapter(store, policy, input);
+    const p = { generator: policy.generator, scorer: policy.scorer, tokenizer: policy.loaded.model.tokenizer! };
     const prompt = input.rewritePrompt ?? WORLD_REWRITE_PROMPT;
     const common = { topP: input.topP, maxNewTokens: input.maxNewTokens, rewritePrompt: prompt, batchSize: GEN_BATCH };
     const hb = (what: string) => (done: number, of: number) =>
@@ -358,7 +431,7 @@ export async function validateRewriter(
           p.scorer,
           p.tokenizer,
           chosen.map((r) => ({ question: recs.find((x) => x.id === r.id)!.question, text: r.greedy.text })),
-          { qaPrompt: input.qaPrompt ?? QA_TEMPLATE, batchSize: SCORE_BATCH },
+          { qaPrompt: input.qaPrompt ?? QA_TEMPLATE, batchSize: SCORE_BATCH, embeddings: true },
         )
       : undefined;
     // the own-style oracle beside each record (the world's slice has it): the NLL the rewrites aim at
@@ -371,11 +444,10 @@ export async function validateRewriter(
           { qaPrompt: input.qaPrompt ?? QA_TEMPLATE, batchSize: SCORE_BATCH },
         )
       : undefined;
-    await write('validation.jsonl', rows);
+    await write(rows);
     const share = (f: (r: (typeof rows)[number]) => boolean) => rows.filter(f).length / rows.length;
     const emb = scores?.embeddings.map((e) => l2Normalize(e)) ?? [];
     return {
-      uri: `${ref}/validation.jsonl`,
       step: input.step,
       records: rows.length,
       greedyFullPassRate: share((r) => r.greedy.full),

@@ -3,13 +3,13 @@
 // dose-response curve, and the alignment signal the rewriter's reward is built on. Asked for, also each
 // answer's embedding alone (as the diversity reward sees it), for the dataset's diversity.
 import { join } from 'node:path';
-import { fill, QA_TEMPLATE } from '../../method/prompts';
+import { QA_TEMPLATE } from '../../method/prompts';
 import { l2Normalize } from '../../method/rewards';
 import type { ModelRef } from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { LineWriter } from '../../engine/line-writer';
-import type { ScoreProgram } from '../../engine/programs';
+import { backboneScores } from '../../training/backbone-scores';
 import { dataInput, readRecords } from '../records';
 import { stage } from '../stage';
 import type { DeviceSession } from './session';
@@ -58,62 +58,36 @@ export async function scoreDataset(
   return stage(store, spec, async ({ uri, tmp }) => {
     const records = await readRecords(data, ['id', 'question', 'answer']);
     const { loaded, program } = await session.scorer(store, input.model);
-    const tok = loaded.model.tokenizer!;
-    const items = records.map((r) => ({
-      id: r.id,
-      prompt: tok.encode(fill(promptFormat, { question: r.question })),
-      target: tok.encode(r.answer, { addSpecialTokens: false }),
-    }));
-    // batches of similar length waste less padding; the result does not depend on the batching
-    const order = [...items.keys()].sort(
-      (a, b) => items[a].prompt.length + items[a].target.length - (items[b].prompt.length + items[b].target.length),
+    const scores = await backboneScores(
+      program,
+      loaded.model.tokenizer!,
+      records.map((r) => ({ question: r.question, text: r.answer })),
+      { qaPrompt: promptFormat, batchSize, byLength: true, embeddings: input.embeddings },
+      (done, of) => {
+        progress.checkCancelled();
+        progress.heartbeat({ scored: done, of });
+      },
     );
-    const nll = new Float64Array(items.length);
-    for (let i = 0; i < order.length; i += batchSize) {
-      progress.checkCancelled();
-      const idx = order.slice(i, i + batchSize);
-      const r = await program.score(idx.map((j) => items[j]));
-      idx.forEach((j, k) => (nll[j] = -r.logprobs[k].reduce((s, x) => s + x, 0)));
-      progress.heartbeat({ scored: Math.min(items.length, i + batchSize), of: items.length });
-    }
-    const tokens = items.reduce((s, it) => s + it.target.length, 0);
     const w = new LineWriter(join(tmp, 'nll.jsonl'));
-    for (const [j, it] of items.entries())
-      await w.write(JSON.stringify({ id: it.id, tokens: it.target.length, nll: nll[j] / it.target.length }));
+    for (const [j, r] of records.entries())
+      await w.write(JSON.stringify({ id: r.id, tokens: scores.tokens[j], nll: scores.nll[j] }));
     await w.close();
-    if (input.embeddings)
-      await writeEmbeddings(join(tmp, 'embeddings.jsonl'), items, order, batchSize, program, progress);
+    if (input.embeddings) {
+      const e = new LineWriter(join(tmp, 'embeddings.jsonl'));
+      for (const [j, r] of records.entries())
+        await e.write(JSON.stringify({ id: r.id, embedding: [...l2Normalize(scores.embeddings[j])] }));
+      await e.close();
+    }
+    const tokens = scores.tokens.reduce((s, n) => s + n, 0);
     const summary: ScoreDatasetOutput = {
       uri,
-      records: items.length,
+      records: records.length,
       tokens,
-      meanNll: nll.reduce((s, x) => s + x, 0) / tokens,
-      meanRecordNll: items.reduce((s, it, j) => s + nll[j] / it.target.length, 0) / items.length,
+      meanNll: scores.sums.reduce((s, x) => s + x, 0) / tokens,
+      meanRecordNll: scores.nll.reduce((s, x) => s + x, 0) / records.length,
       ...(input.embeddings ? { embeddings: `${uri}/embeddings.jsonl` } : {}),
       reused: false,
     };
     return summary;
   });
-}
-
-/** Each answer's embedding with no prompt before it, L2-normalised, in the dataset's order. */
-async function writeEmbeddings(
-  path: string,
-  items: { id: string; target: number[] }[],
-  order: number[],
-  batchSize: number,
-  program: Pick<ScoreProgram, 'score'>,
-  progress: Progress,
-): Promise<void> {
-  const out = new Array<Float64Array>(items.length);
-  for (let i = 0; i < order.length; i += batchSize) {
-    progress.checkCancelled();
-    const idx = order.slice(i, i + batchSize);
-    const r = await program.score(idx.map((j) => ({ prompt: [], target: items[j].target })));
-    idx.forEach((j, k) => (out[j] = l2Normalize(r.embeddings[k])));
-    progress.heartbeat({ embedded: Math.min(items.length, i + batchSize), of: items.length });
-  }
-  const w = new LineWriter(path);
-  for (const [j, it] of items.entries()) await w.write(JSON.stringify({ id: it.id, embedding: [...out[j]] }));
-  await w.close();
 }
