@@ -6,7 +6,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gate } from '../method/gate';
 import { isCopy, normalizedEditDistance } from '../method/rollout-stats';
-import { scatterSvg, type PlotPoint } from '../method/svg-plot';
+import { lineChart, renderVegaLite, type Series } from '../method/figures';
 import type { GateInput, GateOutput, ModelRef } from '../schemas';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifact-store';
 import type { StoredRollout } from './device/rewriter';
@@ -201,15 +201,19 @@ export async function finishRewriterRun(
   const tRef = `${input.run}/timings.jsonl`;
   await writeJsonlAtomic(store, mRef, metrics);
   await writeJsonlAtomic(store, tRef, timings);
-  const points: PlotPoint[] = [];
-  for (const [path, label] of CURVES)
-    for (const m of metrics) {
+  const series: Series[] = CURVES.map(([path, name]) => ({
+    name,
+    points: metrics.flatMap((m) => {
       const y = get(m, path);
-      if (typeof y === 'number' && Number.isFinite(y)) points.push({ x: Number(m.step), y, label: '', series: label });
-    }
-  const svg = scatterSvg(points, { title: 'trainRewriter', xLabel: 'GRPO step', yLabel: 'value' });
+      return typeof y === 'number' && Number.isFinite(y) ? [{ x: Number(m.step), y }] : [];
+    }),
+  })).filter((c) => c.points.length > 0);
+  const svg = series.length
+    ? await renderVegaLite(lineChart(series, { title: 'trainRewriter', xLabel: 'GRPO step', yLabel: 'value' }))
+    : undefined;
   const cRef = `${input.run}/curves.svg`;
-  await store.writeFile(cRef, svg, { overwrite: true });
+  // a run of no steps has no curve: no figure, rather than an empty one
+  if (svg) await store.writeFile(cRef, svg, { overwrite: true });
   const steps = store.resolve(`${input.run}/steps`);
   const kept: number[] = [];
   const removed: number[] = [];

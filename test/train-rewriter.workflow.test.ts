@@ -86,6 +86,9 @@ test('a run completes: one metrics line per step, validations, the best checkpoi
   );
   assert.ok(out.last.adapter);
   reference = { sha: await adapterSha(out), out };
+  // the curves, drawn by the figure module: a line per metric over the steps
+  const curves = readFileSync(store().resolve(out.curves), 'utf8');
+  assert.match(curves, /^<svg[^]*full pass rate \(rollouts\)[^]*<\/svg>\s*$/);
   // an adapter moved by training differs from the initial one
   const first = JSON.parse(
     readFileSync(store().resolve(out.metrics).replace('metrics.jsonl', 'metrics/000001.json'), 'utf8'),
