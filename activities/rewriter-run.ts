@@ -12,7 +12,8 @@ import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifac
 import type { StoredRollout } from './device/rewriter';
 import { InputError } from './errors';
 import { dataInput, readJsonl } from './records';
-import { stageRows, stepStage, writeJsonl } from './rewriter-stage';
+import { writeJsonl } from '../engine/line-writer';
+import { stageRows, stepStage } from './rewriter-stage';
 import { stage } from './stage';
 
 export interface PrepareRewriterRunInput {

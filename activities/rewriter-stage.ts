@@ -3,7 +3,7 @@
 // existing output returned as is), placed under its step's folder so a user finds a step's rollouts,
 // verdicts, rewards and adapter by the step number: `<run>/steps/000012/rollouts-<key>/rollouts.jsonl`.
 import { join } from 'node:path';
-import { LineWriter } from '../engine/line-writer';
+import { writeJsonl } from '../engine/line-writer';
 import { stage, type StageContext, type StageSpec } from './stage';
 import type { ArtifactStore } from './artifact-store';
 import { dataInput, readJsonl } from './records';
@@ -33,12 +33,6 @@ export async function stepStage<S extends object>(
     body((rows) => writeJsonl(join(ctx.tmp, file), rows), ctx),
   );
   return { ...r, uri: `${r.uri}/${file}` };
-}
-
-export async function writeJsonl(path: string, rows: unknown[]): Promise<void> {
-  const w = new LineWriter(path);
-  for (const r of rows) await w.write(JSON.stringify(r));
-  await w.close();
 }
 
 /** A JSONL file of the store (an earlier stage's output) with its content hash, for a stage's key. */

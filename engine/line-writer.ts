@@ -20,3 +20,10 @@ export class LineWriter {
     await once(this.stream, 'finish');
   }
 }
+
+/** A JSONL file of `rows`, one JSON value per line. */
+export async function writeJsonl(path: string, rows: unknown[]): Promise<void> {
+  const w = new LineWriter(path);
+  for (const r of rows) await w.write(JSON.stringify(r));
+  await w.close();
+}

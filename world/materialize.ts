@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchmarkSpecInput } from '../schemas';
-import { LineWriter } from '../engine/line-writer';
+import { LineWriter, writeJsonl } from '../engine/line-writer';
 import { QA_TEMPLATE } from '../method/prompts';
 import { FOREIGN, OWN, render } from './styles';
 import type { Problem } from './trace';
@@ -43,12 +43,6 @@ export function trainSampleSeed(seed: number, dataSeed = 0): number {
 /** Whether record `id` takes the oracle solution in a mixture with this oracle share (seeded per id). */
 export function takesOracle(id: string, share: number, seed: number): boolean {
   return createHash('sha256').update(`mix\0${seed}\0${id}`).digest().readUInt32BE(0) / 2 ** 32 < share;
-}
-
-async function writeJsonl(path: string, rows: unknown[]): Promise<void> {
-  const w = new LineWriter(path);
-  for (const r of rows) await w.write(JSON.stringify(r));
-  await w.close();
 }
 
 /** Writes everything under `dir` (which the caller makes atomic) and returns what it wrote, by relative path. */
