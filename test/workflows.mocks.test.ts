@@ -348,7 +348,7 @@ test('trainRewriter: rollout, gate, reward, update and the metrics line per step
   assert.equal(lines[0].metrics.fullPassRate, 0.25);
 });
 
-test('trainRewriter: pause holds the next step, adjust applies from it (validated), resume finishes', async () => {
+test('trainRewriter: an adjust during a step applies from the next; pause holds the next step, a bad adjust is refused, resume finishes', async () => {
   let release!: () => void;
   holdUpdate = new Promise((r) => (release = r));
   calls.length = 0;
@@ -362,6 +362,8 @@ test('trainRewriter: pause holds the next step, adjust applies from it (validate
     assert.ok(await ok(), 'the awaited state was reached');
   };
   await until(() => names().includes('update'));
+  // during step 1: its settings were taken when it began, so this applies from step 2
+  await handle.executeUpdate('adjust', { args: [{ lambdaDiv: 0.25 }] });
   await handle.signal('pause');
   release();
   await until(async () => (await handle.query<{ stage: string }>('progress')).stage === 'paused');
@@ -377,9 +379,15 @@ test('trainRewriter: pause holds the next step, adjust applies from it (validate
   holdUpdate = undefined;
   const rollouts = calls.filter(([n]) => n === 'rollout').map(([, i]) => (i as StepInput).temperature);
   assert.deepEqual(rollouts, [0.8, 0.5, 0.5, 0.5, 0.5]);
-  assert.deepEqual(out.adjustments, [{ fromStep: 2, values: { temperature: 0.5 } }]);
+  assert.deepEqual(out.adjustments, [
+    { fromStep: 2, values: { lambdaDiv: 0.25 } },
+    { fromStep: 2, values: { temperature: 0.5 } },
+  ]);
   const settings = calls
     .filter(([n]) => n === 'recordStep')
-    .map(([, i]) => (i as { metrics: { settings: { temperature: number } } }).metrics.settings.temperature);
-  assert.deepEqual(settings, [0.8, 0.5, 0.5, 0.5, 0.5]);
+    .map(([, i]) => (i as { metrics: { settings: { temperature: number; lambdaDiv: number } } }).metrics.settings)
+    .map((m) => [m.temperature, m.lambdaDiv]);
+  assert.deepEqual(settings, [[0.8, 0.5], ...Array.from({ length: 4 }, () => [0.5, 0.25])]);
+  const rewards = calls.filter(([n]) => n === 'reward').map(([, i]) => (i as { lambdaDiv: number }).lambdaDiv);
+  assert.deepEqual(rewards, [0.5, 0.25, 0.25, 0.25, 0.25]);
 });

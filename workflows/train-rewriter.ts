@@ -6,6 +6,7 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -145,11 +146,15 @@ export async function trainRewriter(input: TrainRewriterInputInput): Promise<Tra
     etaSeconds: c.stepsTimed ? Math.round(((c.settings.steps - c.step) * c.stepMs) / c.stepsTimed / 1000) : undefined,
     settings: c.settings,
   }));
+  /** The step whose activities are running (its settings were taken when it began). */
+  let inFlight: number | undefined;
   setHandler(
     adjustUpdate,
     (values) => {
       c.settings = { ...c.settings, ...values };
-      c.adjustments.push({ fromStep: c.step + 1, values });
+      // an adjustment during a step applies from the one after it, and is recorded so
+      const fromStep = patched('adjust-after-step-in-flight') ? (inFlight ?? c.step) + 1 : c.step + 1;
+      c.adjustments.push({ fromStep, values });
       return c.settings;
     },
     {
@@ -219,6 +224,7 @@ export async function trainRewriter(input: TrainRewriterInputInput): Promise<Tra
       return continueAsNew<typeof trainRewriter>({ ...input, carry: c as unknown as Record<string, unknown> });
     }
     const step = c.step + 1;
+    inFlight = step;
     const began = Date.now();
     c.startedAt ??= began;
     const t: Record<string, number> = {};
@@ -311,6 +317,7 @@ export async function trainRewriter(input: TrainRewriterInputInput): Promise<Tra
     const activityMs = { rollout: roll.ms, reward: rw.ms, update: up.ms };
     t.total = Date.now() - began;
     await cpu.recordStep({ run: c.run, step, metrics, timings: { step, ...t, ...prefixed('activity.', activityMs) } });
+    inFlight = undefined;
     c.last = metrics;
     c.stepMs += t.total;
     c.stepsTimed++;
