@@ -14,7 +14,7 @@ import {
   type Interval,
 } from '../method/forgetting';
 import { renderVegaLite, scatterChart, type LabelledPoint } from '../method/figures';
-import { fit } from '../method/svg-plot';
+import { fit } from '../method/fit';
 import { schemas, type ForgettingInputInput } from '../schemas';
 import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
 import { InputError } from './errors';
