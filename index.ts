@@ -9,3 +9,8 @@ export {
   SearchAttributesMissingError,
 } from './workers/search-attributes';
 export type * from './schemas/generated/types';
+export { ArtifactRootConflictError } from './workers/artifact-root';
+// the outputs of the world's workflows are written in TypeScript (the others' come from their schemas)
+export type { PretrainOutput } from './workflows/pretrain';
+export type { WorldForgettingOutput } from './workflows/world-forgetting';
+export type { RewriterProbeOutput, RewriterProbeRun } from './workflows/rewriter-probe';

@@ -1,5 +1,5 @@
-// The package as a user meets it (run by .ci/run, not by npm test: it packs, installs and runs the main
-// job, a few minutes): `npm pack`, then a fresh project in a temporary folder installs the tarball (a
+// The package as a user meets it (run by .ci/run after npm test, not by npm test: it packs, installs and
+// runs the main job, a few minutes): `npm pack`, then a fresh project in a temporary folder installs the tarball (a
 // copy, no symlink) with the README's install command, runs the README's worker and client snippets in
 // plain JavaScript, type-checks them as TypeScript under NodeNext and runs them again through tsx, on a
 // dev server started without the project's search attributes (the worker registers them).

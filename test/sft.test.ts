@@ -1,6 +1,7 @@
 // sft on a real (tiny) model with onnxruntime: full and LoRA, and resuming after a crash.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
 import { evaluateBenchmark } from '../activities/device/evaluate';
@@ -82,6 +83,9 @@ test('LoRA fine-tuning writes a PEFT adapter; the output model is the base with 
   assert.deepEqual(out.model, { uri: model.uri, adapter: out.uri });
   const cfg = JSON.parse(readFileSync(store.resolve(`${out.uri}/adapter_config.json`), 'utf8'));
   assert.equal(cfg.r, 4);
+  // a base PEFT can load (the folder), not the artifact:// URI no other tool resolves
+  assert.equal(cfg.base_model_name_or_path, store.resolve(model.uri));
+  assert.ok(existsSync(join(cfg.base_model_name_or_path, 'config.json')));
   assert.ok(out.finalLoss < out.firstLoss, `loss ${out.firstLoss} -> ${out.finalLoss}`);
   const merged = await session.model(store, out.model);
   assert.ok(merged.model.weights);

@@ -7,8 +7,10 @@ import { SimplePlugin } from '@temporalio/plugin';
 import { Runtime, type Worker, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { ArtifactStore, createCpuActivities, createDeviceActivities, DeviceSession } from '../activities';
+import { deviceTaskQueue } from '../workflows/task-queues';
+import { checkArtifactRoot, identityWithRoot } from './artifact-root';
 import { ensureSearchAttributes } from './search-attributes';
-import { settingsFromEnv } from './settings';
+import { settingsFromEnv, TASK_QUEUE } from './settings';
 
 /** The workflows' entry for the bundler: the TypeScript source in a checkout, compiled JavaScript in the package. */
 export const WORKFLOWS_PATH = fileURLToPath(
@@ -35,6 +37,22 @@ export interface RewriteRlPluginOptions {
   threads?: number;
   /** A prebuilt workflow bundle (tests bundle once per run); by default the workflows are bundled at start. */
   workflowBundle?: WorkflowBundleOption;
+}
+
+/**
+ * Lets go of a worker refused before it starts (run() then fails with the refusal). A worker that polled
+ * even once would leave its identity, and so its artifact root, in the server's poller list for minutes,
+ * refusing the right workers in turn. So Core is asked to shut the worker down first (through the
+ * Worker's internals; where they are not as expected, the worker is stopped right after its start), and
+ * the run that follows only drains it: its polls end at once with Core's shutdown, sending nothing.
+ */
+async function discard(worker: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
+  const native = (worker as unknown as { nativeWorker?: { initiateShutdown?: () => void } }).nativeWorker;
+  const early = typeof native?.initiateShutdown === 'function';
+  if (early) native!.initiateShutdown!();
+  const stopped = next(worker);
+  if (!early) worker.shutdown();
+  await stopped.catch(() => undefined);
 }
 
 export class RewriteRlPlugin extends SimplePlugin {
@@ -84,22 +102,27 @@ export class RewriteRlPlugin extends SimplePlugin {
   override async runWorker(worker: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
     const { namespace, taskQueue } = worker.options;
     const logger = Runtime.instance().logger;
-    if (this.#kind === 'cpu' && this.#searchAttributes !== 'off' && worker.connection) {
-      let added: string[];
+    const connection = worker.connection;
+    const before = async <T>(check: () => Promise<T>): Promise<T> => {
       try {
-        added = await ensureSearchAttributes(worker.connection, namespace, {
-          register: this.#searchAttributes === 'register',
-        });
+        return await check();
       } catch (e) {
-        // started and stopped at once, so the worker lets go of its connection and run() fails with this error
-        const stopped = next(worker);
-        worker.shutdown();
-        await stopped.catch(() => undefined);
+        await discard(worker, next);
         throw e;
       }
+    };
+    if (this.#kind === 'cpu' && this.#searchAttributes !== 'off' && connection) {
+      const added = await before(() =>
+        ensureSearchAttributes(connection, namespace, { register: this.#searchAttributes === 'register' }),
+      );
       if (added.length > 0)
         logger.info(`rewrite-rl: registered the search attributes ${added.join(', ')}`, { namespace });
     }
+    // the workflows' queue and the default device's: the workers a workflow's activities are shared between
+    if (this.#kind !== 'none' && connection)
+      await before(() =>
+        checkArtifactRoot(connection, namespace, [taskQueue, TASK_QUEUE, deviceTaskQueue('cpu')], this.artifactRoot),
+      );
     logger.info(`rewrite-rl: ${this.#kind} worker on task queue ${taskQueue}, artifact root ${this.artifactRoot}`, {
       namespace,
     });
@@ -109,6 +132,8 @@ export class RewriteRlPlugin extends SimplePlugin {
   /** Heartbeats reach the server at least every 2 s, so a cancellation reaches a running activity quickly. */
   override configureWorker(options: WorkerOptions): WorkerOptions {
     const configured = super.configureWorker(options);
+    // read by checkArtifactRoot in the other workers of the namespace
+    if (this.#kind !== 'none') configured.identity = identityWithRoot(configured.identity, this.artifactRoot);
     configured.maxHeartbeatThrottleInterval ??= '2 seconds';
     configured.defaultHeartbeatThrottleInterval ??= '2 seconds';
     return configured;

@@ -111,7 +111,11 @@ export async function sft(
       });
 
       const params = await program.params();
-      if (lora) await savePeftAdapter(tmp, model.config, lora, params as LoraWeights, { baseModel: input.model.uri });
+      // PEFT loads the base from adapter_config.json: a path it can open, not the store's URI (kept in the output)
+      if (lora)
+        await savePeftAdapter(tmp, model.config, lora, params as LoraWeights, {
+          baseModel: store.resolve(input.model.uri),
+        });
       else
         await saveHFFolder(tmp, model.config, params, {
           tokenizer,

@@ -172,7 +172,10 @@ export async function loadPeftAdapter(
   return { config, weights, raw };
 }
 
-/** Writes a PEFT LoRA adapter folder that peft.PeftModel.from_pretrained loads. */
+/**
+ * Writes a PEFT LoRA adapter folder that peft.PeftModel.from_pretrained loads. `baseModel` becomes its
+ * base_model_name_or_path, which PEFT's AutoPeftModel loads the base from: a local folder or a hub id.
+ */
 export async function savePeftAdapter(
   dir: string,
   c: DecoderConfig,
