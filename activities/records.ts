@@ -2,8 +2,8 @@
 // computed (the key holds the hash, never the path), and its records read and validated only when the
 // stage has to run.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { sha256File, type ArtifactStore } from './artifact-store';
+import { MAX_RECORD_DEPTH, nestedDeeperThan, readLines } from './datasets/readers';
 import { InputError } from './errors';
 
 export interface DataInput {
@@ -23,18 +23,26 @@ export async function dataInput(store: ArtifactStore, uri: string, what = 'datas
   return { uri, path, sha256: await sha256File(path) };
 }
 
-/** One parsed line per non-blank line of a JSONL file; an InputError names `label:line` of a bad one. */
+/**
+ * One parsed line per non-blank line of a JSONL file, streamed (a big file is never held as one string,
+ * and a line over the record size limit is refused while it streams); an InputError names `label:line`
+ * of a bad one and says what is wrong: not UTF-8, too long, not JSON, nested too deep.
+ */
 export async function readJsonl<T>(path: string, label: string): Promise<T[]> {
-  const lines = (await readFile(path, 'utf8')).replace(/^\uFEFF/, '').split(/\r?\n/);
   const out: T[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
+  for await (const item of readLines(path)) {
+    if ('problem' in item) throw new InputError(`${label}:${item.line}: ${item.problem.message}`);
+    if (item.text.trim() === '') continue;
+    let value: unknown;
     try {
-      out.push(JSON.parse(line) as T);
+      value = JSON.parse(item.text);
     } catch (e) {
-      throw new InputError(`${label}:${i + 1}: not valid JSON (${(e as Error).message})`);
+      throw new InputError(`${label}:${item.line}: not valid JSON (${(e as Error).message})`);
     }
-  });
+    if (nestedDeeperThan(value, MAX_RECORD_DEPTH))
+      throw new InputError(`${label}:${item.line}: nested deeper than ${MAX_RECORD_DEPTH} levels`);
+    out.push(value as T);
+  }
   return out;
 }
 

@@ -96,6 +96,34 @@ test('records: a missing dataset, a bad line and a missing field are input error
   await assert.rejects(readRecords(empty, ['id'], { nonEmpty: true }), { message: 'artifact://c.jsonl: no records' });
 });
 
+test('the device record reader streams: bad bytes, an oversized line and deep nesting are refused naming the line', async () => {
+  const root = await tempDir();
+  const store = new ArtifactStore(root);
+  const read = async (name: string, bytes: string | Uint8Array) =>
+    readRecords(await dataInput(store, await put(root, name, bytes)), ['id']);
+  // a BOM and CRLF are read as a text editor writes them
+  assert.deepEqual(
+    (await read('crlf.jsonl', '\uFEFF{"id":"a"}\r\n{"id":"b"}\r\n')).map((r) => r.id),
+    ['a', 'b'],
+  );
+  const latin1 = Buffer.concat([Buffer.from('{"id":"a"}\n{"id":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]);
+  await assert.rejects(read('latin1.jsonl', latin1), {
+    name: 'InputError',
+    message: /^artifact:\/\/latin1\.jsonl:2: encoding error: the line is not valid UTF-8 \(byte 11: e9 22 7d\)/,
+  });
+  // 9 MB on line 2, over the 8 MiB record limit: refused as it streams, never held whole
+  const big = `{"id":"a"}\n{"id":"${'x'.repeat(9 * 1024 * 1024)}"}\n`;
+  await assert.rejects(read('big.jsonl', big), {
+    name: 'InputError',
+    message: /^artifact:\/\/big\.jsonl:2: the line has 9,437,193 bytes; a record may have at most 8,388,608/,
+  });
+  const deep = `{"id":"a","x":${'['.repeat(70)}${']'.repeat(70)}}\n`;
+  await assert.rejects(read('deep.jsonl', deep), {
+    name: 'InputError',
+    message: 'artifact://deep.jsonl:1: nested deeper than 64 levels',
+  });
+});
+
 test('a model key is its content: a new manifest or another place leaves it, other weights change it', async () => {
   const root = await tempDir();
   const store = new ArtifactStore(root);
