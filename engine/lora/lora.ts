@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isJsonObject, jsonTypeOf, ModelFileError } from '../errors';
 import type { TensorData } from '../graph';
 import type { DecoderConfig } from '../model/config';
 import { type DecoderWeights, toFloat32, transpose2d } from '../model/weights';
@@ -104,8 +105,9 @@ export function peftKey(module: string, which: 'A' | 'B'): string {
   return `${PEFT_PREFIX}${module}.lora_${which}.weight`;
 }
 
+// a ModelFileError: the worker reports it as a bad model file, not retried
 function fail(where: string, msg: string): never {
-  throw new Error(`${where}: ${msg}`);
+  throw new ModelFileError(`${where}: ${msg}`);
 }
 
 /** Reads a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors). */
@@ -114,12 +116,14 @@ export async function loadPeftAdapter(
   c: DecoderConfig,
 ): Promise<{ config: LoraConfig; weights: LoraWeights; raw: Record<string, unknown> }> {
   const cfgPath = join(dir, 'adapter_config.json');
-  let raw: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    raw = JSON.parse(await readFile(cfgPath, 'utf8')) as Record<string, unknown>;
+    parsed = JSON.parse(await readFile(cfgPath, 'utf8'));
   } catch (e) {
     fail(cfgPath, `cannot read (${(e as Error).message})`);
   }
+  if (!isJsonObject(parsed)) fail(cfgPath, `must be a JSON object, not ${jsonTypeOf(parsed)}`);
+  const raw = parsed;
   if (raw.peft_type !== 'LORA') fail(cfgPath, `peft_type ${JSON.stringify(raw.peft_type)} is not LORA`);
   for (const [k, bad] of [
     ['use_dora', (v: unknown) => v === true],
@@ -137,18 +141,39 @@ export async function loadPeftAdapter(
   ] as const)
     if (bad(raw[k])) fail(cfgPath, `${k} = ${JSON.stringify(raw[k])} is not supported`);
   const r = raw.r;
-  if (typeof r !== 'number' || !Number.isInteger(r) || r <= 0) fail(cfgPath, `r must be a positive integer`);
-  const alpha = typeof raw.lora_alpha === 'number' ? raw.lora_alpha : 8;
+  if (typeof r !== 'number' || !Number.isInteger(r) || r <= 0)
+    fail(cfgPath, `r must be a positive integer, not ${JSON.stringify(r) ?? 'missing'}`);
+  // PEFT's defaults where a field is absent: lora_alpha 8, use_rslora false
+  const alpha = raw.lora_alpha === undefined ? 8 : raw.lora_alpha;
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0)
+    fail(cfgPath, `lora_alpha must be a positive number, not ${JSON.stringify(alpha)}`);
+  const useRslora = raw.use_rslora === undefined ? false : raw.use_rslora;
+  if (typeof useRslora !== 'boolean')
+    fail(cfgPath, `use_rslora must be true or false, not ${JSON.stringify(useRslora)}`);
   const tm = raw.target_modules;
   let targetModules: string[] | RegExp;
   if (tm === 'all-linear') targetModules = ALL_LINEAR;
-  else if (typeof tm === 'string') targetModules = new RegExp(`^(?:${tm})$`);
-  else if (Array.isArray(tm) && tm.every((x) => typeof x === 'string')) {
+  else if (typeof tm === 'string') {
+    try {
+      targetModules = new RegExp(`^(?:${tm})$`);
+    } catch (e) {
+      fail(cfgPath, `target_modules ${JSON.stringify(tm)} is not a valid pattern (${(e as Error).message})`);
+    }
+  } else if (Array.isArray(tm) && tm.length > 0 && tm.every((x) => typeof x === 'string')) {
     for (const x of tm as string[])
       if (!ALL_LINEAR.includes(x)) fail(cfgPath, `target module '${x}' is not a linear layer of this model family`);
     targetModules = tm as string[];
-  } else fail(cfgPath, `target_modules must be a list of names or a pattern`);
-  const config: LoraConfig = { rank: r, alpha, targetModules, useRslora: raw.use_rslora === true };
+  } else fail(cfgPath, `target_modules must be a non-empty list of names or a pattern, not ${JSON.stringify(tm)}`);
+  const config: LoraConfig = { rank: r, alpha, targetModules, useRslora };
+  // loraModules refuses a pattern that matches nothing; here that is a fault of this file
+  try {
+    loraModules(c, config);
+  } catch (e) {
+    fail(
+      cfgPath,
+      `target_modules ${JSON.stringify(tm)} matches no linear layer of this model (${(e as Error).message})`,
+    );
+  }
   const stPath = join(dir, 'adapter_model.safetensors');
   if (!existsSync(stPath)) fail(dir, 'adapter_model.safetensors not found');
   const { tensors } = await readSafetensors(stPath);
