@@ -3,16 +3,10 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { type Device } from '../schemas/devices';
 import { deviceTaskQueue as queueOf } from '../workflows/task-queues';
 
-export type Device = { kind: 'cpu' } | { kind: 'cuda'; id: number };
-
-export function parseDevice(text: string): Device {
-  if (text === 'cpu') return { kind: 'cpu' };
-  const m = /^cuda:(\d{1,2})$/.exec(text);
-  if (m) return { kind: 'cuda', id: Number(m[1]) };
-  throw new Error(`unknown device "${text}": use cpu or cuda:N`);
-}
+export { type Device, parseDevice } from '../schemas/devices';
 
 export function deviceName(d: Device): string {
   return d.kind === 'cpu' ? 'cpu' : `cuda:${d.id}`;

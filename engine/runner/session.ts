@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DType, TensorData } from '../graph';
+import { parseDevice as parseDeviceName } from '../../schemas/devices';
 
 export interface SessionOptions {
   /** 'cpu' (default) or 'cuda:N'. */
@@ -24,10 +25,8 @@ export interface ParsedDevice {
 }
 
 export function parseDevice(device = 'cpu'): ParsedDevice {
-  if (device === 'cpu') return { kind: 'cpu', id: 0 };
-  const m = /^cuda:(\d+)$/.exec(device);
-  if (!m) throw new Error(`device '${device}': expected 'cpu' or 'cuda:N'`);
-  return { kind: 'cuda', id: Number(m[1]) };
+  const d = parseDeviceName(device);
+  return d.kind === 'cpu' ? { kind: 'cpu', id: 0 } : d;
 }
 
 /** Folder holding onnxruntime-node's native libraries. */
