@@ -24,7 +24,7 @@ import type { Progress } from './datasets/import-dataset';
 import { writeManifest } from './manifest';
 
 /** Bump when the world's generators change what they write, so cached worlds are not reused wrongly. */
-export const WORLD_DATA_VERSION = 10;
+export const WORLD_DATA_VERSION = 13;
 
 export function resolveRecipe(input: { recipe: string; seed?: number }): WorldRecipe {
   const base = RECIPES[input.recipe];

@@ -12,7 +12,7 @@ export const DEFAULT_RECIPE: WorldRecipe = {
   name: 'default',
   seed: 0,
   backbone: { hiddenSize: 128, layers: 4, heads: 4, kvHeads: 2, intermediateSize: 352, maxPositions: 512 },
-  pretrainExamples: 60_000,
+  pretrainExamples: 80_000,
   pretrain: {
     epochs: 1,
     batchSize: 32,
