@@ -26,7 +26,7 @@ test('installed once for its world, refused for another world key', async () => 
   assert.ok(a);
   const dir = store.resolve(a.model.uri);
   assert.ok(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')).hidden_size > 0);
-  assert.equal(a.pretraining.steps, 1875);
+  assert.equal(a.pretraining.steps, 2500);
   const b = await installShippedBackbone(store, 'default', 0, key);
   assert.deepEqual(b, a, 'the second call finds it in place');
 });
