@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import { PROJECT_ROOT, TASK_QUEUE } from '../workers/settings';
 import { put } from '../test/helpers/data';
 import { putBenchmark, putTinyModel } from '../test/helpers/model';
@@ -18,7 +19,36 @@ const source = await put(
   readFileSync(join(PROJECT_ROOT, 'world/sample/downstream.jsonl')),
 );
 const tiny = await putTinyModel(root);
-const runs: [string, string, unknown][] = [
+const rewriteData = await put(
+  root,
+  'data/rewrite.jsonl',
+  Array.from({ length: 6 }, (_, i) =>
+    JSON.stringify({ id: `r${i}`, question: `What is ${i} + 2?`, answer: `${i} + 2 = ${i + 2}\n\\boxed{${i + 2}}` }),
+  ).join('\n') + '\n',
+);
+const rewriterRun = (steps: number) => ({
+  preset: 'test',
+  backbone: { uri: tiny },
+  dataset: rewriteData,
+  steps,
+  maxNewTokens: 4,
+  validation: { every: 2, samples: 1, limit: 2 },
+});
+/** Steers a trainRewriter run as a user would: an adjust while step 1's activities run, then pause and resume. */
+async function steer(handle: WorkflowHandle): Promise<void> {
+  // the handler is registered once the run's plan is read: until then the query is refused
+  const progress = () =>
+    handle.query<{ stage: string; step: number }>('progress').catch(() => ({ stage: 'setup', step: 0 }));
+  const until = async (ok: (p: { stage: string; step: number }) => boolean) => {
+    for (let p = await progress(); !ok(p); p = await progress()) await new Promise((r) => setTimeout(r, 10));
+  };
+  await until((p) => p.step >= 1 && ['rollout', 'gate', 'reward', 'update'].includes(p.stage));
+  await handle.executeUpdate('adjust', { args: [{ lambdaDiv: 0.25 }] });
+  await handle.signal('pause');
+  await until((p) => p.stage === 'paused');
+  await handle.signal('resume');
+}
+const runs: [string, string, unknown, ((h: WorkflowHandle) => Promise<void>)?][] = [
   ['importDataset', 'import-dataset', { source, name: 'sample', map: { question: 'problem', answer: 'solution' } }],
   [
     'evaluate',
@@ -49,28 +79,9 @@ const runs: [string, string, unknown][] = [
       learningRate: 1e-3,
     },
   ],
-  [
-    'trainRewriter',
-    'train-rewriter',
-    {
-      preset: 'test',
-      backbone: { uri: tiny },
-      dataset: await put(
-        root,
-        'data/rewrite.jsonl',
-        Array.from({ length: 6 }, (_, i) =>
-          JSON.stringify({
-            id: `r${i}`,
-            question: `What is ${i} + 2?`,
-            answer: `${i} + 2 = ${i + 2}\n\\boxed{${i + 2}}`,
-          }),
-        ).join('\n') + '\n',
-      ),
-      steps: 2,
-      maxNewTokens: 4,
-      validation: { every: 2, samples: 1, limit: 2 },
-    },
-  ],
+  ['trainRewriter', 'train-rewriter', rewriterRun(2)],
+  // the 'adjust-after-step-in-flight' patch: an adjustment arriving mid-step, then a pause
+  ['trainRewriter', 'train-rewriter-steered', rewriterRun(4), steer],
   // the world's workflows on the seconds-long test recipe; pretrain runs first, so the other two record
   // the cached-backbone branch of their pretrain child, as most real runs take it
   ['pretrain', 'pretrain', { recipe: 'test' }],
@@ -92,12 +103,13 @@ const runs: [string, string, unknown][] = [
 // `npx tsx scripts/record-history.ts train-rewriter` records only the histories named
 const only = process.argv.slice(2);
 const runAll = async () => {
-  for (const [workflow, file, input] of runs.filter(([, f]) => !only.length || only.includes(f))) {
+  for (const [workflow, file, input, drive] of runs.filter(([, f]) => !only.length || only.includes(f))) {
     const handle = await env.client.workflow.start(workflow, {
       taskQueue: TASK_QUEUE,
       workflowId: `${file}-history`,
       args: [input],
     });
+    await drive?.(handle);
     await handle.result();
     // the CLI's JSON export is the standard format histories are shared in
     const json = execFileSync(
