@@ -8,41 +8,27 @@
 import { join } from 'node:path';
 import { type Extractor } from '../../method/extract';
 import { gate } from '../../method/gate';
-import { fill, QA_TEMPLATE, SDFT_GIVEAWAYS, WORLD_REWRITE_PROMPT } from '../../method/prompts';
+import { fill, SDFT_GIVEAWAYS } from '../../method/prompts';
 import { groupRewards, l2Normalize, PAPER_REWARD_WEIGHTS, type RewardWeights } from '../../method/rewards';
 import { isCopy } from '../../method/rollout-stats';
 import { generateVerifyFallback } from '../../method/selection';
-import type { GateConfigInput, ModelRef } from '../../schemas';
+import type { ModelRef } from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { LineWriter } from '../../engine/line-writer';
 import { dataInput, readRecords } from '../records';
 import { backboneScores } from '../../training/backbone-scores';
 import { stage } from '../stage';
+import { datasetBuilderOptions, type DatasetBuilderInput } from './dataset-builder';
 import type { DeviceSession } from './session';
 
-export interface RewriteDatasetInput {
-  model: ModelRef;
-  /** A JSONL file of {id, question, answer}; the answer is y*. */
-  dataset: string;
-  name?: string;
-  /** The rewriting prompt with {question} and {answer}. */
-  promptFormat?: string;
+export interface RewriteDatasetInput extends DatasetBuilderInput {
+  /** The answer extractor of the default gate (the world's gate is answer + steps). */
   extractor?: Extractor;
-  /** The gate (default: the final answer by `extractor`); the world's is answer + steps. */
-  gate?: GateConfigInput;
   /** Weights of the group reward that picks among feasible candidates (default: the paper's). */
   rewardWeights?: RewardWeights;
-  /** The QA prefix the backbone scores a candidate under (the SFT's). */
-  qaPrompt?: string;
   samples?: number;
-  /** 0 = greedy (then one sample is enough). */
-  temperature?: number;
   topP?: number;
-  seed?: number;
-  maxNewTokens?: number;
-  batchSize?: number;
-  limit?: number;
   /**
    * The SDFT baseline's filter (METHOD.md): a candidate holding a give-away phrase ("reference answer",
    * ...) fails even when the gate passes it; its verdict names the phrase.
@@ -73,20 +59,14 @@ export async function rewriteDataset(
   input: RewriteDatasetInput,
   progress: Progress,
 ): Promise<RewriteDatasetOutput> {
+  const extractor = input.extractor ?? { kind: 'boxed' as const };
   const o = {
-    name: input.name ?? 'rewrite',
-    promptFormat: input.promptFormat ?? WORLD_REWRITE_PROMPT,
-    extractor: input.extractor ?? { kind: 'boxed' as const },
-    gate: input.gate ?? { extractor: input.extractor ?? { kind: 'boxed' as const }, checks: ['answer' as const] },
+    ...datasetBuilderOptions(input, 'rewrite', extractor),
+    extractor,
     rewardWeights: input.rewardWeights ?? PAPER_REWARD_WEIGHTS,
-    qaPrompt: input.qaPrompt ?? QA_TEMPLATE,
     samples: input.samples ?? 1,
-    temperature: input.temperature ?? 0,
     topP: input.topP ?? 1,
-    seed: input.seed ?? 0,
-    maxNewTokens: input.maxNewTokens ?? 256,
     batchSize: input.batchSize ?? 32,
-    limit: input.limit,
     // only when set, so the keys of earlier rewrites stay as they were
     rejectGiveaways: input.rejectGiveaways || undefined,
   };

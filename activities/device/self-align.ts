@@ -8,32 +8,17 @@ import { join } from 'node:path';
 import type { GenerateProgram } from '../../engine/programs';
 import type { TextTokenizer } from '../../engine/tokenizer';
 import { gate, type GateVerdict } from '../../method/gate';
-import { fill, QA_TEMPLATE, WORLD_REWRITE_PROMPT } from '../../method/prompts';
+import { fill } from '../../method/prompts';
 import { LineWriter } from '../../engine/line-writer';
-import type { GateConfigInput, ModelRef } from '../../schemas';
 import type { Progress } from '../datasets/import-dataset';
 import type { ArtifactStore } from '../artifact-store';
 import { dataInput, readRecords } from '../records';
+import { datasetBuilderOptions, type DatasetBuilderInput } from './dataset-builder';
 import type { DeviceSession } from './session';
 import { stage } from '../stage';
 
-export interface SelfAlignInput {
-  model: ModelRef;
-  /** A JSONL file of {id, question, answer}; the answer is y*. */
-  dataset: string;
-  name?: string;
-  /** The plain QA prompt with {question}: the backbone's own answer follows it. */
-  qaPrompt?: string;
-  /** The guided rewrite's prompt with {question} and {answer}. */
-  promptFormat?: string;
-  gate?: GateConfigInput;
-  /** The guided rewrite's temperature (0: greedy); the own answer is always greedy. */
-  temperature?: number;
-  seed?: number;
-  maxNewTokens?: number;
-  batchSize?: number;
-  limit?: number;
-}
+/** The guided rewrite samples at `temperature` (0: greedy); the own answer is always greedy. */
+export type SelfAlignInput = DatasetBuilderInput;
 
 export type Provenance = 'own' | 'guided' | 'original';
 
@@ -60,16 +45,7 @@ export async function selfAlignDataset(
   input: SelfAlignInput,
   progress: Progress,
 ): Promise<SelfAlignOutput> {
-  const o = {
-    name: input.name ?? 'self-align',
-    qaPrompt: input.qaPrompt ?? QA_TEMPLATE,
-    promptFormat: input.promptFormat ?? WORLD_REWRITE_PROMPT,
-    gate: input.gate ?? { extractor: { kind: 'boxed' as const }, checks: ['answer' as const] },
-    temperature: input.temperature ?? 0,
-    seed: input.seed ?? 0,
-    maxNewTokens: input.maxNewTokens ?? 256,
-    limit: input.limit,
-  };
+  const o = datasetBuilderOptions(input, 'self-align');
   const batchSize = input.batchSize ?? 32;
   const data = await dataInput(store, input.dataset);
   const modelKey = await session.modelKey(store, input.model);
