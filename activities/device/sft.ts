@@ -13,6 +13,7 @@ import { fill } from '../../method/prompts';
 import { schemas, type SftInputInput, type SftOutput } from '../../schemas';
 import { learningRateAt, trainLoop } from '../../training';
 import type { ArtifactStore } from '../artifact-store';
+import { mapBreathing } from '../breathe';
 import type { Progress } from '../datasets/import-dataset';
 import { InputError } from '../errors';
 import { dataInput, readRecords } from '../records';
@@ -72,7 +73,7 @@ export async function sft(
       const tokenizer = model.tokenizer!;
       const eos = eosTokenIds(model)[0];
       if (eos === undefined) throw new InputError(`${input.model.uri}: the model names no end-of-sequence token`);
-      const examples: SftExample[] = records.map((r, i) => {
+      const examples: SftExample[] = await mapBreathing(records, (r, i) => {
         const prompt = tokenizer.encode(fill(input.promptFormat, { question: r.question }));
         const target = [...tokenizer.encode(r.answer, { addSpecialTokens: false }), eos];
         if (prompt.length + target.length > input.maxLength) {
