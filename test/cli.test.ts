@@ -182,6 +182,35 @@ test('world runs worldForgetting: the forgetting tables, the report and plot pat
   });
 });
 
+test('demo (npm start) runs the pipeline: a line per stage off a terminal, the result table, the report paths, the UI link', async () => {
+  const r = await cli(['demo', '--recipe', 'test', '--arms', 'foreign,oracle', '--no-worker', '--id', 'cli-pipeline'], {
+    TEMPORAL_UI_URL: 'http://ui.example',
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /started pipeline as cli-pipeline/);
+  // not a terminal: a plain line each time a stage starts or ends, with done of total
+  assert.match(r.stderr, /^\[\d+\/\d+\] sft:vanilla:s0 (running|done in \d+\.\d s)/m);
+  assert.match(r.stderr, /^\[\d+\/\d+\] evaluate:oracle:s0 done in \d+\.\d s/m);
+  assert.match(r.stdout, /### Seed 0: the arms' SFT data and accuracies \(fallback original/);
+  assert.match(r.stdout, /^\| vanilla \| — \| 32 \| 0 \| \d+ \| \d\.\d{4} \|/m);
+  assert.match(r.stdout, /^\| oracle \| /m);
+  for (const what of ['the report', 'the report as one HTML page']) {
+    const m = new RegExp(`^${what}: (.+)$`, 'm').exec(r.stdout);
+    assert.ok(m && existsSync(m[1]) && m[1].startsWith(join(home, 'artifacts')), `${what}: ${r.stdout}`);
+  }
+  assert.match(
+    r.stderr,
+    /the run in the Temporal UI: http:\/\/ui\.example\/namespaces\/default\/workflows\/cli-pipeline/,
+  );
+  // the flags as the workflow's one input object, as the UI shows it
+  const { events } = await env.client.workflow.getHandle('cli-pipeline').fetchHistory();
+  const [input] = events![0].workflowExecutionStartedEventAttributes!.input!.payloads!;
+  assert.deepEqual(JSON.parse(Buffer.from(input.data!).toString('utf8')), {
+    recipe: 'test',
+    arms: ['foreign', 'oracle'],
+  });
+});
+
 test('probe: bad flags exit 2 naming the flag, before anything starts', async () => {
   for (const [args, pattern] of [
     [['--temperatures', 'abc'], /--temperatures expects comma-separated numbers like 0,0\.8; got "abc"/],
