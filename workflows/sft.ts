@@ -12,8 +12,11 @@ import { validateInput } from './validate';
 export async function sft(input: SftInputInput): Promise<SftOutput> {
   const resolved = validateInput(schemas.sftInput, input, 'sft');
   upsertSearchAttributes([{ key: STAGE, value: 'sft' }]);
-  const { sft: train } = deviceActivities(resolved.device, 'training');
-  const out = await train(resolved);
+  // the timeout is how the workflow watches the activity, not a training setting: it stays out of the
+  // activity's input, so it never changes the result's content key
+  const { heartbeatTimeout, ...recipe } = resolved;
+  const { sft: train } = deviceActivities(resolved.device, 'training', heartbeatTimeout ? { heartbeatTimeout } : {});
+  const out = await train(recipe);
   upsertSearchAttributes([
     { key: STAGE, value: 'done' },
     { key: METRIC, value: out.finalLoss },

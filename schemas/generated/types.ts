@@ -899,8 +899,32 @@ export const pipelineConfigSchema = {
       }
     },
     "sft": {
-      "description": "Overrides of the recipe's SFT settings, the same for every arm.",
-      "$ref": "world-forgetting-input.schema.json#/properties/sft"
+      "description": "Overrides of the recipe's SFT settings, the same for every arm; heartbeatTimeout: how soon a dead device worker's SFT is retried (default 30 seconds).",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "epochs": {
+          "$ref": "world-forgetting-input.schema.json#/properties/sft/properties/epochs"
+        },
+        "batchSize": {
+          "$ref": "world-forgetting-input.schema.json#/properties/sft/properties/batchSize"
+        },
+        "learningRate": {
+          "$ref": "world-forgetting-input.schema.json#/properties/sft/properties/learningRate"
+        },
+        "warmupSteps": {
+          "$ref": "world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"
+        },
+        "schedule": {
+          "$ref": "world-forgetting-input.schema.json#/properties/sft/properties/schedule"
+        },
+        "weightDecay": {
+          "$ref": "world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"
+        },
+        "heartbeatTimeout": {
+          "$ref": "sft-input.schema.json#/properties/heartbeatTimeout"
+        }
+      }
     },
     "seeds": {
       "description": "SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).",
@@ -1852,6 +1876,10 @@ export const sftInputSchema = {
       "minimum": 1,
       "maximum": 10000000,
       "default": 100
+    },
+    "heartbeatTimeout": {
+      "description": "Heartbeat timeout of the training activity: a dead worker is noticed within it and the retry resumes from the last checkpoint (default 30 seconds). Not part of the result's key.",
+      "$ref": "train-rewriter-input.schema.json#/properties/heartbeatTimeout"
     },
     "seed": {
       "$ref": "common.schema.json#/$defs/seed",

@@ -3995,11 +3995,17 @@ validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 exports.validateModelRef = validate25;
 
 exports.validatePipelineConfig = validate43;
-const schema71 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The input of the `pipeline` workflow, the main job: train the rewriting policy (trainRewriter), build every arm's SFT dataset under one gate and one fallback, score each under the backbone, fine-tune each arm with one SFT recipe per seed, evaluate the base and every arm, and report. Without `backbone` it runs on the embedded world of `recipe`.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"description":"The embedded world's recipe: its pretrained backbone, downstream training sets, benchmarks and SFT recipe (used for whatever the fields below leave out).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"Your own backbone (a Hugging Face model folder in the store) instead of the world's; then `dataset` and `benchmarks` are required and the `oracle` arm does not exist.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set, a JSONL file of {id, question, answer} in the store (the `train.uri` of an importDataset output); default: the world's foreign training set of each data seed.","$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"description":"The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.","type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated. vanilla: y* ('foreign' is its older name); prompted: Generate-Verify-Fallback with the untrained backbone at the rewrite's k; prompted-matched: the same at the k RL spent per record (capped); sdft: one prompted sample kept iff it passes and gives nothing away; self-alignment: the backbone's own greedy answer, else one guided rewrite, else the fallback; rl: Generate-Verify-Fallback with the trained rewriter's best adapter; rl-no-dist, rl-no-div, rl-no-gate: the ablations, each its own trainRewriter run; oracle and oracle-NN (world only): the own style and its mixtures. Default: vanilla, prompted, sdft, self-alignment, rl, and oracle in the world.","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"description":"What a record whose rewrite fails the gate becomes, in every arm: 'original' (y*, as the paper does) or 'drop' (the record leaves that arm's SFT set).","enum":["original","drop"],"default":"original"},"rewriter":{"description":"The trainRewriter config (its backbone and dataset are the pipeline's); fields left out take its preset's value (default preset: world).","$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"description":"Generate-Verify-Fallback of the rl and prompted arms.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"description":"k: rewrites sampled per record.","type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"description":"Default: the rewriter's rollout temperature.","type":"number","minimum":0,"maximum":10},"maxNewTokens":{"description":"Default: the rewriter's.","type":"integer","minimum":1,"maximum":65536},"matchedCap":{"description":"The most samples per record prompted-matched draws.","type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"description":"Overrides of the recipe's SFT settings, the same for every arm.","$ref":"world-forgetting-input.schema.json#/properties/sft"},"seeds":{"description":"SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
-const schema87 = {"description":"Overrides of the recipe's SFT settings for every arm (a learning-rate sweep on the cached backbone, say).","type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0,"maximum":10}}};
+const schema71 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The input of the `pipeline` workflow, the main job: train the rewriting policy (trainRewriter), build every arm's SFT dataset under one gate and one fallback, score each under the backbone, fine-tune each arm with one SFT recipe per seed, evaluate the base and every arm, and report. Without `backbone` it runs on the embedded world of `recipe`.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"description":"The embedded world's recipe: its pretrained backbone, downstream training sets, benchmarks and SFT recipe (used for whatever the fields below leave out).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"Your own backbone (a Hugging Face model folder in the store) instead of the world's; then `dataset` and `benchmarks` are required and the `oracle` arm does not exist.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set, a JSONL file of {id, question, answer} in the store (the `train.uri` of an importDataset output); default: the world's foreign training set of each data seed.","$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"description":"The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.","type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated. vanilla: y* ('foreign' is its older name); prompted: Generate-Verify-Fallback with the untrained backbone at the rewrite's k; prompted-matched: the same at the k RL spent per record (capped); sdft: one prompted sample kept iff it passes and gives nothing away; self-alignment: the backbone's own greedy answer, else one guided rewrite, else the fallback; rl: Generate-Verify-Fallback with the trained rewriter's best adapter; rl-no-dist, rl-no-div, rl-no-gate: the ablations, each its own trainRewriter run; oracle and oracle-NN (world only): the own style and its mixtures. Default: vanilla, prompted, sdft, self-alignment, rl, and oracle in the world.","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"description":"What a record whose rewrite fails the gate becomes, in every arm: 'original' (y*, as the paper does) or 'drop' (the record leaves that arm's SFT set).","enum":["original","drop"],"default":"original"},"rewriter":{"description":"The trainRewriter config (its backbone and dataset are the pipeline's); fields left out take its preset's value (default preset: world).","$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"description":"Generate-Verify-Fallback of the rl and prompted arms.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"description":"k: rewrites sampled per record.","type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"description":"Default: the rewriter's rollout temperature.","type":"number","minimum":0,"maximum":10},"maxNewTokens":{"description":"Default: the rewriter's.","type":"integer","minimum":1,"maximum":65536},"matchedCap":{"description":"The most samples per record prompted-matched draws.","type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"description":"Overrides of the recipe's SFT settings, the same for every arm; heartbeatTimeout: how soon a dead device worker's SFT is retried (default 30 seconds).","type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"}}},"seeds":{"description":"SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema87 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
+const schema88 = {"type":"integer","minimum":1,"maximum":4096};
+const schema89 = {"type":"number","exclusiveMinimum":0,"maximum":1};
+const schema90 = {"type":"integer","minimum":0,"maximum":10000000};
+const schema91 = {"enum":["constant","linear","cosine"]};
+const schema92 = {"type":"number","minimum":0,"maximum":10};
+const schema97 = {"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"};
 const func46 = Object.prototype.hasOwnProperty;
-const schema75 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1,"maximum":1000000},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1,"maximum":1000000}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1,"maximum":1000000},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1,"maximum":1000000},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1,"maximum":1000000}}},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).","type":"boolean"}}};
 const pattern29 = new RegExp("^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$", "u");
+const schema75 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1,"maximum":1000000},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1,"maximum":1000000}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1,"maximum":1000000},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1,"maximum":1000000},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1,"maximum":1000000}}},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).","type":"boolean"}}};
 
 function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json" */;
@@ -5711,8 +5717,8 @@ if(data.sft !== undefined){
 let data16 = data.sft;
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 for(const key2 in data16){
-if(!((((((key2 === "epochs") || (key2 === "batchSize")) || (key2 === "learningRate")) || (key2 === "warmupSteps")) || (key2 === "schedule")) || (key2 === "weightDecay"))){
-const err32 = {instancePath:instancePath+"/sft",schemaPath:"world-forgetting-input.schema.json#/properties/sft/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(!(((((((key2 === "epochs") || (key2 === "batchSize")) || (key2 === "learningRate")) || (key2 === "warmupSteps")) || (key2 === "schedule")) || (key2 === "weightDecay")) || (key2 === "heartbeatTimeout"))){
+const err32 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5865,7 +5871,7 @@ errors++;
 if(data16.schedule !== undefined){
 let data21 = data16.schedule;
 if(!(((data21 === "constant") || (data21 === "linear")) || (data21 === "cosine"))){
-const err45 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema87.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err45 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema91.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -5910,9 +5916,11 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/sft",schemaPath:"world-forgetting-input.schema.json#/properties/sft/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data16.heartbeatTimeout !== undefined){
+let data23 = data16.heartbeatTimeout;
+if(typeof data23 === "string"){
+if(!pattern29.test(data23)){
+const err49 = {instancePath:instancePath+"/sft/heartbeatTimeout",schemaPath:"sft-input.schema.json#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -5922,10 +5930,8 @@ vErrors.push(err49);
 errors++;
 }
 }
-let data23 = data.seeds;
-if(Array.isArray(data23)){
-if(data23.length > 32){
-const err50 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+else {
+const err50 = {instancePath:instancePath+"/sft/heartbeatTimeout",schemaPath:"sft-input.schema.json#/properties/heartbeatTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -5934,8 +5940,10 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(data23.length < 1){
-const err51 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -5944,11 +5952,11 @@ vErrors.push(err51);
 }
 errors++;
 }
-const len2 = data23.length;
-for(let i3=0; i3<len2; i3++){
-let data24 = data23[i3];
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err52 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+let data24 = data.seeds;
+if(Array.isArray(data24)){
+if(data24.length > 32){
+const err52 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -5957,9 +5965,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 4294967295 || isNaN(data24)){
-const err53 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(data24.length < 1){
+const err53 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -5968,8 +5975,11 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(data24 < 0 || isNaN(data24)){
-const err54 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const len2 = data24.length;
+for(let i3=0; i3<len2; i3++){
+let data25 = data24[i3];
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err54 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -5978,21 +5988,42 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-}
-let i4 = data23.length;
-let j1;
-if(i4 > 1){
-outer1:
-for(;i4--;){
-for(j1 = i4; j1--;){
-if(func0(data23[i4], data23[j1])){
-const err55 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 4294967295 || isNaN(data25)){
+const err55 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err55];
 }
 else {
 vErrors.push(err55);
+}
+errors++;
+}
+if(data25 < 0 || isNaN(data25)){
+const err56 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+}
+let i4 = data24.length;
+let j1;
+if(i4 > 1){
+outer1:
+for(;i4--;){
+for(j1 = i4; j1--;){
+if(func0(data24[i4], data24[j1])){
+const err57 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
 }
 errors++;
 break outer1;
@@ -6002,30 +6033,7 @@ break outer1;
 }
 }
 else {
-const err56 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-}
-let data25 = data.device;
-if(typeof data25 === "string"){
-if(!pattern10.test(data25)){
-const err57 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
-if(vErrors === null){
-vErrors = [err57];
-}
-else {
-vErrors.push(err57);
-}
-errors++;
-}
-}
-else {
-const err58 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err58 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -6034,9 +6042,10 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-else {
-const err59 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data26 = data.device;
+if(typeof data26 === "string"){
+if(!pattern10.test(data26)){
+const err59 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -6045,24 +6054,46 @@ vErrors.push(err59);
 }
 errors++;
 }
+}
+else {
+const err60 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+else {
+const err61 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
 validate43.errors = vErrors;
 return errors === 0;
 }
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePipelineReportInput = validate51;
-const schema90 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
-const schema92 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
-const schema108 = {"type":"number","minimum":0,"maximum":1};
-const schema102 = {"type":"number","minimum":0,"maximum":1000};
-const schema113 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}};
-const schema95 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}};
-const schema97 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
+exports.validatePipelineReportInput = validate53;
+const schema102 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
+const schema104 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
+const schema120 = {"type":"number","minimum":0,"maximum":1};
+const schema114 = {"type":"number","minimum":0,"maximum":1000};
+const schema125 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}};
+const schema107 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}};
+const schema109 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
 
-function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate53.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6162,7 +6193,7 @@ errors++;
 if(data0.role !== undefined){
 let data2 = data0.role;
 if(!((data2 === "downstream") || (data2 === "general"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema97.items.properties.role.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema109.items.properties.role.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -6240,17 +6271,17 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate53.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate53.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema100 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}};
+const schema112 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}};
 
-function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate55.evaluated;
+const evaluated0 = validate57.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6301,8 +6332,8 @@ errors++;
 }
 }
 if(data.evaluation !== undefined){
-if(!(validate53(data.evaluation, {instancePath:instancePath+"/evaluation",parentData:data,parentDataProperty:"evaluation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+if(!(validate55(data.evaluation, {instancePath:instancePath+"/evaluation",parentData:data,parentDataProperty:"evaluation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
 }
 }
@@ -6607,16 +6638,16 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate55.errors = vErrors;
+validate57.errors = vErrors;
 return errors === 0;
 }
-validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6747,8 +6778,8 @@ errors++;
 }
 }
 if(data.base !== undefined){
-if(!(validate53(data.base, {instancePath:instancePath+"/base",parentData:data,parentDataProperty:"base",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+if(!(validate55(data.base, {instancePath:instancePath+"/base",parentData:data,parentDataProperty:"base",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
 }
 }
@@ -6812,8 +6843,8 @@ errors++;
 }
 }
 for(const key2 in data3){
-if(!(validate55(data3[key2], {instancePath:instancePath+"/arms/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data3,parentDataProperty:key2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
+if(!(validate57(data3[key2], {instancePath:instancePath+"/arms/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data3,parentDataProperty:key2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 }
@@ -6840,17 +6871,17 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate52.errors = vErrors;
+validate54.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate51.evaluated;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6890,7 +6921,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema90.properties, key0))){
+if(!(func46.call(schema102.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -6926,7 +6957,7 @@ errors++;
 }
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema90.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema102.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7072,8 +7103,8 @@ errors++;
 }
 const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate52(data6[i0], {instancePath:instancePath+"/runs/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate54(data6[i0], {instancePath:instancePath+"/runs/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
 }
@@ -7941,19 +7972,19 @@ vErrors.push(err89);
 }
 errors++;
 }
-validate51.errors = vErrors;
+validate53.errors = vErrors;
 return errors === 0;
 }
-validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePrepareWorldInput = validate59;
-const schema115 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
+exports.validatePrepareWorldInput = validate61;
+const schema127 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate59.evaluated;
+const evaluated0 = validate61.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7987,7 +8018,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema115.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema127.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8108,19 +8139,19 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate61.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate61.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardInput = validate60;
-const schema119 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
+exports.validateRewardInput = validate62;
+const schema131 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
 
-function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate60.evaluated;
+const evaluated0 = validate62.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8219,7 +8250,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema119.properties, key0))){
+if(!(func46.call(schema131.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -8595,7 +8626,7 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(!(((((((data13 === "q_proj") || (data13 === "k_proj")) || (data13 === "v_proj")) || (data13 === "o_proj")) || (data13 === "gate_proj")) || (data13 === "up_proj")) || (data13 === "down_proj"))){
-const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema119.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema131.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -8640,19 +8671,19 @@ vErrors.push(err43);
 }
 errors++;
 }
-validate60.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
-validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardOutput = validate62;
-const schema123 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRewardOutput = validate64;
+const schema135 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate62.evaluated;
+const evaluated0 = validate64.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8771,7 +8802,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema123.properties, key0))){
+if(!(func46.call(schema135.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -8895,7 +8926,7 @@ errors++;
 if(data.feasibleNll !== undefined){
 let data6 = data.feasibleNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema123.properties.feasibleNll.type},message:"must be number,null"};
+const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema135.properties.feasibleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -8967,19 +8998,19 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate62.errors = vErrors;
+validate64.errors = vErrors;
 return errors === 0;
 }
-validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterAdjust = validate63;
-const schema125 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
+exports.validateRewriterAdjust = validate65;
+const schema137 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate63.evaluated;
+const evaluated0 = validate65.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9195,19 +9226,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate63.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
-validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeInput = validate64;
-const schema126 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateRewriterProbeInput = validate66;
+const schema138 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate66.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9247,7 +9278,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema126.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema138.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9293,7 +9324,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema126.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema138.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9530,19 +9561,19 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate66.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutInput = validate65;
-const schema130 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
+exports.validateRolloutInput = validate67;
+const schema142 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
 
-function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate65.evaluated;
+const evaluated0 = validate67.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9661,7 +9692,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema130.properties, key0))){
+if(!(func46.call(schema142.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -9860,7 +9891,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema130.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema142.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -10190,19 +10221,19 @@ vErrors.push(err54);
 }
 errors++;
 }
-validate65.errors = vErrors;
+validate67.errors = vErrors;
 return errors === 0;
 }
-validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutOutput = validate67;
-const schema135 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRolloutOutput = validate69;
+const schema147 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate67.evaluated;
+const evaluated0 = validate69.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10472,19 +10503,19 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate67.errors = vErrors;
+validate69.errors = vErrors;
 return errors === 0;
 }
-validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftInput = validate68;
-const schema137 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"description":"Ascending upper bounds (in tokens) of length buckets: a batch only holds examples of one bucket (longer than the last bound = the last bucket), so short examples never pad to long ones while batches inside a bucket stay mixed. [] = one bucket.","type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often. The batches of one run are padded to one length, so with batches of different lengths fewer steps per run pad less (on CPU a run costs little: 1 step per run was as fast as 8 on the default world).","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"maximum":10000000,"default":100},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
+exports.validateSftInput = validate51;
+const schema93 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"description":"Ascending upper bounds (in tokens) of length buckets: a batch only holds examples of one bucket (longer than the last bound = the last bucket), so short examples never pad to long ones while batches inside a bucket stay mixed. [] = one bucket.","type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often. The batches of one run are padded to one length, so with batches of different lengths fewer steps per run pad less (on CPU a run costs little: 1 step per run was as fast as 8 on the default world).","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"description":"Heartbeat timeout of the training activity: a dead worker is noticed within it and the retry resumes from the last checkpoint (default 30 seconds). Not part of the result's key.","$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
 
-function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate68.evaluated;
+const evaluated0 = validate51.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10570,7 +10601,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema137.properties, key0))){
+if(!(func46.call(schema93.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -10680,7 +10711,7 @@ errors++;
 }
 let data4 = data.mode;
 if(!((data4 === "full") || (data4 === "lora"))){
-const err11 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema137.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema93.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -10794,7 +10825,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(!(((((((data9 === "q_proj") || (data9 === "k_proj")) || (data9 === "v_proj")) || (data9 === "o_proj")) || (data9 === "gate_proj")) || (data9 === "up_proj")) || (data9 === "down_proj"))){
-const err20 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema137.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema93.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -10980,7 +11011,7 @@ errors++;
 }
 let data14 = data.schedule;
 if(!(((data14 === "constant") || (data14 === "linear")) || (data14 === "cosine"))){
-const err36 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema137.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err36 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema93.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -11246,9 +11277,11 @@ vErrors.push(err59);
 errors++;
 }
 }
-let data23 = data.seed;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err60 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.heartbeatTimeout !== undefined){
+let data23 = data.heartbeatTimeout;
+if(typeof data23 === "string"){
+if(!pattern29.test(data23)){
+const err60 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -11257,9 +11290,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 4294967295 || isNaN(data23)){
-const err61 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+}
+else {
+const err61 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -11268,8 +11301,10 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(data23 < 0 || isNaN(data23)){
-const err62 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data24 = data.seed;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err62 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -11278,11 +11313,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-let data24 = data.promptFormat;
-if(typeof data24 === "string"){
-if(func1(data24) > 10000){
-const err63 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 4294967295 || isNaN(data24)){
+const err63 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -11291,9 +11324,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-else {
-const err64 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data24 < 0 || isNaN(data24)){
+const err64 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -11302,9 +11334,11 @@ vErrors.push(err64);
 }
 errors++;
 }
-let data25 = data.maxLength;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err65 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+let data25 = data.promptFormat;
+if(typeof data25 === "string"){
+if(func1(data25) > 10000){
+const err65 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -11313,9 +11347,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 > 1048576 || isNaN(data25)){
-const err66 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
+}
+else {
+const err66 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -11324,8 +11358,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(data25 < 2 || isNaN(data25)){
-const err67 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+let data26 = data.maxLength;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err67 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -11334,10 +11369,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
-}
-else {
-const err68 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 1048576 || isNaN(data26)){
+const err68 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -11346,13 +11380,35 @@ vErrors.push(err68);
 }
 errors++;
 }
-validate68.errors = vErrors;
+if(data26 < 2 || isNaN(data26)){
+const err69 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+}
+else {
+const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateSftOutput = validate70;
-const schema142 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
+const schema149 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
 
 function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-output.schema.json" */;
@@ -11595,7 +11651,7 @@ validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 exports.validateTrainRewriterInput = validate46;
 
 exports.validateUpdateInput = validate72;
-const schema143 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
+const schema150 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
 
 function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-input.schema.json" */;
@@ -11733,7 +11789,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema143.properties, key0))){
+if(!(func46.call(schema150.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -11932,7 +11988,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema143.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema150.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -12325,7 +12381,7 @@ return errors === 0;
 validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateUpdateOutput = validate74;
-const schema149 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+const schema156 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
 function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-output.schema.json" */;
@@ -12430,7 +12486,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema149.properties, key0))){
+if(!(func46.call(schema156.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -12618,7 +12674,7 @@ return errors === 0;
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateValidateRewriterInput = validate75;
-const schema151 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
+const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
 
 function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json" */;
@@ -12743,7 +12799,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema151.properties, key0))){
+if(!(func46.call(schema158.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -12942,7 +12998,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema151.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema158.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -13309,7 +13365,7 @@ return errors === 0;
 validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateValidateRewriterOutput = validate78;
-const schema156 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","description":"Validation figures of one checkpoint.","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"],"description":"Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"description":"Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).","type":["number","null"]}}};
+const schema163 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","description":"Validation figures of one checkpoint.","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"],"description":"Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"description":"Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).","type":["number","null"]}}};
 
 function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json" */;
@@ -13434,7 +13490,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema156.properties, key0))){
+if(!(func46.call(schema163.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -13595,7 +13651,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data7 = data.meanNll;
 if((!((typeof data7 == "number") && (isFinite(data7)))) && (data7 !== null)){
-const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema156.properties.meanNll.type},message:"must be number,null"};
+const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema163.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -13646,7 +13702,7 @@ errors++;
 if(data.oracleNll !== undefined){
 let data11 = data.oracleNll;
 if((!((typeof data11 == "number") && (isFinite(data11)))) && (data11 !== null)){
-const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema156.properties.oracleNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema163.properties.oracleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -14138,10 +14194,10 @@ return errors === 0;
 validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateWorldOutput = validate79;
-const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
-const schema159 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
-const schema162 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
-const schema163 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
+const schema165 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
+const schema166 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
+const schema169 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
+const schema170 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
 
 function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-recipe.schema.json" */;
@@ -14246,7 +14302,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema159.properties, key0))){
+if(!(func46.call(schema166.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -14663,7 +14719,7 @@ vErrors.push(err44);
 errors++;
 }
 for(const key2 in data10){
-if(!(func46.call(schema163.properties, key2))){
+if(!(func46.call(schema170.properties, key2))){
 const err45 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err45];
@@ -14777,7 +14833,7 @@ errors++;
 if(data10.schedule !== undefined){
 let data15 = data10.schedule;
 if(!(((data15 === "constant") || (data15 === "linear")) || (data15 === "cosine"))){
-const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema163.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema170.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -15160,7 +15216,7 @@ vErrors.push(err85);
 errors++;
 }
 for(const key3 in data27){
-if(!(func46.call(schema163.properties, key3))){
+if(!(func46.call(schema170.properties, key3))){
 const err86 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err86];
@@ -15274,7 +15330,7 @@ errors++;
 if(data27.schedule !== undefined){
 let data32 = data27.schedule;
 if(!(((data32 === "constant") || (data32 === "linear")) || (data32 === "cosine"))){
-const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema163.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema170.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -15572,7 +15628,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func46.call(schema158.properties, key0))){
+if(!(func46.call(schema165.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
