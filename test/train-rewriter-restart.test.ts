@@ -1,15 +1,11 @@
 // trainRewriter survives a restart of the dev server mid-run (same SQLite file): it completes, every
 // step's metrics line is there once, and the final adapter equals an uninterrupted run's, byte for byte.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { ArtifactStore, sha256File } from '../activities/artifact-store';
 import { TASK_QUEUE } from '../workers/settings';
 import type { TrainRewriterOutput, TrainRewriterProgress } from '../workflows/train-rewriter';
-import { jsonl, put } from './helpers/data';
-import { putTinyModel } from './helpers/model';
+import { adapterSha, metricLines, tinyRewriterInput } from './helpers/rewriter';
 import { useDevServer, workersAt } from './helpers/temporal';
 
 const server = useDevServer();
@@ -17,23 +13,9 @@ const server = useDevServer();
 test('trainRewriter survives a dev server restart with the same adapter as an uninterrupted run', async () => {
   const first = await server.start();
   const root = server.settings!.artifactRoot;
-  const rows = Array.from({ length: 8 }, (_, i) => ({
-    id: `r${i}`,
-    question: `What is ${i} + 2?`,
-    answer: `${i} + 2 = ${i + 2}\n\\boxed{${i + 2}}`,
-  }));
-  const input = {
-    preset: 'test',
-    backbone: { uri: await putTinyModel(root) },
-    dataset: await put(root, 'data/train.jsonl', jsonl(rows)),
-    steps: 4,
-    maxNewTokens: 8,
-    gateInReward: false,
-    validation: { every: 4, samples: 1, limit: 2 },
-  };
+  const input = await tinyRewriterInput(root, 8, { validation: { every: 4, samples: 1, limit: 2 } });
   const workers = (address: string) => workersAt(address, root);
-  const adapterOf = (out: TrainRewriterOutput) =>
-    sha256File(join(new ArtifactStore(root).resolve(out.last.adapter!), 'adapter_model.safetensors'));
+  const adapterOf = (out: TrainRewriterOutput) => adapterSha(root, out);
 
   let stop = await workers(first.address);
   let connection = await Connection.connect({ address: first.address });
@@ -63,10 +45,9 @@ test('trainRewriter survives a dev server restart with the same adapter as an un
   const out = (await client.workflow.getHandle('tr-restart').result()) as TrainRewriterOutput;
   await stop();
   await connection.close();
-  const steps = readFileSync(new ArtifactStore(root).resolve(out.metrics), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l).step);
-  assert.deepEqual(steps, [1, 2, 3, 4]);
+  assert.deepEqual(
+    metricLines(root, out).map((l) => l.step),
+    [1, 2, 3, 4],
+  );
   assert.equal(await adapterOf(out), await adapterOf(plain));
 });

@@ -4,14 +4,12 @@
 // an uninterrupted run; a bad adjustment is rejected naming its field; a NaN stops the run clearly.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ArtifactStore, sha256File } from '../activities/artifact-store';
+import { ArtifactStore } from '../activities/artifact-store';
 import { TASK_QUEUE } from '../workers/settings';
 import type { TrainRewriterOutput, TrainRewriterProgress } from '../workflows/train-rewriter';
-import { jsonl, put } from './helpers/data';
-import { putTinyModel } from './helpers/model';
+import { adapterSha as adapterOfRun, metricLines, tinyRewriterInput } from './helpers/rewriter';
 import { deviceWorkerProcess as spawnDeviceWorker, killWorkerProcesses, useTemporal } from './helpers/temporal';
 
 // the worker processes first: they outlive a stopped server only to log errors
@@ -19,36 +17,18 @@ after(killWorkerProcesses);
 let base: Record<string, unknown>;
 const t = useTemporal({
   setup: async ({ root }) => {
-    const rows = Array.from({ length: 12 }, (_, i) => ({
-      id: `r${i}`,
-      question: `What is ${i} + 2?`,
-      answer: `${i} + 2 = ${i + 2}\n\\boxed{${i + 2}}`,
-    }));
-    base = {
-      preset: 'test',
-      backbone: { uri: await putTinyModel(root) },
-      dataset: await put(root, 'data/train.jsonl', jsonl(rows)),
-      steps: 4,
-      maxNewTokens: 8,
-      // the random model passes no gate: without the gate every rewrite is rewarded (alignment and
-      // diversity), so every step moves the adapter and the final bytes depend on every step
-      gateInReward: false,
+    base = await tinyRewriterInput(root, 12, {
       heartbeatTimeout: '3 seconds',
       validation: { every: 2, samples: 2, limit: 3 },
-    };
+    });
   },
 });
 
 const deviceWorkerProcess = () => spawnDeviceWorker(t.env.connection.options.address, t.root);
 
 const store = () => new ArtifactStore(t.root);
-const adapterSha = (out: TrainRewriterOutput) =>
-  sha256File(join(store().resolve(out.last.adapter!), 'adapter_model.safetensors'));
-const metricSteps = (out: TrainRewriterOutput) =>
-  readFileSync(store().resolve(out.metrics), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { step: number; settings: Record<string, number> });
+const adapterSha = (out: TrainRewriterOutput) => adapterOfRun(t.root, out);
+const metricSteps = (out: TrainRewriterOutput) => metricLines(t.root, out);
 
 async function waitFor(handle: WorkflowHandle, ok: (p: TrainRewriterProgress) => boolean) {
   for (let i = 0; i < 3000; i++) {
