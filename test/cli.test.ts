@@ -100,18 +100,10 @@ test('no reachable server exits 3', async () => {
 test('import: 0 on success with the result on stdout, 2 naming bad records, 2 on invalid input', async () => {
   const good = join(files, 'good.jsonl');
   writeFileSync(good, jsonl(Array.from({ length: 30 }, (_, i) => mathRecord(i))));
-  const ok = await cli([
-    'import',
-    good,
-    '--map',
-    'question=problem,answer=solution',
-    '--test-size',
-    '5',
-    '--no-worker',
-    '--id',
-    'cli-import',
-    '--json',
-  ]);
+  // the same import twice: once for scripts (--json), once for a person
+  const importGood = (...extra: string[]) =>
+    cli(['import', good, '--map', 'question=problem,answer=solution', '--test-size', '5', '--no-worker', ...extra]);
+  const ok = await importGood('--id', 'cli-import', '--json');
   assert.equal(ok.code, 0, ok.stderr);
   const result = JSON.parse(ok.stdout);
   assert.deepEqual([result.counts.train, result.counts.test], [25, 5]);
@@ -130,15 +122,7 @@ test('import: 0 on success with the result on stdout, 2 naming bad records, 2 on
   assert.match(failed.stderr, /bad\.jsonl:2: solution: missing field "solution" \(required\)/);
 
   // a person reads the counts and where the dataset is, not the JSON result
-  const again = await cli([
-    'import',
-    good,
-    '--map',
-    'question=problem,answer=solution',
-    '--test-size',
-    '5',
-    '--no-worker',
-  ]);
+  const again = await importGood();
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /^imported 30 of 30 records \(0 duplicates, 0 rejected\): 25 train, 5 test/);
   const dataset = /^the dataset: (.+)$/m.exec(again.stdout);

@@ -45,6 +45,10 @@ function editHeader(path: string, edit: (h: Json) => void): void {
 
 const cases: Case[] = [];
 const add = (c: Case) => cases.push(c);
+/** One case per row, named `${prefix} ${what}`, each on a fresh copy of `folder`. */
+const addTable = (prefix: string, folder: Case['folder'], rows: [string, (d: string) => void, RegExp][]) => {
+  for (const [what, apply, fails] of rows) add({ name: `${prefix} ${what}`, folder, apply, fails });
+};
 
 // ---- config.json: the whole file
 for (const [what, text, fails] of [
@@ -152,7 +156,7 @@ const tok = (edit: (t: Json, m: Json) => unknown) => (d: string) => {
   const out = edit(t, t.model as Json);
   writeJson(d, 'tokenizer.json', out === undefined ? t : out);
 };
-for (const [what, apply, fails] of [
+addTable('tokenizer.json', 'llama-tiny', [
   ['null', tok(() => null), /tokenizer\.json: must be a JSON object, got null/],
   ['{}', tok(() => ({})), /tokenizer\.json: model must be an object, got nothing/],
   ['a list', tok(() => []), /tokenizer\.json: must be a JSON object, got an array/],
@@ -220,20 +224,13 @@ for (const [what, apply, fails] of [
     tok((_, m) => void ((m.vocab as Json).zzz = 500)),
     /tokenizer\.json: the vocabulary has ids up to 500, past config\.json vocab_size 400/,
   ],
-] as [string, (d: string) => void, RegExp][])
-  add({ name: `tokenizer.json ${what}`, folder: 'llama-tiny', apply, fails });
-add({
-  name: 'tokenizer.json not JSON',
-  folder: 'llama-tiny',
-  apply: (d) => writeText(d, 'tokenizer.json', '{"model": '),
-  fails: /tokenizer\.json: not valid JSON/,
-});
-add({
-  name: 'tokenizer.json not UTF-8',
-  folder: 'llama-tiny',
-  apply: (d) => writeText(d, 'tokenizer.json', Buffer.from([0x7b, 0xff, 0x7d])),
-  fails: /tokenizer\.json: encoding error/,
-});
+  ['not JSON', (d) => writeText(d, 'tokenizer.json', '{"model": '), /tokenizer\.json: not valid JSON/],
+  [
+    'not UTF-8',
+    (d) => writeText(d, 'tokenizer.json', Buffer.from([0x7b, 0xff, 0x7d])),
+    /tokenizer\.json: encoding error/,
+  ],
+]);
 
 // ---- tokenizer_config.json
 const tc = (edit: (c: Json) => unknown) => (d: string) => {
@@ -241,7 +238,7 @@ const tc = (edit: (c: Json) => unknown) => (d: string) => {
   const out = edit(c);
   writeJson(d, 'tokenizer_config.json', out === undefined ? c : out);
 };
-for (const [what, apply, fails] of [
+addTable('tokenizer_config.json', 'llama-tiny', [
   ['null', tc(() => null), /tokenizer_config\.json: must be a JSON object, got null/],
   ['a list', tc(() => []), /tokenizer_config\.json: must be a JSON object, got an array/],
   [
@@ -294,14 +291,8 @@ for (const [what, apply, fails] of [
     tc((c) => void (c.chat_template = [{ name: 'default', template: '{{' }])),
     /tokenizer_config\.json: chat_template\[0\] does not parse/,
   ],
-] as [string, (d: string) => void, RegExp][])
-  add({ name: `tokenizer_config.json ${what}`, folder: 'llama-tiny', apply, fails });
-add({
-  name: 'tokenizer_config.json not JSON',
-  folder: 'llama-tiny',
-  apply: (d) => writeText(d, 'tokenizer_config.json', '{,}'),
-  fails: /tokenizer_config\.json: not valid JSON/,
-});
+  ['not JSON', (d) => writeText(d, 'tokenizer_config.json', '{,}'), /tokenizer_config\.json: not valid JSON/],
+]);
 add({
   name: 'tokenizer_config.json chat_template null loads',
   folder: 'llama-tiny',
@@ -310,7 +301,7 @@ add({
 
 // ---- generation_config.json
 const gc = (v: unknown) => (d: string) => writeJson(d, 'generation_config.json', v);
-for (const [what, apply, fails] of [
+addTable('generation_config.json', 'llama-tiny', [
   [
     'not JSON',
     (d: string) => writeText(d, 'generation_config.json', '{"eos_token_id": 2,'),
@@ -348,8 +339,7 @@ for (const [what, apply, fails] of [
     gc({ max_new_tokens: -5 }),
     /generation_config\.json: max_new_tokens must be a positive integer, got -5/,
   ],
-] as [string, (d: string) => void, RegExp][])
-  add({ name: `generation_config.json ${what}`, folder: 'llama-tiny', apply, fails });
+]);
 add({ name: 'generation_config.json eos list loads', folder: 'llama-tiny', apply: gc({ eos_token_id: [2, 3] }) });
 
 // ---- the shard index (qwen2-tiny is sharded in 4)
@@ -359,7 +349,7 @@ const idx = (edit: (j: Json) => unknown) => (d: string) => {
   const out = edit(j);
   writeJson(d, INDEX, out === undefined ? j : out);
 };
-for (const [what, apply, fails] of [
+addTable('index', 'qwen2-tiny', [
   ['null', idx(() => null), /model\.safetensors\.index\.json: must be a JSON object, got null/],
   [
     'without weight_map',
@@ -402,8 +392,7 @@ for (const [what, apply, fails] of [
     /missing weights model\.norm\.weight/,
   ],
   ['not JSON', (d: string) => writeText(d, INDEX, '{'), /model\.safetensors\.index\.json: not valid JSON/],
-] as [string, (d: string) => void, RegExp][])
-  add({ name: `index ${what}`, folder: 'qwen2-tiny', apply, fails });
+]);
 
 // ---- safetensors headers
 const st =
@@ -418,7 +407,7 @@ for (const dtype of ['toString', '__proto__', 'constructor', 'hasOwnProperty', '
     apply: st((h) => void (first(h).dtype = dtype)),
     fails: new RegExp(`tensor 'model\\.embed_tokens\\.weight': unknown dtype ${esc(JSON.stringify(dtype))}`),
   });
-for (const [what, apply, fails] of [
+addTable('safetensors', 'llama-tiny', [
   ['dtype a number', st((h) => void (first(h).dtype = 4)), /unknown dtype 4/],
   [
     'dtype I16',
@@ -471,8 +460,7 @@ for (const [what, apply, fails] of [
     },
     /header is not a JSON object/,
   ],
-] as [string, (d: string) => void, RegExp][])
-  add({ name: `safetensors ${what}`, folder: 'llama-tiny', apply, fails });
+]);
 add({
   name: 'safetensors header length past the end of the file',
   folder: 'llama-tiny',
