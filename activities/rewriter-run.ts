@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { gate } from '../method/gate';
 import { isCopy, normalizedEditDistance } from '../method/rollout-stats';
 import { lineChart, renderVegaLite, type Series } from '../method/figures';
-import type { GateInput, GateOutput, ModelRef } from '../schemas';
+import {
+  schemas,
+  type FinishRewriterRunOutput,
+  type GateInput,
+  type GateOutput,
+  type ModelRef,
+  type PrepareRewriterRunOutput,
+} from '../schemas';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifact-store';
 import type { StoredRollout } from './device/rewriter';
 import { InputError } from './errors';
@@ -15,6 +22,9 @@ import { dataInput, readJsonl } from './records';
 import { writeJsonl } from '../engine/line-writer';
 import { stageRows, stepStage } from './rewriter-stage';
 import { stage } from './stage';
+
+// the output's type comes from its schema (schemas/json); exported here beside the code that makes it
+export type { PrepareRewriterRunOutput, FinishRewriterRunOutput };
 
 export interface PrepareRewriterRunInput {
   name: string;
@@ -25,16 +35,6 @@ export interface PrepareRewriterRunInput {
   /** A validation slice; absent = `validationSize` records held out of the dataset by hash. */
   validation?: string;
   validationSize: number;
-}
-
-export interface PrepareRewriterRunOutput {
-  run: string;
-  /** The RL prompts (the dataset less a held-out validation slice). */
-  pool: string;
-  poolSize: number;
-  validation: string;
-  validationSize: number;
-  reused: boolean;
 }
 
 interface Row {
@@ -95,7 +95,7 @@ export async function prepareRewriterRun(
     };
   });
   const { uri: _uri, ...result } = out;
-  return result;
+  return schemas.prepareRewriterRunOutput.parse(result);
 }
 
 export async function gateRollouts(store: ArtifactStore, input: GateInput): Promise<GateOutput> {
@@ -160,14 +160,6 @@ export interface FinishRewriterRunInput {
   keepEvery: number;
 }
 
-export interface FinishRewriterRunOutput {
-  metrics: string;
-  timings: string;
-  curves: string;
-  kept: number[];
-  removed: number[];
-}
-
 async function collect(store: ArtifactStore, run: string, kind: string): Promise<Record<string, unknown>[]> {
   const dir = store.resolve(`${run}/${kind}`);
   if (!existsSync(dir)) return [];
@@ -230,7 +222,7 @@ export async function finishRewriterRun(
         removed.push(step);
       }
     }
-  return { metrics: mRef, timings: tRef, curves: cRef, kept, removed };
+  return schemas.finishRewriterRunOutput.parse({ metrics: mRef, timings: tRef, curves: cRef, kept, removed });
 }
 
 /** Rewritten whole each time (a run finished again after more steps): the store's atomic write. */

@@ -98,4 +98,19 @@ export const schemas = {
   gateConfig: checker<T.GateConfig>(validators.validateGateConfig, 'gate config'),
   trainRewriterInput: checker<T.TrainRewriterInput>(validators.validateTrainRewriterInput, 'trainRewriter input'),
   rewriterAdjust: checker<T.RewriterAdjust>(validators.validateRewriterAdjust, 'adjust'),
+  scoreDatasetOutput: checker<T.ScoreDatasetOutput>(validators.validateScoreDatasetOutput, 'scoreDataset output'),
+  rewriteDatasetOutput: checker<T.RewriteDatasetOutput>(
+    validators.validateRewriteDatasetOutput,
+    'rewriteDataset output',
+  ),
+  prepareRewriterRunOutput: checker<T.PrepareRewriterRunOutput>(
+    validators.validatePrepareRewriterRunOutput,
+    'prepareRewriterRun output',
+  ),
+  finishRewriterRunOutput: checker<T.FinishRewriterRunOutput>(
+    validators.validateFinishRewriterRunOutput,
+    'finishRewriterRun output',
+  ),
+  pretrainOutput: checker<T.PretrainOutput>(validators.validatePretrainOutput, 'pretrain output'),
+  trainRewriterOutput: checker<T.TrainRewriterOutput>(validators.validateTrainRewriterOutput, 'trainRewriter output'),
 };

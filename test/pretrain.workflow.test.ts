@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
 import { loadHFModel } from '../engine/model';
+import { schemas } from '../schemas';
 import { TASK_QUEUE } from '../workers/settings';
 import { useTemporal } from './helpers/temporal';
 
@@ -15,6 +16,8 @@ test('pretrain builds the world and a backbone once, then reuses them', async ()
   const run = (id: string) =>
     t.env.client.workflow.execute('pretrain', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ recipe: 'test' }] });
   const first = await run('pretrain-1');
+  // the output is what its schema says (schemas/json/pretrain-output.schema.json)
+  schemas.pretrainOutput.parse(first);
   assert.equal(first.world.reused, false);
   assert.equal(first.pretraining.reused, false);
   assert.equal(first.pretraining.examples, 256);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ArtifactStore } from '../activities/artifact-store';
+import { schemas } from '../schemas';
 import { TASK_QUEUE } from '../workers/settings';
 import type { TrainRewriterOutput, TrainRewriterProgress } from '../workflows/train-rewriter';
 import { adapterSha as adapterOfRun, metricLines, tinyRewriterInput } from './helpers/rewriter';
@@ -55,6 +56,8 @@ test('a run completes: one metrics line per step, validations, the best checkpoi
     args: [{ ...base, name: 'ref' }],
   })) as TrainRewriterOutput;
   w.kill('SIGTERM');
+  // the output is what its schema says (schemas/json/train-rewriter-output.schema.json)
+  schemas.trainRewriterOutput.parse(out);
   assert.equal(out.steps, 4);
   assert.deepEqual(
     metricSteps(out).map((m) => m.step),

@@ -1,14 +1,11 @@
 import { patched, upsertSearchAttributes } from '@temporalio/workflow';
-import { schemas, type ModelRef, type PrepareWorldInputInput, type SftOutput, type WorldOutput } from '../schemas';
+import { schemas, type PrepareWorldInputInput, type PretrainOutput } from '../schemas';
 import { STAGE } from './search-attributes';
 import { cpuActivities, deviceActivities } from './stages';
 import { validateInput } from './validate';
 
-export interface PretrainOutput {
-  world: WorldOutput;
-  backbone: ModelRef;
-  pretraining: SftOutput;
-}
+// the output's type comes from its schema (schemas/json); exported here beside the code that makes it
+export type { PretrainOutput };
 
 const { prepareWorld } = cpuActivities('world');
 

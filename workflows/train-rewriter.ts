@@ -16,12 +16,16 @@ import {
   type ModelRef,
   type RewriterAdjust,
   type TrainRewriterInputInput,
+  type TrainRewriterOutput,
   type ValidateRewriterOutput,
 } from '../schemas';
 import { resolveRewriterSettings, type RewriterSettings } from '../schemas/rewriter-presets';
 import { METRIC, STAGE, STEP } from './search-attributes';
 import { cpuActivities, deviceActivities, pretrainChild } from './stages';
 import { invalidInput, validateInput } from './validate';
+
+// the output's type comes from its schema (schemas/json); exported here beside the code that makes it
+export type { TrainRewriterOutput };
 
 /** Where a run stands: what continue-as-new carries into the next run of the workflow. */
 export interface RewriterCarry {
@@ -36,10 +40,10 @@ export interface RewriterCarry {
   /** The adapter after `step` (absent at step 0: the seed's initial adapter). */
   adapter?: string;
   paused: boolean;
-  best?: { step: number; adapter?: string; greedyFullPassRate: number; meanNll: number | null };
+  best?: TrainRewriterOutput['best'];
   validations: ValidateRewriterOutput[];
   /** Adjustments made so far, with the step they apply from. */
-  adjustments: { fromStep: number; values: RewriterAdjust }[];
+  adjustments: TrainRewriterOutput['adjustments'];
   last?: Record<string, unknown>;
   /** Workflow time when the first step began, and wall time spent in steps (for the ETA). */
   startedAt?: number;
@@ -56,19 +60,6 @@ export interface TrainRewriterProgress {
   best?: RewriterCarry['best'];
   etaSeconds?: number;
   settings: RewriterSettings;
-}
-
-export interface TrainRewriterOutput {
-  run: string;
-  steps: number;
-  best: NonNullable<RewriterCarry['best']>;
-  last: { step: number; adapter?: string };
-  validations: ValidateRewriterOutput[];
-  adjustments: RewriterCarry['adjustments'];
-  metrics: string;
-  timings: string;
-  curves: string;
-  backbone: ModelRef;
 }
 
 export const progressQuery = defineQuery<TrainRewriterProgress>('progress');

@@ -12,7 +12,7 @@ import { fill, SDFT_GIVEAWAYS } from '../../method/prompts';
 import { groupRewards, l2Normalize, PAPER_REWARD_WEIGHTS, type RewardWeights } from '../../method/rewards';
 import { isCopy } from '../../method/rollout-stats';
 import { generateVerifyFallback } from '../../method/selection';
-import type { ModelRef } from '../../schemas';
+import { schemas, type ModelRef, type RewriteDatasetOutput } from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { LineWriter } from '../../engine/line-writer';
@@ -21,6 +21,9 @@ import { backboneScores } from '../../training/backbone-scores';
 import { stage } from '../stage';
 import { datasetBuilderOptions, type DatasetBuilderInput } from './dataset-builder';
 import type { DeviceSession } from './session';
+
+// the output's type comes from its schema (schemas/json); exported here beside the code that makes it
+export type { RewriteDatasetOutput };
 
 export interface RewriteDatasetInput extends DatasetBuilderInput {
   /** The answer extractor of the default gate (the world's gate is answer + steps). */
@@ -34,23 +37,6 @@ export interface RewriteDatasetInput extends DatasetBuilderInput {
    * ...) fails even when the gate passes it; its verdict names the phrase.
    */
   rejectGiveaways?: boolean;
-}
-
-export interface RewriteDatasetOutput {
-  uri: string;
-  data: string;
-  records: number;
-  /** Share of records with at least one rewrite that passes the gate (every check). */
-  passRate: number;
-  /** Share of records with at least one rewrite whose final answer is right (answer-only). */
-  answerPassRate: number;
-  /** Share of all sampled rewrites that pass (every check / answer-only). */
-  samplePassRate: number;
-  sampleAnswerPassRate: number;
-  /** Share of passing rewrites that are exact copies of y*. */
-  copyRate: number;
-  truncated: number;
-  reused: boolean;
 }
 
 export async function rewriteDataset(
@@ -82,7 +68,8 @@ export async function rewriteDataset(
     seeds: { sampling: o.seed },
     inputs: [{ uri: input.dataset, sha256: data.sha256 }],
   };
-  return stage(store, spec, async ({ uri, tmp }) => {
+  // a stored summary crosses into the workflow as this activity's output: checked against its schema
+  const out = await stage(store, spec, async ({ uri, tmp }) => {
     const all = await readRecords(data, ['id', 'question', 'answer']);
     const records = o.limit ? all.slice(0, o.limit) : all;
     const { loaded, program } = await session.generator(store, input.model);
@@ -166,6 +153,7 @@ export async function rewriteDataset(
     };
     return summary;
   });
+  return schemas.rewriteDatasetOutput.parse(out);
 }
 
 /** The gate's verdict, failed with a reason when the text holds one of `phrases`. */

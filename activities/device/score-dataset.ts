@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { QA_TEMPLATE } from '../../method/prompts';
 import { l2Normalize } from '../../method/rewards';
-import type { ModelRef } from '../../schemas';
+import { schemas, type ModelRef, type ScoreDatasetOutput } from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { LineWriter } from '../../engine/line-writer';
@@ -13,6 +13,9 @@ import { backboneScores } from '../../training/backbone-scores';
 import { dataInput, readRecords } from '../records';
 import { stage } from '../stage';
 import type { DeviceSession } from './session';
+
+// the output's type comes from its schema (schemas/json); exported here beside the code that makes it
+export type { ScoreDatasetOutput };
 
 export interface ScoreDatasetInput {
   model: ModelRef;
@@ -22,19 +25,6 @@ export interface ScoreDatasetInput {
   batchSize?: number;
   /** Also write embeddings.jsonl: the L2-normalised mean-pooled last hidden state of each answer alone. */
   embeddings?: boolean;
-}
-
-export interface ScoreDatasetOutput {
-  uri: string;
-  records: number;
-  tokens: number;
-  /** Mean NLL per answer token over the whole dataset (nats). */
-  meanNll: number;
-  /** Mean over records of each record's mean NLL per token. */
-  meanRecordNll: number;
-  /** embeddings.jsonl ({id, embedding}), when asked for. */
-  embeddings?: string;
-  reused: boolean;
 }
 
 export async function scoreDataset(
@@ -55,7 +45,8 @@ export async function scoreDataset(
     config: { model: input.model, promptFormat, embeddings: input.embeddings ?? false },
     inputs: [{ uri: input.dataset, sha256: data.sha256 }],
   };
-  return stage(store, spec, async ({ uri, tmp }) => {
+  // a stored summary crosses into the workflow as this activity's output: checked against its schema
+  const out = await stage(store, spec, async ({ uri, tmp }) => {
     const records = await readRecords(data, ['id', 'question', 'answer']);
     const { loaded, program } = await session.scorer(store, input.model);
     const scores = await backboneScores(
@@ -90,4 +81,5 @@ export async function scoreDataset(
     };
     return summary;
   });
+  return schemas.scoreDatasetOutput.parse(out);
 }
