@@ -3,8 +3,8 @@
  *   npx tsx bench/engine-generate.ts [--threads N] [--quick] [--no-torch] [--no-rollout]
  * On the benches' ~10M-parameter byte-level Llama (width 384): generation time at batch 1, 16 and 64
  * (prompt 64, 64 new tokens, sampling at temperature 1, one run per batch) and its share of this
- * machine's matmul peak at batch 64; decode time per token at KV length 32, 128 and 512 (batch 16:
- * the slope between 8 and 72 new tokens). On the embedded world's width-128 backbone: the GRPO
+ * machine's matmul peak at batch 64; decode time per token at KV length 32, 128 and 512 at batch 16
+ * and 64 (--kv-batches 16,64; the slope between 8 and 72 new tokens). On the embedded world's width-128 backbone: the GRPO
  * rollout shape (a rank-16 LoRA adapter on every linear layer as program inputs, batch 40, prompt
  * 200, 100 new tokens). Each beside the pinned PyTorch reference of bench/engine_torch_ref.py
  * (`$TORCH_PYTHON`, same threads, float32, eager, SDPA attention, torch.inference_mode, transformers'
@@ -68,12 +68,14 @@ const batches = [1, 16, 64];
 const ours: { batch: number; ms: number }[] = [];
 for (const b of batches) ours.push({ batch: b, ms: await timeRun(gen, b, 64, NEW) });
 const kvLens = QUICK ? [32, 512] : [32, 128, 512];
-const decode: { prompt: number; msPerToken: number }[] = [];
-for (const p of kvLens) {
-  const t1 = await timeRun(gen, 16, p, 8);
-  const tN = await timeRun(gen, 16, p, 72);
-  decode.push({ prompt: p, msPerToken: (tN - t1) / 64 });
-}
+const kvBatches = (benchArgs().value('--kv-batches') ?? '16,64').split(',').map(Number);
+const decode: { batch: number; prompt: number; msPerToken: number }[] = [];
+for (const b of kvBatches)
+  for (const p of kvLens) {
+    const t1 = await timeRun(gen, b, p, 8);
+    const tN = await timeRun(gen, b, p, 72);
+    decode.push({ batch: b, prompt: p, msPerToken: (tN - t1) / 64 });
+  }
 
 // The GRPO rollout: the world's backbone with a LoRA adapter as program inputs.
 const R = { batch: 40, prompt: 200, new: QUICK ? 50 : 100, rank: 16 };
@@ -112,10 +114,12 @@ const torch: Record<string, unknown> = args.includes('--no-torch')
       config: m.raw,
       runs: [
         ...batches.map((b) => [b, 64, NEW]),
-        ...kvLens.flatMap((p) => [
-          [16, p, 8],
-          [16, p, 72],
-        ]),
+        ...kvBatches.flatMap((b) =>
+          kvLens.flatMap((p) => [
+            [b, p, 8],
+            [b, p, 72],
+          ]),
+        ),
       ],
     });
 const torchRollout: Record<string, unknown> =
@@ -145,14 +149,15 @@ for (const o of ours) {
     `${String(o.batch).padStart(5)} | ${fx(o.ms, 0, 7)} | ${fx((o.batch * NEW * 1000) / o.ms, 0, 10)} | ${fx(share, 3, 20)} | ${fx(t, 0, 8)} | ${fx(t && (o.batch * NEW * 1000) / t, 0, 11)} | ${fx(t && t / o.ms, 2, 8)}`,
   );
 }
-console.log('\ndecode time per token (batch 16) against KV length (slope between 8 and 72 new tokens):');
-console.log('kv len | ours ms/token | vs kv 32 | torch ms/token | speed-up');
+console.log('\ndecode time per token against KV length (slope between 8 and 72 new tokens):');
+console.log('batch | kv len | ours ms/token | vs kv 32 | torch ms/token | speed-up');
 for (const d of decode) {
-  const a = tms(16, d.prompt, 8);
-  const b = tms(16, d.prompt, 72);
+  const a = tms(d.batch, d.prompt, 8);
+  const b = tms(d.batch, d.prompt, 72);
   const t = a !== undefined && b !== undefined ? (b - a) / 64 : undefined;
+  const first = decode.find((x) => x.batch === d.batch)!;
   console.log(
-    `${String(d.prompt).padStart(6)} | ${fx(d.msPerToken, 2, 13)} | ${fx(d.msPerToken / decode[0].msPerToken, 2, 8)} | ${fx(t, 2, 14)} | ${fx(t && t / d.msPerToken, 2, 8)}`,
+    `${String(d.batch).padStart(5)} | ${String(d.prompt).padStart(6)} | ${fx(d.msPerToken, 2, 13)} | ${fx(d.msPerToken / first.msPerToken, 2, 8)} | ${fx(t, 2, 14)} | ${fx(t && t / d.msPerToken, 2, 8)}`,
   );
 }
 if (rolloutMs !== undefined) {

@@ -16,6 +16,7 @@ import { expectedWeights, isLinearWeight } from '../model/weights';
 import { type LoraConfig, type LoraWeights, loraModules, loraParamName, loraScale } from '../lora/lora';
 import { type ProgramModel, checkTokens, f32, loadProgram } from './common';
 import { grpoLoss } from './grpo-loss';
+import { PACKED_BATCH, packedRunFeeds, packedSftLoss } from './train-packed';
 
 export interface GrpoOptions {
   /** PPO clip range (default 0.2). */
@@ -46,6 +47,13 @@ export interface TrainProgramOptions {
   accumulate?: boolean;
   /** Take one learning rate per optimizer step of a run (schedules inside a run). */
   lrPerStep?: boolean;
+  /**
+   * SFT only: pack each batch's examples side by side into rows (train-packed.ts) instead of padding
+   * every example to the longest. The same loss on the same examples up to float rounding, so a run
+   * trains to the same loss but not bit for bit: off by default, which keeps trained weights (and
+   * everything keyed by them) exactly as before.
+   */
+  packed?: boolean;
 }
 
 /** Trainable parameter specs: LoRA tensors, or every base weight (no decay on norms and biases). */
@@ -115,12 +123,15 @@ export function trainStepSpec(
     throw new Error(
       "GRPO with full fine-tuning needs reference 'input' (the reference policy's log-probs in the batch)",
     );
-  const batch: TrainStepSpec['batch'] = [
-    { name: 'tokens', dtype: 'int64', shape: [B, T] },
-    { name: 'mask', dtype: 'float32', shape: [B, T] },
-    { name: 'loss_mask', dtype: 'float32', shape: [B, T] },
-    { name: 'target_len', dtype: 'int64', shape: [] },
-  ];
+  if (o.packed && grpo) throw new Error('train step: packed rows are for the SFT objective only');
+  const batch: TrainStepSpec['batch'] = o.packed
+    ? [...PACKED_BATCH]
+    : [
+        { name: 'tokens', dtype: 'int64', shape: [B, T] },
+        { name: 'mask', dtype: 'float32', shape: [B, T] },
+        { name: 'loss_mask', dtype: 'float32', shape: [B, T] },
+        { name: 'target_len', dtype: 'int64', shape: [] },
+      ];
   if (grpo) {
     batch.push({ name: 'advantages', dtype: 'float32', shape: [B] });
     batch.push({ name: 'old_logp', dtype: 'float32', shape: [B, T] });
@@ -157,6 +168,7 @@ export function trainStepSpec(
             }
           : undefined,
       };
+      if (o.packed) return packedSftLoss(dm, b);
       const cols = targetColumns(b.tokens, b.target_len);
       const at = (x: Tensor) => op.gather(x, cols.next, 1);
       const lp = targetLogprobs(dm, b.tokens, b.mask, cols, temperature); // [B, Tt]
@@ -317,6 +329,8 @@ export class TrainProgram {
     checkSequenceLength(this.model.config, T);
     const K = micro.length;
     const lead = acc ? [steps.length, M] : [K];
+    if (this.options.packed)
+      return this.run({ ...packedRunFeeds(micro as SftExample[][], lead), [names.lr]: this.lrFeed(lr, steps.length) });
     const tokens = new BigInt64Array(K * B * T);
     const mask = new Float32Array(K * B * T);
     const lossMask = new Float32Array(K * B * T);
@@ -368,6 +382,10 @@ export class TrainProgram {
       feeds[names.batch('old_logp')] = f32([...lead, B, T], old);
       if (needRef) feeds[names.batch('ref_logp')] = f32([...lead, B, T], ref);
     }
+    return this.run(feeds);
+  }
+
+  private async run(feeds: Record<string, TensorData>): Promise<TrainStepResult> {
     const r = await this.runner.run(this.name, feeds);
     const metrics: Record<string, number[]> = {};
     for (const [k, v] of Object.entries(r.outputs))

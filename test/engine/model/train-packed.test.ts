@@ -1,0 +1,148 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Runner } from '../../../engine/runner';
+import { makeConfigJson, parseDecoderConfig, randomDecoderWeights } from '../../../engine/model';
+import { initLoraWeights, loraConfig } from '../../../engine/lora/lora';
+import { type SftExample, TrainProgram, type TrainProgramOptions } from '../../../engine/programs/train';
+import { packRows, packedFeeds } from '../../../engine/programs/packing';
+import type { TensorData } from '../../../engine/graph';
+import { TextTokenizer, byteLevelTokenizerFiles } from '../../../engine/tokenizer';
+import { LengthGroupedBatches } from '../../../training/batches';
+import { TEST_RECIPE, backboneConfig } from '../../../world/recipe';
+import { makeWorld, pretrainItemAt } from '../../../world/world';
+import { maxAbsDiff } from './helpers';
+
+const runner = new Runner({ intraOpThreads: 2 });
+after(() => runner.close());
+
+const config = parseDecoderConfig(
+  makeConfigJson({ vocabSize: 24, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2 }),
+);
+const weights = randomDecoderWeights(config, 5, 0.1);
+
+/** Examples of very different lengths, as in the world's pretraining batches. */
+function batch(seed: number, n: number): SftExample[] {
+  return Array.from({ length: n }, (_, i) => {
+    const len = 3 + ((i * 7 + seed * 5) % 17);
+    const p = 1 + ((i + seed) % 4);
+    const toks = Array.from({ length: len }, (_, j) => 1 + ((i * 11 + j * 5 + seed) % 23));
+    return { prompt: toks.slice(0, p), target: toks.slice(p) };
+  });
+}
+
+test('packRows: first-fit decreasing into rows of the longest example, a pure function of the lengths', () => {
+  assert.deepEqual(packRows([5, 2, 8, 3, 3]), { width: 8, rows: [[2], [0, 3], [4, 1]] });
+  assert.deepEqual(packRows([4, 4, 4], 8).rows, [[0, 1], [2]]);
+  assert.throws(() => packRows([9], 8), /9 tokens exceeds rows of 8/);
+});
+
+test('packedFeeds: segments, positions from 0 per example, and the column predicting each trained token', () => {
+  const items = [
+    { tokens: [5, 6, 7], firstTrained: 1 },
+    { tokens: [8, 9], firstTrained: 1 },
+  ];
+  const f = packedFeeds(items, { width: 5, rows: [[0, 1]] }, 2, 6, 4);
+  assert.deepEqual(f.tokens, [5, 6, 7, 8, 9, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(f.segments, [1, 1, 1, 2, 2, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(f.positions, [0, 1, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(f.pred, [0, 1, 3, 0]);
+  assert.deepEqual(f.target, [6, 7, 9, 0]);
+  assert.deepEqual(f.weight, [1, 1, 1, 0]);
+  assert.throws(() => packedFeeds([{ tokens: [1, 2], firstTrained: 0 }], packRows([2]), 1, 2, 2), /prompt token/);
+});
+
+/** Losses and final parameters of the same steps with and without packing (one runner, state reset). */
+async function bothWays(
+  o: Omit<TrainProgramOptions, 'packed'>,
+  steps: SftExample[][][] | SftExample[][],
+  init: () => Record<string, TensorData>,
+) {
+  const out: { losses: number[]; tokens: number[]; params: Record<string, Float32Array> }[] = [];
+  for (const packed of [false, true]) {
+    const name = `sft-${o.lora ? 'lora' : 'full'}-${o.accumulate ? 'acc' : 'plain'}-${packed ? 'packed' : 'padded'}`;
+    const p = await TrainProgram.create(runner, { config, weights }, { ...o, packed, name });
+    await p.init(init());
+    const losses: number[] = [];
+    const tokens: number[] = [];
+    for (let run = 0; run < 2; run++) {
+      const r = await p.step(steps, 2e-2);
+      losses.push(...r.losses);
+      tokens.push(...r.metrics.tokens);
+    }
+    const params = Object.fromEntries(Object.entries(await p.params()).map(([k, v]) => [k, v.data as Float32Array]));
+    out.push({ losses, tokens, params });
+    await runner.unload(name);
+  }
+  return out;
+}
+
+function assertSameTraining(padded: Awaited<ReturnType<typeof bothWays>>[0], packed: typeof padded) {
+  assert.deepEqual(packed.tokens, padded.tokens);
+  assert.ok(padded.losses[padded.losses.length - 1] < padded.losses[0] - 0.1, `padded losses ${padded.losses}`);
+  assert.ok(maxAbsDiff(packed.losses, padded.losses) < 1e-4, `losses ${packed.losses} vs ${padded.losses}`);
+  for (const [k, v] of Object.entries(padded.params))
+    assert.ok(maxAbsDiff(packed.params[k], v) < 1e-4, `${k}: ${maxAbsDiff(packed.params[k], v)}`);
+}
+
+test('packed SFT trains exactly like the padded step (full fine-tuning, 3 steps per run)', async () => {
+  const [padded, packed] = await bothWays({ objective: 'sft' }, [batch(0, 9), batch(1, 9), batch(2, 7)], () => weights);
+  assertSameTraining(padded, packed);
+});
+
+test('packed SFT trains exactly like the padded step (LoRA, gradient accumulation)', async () => {
+  const lora = loraConfig({ rank: 4, alpha: 8 });
+  const steps = [
+    [batch(3, 5), batch(4, 4)],
+    [batch(5, 6), batch(6, 3)],
+  ];
+  const [padded, packed] = await bothWays({ objective: 'sft', lora, accumulate: true }, steps, () =>
+    initLoraWeights(config, lora, 1),
+  );
+  assertSameTraining(padded, packed);
+});
+
+test('packed rows are refused for GRPO', async () => {
+  await assert.rejects(
+    TrainProgram.create(runner, { config, weights }, { objective: 'grpo', packed: true }),
+    /SFT objective only/,
+  );
+});
+
+test("on the test recipe's backbone and world pretraining batches, packed SFT trains to the padded step's loss", async (t) => {
+  const c = parseDecoderConfig(backboneConfig(TEST_RECIPE.backbone));
+  const w = randomDecoderWeights(c, TEST_RECIPE.seed + 1);
+  const world = makeWorld(0);
+  const { tokenizerJson, tokenizerConfig } = byteLevelTokenizerFiles();
+  const tok = new TextTokenizer(tokenizerJson, tokenizerConfig);
+  const data = Array.from({ length: 96 }, (_, i): SftExample => {
+    const it = pretrainItemAt(world, 0, i);
+    return {
+      prompt: tok.encode(`Problem:\n${it.question}\n\nAnswer:\n`),
+      target: [...tok.encode(it.answer, { addSpecialTokens: false }), 258],
+    };
+  });
+  const order = new LengthGroupedBatches(
+    data.map((e) => e.prompt.length + e.target.length),
+    TEST_RECIPE.pretrain.batchSize,
+    0,
+    1,
+    TEST_RECIPE.pretrain.lengthBuckets,
+  );
+  const steps = Array.from({ length: 6 }, () => order.next().map((i) => data[i]));
+  const losses: number[][] = [];
+  for (const packed of [false, true]) {
+    const p = await TrainProgram.create(
+      runner,
+      { config: c, weights: w },
+      { objective: 'sft', packed, name: `world-${packed}` },
+    );
+    await p.init(w);
+    const l: number[] = [];
+    for (const s of steps) l.push(...(await p.step([s], 3e-3)).losses);
+    losses.push(l);
+    await runner.unload(`world-${packed}`);
+  }
+  t.diagnostic(`padded ${losses[0].map((x) => x.toFixed(4))} / packed ${losses[1].map((x) => x.toFixed(4))}`);
+  assert.ok(losses[0][5] < losses[0][0] - 0.2, `the padded step learns: ${losses[0]}`);
+  assert.ok(maxAbsDiff(losses[0], losses[1]) < 1e-3, `${losses[0]} vs ${losses[1]}`);
+});
