@@ -279,8 +279,10 @@ async function validationPassAtK(store: ArtifactStore, refs: string[]): Promise<
     const k = Math.min(...rows.map((r) => r.samples.length));
     if (rows.length === 0 || k === 0)
       throw new InputError(`rewriter.validations[${i}]: ${ref} holds no sampled rewrites`);
-    // validateRewriter writes <run>/validation/<step>/validation.jsonl
-    const step = /validation\/(\d{6})\/validation\.jsonl$/.exec(ref)?.[1];
+    // validateRewriter writes <run>/steps/<step>/validation-<key>/validation.jsonl (earlier runs:
+    // <run>/validation/<step>/validation.jsonl)
+    const m = /(?:steps\/(\d{6})\/validation-[^/]+|validation\/(\d{6}))\/validation\.jsonl$/.exec(ref);
+    const step = m?.[1] ?? m?.[2];
     const arm = step ? `rl-validation-step-${Number(step)}` : `rl-validation-${i}`;
     const share = (f: (r: Row) => boolean) => rows.filter(f).length / rows.length;
     for (let j = 1; j <= k; j++)

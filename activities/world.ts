@@ -1,8 +1,8 @@
 // prepareWorld: writes the embedded default world for a recipe (benchmarks, downstream training sets,
 // the pretraining corpus and the untrained backbone) into world/<recipe>-<hash>/, once; later calls
 // return it as is. Another data seed adds another sample of the downstream training sets beside it
-// (world/<recipe>-<hash>-data<seed>/), also written once; so is the RL rewriter's validation slice
-// (world/<recipe>-<hash>-validation/).
+// (world/<recipe>-<hash>-data<seed>/), also written once; so are the RL rewriter's validation slice
+// (world/<recipe>-<hash>-validation/) and the later oracle mixtures of each sample (...-mixtures-90-95/).
 import { existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,11 +12,12 @@ import {
   LEGACY_DATA_SEEDS,
   VALIDATION_SIZE,
   writePretrainCorpus,
+  writeMixtureSets,
   writeTrainSets,
   writeValidationSet,
   writeWorldData,
 } from '../world/materialize';
-import { RECIPES, type WorldRecipe } from '../world/recipe';
+import { LATER_MIXTURES, RECIPES, type WorldRecipe } from '../world/recipe';
 import { makeWorld } from '../world/world';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifact-store';
 import { findShippedBackbone } from '../world/shipped';
@@ -54,35 +55,76 @@ export async function prepareWorld(
   const pretrained = input.retrain ? undefined : await installShippedBackbone(store, recipe.name, recipe.seed, key);
   const validation = await validationSetOf(store, recipe, `${ref}-validation`);
   const world = { ...(await asStored()), reused, validation, ...(pretrained ? { pretrained } : {}) };
-  if (input.dataSeed === 0) return world;
-  return { ...world, train: await trainSetsOfDataSeed(store, recipe, `${ref}-data${input.dataSeed}`, input.dataSeed) };
+  const sample = input.dataSeed === 0 ? ref : `${ref}-data${input.dataSeed}`;
+  const train = input.dataSeed === 0 ? world.train : await trainSetsOfDataSeed(store, recipe, sample, input.dataSeed);
+  return { ...world, train: { ...train, ...(await laterMixturesOf(store, recipe, sample, input.dataSeed)) } };
 }
 
 /** Another sample of the downstream training sets, beside the world: its own folder, written once. */
-async function trainSetsOfDataSeed(
+function trainSetsOfDataSeed(
   store: ArtifactStore,
   recipe: WorldRecipe,
   ref: string,
   dataSeed: number,
 ): Promise<Record<string, string>> {
+  return trainSetsOnce(store, ref, {
+    kind: 'world-train-sets',
+    config: { recipe, version: WORLD_DATA_VERSION, dataSeed },
+    seeds: { world: recipe.seed, data: dataSeed },
+    write: (tmp, refOf) =>
+      writeTrainSets(
+        tmp,
+        makeWorld(recipe.seed),
+        { dataSeed, downstreamTrainSize: recipe.downstreamTrainSize, mixtures: recipe.mixtures },
+        refOf,
+      ),
+  });
+}
+
+/**
+ * The LATER_MIXTURES the recipe does not hold, of data seed `dataSeed`'s sample, in their own folder
+ * beside it (named by the shares, written once), so the world's files and key stay as they were.
+ */
+async function laterMixturesOf(
+  store: ArtifactStore,
+  recipe: WorldRecipe,
+  sample: string,
+  dataSeed: number,
+): Promise<Record<string, string>> {
+  const shares = LATER_MIXTURES.filter((s) => !recipe.mixtures.includes(s));
+  if (shares.length === 0) return {};
+  return trainSetsOnce(store, `${sample}-mixtures-${shares.map((s) => Math.round(s * 100)).join('-')}`, {
+    kind: 'world-mixtures',
+    config: { recipe, version: WORLD_DATA_VERSION, dataSeed, shares },
+    seeds: { world: recipe.seed, data: dataSeed },
+    write: (tmp, refOf) =>
+      writeMixtureSets(
+        tmp,
+        makeWorld(recipe.seed),
+        { dataSeed, downstreamTrainSize: recipe.downstreamTrainSize, mixtures: shares },
+        refOf,
+      ),
+  });
+}
+
+/** Training sets in folder `ref` with their train.json (arm → file) and manifest, written once. */
+async function trainSetsOnce(
+  store: ArtifactStore,
+  ref: string,
+  o: {
+    kind: string;
+    config: Record<string, unknown>;
+    seeds: Record<string, number>;
+    write: (tmp: string, refOf: (rel: string) => string) => Promise<Record<string, string>>;
+  },
+): Promise<Record<string, string>> {
   const path = store.resolve(ref);
   const result = join(path, 'train.json');
   if (!existsSync(result))
     await store.writeDir(ref, async (tmp) => {
-      const train = await writeTrainSets(
-        tmp,
-        makeWorld(recipe.seed),
-        { dataSeed, downstreamTrainSize: recipe.downstreamTrainSize, mixtures: recipe.mixtures },
-        (rel) => `${store.ref(path)}/${rel}`,
-      );
+      const train = await o.write(tmp, (rel) => `${store.ref(path)}/${rel}`);
       await writeFile(join(tmp, 'train.json'), JSON.stringify(train, null, 2) + '\n');
-      await writeManifest(tmp, {
-        kind: 'world-train-sets',
-        config: { recipe, version: WORLD_DATA_VERSION, dataSeed },
-        seeds: { world: recipe.seed, data: dataSeed },
-        inputs: [],
-        files: ['train.json'],
-      });
+      await writeManifest(tmp, { kind: o.kind, config: o.config, seeds: o.seeds, inputs: [], files: ['train.json'] });
     });
   return JSON.parse(await readFile(result, 'utf8')) as Record<string, string>;
 }

@@ -26,6 +26,7 @@ const ALL_ARMS: ArmName[] = [
   'rl-no-div',
   'rl-no-gate',
   'oracle',
+  'oracle-95',
 ];
 const input: PipelineConfigInput = { recipe: 'test', arms: ALL_ARMS, rewriter: { steps: 2 }, rewrite: { samples: 2 } };
 
@@ -161,6 +162,28 @@ test('pipeline: every arm built, scored, fine-tuned and evaluated; the rewriter 
   for (const a of ALL_ARMS) assert.match(md, new RegExp(`\\| ${a} `), a);
   assert.ok(readFileSync(store.resolve(out.report!.html), 'utf8').includes('<svg'));
   assert.equal(out.reports, undefined);
+  // the dose-response line: y* (0% oracle), the mixture and the oracle, at their own runs' NLL
+  type Mixture = { arm: string; oracleShare: number; nll: number; forgetting: { strict: { value: number } } };
+  assert.deepEqual(
+    (report.mixtures as Mixture[]).map((m) => [m.arm, m.oracleShare]),
+    [
+      ['vanilla', 0],
+      ['oracle', 1],
+      ['oracle-95', 0.95],
+    ],
+  );
+  for (const m of report.mixtures as Mixture[]) {
+    assert.ok(Math.abs(m.nll - arm(m.arm).score.meanNll) < 1e-9, m.arm);
+    assert.ok(Number.isFinite(m.forgetting.strict.value), m.arm);
+  }
+  // the rewriter's pass rate against k on its validation slice: before training and at its best step
+  const validated = new Set(
+    (report.passAtK as { arm: string }[]).flatMap((x) => (x.arm.startsWith('rl-validation') ? [x.arm] : [])),
+  );
+  assert.deepEqual(
+    [...validated],
+    [...new Set(['rl-validation-step-0', `rl-validation-step-${out.rewriters.rl.best.step}`])],
+  );
 
   // the progress query: every planned stage done
   const p = await handle.query<PipelineProgress>('progress');

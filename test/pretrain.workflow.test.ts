@@ -27,7 +27,7 @@ test('pretrain builds the world and a backbone once, then reuses them', async ()
     first.world.benchmarks.map((b: { name: string }) => b.name),
     ['arithmetic', 'comparison', 'strings', 'counting', 'facts', 'shop'],
   );
-  assert.deepEqual(Object.keys(first.world.train).sort(), ['foreign', 'oracle', 'oracle-50']);
+  assert.deepEqual(Object.keys(first.world.train).sort(), ['foreign', 'oracle', 'oracle-50', 'oracle-90', 'oracle-95']);
   const backbone = await loadHFModel(store.resolve(first.backbone.uri));
   assert.equal(backbone.config.vocabSize, 259);
   assert.equal(backbone.tokenizer?.decode(backbone.tokenizer.encode('Answer:\n\\boxed{7}')), 'Answer:\n\\boxed{7}');

@@ -141,7 +141,7 @@ test('rewriterProbe: a training set the recipe lacks is invalid input', async ()
       assert.equal(cause.type, 'InvalidInput');
       assert.match(
         cause.message,
-        /\$\.arm: the test recipe has no training set "oracle-25" \(it has foreign, oracle, oracle-50\)/,
+        /\$\.arm: the test recipe has no training set "oracle-25" \(it has foreign, oracle, oracle-50, oracle-90, oracle-95\)/,
       );
       return true;
     },

@@ -146,7 +146,7 @@ test('worldForgetting: an arm the recipe has no training set for is invalid inpu
       assert.equal(cause.type, 'InvalidInput');
       assert.match(
         cause.message,
-        /\$\.arms\[1\]: the test recipe has no training set "oracle-25" \(it has foreign, oracle, oracle-50\)/,
+        /\$\.arms\[1\]: the test recipe has no training set "oracle-25" \(it has foreign, oracle, oracle-50, oracle-90, oracle-95\)/,
       );
       return true;
     },

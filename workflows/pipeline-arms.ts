@@ -9,8 +9,22 @@ export const ARM_ALIASES: Partial<Record<ArmName, ArmName>> = { foreign: 'vanill
 
 export const DEFAULT_ARMS: ArmName[] = ['vanilla', 'prompted', 'sdft', 'self-alignment', 'rl'];
 
+/**
+ * The world's oracle mixtures run by default: the shares a fallback leaves (a few percent of foreign
+ * answers), so vanilla (0% oracle), these and the oracle (100%) draw the dose-response line.
+ */
+export const DOSE_RESPONSE_ARMS: ArmName[] = ['oracle-90', 'oracle-95'];
+
 /** Arms that exist only in the embedded world: its own-style training set and its mixtures. */
 export const isWorldOnly = (arm: string) => /^oracle(-\d+)?$/.test(arm);
+
+/** The share of own-style (oracle) answers in a world arm's data: vanilla 0, oracle-NN NN%, oracle 1; else undefined. */
+export function oracleShare(arm: ArmName): number | undefined {
+  if (arm === 'vanilla' || arm === 'foreign') return 0;
+  if (arm === 'oracle') return 1;
+  const m = /^oracle-(\d+)$/.exec(arm);
+  return m ? Number(m[1]) / 100 : undefined;
+}
 
 /** What each ablation's trainRewriter run changes in the rewriter config. */
 export const ABLATIONS = {
@@ -53,8 +67,12 @@ export function armNote(arm: ArmName, world: boolean): string | undefined {
   }
 }
 
-/** The arms asked for, aliases resolved, in the order given; undefined: the defaults. */
-export function resolveArms(arms: ArmName[] | undefined, world: boolean): ArmName[] {
-  const list = arms ?? (world ? [...DEFAULT_ARMS, 'oracle'] : DEFAULT_ARMS);
+/**
+ * The arms asked for, aliases resolved, in the order given; undefined: the defaults (in the world with
+ * the oracle and, unless `doseResponse` is false, the DOSE_RESPONSE_ARMS).
+ */
+export function resolveArms(arms: ArmName[] | undefined, world: boolean, doseResponse = true): ArmName[] {
+  const worldArms: ArmName[] = ['oracle', ...(doseResponse ? DOSE_RESPONSE_ARMS : [])];
+  const list = arms ?? (world ? [...DEFAULT_ARMS, ...worldArms] : DEFAULT_ARMS);
   return [...new Set(list.map((a) => ARM_ALIASES[a] ?? a))];
 }

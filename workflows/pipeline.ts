@@ -20,7 +20,16 @@ import {
   type WorldOutput,
 } from '../schemas';
 import { resolveRewriterSettings } from '../schemas/rewriter-presets';
-import { ABLATIONS, armNote, isWorldOnly, matchedK, resolveArms, rewriterOf, type ArmName } from './pipeline-arms';
+import {
+  ABLATIONS,
+  armNote,
+  isWorldOnly,
+  matchedK,
+  oracleShare,
+  resolveArms,
+  rewriterOf,
+  type ArmName,
+} from './pipeline-arms';
 import { Stages, type PipelineProgress } from './pipeline-progress';
 import { child, cpuActivities, deviceActivities, evaluateChild, sftChild } from './stages';
 import type { pretrain } from './pretrain';
@@ -76,7 +85,8 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
   const resolved = validateInput(schemas.pipelineConfig, input, 'pipeline');
   const id = workflowInfo().workflowId;
   const inWorld = resolved.backbone === undefined;
-  const arms = resolveArms(resolved.arms, inWorld);
+  // runs started before the default arms held the oracle mixtures replay with the defaults they had
+  const arms = resolveArms(resolved.arms, inWorld, patched('dose-response-arms'));
   checkSetting(resolved, arms);
   const rewriterInput = rewriterConfig(input, resolved);
   const settings = resolveRewriterSettings(rewriterInput);
@@ -254,6 +264,8 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
     const o = await p;
     rewriterOut[r] = { run: o.run, steps: o.steps, best: o.best, curves: o.curves, metrics: o.metrics };
   }
+  // the dose-response line: the world's arms whose data is y* and its own-style rendering mixed
+  const mixtures = inWorld && !resolved.dataset ? doseResponse(arms) : [];
   const label = inWorld ? `world-${resolved.recipe}-seed-${resolved.seed ?? first.world!.recipe.seed}` : 'backbone';
   // runs started before pipelineReport existed replay with a forgetting report per seed
   const reported = patched('pipeline-report')
@@ -280,7 +292,8 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
                   ]),
               ),
             })),
-            ...(rewriterOut.rl ? { rewriter: { metrics: rewriterOut.rl.metrics } } : {}),
+            ...(rewriters.has('rl') ? { rewriter: rewriterInputs(await rewriters.get('rl')!) } : {}),
+            ...(mixtures.length >= 2 ? { mixtures } : {}),
             passAtK: results
               .filter((r) => r.seed === seeds[0] && r.data.passAtK)
               .flatMap((r) => r.data.passAtK!.map((passRate, j) => ({ arm: r.arm, k: j + 1, passRate }))),
@@ -311,6 +324,24 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
     );
   }
 }
+/** The world's arms of known oracle share, as the report's mixtures (their NLL and forgetting are the runs'). */
+function doseResponse(arms: ArmName[]): { arm: ArmName; oracleShare: number }[] {
+  return arms.flatMap((arm) => {
+    const share = oracleShare(arm);
+    return share === undefined ? [] : [{ arm, oracleShare: share }];
+  });
+}
+
+/**
+ * The rewriter as the report reads it: its metrics (the training and validation curves) and the
+ * validations of the first and the best step (pass rate against k on the validation slice, before
+ * and after training; every step's would crowd the figure, and the curves already show each).
+ */
+function rewriterInputs(r: TrainRewriterOutput) {
+  const chosen = r.validations.filter((v, i) => i === 0 || v.step === r.best.step);
+  return { metrics: r.metrics, validations: [...new Set(chosen.map((v) => v.uri))] };
+}
+
 /** A score as the report reads it: by reference, with its summary numbers. */
 function scoreRef(s: ScoreDatasetOutput) {
   return {

@@ -75,45 +75,87 @@ export async function writeWorldData(
   return { benchmarks, train: await writeTrainSets(dir, world, o, refOf) };
 }
 
-/**
- * The downstream training sets under `dir`/downstream: one sample of the train split, in the foreign
- * style (vanilla SFT), the own style (the oracle) and the oracle mixtures, by arm name.
- */
-export async function writeTrainSets(
+/** Writes training sets of one sample under `dir`/downstream; returns each file's reference by arm name. */
+export type TrainSetsWriter = (
   dir: string,
   world: World,
   o: Pick<WorldDataOptions, 'dataSeed' | 'downstreamTrainSize' | 'mixtures'>,
   refOf: (rel: string) => string,
+) => Promise<Record<string, string>>;
+
+/**
+ * The downstream training sets under `dir`/downstream: one sample of the train split, in the foreign
+ * style (vanilla SFT), the own style (the oracle) and the oracle mixtures, by arm name.
+ */
+export const writeTrainSets: TrainSetsWriter = (dir, world, o, refOf) => writeSets(dir, world, o, refOf, true);
+
+/**
+ * Only the oracle mixtures of the sample writeTrainSets writes for these options (the same records in
+ * the same order; a record takes the oracle solution in every mixture whose share is at least its
+ * draw, so the mixtures nest): for shares added to a world after it was written, without touching it.
+ */
+export const writeMixtureSets: TrainSetsWriter = (dir, world, o, refOf) => writeSets(dir, world, o, refOf, false);
+
+async function writeSets(
+  dir: string,
+  world: World,
+  o: Parameters<TrainSetsWriter>[2],
+  refOf: (rel: string) => string,
+  styles: boolean,
 ): Promise<Record<string, string>> {
   await mkdir(join(dir, 'downstream'), { recursive: true });
-  const sampleSeed = trainSampleSeed(world.seed, o.dataSeed);
-  const train: Problem[] = distinct(world.downstream, 'train', o.downstreamTrainSize, sampleSeed, avoided(world, o));
-  const record = (p: Problem, oracle: boolean) => ({
-    id: p.id,
-    question: p.question,
-    answer: render(p.trace, oracle ? OWN : FOREIGN),
-  });
-  const files: Record<string, string> = {
-    foreign: 'downstream/train-foreign.jsonl',
-    oracle: 'downstream/train-oracle.jsonl',
-  };
-  await writeJsonl(
-    join(dir, files.foreign),
-    train.map((p) => record(p, false)),
+  const train = trainSample(world, o);
+  const files: Record<string, string> = {};
+  if (styles) {
+    files.foreign = 'downstream/train-foreign.jsonl';
+    files.oracle = 'downstream/train-oracle.jsonl';
+    await writeJsonl(
+      join(dir, files.foreign),
+      train.map((p) => trainRecord(p, false)),
+    );
+    await writeJsonl(
+      join(dir, files.oracle),
+      train.map((p) => trainRecord(p, true)),
+    );
+  }
+  Object.assign(files, await writeMixtures(dir, world, train, o.mixtures));
+  return Object.fromEntries(Object.entries(files).map(([k, v]) => [k, refOf(v)]));
+}
+
+/** The sample of the downstream train split a data seed's training sets hold. */
+function trainSample(world: World, o: Pick<WorldDataOptions, 'dataSeed' | 'downstreamTrainSize'>): Problem[] {
+  return distinct(
+    world.downstream,
+    'train',
+    o.downstreamTrainSize,
+    trainSampleSeed(world.seed, o.dataSeed),
+    avoided(world, o),
   );
-  await writeJsonl(
-    join(dir, files.oracle),
-    train.map((p) => record(p, true)),
-  );
-  for (const share of o.mixtures) {
+}
+
+const trainRecord = (p: Problem, oracle: boolean) => ({
+  id: p.id,
+  question: p.question,
+  answer: render(p.trace, oracle ? OWN : FOREIGN),
+});
+
+/** The mixture of each oracle share as downstream/train-oracle-<percent>.jsonl; relative paths by arm name. */
+async function writeMixtures(
+  dir: string,
+  world: World,
+  train: Problem[],
+  shares: number[],
+): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const share of shares) {
     const name = `oracle-${Math.round(share * 100)}`;
     files[name] = `downstream/train-${name}.jsonl`;
     await writeJsonl(
       join(dir, files[name]),
-      train.map((p) => record(p, takesOracle(p.id, share, world.seed))),
+      train.map((p) => trainRecord(p, takesOracle(p.id, share, world.seed))),
     );
   }
-  return Object.fromEntries(Object.entries(files).map(([k, v]) => [k, refOf(v)]));
+  return files;
 }
 
 /** The pretraining corpus: `n` records of the prior stream, as {id, question, answer} JSONL. */

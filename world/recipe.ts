@@ -60,6 +60,14 @@ export const TEST_RECIPE: WorldRecipe = {
   sft: { ...DEFAULT_RECIPE.sft, epochs: 1, batchSize: 8, warmupSteps: 1 },
 };
 
+/**
+ * Oracle shares of mixtures written beside each recipe's world instead of in its `mixtures`: the
+ * shares a fallback leaves (a few percent of foreign answers undo most of the oracle's benefit, the
+ * dose-response line must cover them). In `mixtures` they would change the world key, and with it
+ * the shipped backbone; beside the world they are derived training sets of the same sample.
+ */
+export const LATER_MIXTURES = [0.9, 0.95];
+
 export const RECIPES: Record<string, WorldRecipe> = { default: DEFAULT_RECIPE, test: TEST_RECIPE };
 
 /** config.json of the backbone: a Llama decoder over the byte-level tokenizer (256 bytes, pad, bos, eos). */
