@@ -18,7 +18,10 @@ test('mapBreathing maps in order and lets a timer fire during a long pass; a pla
   try {
     const items = Array.from({ length: 40 }, (_, i) => i);
     const out = await mapBreathing(items, (x, i) => (busy(5), x * 10 + i), 20);
-    assert.deepEqual(out, items.map((x, i) => x * 10 + i));
+    assert.deepEqual(
+      out,
+      items.map((x, i) => x * 10 + i),
+    );
     assert.ok(ticks >= 3, `the timer fired ${ticks} times during a 200 ms pass broken every 20 ms`);
     ticks = 0;
     items.map(() => busy(5));
