@@ -4,6 +4,7 @@
 // an uninterrupted run; a bad adjustment is rejected naming its field; a NaN stops the run clearly.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ArtifactStore } from '../activities/artifact-store';
@@ -58,6 +59,11 @@ test('a run completes: one metrics line per step, validations, the best checkpoi
   w.kill('SIGTERM');
   // the output is what its schema says (schemas/json/train-rewriter-output.schema.json)
   schemas.trainRewriterOutput.parse(out);
+  // PEFT finds the base by the adapter's base_model_name_or_path: the backbone's folder, not an artifact:// URI
+  const adapterConfig = JSON.parse(
+    readFileSync(join(store().resolve(out.last.adapter!), 'adapter_config.json'), 'utf8'),
+  );
+  assert.equal(adapterConfig.base_model_name_or_path, store().resolve(out.backbone.uri));
   assert.equal(out.steps, 4);
   assert.deepEqual(
     metricSteps(out).map((m) => m.step),

@@ -352,8 +352,10 @@ export async function update(
         `update of step ${step}: the loss or gradient is not finite (loss ${m.loss}, gradient norm ${m.gradNorm}); ` +
           `the last good checkpoint is ${input.adapter ?? 'the initial adapter'}`,
       );
+    // PEFT loads the base from adapter_config.json: a folder it can open, not the store's URI (the
+    // stage's manifest keeps the URI)
     await savePeftAdapter(tmp, policy.loaded.model.config, lora, await trainer.params(), {
-      baseModel: input.backbone.uri,
+      baseModel: store.resolve(input.backbone.uri),
     });
     await saveTrainerState(join(tmp, 'trainer-state.safetensors'), {
       tensors: await trainer.stateTensors(),
