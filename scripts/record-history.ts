@@ -1,15 +1,18 @@
 // Records the event histories of real workflow runs into test/histories/, for the replay test that
-// guards workflow determinism. Run it by hand (`npx tsx scripts/record-history.ts` after `npm test` has
-// built its cache) when a workflow change is meant to be incompatible, and keep the old histories too.
+// guards workflow determinism. Run it by hand (`npx tsx scripts/record-history.ts [file ...]`) when a
+// workflow change is meant to be incompatible or adds a patch, and keep the old histories too. It bundles
+// the workflows afresh first: the bundle an earlier test run left would record the code of then.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { PROJECT_ROOT, TASK_QUEUE } from '../workers/settings';
 import { put } from '../test/helpers/data';
+import { setupTests } from './test-setup';
 import { putBenchmark, putTinyModel } from '../test/helpers/model';
 import { cpuWorker, deviceWorker, startTestServer, tempDir, testEnvFile } from '../test/helpers/temporal';
 
+await setupTests();
 const env = await startTestServer();
 const root = await tempDir();
 const workers = [await cpuWorker(env, root), await deviceWorker(env, root)];
@@ -99,6 +102,8 @@ const runs: [string, string, unknown, ((h: WorkflowHandle) => Promise<void>)?][]
       rewrite: { samples: 2 },
     },
   ]),
+  // the default arms, which since the 'dose-response-arms' patch include the 90% and 95% oracle mixtures
+  ['pipeline', 'pipeline-default-arms', { recipe: 'test', rewriter: { steps: 1 }, rewrite: { samples: 2 } }],
 ];
 // `npx tsx scripts/record-history.ts train-rewriter` records only the histories named
 const only = process.argv.slice(2);
