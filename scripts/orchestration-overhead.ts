@@ -19,7 +19,8 @@ const runs = JSON.parse(
     },
   ),
 ) as { execution: { runId: string } }[];
-if (!runs.length) throw new Error(`no workflow ${id} on ${values.address ?? '127.0.0.1:7233'} (another server: --address)`);
+if (!runs.length)
+  throw new Error(`no workflow ${id} on ${values.address ?? '127.0.0.1:7233'} (another server: --address)`);
 type Event = { eventTime: string; eventType: string };
 let busy = 0;
 let wall = 0;
