@@ -42,19 +42,23 @@ export async function followPipeline(
   let done = false;
   void result.finally(() => (done = true)).catch(() => undefined);
   let last: PipelineProgress | undefined;
-  while (!done) {
+  const show = async () => {
     const p = await handle.query<PipelineProgress>('progress').catch(() => undefined);
-    if (p) {
-      const running = p.stages.filter((s) => s.state === 'running').map((s) => s.name);
-      const fields = { running: running.slice(0, 3).join(', ') || p.stage, etaText: eta(p.etaSeconds) };
-      if (bar) {
-        if (!last) bar.start(p.total, p.done, fields);
-        else bar.update(p.done, fields);
-      } else progressLines(last, p).forEach((l) => err(l));
-      last = p;
-    }
+    if (!p) return;
+    const running = p.stages.filter((s) => s.state === 'running').map((s) => s.name);
+    const fields = { running: running.slice(0, 3).join(', ') || p.stage, etaText: eta(p.etaSeconds) };
+    if (bar) {
+      if (!last) bar.start(p.total, p.done, fields);
+      else bar.update(p.done, fields);
+    } else progressLines(last, p).forEach((l) => err(l));
+    last = p;
+  };
+  while (!done) {
+    await show();
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, everyMs))]);
   }
+  // the last stages can end between two polls: the closed run's own final state shows every end
+  await show();
   bar?.stop();
   return result;
 }
