@@ -10,6 +10,7 @@ import { dataStats, type DataStats, type SftRecord } from '../method/data-stats'
 import { pooledReport, type PooledReport, type RunScores } from '../method/statistics';
 import { schemas, type PipelineReportInput, type PipelineReportInputInput } from '../schemas';
 import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
+import { breathe } from './breathe';
 import { InputError } from './errors';
 import { scoresOf, type Evaluation } from './forgetting-report';
 import { writeManifest } from './manifest';
@@ -19,11 +20,8 @@ import { readJsonl } from './records';
 /** Bumped when the report's files change, so an older report folder is not returned for the same input. */
 const REPORT_FORMAT = 2;
 
-/**
- * The report runs on the CPU worker's event loop beside the workflows' activations: between the
- * heavier steps (an arm's data statistics, a bootstrap) it lets the loop run.
- */
-const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
+// The report runs on the CPU worker's event loop beside the workflows' activations: between the
+// heavier steps (an arm's data statistics, a bootstrap) it lets the loop run (breathe).
 
 type Extraction = 'strict' | 'lenient';
 
