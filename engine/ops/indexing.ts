@@ -3,7 +3,7 @@ import { isStatic, normAxis } from '../graph/shape';
 import { defineGrad } from './grad-rules';
 import { emit1, ints } from './core';
 import { cast } from './elementwise';
-import { constantOfShape, shapeOf, transpose, unsqueeze, zerosLike } from './shape';
+import { concat, constantOfShape, expand, reshape, shapeOf, slice, transpose, zerosLike } from './shape';
 import { gather as gatherOp } from './indexing-gather';
 
 export type Reduction = 'none' | 'add' | 'mul' | 'max' | 'min';
@@ -64,12 +64,26 @@ function zerosPermuted(x: Tensor, perm: number[]): Tensor {
   return constantOfShape(shape, 0, x.dtype);
 }
 
+/**
+ * Adds the rows of d into zeros at rows idx (d's leading dims are idx's). ScatterElements, not ScatterND:
+ * onnxruntime's CPU ScatterND adds slices from several threads at once, and rows that share an index
+ * (an embedding's repeated token ids) lose updates; ScatterElements adds them in order, exactly.
+ */
+function scatterAddRows(zeros: Tensor, idx: Tensor, d: Tensor): Tensor {
+  const rest = zeros.shape.slice(1);
+  const rows = reshape(
+    d,
+    isStatic(rest) ? [-1, ...rest] : concat([ints(d.graph, [-1]), slice(shapeOf(zeros), [1], [zeros.rank], [0])], 0),
+  );
+  const column = reshape(cast(idx, 'int64'), [-1, ...rest.map(() => 1)]);
+  return scatterElements(zeros, expand(column, shapeOf(rows)), rows, 0, 'add');
+}
+
 defineGrad('Gather', (n, [d]) => {
   const [x, idx] = n.inputs as Tensor[];
   const a = (n.attrs.axis as { value: number }).value;
   const ri = idx.rank;
-  const idx64 = unsqueeze(cast(idx, 'int64'), [ri]);
-  if (a === 0) return [scatterND(zerosLike(x), idx64, d!, 'add'), undefined];
+  if (a === 0) return [scatterAddRows(zerosLike(x), idx, d!), undefined];
   // Move the gathered axis to the front, scatter-add, move it back.
   const xPerm = [a, ...[...Array(x.rank).keys()].filter((i) => i !== a)];
   const dPerm = [
@@ -77,7 +91,7 @@ defineGrad('Gather', (n, [d]) => {
     ...[...Array(a).keys()],
     ...[...Array(d!.rank - a - ri).keys()].map((i) => a + ri + i),
   ];
-  const acc = scatterND(zerosPermuted(x, xPerm), idx64, transpose(d!, dPerm), 'add');
+  const acc = scatterAddRows(zerosPermuted(x, xPerm), idx, transpose(d!, dPerm));
   const inv = new Array<number>(xPerm.length);
   xPerm.forEach((p, i) => (inv[p] = i));
   return [transpose(acc, inv), undefined];
