@@ -115,7 +115,7 @@ const backboneScore = await ScoreProgram.create(runner, model, { name: 'score' }
 const train = await TrainProgram.create(runner, model, {
   objective: 'grpo',
   lora,
-  grpo: { clip: CLIP, klCoef: KL, temperature: TEMPERATURE, reference: 'graph' },
+  grpo: { clip: CLIP, klCoef: KL, temperature: TEMPERATURE, reference: 'graph', sharedPrompts: true },
   optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
   clipNorm: 1,
 });

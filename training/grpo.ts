@@ -125,9 +125,7 @@ export async function grpoUpdate(
     oldLogprobs: old[i],
   }));
   const mb = o.microBatch && o.microBatch < batch.length ? o.microBatch : undefined;
-  const step = mb
-    ? Array.from({ length: Math.ceil(batch.length / mb) }, (_, k) => batch.slice(k * mb, (k + 1) * mb))
-    : batch;
+  const step = mb ? microBatches(batch, mb, !!trainer.options.grpo?.sharedPrompts) : batch;
   const r = await trainer.step([step], o.learningRate);
   const metric = (k: string) => r.metrics[k]?.[0] ?? 0;
   return {
@@ -138,4 +136,25 @@ export async function grpoUpdate(
     logprobGap: tokens ? gap / tokens : 0,
     tokens,
   };
+}
+
+/**
+ * Consecutive micro-batches of at most `size` examples; with `wholeGroups` (a trainer that shares
+ * prompts) each holds whole groups of one prompt (at least one group, whatever `size`).
+ */
+function microBatches<T extends { prompt: number[] }>(batch: T[], size: number, wholeGroups: boolean): T[][] {
+  if (!wholeGroups)
+    return Array.from({ length: Math.ceil(batch.length / size) }, (_, k) => batch.slice(k * size, (k + 1) * size));
+  const groups = new Map<string, T[]>();
+  for (const e of batch) {
+    const key = e.prompt.join(',');
+    groups.set(key, [...(groups.get(key) ?? []), e]);
+  }
+  const out: T[][] = [];
+  for (const g of groups.values()) {
+    const last = out[out.length - 1];
+    if (last && last.length + g.length <= size) last.push(...g);
+    else out.push([...g]);
+  }
+  return out;
 }

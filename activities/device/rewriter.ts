@@ -317,7 +317,8 @@ export async function update(
     const lora = loraOf(input.lora);
     const trainer = await policy.trainer({
       objective: 'grpo',
-      grpo: { clip: input.clip, klCoef: input.klCoef, temperature: input.temperature },
+      // each rewrite prompt runs once for its K rewrites (the same step, a fraction of the work)
+      grpo: { clip: input.clip, klCoef: input.klCoef, temperature: input.temperature, sharedPrompts: true },
       optimizer: { weightDecay: input.weightDecay },
       accumulate: input.microBatch !== undefined,
     });

@@ -132,7 +132,8 @@ export function sampleToken(
 }
 
 /**
- * generate: inputs `prompt` int64 [B, P] (LEFT-padded), `prompt_mask` [B, P], `noise` [B, N] uniform
+ * generate: inputs `prompt` int64 [Bp, P] (the distinct prompts, LEFT-padded), `prompt_mask` [Bp, P],
+ * `prompt_row` int64 [B] (each row's prompt: K samples of one prompt prefill it once), `noise` [B, N] uniform
  * in [0, 1) (N = max new tokens), `temperature`, `top_p`, `eos` int64 [E], `pad_id` int64 scalar,
  * `stop_seqs` int64 [S, L] (token sequences right-aligned, -1 = wildcard padding; S may be 0), and
  * `lora_scale` with LoRA. One prefill, then an ONNX Loop that samples and decodes one token per
@@ -144,8 +145,9 @@ export function sampleToken(
 export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOptions = {}): Graph {
   const c = model.config;
   const g = new Graph('generate');
-  const prompt = g.input('prompt', 'int64', ['batch', 'prompt_len']);
-  const promptMask = g.input('prompt_mask', 'float32', ['batch', 'prompt_len']);
+  const prompts = g.input('prompt', 'int64', ['prompts', 'prompt_len']);
+  const promptsMask = g.input('prompt_mask', 'float32', ['prompts', 'prompt_len']);
+  const promptRow = g.input('prompt_row', 'int64', ['batch']);
   const noise = g.input('noise', 'float32', ['batch', 'max_new']);
   const temperature = g.input('temperature', 'float32', []);
   const topP = g.input('top_p', 'float32', []);
@@ -156,13 +158,17 @@ export function buildGenerateProgram(model: ProgramModel, o: GenerateProgramOpti
   const m: DecoderParams = decoderParams(g, c, model.weights, o.lora && scale ? { config: o.lora, scale } : undefined);
   const i64s = (v: number) => op.scalar(g, v, 'int64');
 
-  // Prefill: the prompt's keys and values stay outside the loop, read by every step without a copy.
-  const { hidden, kv: promptKV } = decoderForward(m, prompt, promptMask);
-  const P = op.dimOf(prompt, 1);
+  // Prefill, once per distinct prompt; each row then reads its prompt's keys and values (outside the
+  // loop, read by every step without a copy).
+  const { hidden, kv } = decoderForward(m, prompts, promptsMask);
+  const perRow = (x: Tensor) => op.gather(x, promptRow, 0);
+  const promptKV = kv.map((x) => ({ k: perRow(x.k), v: perRow(x.v) }));
+  const promptMask = perRow(promptsMask);
+  const P = op.dimOf(prompts, 1);
   const N = op.dimOf(noise, 1);
-  const B = op.dimOf(prompt, 0);
+  const B = op.dimOf(promptRow, 0);
   const last = op.slice(hidden, op.reshape(op.sub(P, i64s(1)), [1]), op.reshape(P, [1]), [1]);
-  const logits0 = op.squeeze(lmHead(m, last), [1]); // [B, V]
+  const logits0 = perRow(op.squeeze(lmHead(m, last), [1])); // [B, V]
   const Hkv = c.numKvHeads;
   const D = c.headDim;
   const zero = op.scalar(g, 0, 'float32');
@@ -327,7 +333,18 @@ export class GenerateProgram {
     if (!(temperature >= 0)) throw new Error(`generate: temperature must be >= 0, got ${temperature}`);
     if (!(topP > 0 && topP <= 1)) throw new Error(`generate: topP must be in (0, 1], got ${topP}`);
     const pad = this.model.config.padTokenId ?? this.tokenizer?.padTokenId ?? 0;
-    const b = padBatch(prompts, 'left', pad);
+    const distinct = new Map<string, number>();
+    const unique: number[][] = [];
+    const promptRow = prompts.map((p) => {
+      const key = p.join(',');
+      let row = distinct.get(key);
+      if (row === undefined) {
+        distinct.set(key, (row = unique.length));
+        unique.push(p);
+      }
+      return row;
+    });
+    const b = padBatch(unique, 'left', pad);
     checkSequenceLength(this.model.config, b.width + N);
     const noise = new Float32Array(B * N);
     reqs.forEach((r, i) => noise.set(samplingNoise(o.seed ?? 0, r.id, N), i * N));
@@ -339,6 +356,7 @@ export class GenerateProgram {
     const feeds: Record<string, TensorData> = {
       prompt: b.tokens,
       prompt_mask: b.mask,
+      prompt_row: i64([B], promptRow),
       noise: f32([B, N], noise),
       temperature: scalarF32(temperature),
       top_p: scalarF32(topP),

@@ -3,6 +3,7 @@ import * as op from '../ops';
 import type { Runner } from '../runner';
 import { checkSequenceLength } from '../model/config';
 import { decoderForward, lmHead } from '../model/decoder';
+import { sharedPrefixForward } from '../model/shared-prefix';
 import { type LoraConfig, type LoraWeights, loraScale } from '../lora/lora';
 import { asParamState, checkTokens, decoderParams, f32, i64, loadProgram, padBatch, scalarF32 } from './common';
 import type { ProgramModel } from './common';
@@ -12,6 +13,19 @@ export interface ScoreProgramOptions {
   lora?: LoraConfig;
   /** Read base weights from the runner's state `param.<name>` (full fine-tuning) instead of initializers. */
   weightsFromState?: boolean;
+}
+
+/** The inputs both score programs share: `temperature`, `lora_scale` with LoRA, and the weights. */
+function scoreInputs(g: Graph, model: ProgramModel, o: ScoreProgramOptions) {
+  const temperature = g.input('temperature', 'float32', []);
+  const scale = o.lora ? g.input('lora_scale', 'float32', []) : undefined;
+  const m = decoderParams(
+    g,
+    model.config,
+    o.weightsFromState ? undefined : model.weights,
+    o.lora && scale ? { config: o.lora, scale } : undefined,
+  );
+  return { temperature, m };
 }
 
 /**
@@ -27,14 +41,7 @@ export function buildScoreProgram(model: ProgramModel, o: ScoreProgramOptions = 
   const tokens = g.input('tokens', 'int64', ['batch', 'seq']);
   const mask = g.input('mask', 'float32', ['batch', 'seq']);
   const targetMask = g.input('target_mask', 'float32', ['batch', 'seq']);
-  const temperature = g.input('temperature', 'float32', []);
-  const scale = o.lora ? g.input('lora_scale', 'float32', []) : undefined;
-  const m = decoderParams(
-    g,
-    model.config,
-    o.weightsFromState ? undefined : model.weights,
-    o.lora && scale ? { config: o.lora, scale } : undefined,
-  );
+  const { temperature, m } = scoreInputs(g, model, o);
   const targetLen = g.input('target_len', 'int64', []);
   const { hidden } = decoderForward(m, tokens, mask);
   // Rows are left-padded, so every target span ends at the last column: only the last `target_len`
@@ -50,6 +57,29 @@ export function buildScoreProgram(model: ProgramModel, o: ScoreProgramOptions = 
   const w = op.unsqueeze(targetMask, [-1]);
   const pooled = op.div(op.reduceSum(op.mul(hidden, w), [1]), op.max(op.reduceSum(w, [1]), 1e-9));
   g.output('pooled', pooled);
+  return g;
+}
+
+/**
+ * score over prompts shared by several targets (GRPO's K rewrites of one prompt, Generate-Verify-
+ * Fallback's k candidates): each prompt runs once (model/shared-prefix.ts). Inputs `prompt_tokens`
+ * [Bp, P] LEFT-padded with `prompt_mask`, `tokens` [B, T] the targets RIGHT-padded with `mask`,
+ * `group` [B] int64 (each target's prompt row), `temperature`, and `lora_scale` with LoRA. Outputs
+ * `logprobs` [B, T] (column j: log p of target token j) and `pooled` [B, H] over the target tokens.
+ */
+export function buildSharedScoreProgram(model: ProgramModel, o: ScoreProgramOptions = {}): Graph {
+  const g = new Graph('score-shared');
+  const prompts = g.input('prompt_tokens', 'int64', ['groups', 'prompt']);
+  const promptMask = g.input('prompt_mask', 'float32', ['groups', 'prompt']);
+  const tokens = g.input('tokens', 'int64', ['batch', 'seq']);
+  const mask = g.input('mask', 'float32', ['batch', 'seq']);
+  const group = g.input('group', 'int64', ['batch']);
+  const { temperature, m } = scoreInputs(g, model, o);
+  const { predicting, completion } = sharedPrefixForward(m, prompts, promptMask, tokens, mask, group);
+  const logits = op.div(lmHead(m, predicting), temperature);
+  g.output('logprobs', op.squeeze(op.gatherElements(op.logSoftmax(logits, -1), op.unsqueeze(tokens, [-1]), -1), [-1]));
+  const w = op.unsqueeze(mask, [-1]);
+  g.output('pooled', op.div(op.reduceSum(op.mul(completion, w), [1]), op.max(op.reduceSum(w, [1]), 1e-9)));
   return g;
 }
 
@@ -72,12 +102,17 @@ export interface ScoreResult {
  * hidden states, one run per batch.
  */
 export class ScoreProgram {
+  private sharedLoaded?: Promise<void>;
   private constructor(
     readonly runner: Runner,
     readonly name: string,
     readonly model: ProgramModel,
-    readonly lora?: LoraConfig,
+    readonly options: ScoreProgramOptions,
   ) {}
+
+  get lora(): LoraConfig | undefined {
+    return this.options.lora;
+  }
 
   static async create(
     runner: Runner,
@@ -86,7 +121,7 @@ export class ScoreProgram {
   ): Promise<ScoreProgram> {
     const name = o.name ?? `score${o.lora ? '+lora' : ''}`;
     await loadProgram(runner, name, buildScoreProgram(model, o));
-    return new ScoreProgram(runner, name, model, o.lora);
+    return new ScoreProgram(runner, name, model, o);
   }
 
   /** Puts adapter tensors into the runner's state (shared with generate and train programs). */
@@ -99,6 +134,8 @@ export class ScoreProgram {
     o: { temperature?: number; adapter?: boolean; padId?: number } = {},
   ): Promise<ScoreResult> {
     if (!items.length) return { logprobs: [], embeddings: [] };
+    const groups = promptGroups(items);
+    if (groups) return this.scoreShared(items, groups, o);
     const rows = items.map((it, i) => {
       if (!it.target.length) throw new Error(`score: item ${i} has an empty target`);
       return [...it.prompt, ...it.target];
@@ -135,4 +172,69 @@ export class ScoreProgram {
       embeddings: items.map((_, i) => pooled.slice(i * H, (i + 1) * H)),
     };
   }
+
+  /** Items whose prompts repeat: each distinct prompt runs once (buildSharedScoreProgram). */
+  private async scoreShared(
+    items: ScoreItem[],
+    g: { prompts: number[][]; group: number[] },
+    o: { temperature?: number; adapter?: boolean; padId?: number },
+  ): Promise<ScoreResult> {
+    const name = `${this.name}+shared`;
+    this.sharedLoaded ??= loadProgram(this.runner, name, buildSharedScoreProgram(this.model, this.options));
+    await this.sharedLoaded;
+    const pad = o.padId ?? 0;
+    items.forEach((it, i) => {
+      if (!it.target.length) throw new Error(`score: item ${i} has an empty target`);
+    });
+    checkTokens(
+      'score',
+      items.map((it) => [...it.prompt, ...it.target]),
+      this.model.config.vocabSize,
+    );
+    checkSequenceLength(this.model.config, Math.max(...items.map((it) => it.prompt.length + it.target.length)));
+    const p = padBatch(g.prompts, 'left', pad);
+    const t = padBatch(
+      items.map((it) => it.target),
+      'right',
+      pad,
+    );
+    const feeds: Record<string, TensorData> = {
+      prompt_tokens: p.tokens,
+      prompt_mask: p.mask,
+      tokens: t.tokens,
+      mask: t.mask,
+      group: i64([items.length], g.group),
+      temperature: scalarF32(o.temperature ?? 1),
+    };
+    if (this.lora) feeds.lora_scale = scalarF32(o.adapter === false ? 0 : loraScale(this.lora));
+    const r = await this.runner.run(name, feeds);
+    const lp = r.outputs.logprobs.data as Float32Array;
+    const pooled = r.outputs.pooled.data as Float32Array;
+    const H = this.model.config.hiddenSize;
+    const T = t.width;
+    return {
+      logprobs: items.map((it, i) => lp.slice(i * T, i * T + it.target.length)),
+      embeddings: items.map((_, i) => pooled.slice(i * H, (i + 1) * H)),
+    };
+  }
+}
+
+/**
+ * The distinct prompts of a batch and each item's prompt row, when sharing them saves work: every
+ * prompt non-empty and at least one used twice. Otherwise undefined (the plain program).
+ */
+function promptGroups(items: ScoreItem[]): { prompts: number[][]; group: number[] } | undefined {
+  if (items.some((it) => !it.prompt.length)) return undefined;
+  const rows = new Map<string, number>();
+  const prompts: number[][] = [];
+  const group = items.map((it) => {
+    const key = it.prompt.join(',');
+    let row = rows.get(key);
+    if (row === undefined) {
+      rows.set(key, (row = prompts.length));
+      prompts.push(it.prompt);
+    }
+    return row;
+  });
+  return prompts.length < items.length ? { prompts, group } : undefined;
 }

@@ -17,6 +17,7 @@ import { type LoraConfig, type LoraWeights, loraModules, loraParamName, loraScal
 import { type ProgramModel, checkTokens, f32, loadProgram } from './common';
 import { grpoLoss } from './grpo-loss';
 import { PACKED_BATCH, packedRunFeeds, packedSftLoss } from './train-packed';
+import { SHARED_PROMPT_BATCH, SHARED_REF_LOGP, sharedPromptFeeds, sharedPromptLogprobs } from './train-shared';
 
 export interface GrpoOptions {
   /** PPO clip range (default 0.2). */
@@ -30,6 +31,12 @@ export interface GrpoOptions {
    * off (LoRA only; default for LoRA), 'input' = the batch's `ref_logp` (required for full fine-tuning).
    */
   reference?: 'graph' | 'input';
+  /**
+   * Each prompt runs once for all its completions (train-shared.ts): every prompt of a micro-batch
+   * must come with the same number of completions, as GRPO's groups do. The same loss up to float
+   * rounding, in a fraction of the work when prompts are long next to the completions.
+   */
+  sharedPrompts?: boolean;
 }
 
 export interface TrainProgramOptions {
@@ -124,15 +131,18 @@ export function trainStepSpec(
       "GRPO with full fine-tuning needs reference 'input' (the reference policy's log-probs in the batch)",
     );
   if (o.packed && grpo) throw new Error('train step: packed rows are for the SFT objective only');
+  const shared = grpo && !!gopt.sharedPrompts;
   const batch: TrainStepSpec['batch'] = o.packed
     ? [...PACKED_BATCH]
-    : [
-        { name: 'tokens', dtype: 'int64', shape: [B, T] },
-        { name: 'mask', dtype: 'float32', shape: [B, T] },
-        { name: 'loss_mask', dtype: 'float32', shape: [B, T] },
-        { name: 'target_len', dtype: 'int64', shape: [] },
-      ];
-  if (grpo) {
+    : shared
+      ? [...SHARED_PROMPT_BATCH, ...(klCoef !== 0 && reference === 'input' ? [SHARED_REF_LOGP] : [])]
+      : [
+          { name: 'tokens', dtype: 'int64', shape: [B, T] },
+          { name: 'mask', dtype: 'float32', shape: [B, T] },
+          { name: 'loss_mask', dtype: 'float32', shape: [B, T] },
+          { name: 'target_len', dtype: 'int64', shape: [] },
+        ];
+  if (grpo && !shared) {
     batch.push({ name: 'advantages', dtype: 'float32', shape: [B] });
     batch.push({ name: 'old_logp', dtype: 'float32', shape: [B, T] });
     if (klCoef !== 0 && reference === 'input') batch.push({ name: 'ref_logp', dtype: 'float32', shape: [B, T] });
@@ -169,6 +179,23 @@ export function trainStepSpec(
           : undefined,
       };
       if (o.packed) return packedSftLoss(dm, b);
+      if (shared) {
+        const ref =
+          klCoef === 0
+            ? undefined
+            : reference === 'input'
+              ? b.ref_logp
+              : sharedPromptLogprobs({ config: m.config, weight }, b, temperature);
+        return grpoLoss({
+          logp: sharedPromptLogprobs(dm, b, temperature),
+          oldLogp: b.old_logp,
+          refLogp: ref,
+          advantages: b.advantages,
+          mask: b.mask,
+          clip: gopt.clip,
+          klCoef,
+        });
+      }
       const cols = targetColumns(b.tokens, b.target_len);
       const at = (x: Tensor) => op.gather(x, cols.next, 1);
       const lp = targetLogprobs(dm, b.tokens, b.mask, cols, temperature); // [B, Tt]
@@ -331,6 +358,11 @@ export class TrainProgram {
     const lead = acc ? [steps.length, M] : [K];
     if (this.options.packed)
       return this.run({ ...packedRunFeeds(micro as SftExample[][], lead), [names.lr]: this.lrFeed(lr, steps.length) });
+    if (grpo && this.options.grpo?.sharedPrompts) {
+      const withRef = this.spec.batch.some((b) => b.name === 'ref_logp');
+      const feeds = sharedPromptFeeds(micro as GrpoExample[][], lead, withRef);
+      return this.run({ ...feeds, [names.lr]: this.lrFeed(lr, steps.length) });
+    }
     const tokens = new BigInt64Array(K * B * T);
     const mask = new Float32Array(K * B * T);
     const lossMask = new Float32Array(K * B * T);
