@@ -42,6 +42,8 @@ export interface ReportModel {
   groups: GroupReport[];
   runs: RunReport[];
   data: { backbone: string; seed: number; arm: string; stats: DataStats }[];
+  /** Arms whose SFT set was empty in a run (fallback 'drop' left out every record): not fine-tuned. */
+  empty: { backbone: string; seed: number; arm: string; records: number }[];
   passAtK: NonNullable<PipelineReportInput['passAtK']>;
   mixtures: Mixture[];
   rewriter: { steps: Record<string, number>[] } | null;
@@ -102,8 +104,42 @@ function armTable(g: GroupReport, m: ReportModel): Table {
         a.arm === m.method ? '' : ci(vs(s, a.arm)?.forgetting),
         a.arm === m.method ? '' : ci(vs(s, a.arm)?.downstream),
       ]),
+      ...emptyArms(m, g).map(({ arm, seeds }) => [
+        arm,
+        ...m.downstream.map(() => 'n/a'),
+        `0 records${seeds}: nothing to fine-tune`,
+        'n/a',
+        '',
+        '',
+        '',
+      ]),
     ],
   };
+}
+
+/** The arms of group `g` left out of its pooled figures for an empty SFT set, with the seeds it was empty in. */
+function emptyArms(m: ReportModel, g: GroupReport): { arm: string; seeds: string; records: number }[] {
+  const own = m.empty.filter((e) => e.backbone === g.backbone);
+  return [...new Set(own.map((e) => e.arm))].map((arm) => {
+    const of = own.filter((e) => e.arm === arm);
+    const all = of.length === g.seeds.length;
+    return {
+      arm,
+      seeds:
+        all && g.seeds.length === 1 ? '' : ` in seed${of.length > 1 ? 's' : ''} ${of.map((e) => e.seed).join(', ')}`,
+      records: Math.max(...of.map((e) => e.records)),
+    };
+  });
+}
+
+/** One paragraph per arm of `g` whose SFT set was empty in a run: what happened and what it means for the figures. */
+function emptyText(m: ReportModel, g: GroupReport): string[] {
+  return m.empty
+    .filter((e) => e.backbone === g.backbone)
+    .map(
+      (e) =>
+        `${e.arm} (seed ${e.seed}): 0 records: nothing to fine-tune. Fallback '${m.fallback}' left out all ${e.records} records (no candidate passed the gate), so the arm was not fine-tuned or evaluated and is left out of the pooled forgetting figures and intervals.`,
+    );
 }
 
 function perBenchmarkTable(r: PooledReport): Table {
@@ -151,7 +187,7 @@ function versusTable(g: GroupReport, m: ReportModel): Table | null {
   };
 }
 
-function dataTable(g: GroupReport): Table {
+function dataTable(g: GroupReport, m: ReportModel): Table {
   return {
     head: [
       'arm',
@@ -167,20 +203,28 @@ function dataTable(g: GroupReport): Table {
       'chosen reward',
       'mean chars / tokens',
     ],
-    rows: Object.entries(g.data).map(([arm, d]) => [
-      arm,
-      `${Math.round(d.records)} (${Math.round(d.recordsSeen)})`,
-      String(Math.round(d.trainedTokens)),
-      num(d.meanNll),
-      num(d.embeddingDiversity),
-      `${num(d.distinct1)} / ${num(d.distinct2)} / ${num(d.distinct3)}`,
-      share(d.rewriteSuccessRate),
-      share(d.falseStepShare),
-      share(d.copyRate),
-      num(d.editDistance),
-      num(d.chosenReward),
-      `${f1(d.meanChars)} / ${f1(d.meanTokens)}`,
-    ]),
+    rows: [
+      ...Object.entries(g.data).map(([arm, d]) => [
+        arm,
+        `${Math.round(d.records)} (${Math.round(d.recordsSeen)})`,
+        String(Math.round(d.trainedTokens)),
+        num(d.meanNll),
+        num(d.embeddingDiversity),
+        `${num(d.distinct1)} / ${num(d.distinct2)} / ${num(d.distinct3)}`,
+        share(d.rewriteSuccessRate),
+        share(d.falseStepShare),
+        share(d.copyRate),
+        num(d.editDistance),
+        num(d.chosenReward),
+        `${f1(d.meanChars)} / ${f1(d.meanTokens)}`,
+      ]),
+      ...emptyArms(m, g).map(({ arm, seeds, records }) => [
+        arm,
+        `0 (${records})${seeds}`,
+        '0',
+        ...Array.from({ length: 9 }, () => 'n/a'),
+      ]),
+    ],
   };
 }
 
@@ -188,7 +232,13 @@ function perRunTable(m: ReportModel, backbone: string): Table {
   const runs = m.runs.filter((r) => r.backbone === backbone);
   return {
     head: ['arm', ...runs.map((r) => `seed ${r.seed}, strict`)],
-    rows: runs[0].strict.arms.map((row, i) => [row.arm, ...runs.map((r) => ci(r.strict.arms[i].mean))]),
+    rows: [...new Set(runs.flatMap((r) => r.strict.arms.map((a) => a.arm)))].map((arm) => [
+      arm,
+      ...runs.map((r) => {
+        const row = r.strict.arms.find((a) => a.arm === arm);
+        return row ? ci(row.mean) : '0 records: nothing to fine-tune';
+      }),
+    ]),
   };
 }
 
@@ -305,6 +355,7 @@ function document(m: ReportModel, figures: Set<string>): Block[] {
         ? `Pooled over the runs by a hierarchical bootstrap (runs, then items), ${g.strict.resamples} resamples, seed ${g.strict.seed}.`
         : `One run: paired bootstrap over items, ${g.strict.resamples} resamples, seed ${g.strict.seed}.`,
     );
+    emptyText(m, g).forEach(t);
     h(3, 'Every arm: downstream accuracy (%), forgetting (points), the cut against vanilla and the method against it');
     table(armTable(g, m));
     h(3, 'Forgetting per general benchmark, strict extraction');
@@ -317,7 +368,7 @@ function document(m: ReportModel, figures: Set<string>): Block[] {
     h(3, `${m.method} against every other arm`);
     table(versusTable(g, m));
     h(3, "Each arm's SFT data (mean over the runs)");
-    table(dataTable(g));
+    table(dataTable(g, m));
     fig(`plane-${i}.svg`, 'Every arm on the forgetting-vs-NLL plane, with the oracle mixtures');
     if (g.seeds.length > 1) {
       h(3, 'Mean forgetting per run (paired bootstrap within the run)');

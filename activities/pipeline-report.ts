@@ -18,7 +18,7 @@ import { renderReport, type Mixture, type RewriteSample, type ReportModel } from
 import { readJsonl } from './records';
 
 /** Bumped when the report's files change, so an older report folder is not returned for the same input. */
-const REPORT_FORMAT = 2;
+const REPORT_FORMAT = 3;
 
 // The report runs on the CPU worker's event loop beside the workflows' activations: between the
 // heavier steps (an arm's data statistics, a bootstrap) it lets the loop run (breathe).
@@ -58,7 +58,10 @@ export async function pipelineReport(
   given: PipelineReportInputInput,
 ): Promise<PipelineReportOutput> {
   const input = schemas.pipelineReportInput.parse(given);
-  const key = sha256(canonicalJson({ format: REPORT_FORMAT, input })).slice(0, 16);
+  // the key is the content: whether an evaluation was reused by its own stage is not (a rerun of the
+  // pipeline passes the same evaluations back flagged reused, and must find this report)
+  const content = JSON.parse(JSON.stringify(input, (k, v: unknown) => (k === 'reused' ? undefined : v)));
+  const key = sha256(canonicalJson({ format: REPORT_FORMAT, input: content })).slice(0, 16);
   const ref = `reports/${input.name}-${key}`;
   const path = store.resolve(ref);
   const files = { json: `${ref}/report.json`, markdown: `${ref}/report.md`, html: `${ref}/report.html` };
@@ -102,8 +105,13 @@ async function buildModel(store: ArtifactStore, input: PipelineReportInput): Pro
   const perRun: RunReport[] = [];
   const scores: { backbone: string; strict: RunScores; lenient: RunScores }[] = [];
   const data: { backbone: string; seed: number; arm: string; stats: DataStats }[] = [];
+  const empty: ReportModel['empty'] = [];
   for (const [i, run] of runs.entries()) {
     const at = `runs[${i}]`;
+    for (const [arm, e] of Object.entries(run.empty ?? {})) {
+      if (run.arms[arm]) throw new InputError(`${at}.empty.${arm}: is also in ${at}.arms`);
+      empty.push({ backbone: run.backbone, seed: run.seed, arm, records: e.records });
+    }
     for (const [role, names] of [
       ['general', general],
       ['downstream', downstream],
@@ -139,17 +147,21 @@ async function buildModel(store: ArtifactStore, input: PipelineReportInput): Pro
   const backbones = [...new Set(runs.map((r) => r.backbone))];
   const groups: GroupReport[] = [];
   for (const backbone of backbones) {
+    const arms = pooledArms(runs, backbone);
     const own = scores.filter((s) => s.backbone === backbone);
+    const only = (r: RunScores): RunScores => ({
+      base: r.base,
+      arms: Object.fromEntries(arms.map((a) => [a, r.arms[a]])),
+    });
     const pooled = async (x: Extraction) => {
       await breathe();
       return pooledReport(
-        own.map((s) => s[x]),
+        own.map((s) => only(s[x])),
         general,
         downstream,
         { ...opts, reference: input.reference, method: input.method },
       );
     };
-    const arms = Object.keys(own[0].strict.arms);
     groups.push({
       backbone,
       seeds: runs.filter((r) => r.backbone === backbone).map((r) => r.seed),
@@ -174,11 +186,33 @@ async function buildModel(store: ArtifactStore, input: PipelineReportInput): Pro
     groups,
     runs: perRun,
     data,
+    empty,
     passAtK: [...(input.passAtK ?? []), ...(await validationPassAtK(store, input.rewriter?.validations ?? []))],
     mixtures: resolveMixtures(input.mixtures ?? [], groups),
     rewriter: input.rewriter ? await rewriterCurves(store, input.rewriter.metrics) : null,
     samples: await samplesOf(store, input),
   };
+}
+
+/**
+ * The arms pooled over the runs of `backbone`: those fine-tuned in every one of them. Every run must
+ * name the same arms (fine-tuned or empty); an arm empty in any run is left out of the pooled figures.
+ */
+function pooledArms(runs: PipelineReportInput['runs'], backbone: string): string[] {
+  const own = runs.filter((r) => r.backbone === backbone);
+  const named = (r: PipelineReportInput['runs'][number]) => [...Object.keys(r.arms), ...Object.keys(r.empty ?? {})];
+  const first = named(own[0]);
+  own.forEach((r, i) => {
+    const arms = named(r);
+    if (arms.length !== first.length || arms.some((a) => !first.includes(a)))
+      throw new InputError(
+        `run ${i} has arms ${arms.join(', ')}, run 0 has ${first.join(', ')}: runs are pooled arm by arm`,
+      );
+  });
+  const arms = Object.keys(own[0].arms).filter((a) => own.every((r) => r.arms[a]));
+  if (arms.length === 0)
+    throw new InputError(`runs: no arm of backbone ${backbone} was fine-tuned in every run (see their empty arms)`);
+  return arms;
 }
 
 /** Each mixture with its backbone, NLL and forgetting: given, or taken from the arm of that name in the backbone's runs. */

@@ -255,6 +255,54 @@ test('pipelineReport: JSON, Markdown and a self-contained HTML page; numbers fro
   assert.deepEqual({ ...again, reused: false }, out);
 });
 
+test("pipelineReport: an arm 'drop' left empty is listed with its records and left out of the pooled figures", async () => {
+  const { store, input } = await putStore();
+  const given = structuredClone(input);
+  given.fallback = 'drop';
+  // run 1 (world-seed-0, seed 1): no rl record passed the gate
+  delete given.runs[1].arms.rl;
+  given.runs[1].empty = { rl: { records: 6 } };
+  const out = await pipelineReport(store, given);
+  const json = JSON.parse(readFileSync(store.resolve(out.json), 'utf8'));
+  assert.deepEqual(json.empty, [{ backbone: 'world-seed-0', seed: 1, arm: 'rl', records: 6 }]);
+  // pooled over world-seed-0: only the arms fine-tuned in both runs; run 0 alone still has rl
+  assert.deepEqual(
+    out.groups[0].strict.arms.map((a) => a.arm),
+    ['vanilla', 'oracle'],
+  );
+  assert.equal(out.groups[0].strict.versus, undefined);
+  assert.deepEqual(
+    out.groups[1].strict.arms.map((a) => a.arm),
+    ['vanilla', 'rl', 'oracle'],
+  );
+  assert.deepEqual(
+    json.runs[0].strict.arms.map((a: { arm: string }) => a.arm),
+    ['vanilla', 'rl', 'oracle'],
+  );
+  const md = readFileSync(store.resolve(out.markdown), 'utf8');
+  assert.match(md, /rl \(seed 1\): 0 records: nothing to fine-tune\. Fallback 'drop' left out all 6 records/);
+  assert.match(md, /\| rl \| n\/a \| 0 records in seed 1: nothing to fine-tune \|/);
+  assert.match(md, /\| rl \| 0 \(6\) in seed 1 \| 0 \|/);
+  assert.match(md, /\| rl \| [^|]+ \| 0 records: nothing to fine-tune \|/, 'the per-run table');
+  assert.ok(readFileSync(store.resolve(out.html), 'utf8').includes('0 records: nothing to fine-tune'));
+
+  // whether an evaluation was reused is not content: a rerun's flagged evaluations find this report
+  const flagged = structuredClone(given);
+  for (const run of flagged.runs)
+    for (const e of [...run.base, ...Object.values(run.arms).flatMap((a) => a.evaluation)])
+      (e as Record<string, unknown>).reused = true;
+  const again = await pipelineReport(store, flagged);
+  assert.equal(again.reused, true);
+  assert.equal(again.json, out.json);
+
+  const both = structuredClone(given);
+  both.runs[0].empty = { rl: { records: 6 } };
+  await assert.rejects(pipelineReport(store, both), /runs\[0\]\.empty\.rl: is also in runs\[0\]\.arms/);
+  const missing = structuredClone(given);
+  delete missing.runs[1].empty;
+  await assert.rejects(pipelineReport(store, missing), /run 1 has arms vanilla, oracle, run 0 has vanilla, rl, oracle/);
+});
+
 test('pipelineReport: a missing dataset or a wrong record count is named by its field', async () => {
   const { store, input } = await putStore();
   const broken = structuredClone(input);

@@ -11,6 +11,7 @@ import type { pipeline, PipelineOutput } from '../workflows/pipeline';
 import type { ArmName } from '../workflows/pipeline-arms';
 import type { PipelineProgress } from '../workflows/pipeline-progress';
 import { failsAsInvalidInput } from './helpers/invalid';
+import { assertEveryStageReused } from './helpers/pipeline';
 import { useTemporal } from './helpers/temporal';
 
 const t = useTemporal({ device: true });
@@ -200,16 +201,7 @@ test('pipeline: the same input again reuses every finished stage', async () => {
     workflowId: 'pipeline-again',
     args: [input],
   });
-  for (const a of again.arms) {
-    assert.equal(a.data.reused, true, a.arm);
-    if (a.builder) assert.equal(a.builder.reused, true, a.arm);
-    assert.equal(a.score.reused, true, a.arm);
-    assert.equal(a.sft.reused, true, a.arm);
-    assert.ok(
-      a.evaluation.results.every((r) => r.reused),
-      a.arm,
-    );
-  }
+  assertEveryStageReused(again);
   assert.deepEqual(
     again.arms.map((a) => a.model),
     first.arms.map((a) => a.model),

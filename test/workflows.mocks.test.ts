@@ -7,10 +7,13 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { CpuActivities, DeviceActivities } from '../activities';
-import type { SftOutput, WorldOutput } from '../schemas';
+import type { PipelineConfigInput, SftOutput, WorldOutput } from '../schemas';
 import { TASK_QUEUE } from '../workers/settings';
+import type { pipeline, PipelineOutput } from '../workflows/pipeline';
+import type { PipelineProgress } from '../workflows/pipeline-progress';
 import { deviceTaskQueue } from '../workflows/task-queues';
 import { TEST_RECIPE } from '../world/recipe';
+import { assertEveryStageReused } from './helpers/pipeline';
 import { startTestServer, workflowBundle } from './helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -26,7 +29,9 @@ const world: WorldOutput = {
     { name: 'g', data: 'artifact://world/test/g.jsonl', role: 'general', extractor: { kind: 'boxed' } },
     { name: 'd', data: 'artifact://world/test/d.jsonl', role: 'downstream', extractor: { kind: 'boxed' } },
   ] as WorldOutput['benchmarks'],
-  train: { foreign: 'artifact://world/test/foreign.jsonl', oracle: 'artifact://world/test/oracle.jsonl' },
+  train: Object.fromEntries(
+    ['foreign', 'oracle', 'oracle-90', 'oracle-95'].map((a) => [a, `artifact://world/test/train-${a}.jsonl`]),
+  ),
   pretrainData: 'artifact://world/test/pretrain.jsonl',
   initialModel: { uri: 'artifact://world/test/initial-model' },
   reused: false,
@@ -43,13 +48,26 @@ const sftOut = (name: string): SftOutput => ({
   reused: false,
 });
 
+/**
+ * Set by a test: an output with a `reused` field then says true for an input its activity has seen
+ * before, as the content-addressed stages of the real activities do.
+ */
+let remember = false;
+const seen = new Set<string>();
+
 function record<A extends Record<string, (input: never) => Promise<unknown>>>(activities: A): A {
   return Object.fromEntries(
     Object.entries(activities).map(([name, fn]) => [
       name,
       async (input: never) => {
         calls.push([name, input]);
-        return fn(input);
+        const out = await fn(input);
+        if (!remember || !out || typeof out !== 'object' || !('reused' in out)) return out;
+        // keyed by content: an input's own reuse flags (evaluations passed on to a report) are not
+        const key = `${name} ${JSON.stringify(input, (k, v: unknown) => (k === 'reused' ? undefined : v))}`;
+        const reused = seen.has(key);
+        seen.add(key);
+        return { ...out, reused };
       },
     ]),
   ) as A;
@@ -67,14 +85,50 @@ const VALIDATION: Record<number, [number, number | null]> = {
 };
 /** Set by a test to hold step 1's update until it resolves (so signals arrive mid-run). */
 let holdUpdate: Promise<void> | undefined;
+/** Set by a test to hold the start of every trainRewriter run until it resolves. */
+let holdRewriter: Promise<void> | undefined;
+
+/** Records per downstream set; with fallback 'drop' a builder's failed records leave (sdft's every one). */
+const RECORDS = 4;
 
 const cpu: Partial<CpuActivities> = record({
-  prepareRewriterRun: async () => ({
-    run: runUri,
-    pool: `${runUri}/data/pool.jsonl`,
-    poolSize: 10,
-    validation: `${runUri}/data/validation.jsonl`,
-    validationSize: 4,
+  prepareRewriterRun: async () => {
+    await holdRewriter;
+    return {
+      run: runUri,
+      pool: `${runUri}/data/pool.jsonl`,
+      poolSize: 10,
+      validation: `${runUri}/data/validation.jsonl`,
+      validationSize: 4,
+      reused: false,
+    };
+  },
+  armData: async (input: { arm: string; data: string; fallback: 'original' | 'drop'; passAtK?: boolean }) => {
+    const built = input.data.startsWith('artifact://rewrites/');
+    const passing = input.arm.startsWith('sdft-') ? 0 : RECORDS - 1;
+    const kept = built && input.fallback === 'drop' ? passing : RECORDS;
+    return {
+      uri: `artifact://arms/${input.arm}`,
+      dataset: `artifact://arms/${input.arm}/sft.jsonl`,
+      records: RECORDS,
+      kept,
+      dropped: RECORDS - kept,
+      provenance: (built ? { rewrite: passing, original: RECORDS - passing } : { dataset: RECORDS }) as Record<
+        string,
+        number
+      >,
+      ...(built ? { rewriteSuccess: passing / RECORDS } : {}),
+      ...(input.passAtK ? { passAtK: [0.5, 0.75] } : {}),
+      reused: false,
+    };
+  },
+  pipelineReport: async (input: { name?: string; fallback?: 'original' | 'drop' }) => ({
+    uri: `artifact://reports/${input.name}`,
+    json: `artifact://reports/${input.name}/report.json`,
+    markdown: `artifact://reports/${input.name}/report.md`,
+    html: `artifact://reports/${input.name}/report.html`,
+    fallback: input.fallback ?? 'original',
+    groups: [],
     reused: false,
   }),
   gate: async (input: { step: number }) => ({
@@ -178,15 +232,24 @@ const device: Partial<DeviceActivities> = record({
     meanRecordNll: 1,
     reused: false,
   }),
-  rewriteDataset: async (input: { temperature?: number; samples?: number }) => ({
-    uri: `artifact://rewrites/t${input.temperature}`,
-    data: 'artifact://rewrites/data.jsonl',
+  rewriteDataset: async (input: { temperature?: number; samples?: number; name?: string }) => ({
+    uri: `artifact://rewrites/${input.name ?? `t${input.temperature}`}`,
+    data: `artifact://rewrites/${input.name ?? `t${input.temperature}`}/data.jsonl`,
     records: 2,
     passRate: input.temperature === 0 ? 0.5 : 0.25,
     answerPassRate: 0.5,
     samplePassRate: 0.25,
     sampleAnswerPassRate: 0.5,
     copyRate: 0,
+    truncated: 0,
+    reused: false,
+  }),
+  selfAlignDataset: async (input: { name?: string }) => ({
+    uri: `artifact://rewrites/${input.name}`,
+    data: `artifact://rewrites/${input.name}/data.jsonl`,
+    records: RECORDS,
+    provenance: { own: 1, guided: 2, original: 1 },
+    passRate: 0.75,
     truncated: 0,
     reused: false,
   }),
@@ -390,4 +453,184 @@ test('trainRewriter: an adjust during a step applies from the next; pause holds 
   assert.deepEqual(settings, [[0.8, 0.5], ...Array.from({ length: 4 }, () => [0.5, 0.25])]);
   const rewards = calls.filter(([n]) => n === 'reward').map(([, i]) => (i as { lambdaDiv: number }).lambdaDiv);
   assert.deepEqual(rewards, [0.5, 0.25, 0.25, 0.25, 0.25]);
+});
+
+// ---- pipeline: the DAG of every default world arm under fallback 'drop' ----
+
+const pipelineInput: PipelineConfigInput = { recipe: 'test', fallback: 'drop', rewriter: { steps: 2 } };
+const DEFAULT_WORLD_ARMS = ['vanilla', 'prompted', 'sdft', 'self-alignment', 'rl', 'oracle', 'oracle-90', 'oracle-95'];
+const BACKBONE = 'artifact://sft/backbone-test/model';
+type Call = Record<string, unknown> & { name?: string; arm?: string; model?: { uri: string; adapter?: string } };
+const inputsOf = (activity: string) => calls.filter(([n]) => n === activity).map(([, i]) => i as Call);
+const until = async (ok: () => boolean, what: string) => {
+  for (let i = 0; i < 2000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(ok(), what);
+};
+
+let firstPipeline: PipelineOutput;
+
+test("pipeline: every default world arm's chain, the independent ones while the rewriter trains; an arm 'drop' empties is skipped and reported", async () => {
+  calls.length = 0;
+  remember = true;
+  let release!: () => void;
+  holdRewriter = new Promise((r) => (release = r));
+  const handle = await env.client.workflow.start<typeof pipeline>('pipeline', {
+    taskQueue: TASK_QUEUE,
+    workflowId: 'mock-pipeline',
+    args: [pipelineInput],
+  });
+  // while the rewriter is held at its first activity, every arm that does not need it runs through
+  // SFT (the empty sdft arm stops after its data) and the base is evaluated: the branches started together
+  const trained = ['vanilla', 'prompted', 'self-alignment', 'oracle', 'oracle-90', 'oracle-95'];
+  await until(
+    () => inputsOf('sft').filter((i) => i.name !== 'backbone-test').length === trained.length,
+    'every arm but rl fine-tuned while the rewriter is held',
+  );
+  assert.ok(
+    inputsOf('evaluateBenchmark').some((i) => i.model!.uri === BACKBONE),
+    'the base evaluated meanwhile',
+  );
+  assert.deepEqual(
+    inputsOf('prepareRewriterRun').map((i) => i.name),
+    ['rewriter'],
+  );
+  assert.ok(!inputsOf('rewriteDataset').some((i) => i.name === 'rl-s0'), 'rl waits for its rewriter');
+  const started = calls.length;
+  release();
+  const out = (firstPipeline = await handle.result());
+  holdRewriter = undefined;
+  assert.ok(
+    calls.slice(started).some(([n]) => n === 'rollout'),
+    'the rewriter trained after it was released',
+  );
+
+  // the world (pretrain child: prepareWorld, then the backbone's pretraining) comes first
+  assert.deepEqual(names().slice(0, 2), ['prepareWorld', 'sft']);
+  assert.equal(out.backbone.uri, BACKBONE);
+  // each arm's dataset builder, with the one gate (answer and steps) and the pipeline's k
+  const built = new Map(inputsOf('rewriteDataset').map((i) => [i.name, i]));
+  assert.deepEqual([...built.keys()].sort(), ['prompted-s0', 'rl-s0', 'sdft-s0']);
+  for (const [name, i] of built) {
+    assert.equal(i.dataset, world.train.foreign, name);
+    assert.deepEqual((i.gate as { checks: string[] }).checks, ['answer', 'steps'], name);
+    assert.equal(i.seed, 0, name);
+  }
+  assert.deepEqual(built.get('prompted-s0')!.model, { uri: BACKBONE });
+  assert.equal(built.get('prompted-s0')!.samples, 4);
+  assert.deepEqual([built.get('sdft-s0')!.samples, built.get('sdft-s0')!.rejectGiveaways], [1, true]);
+  // rl samples with the best checkpoint of its trainRewriter child (validated at steps 0 and 2)
+  assert.deepEqual(built.get('rl-s0')!.model, { uri: BACKBONE, adapter: fileOf(2, 'adapter') });
+  assert.equal(built.get('rl-s0')!.samples, 4);
+  const rewriter = (await env.client.workflow.getHandle('mock-pipeline/rewriter').result()) as {
+    best: { step: number };
+  };
+  assert.equal(rewriter.best.step, 2);
+  assert.deepEqual(
+    inputsOf('selfAlignDataset').map((i) => [i.name, i.model, i.dataset]),
+    [['self-alignment-s0', { uri: BACKBONE }, world.train.foreign]],
+  );
+
+  // armData: every arm's file under fallback 'drop'; pass@k for the k-sample builders only
+  const arms = new Map(inputsOf('armData').map((i) => [i.arm, i]));
+  assert.deepEqual([...arms.keys()].sort(), DEFAULT_WORLD_ARMS.map((a) => `${a}-s0`).sort());
+  const file = (arm: string) => arms.get(`${arm}-s0`)!.data;
+  assert.equal(file('vanilla'), world.train.foreign);
+  for (const a of ['oracle', 'oracle-90', 'oracle-95']) assert.equal(file(a), world.train[a], a);
+  for (const a of ['prompted', 'sdft', 'rl', 'self-alignment'])
+    assert.equal(file(a), `artifact://rewrites/${a}-s0/data.jsonl`, a);
+  assert.ok([...arms.values()].every((i) => i.fallback === 'drop'));
+  assert.deepEqual(
+    [...arms.values()]
+      .filter((i) => i.passAtK)
+      .map((i) => i.arm)
+      .sort(),
+    ['prompted-s0', 'rl-s0'],
+  );
+
+  // scored, fine-tuned and evaluated: each arm with records, on its own SFT set; sdft (0 kept) skipped
+  const withData = DEFAULT_WORLD_ARMS.filter((a) => a !== 'sdft');
+  const sets = withData.map((a) => `artifact://arms/${a}-s0/sft.jsonl`).sort();
+  assert.deepEqual(
+    inputsOf('scoreDataset')
+      .map((i) => i.dataset)
+      .sort(),
+    sets,
+  );
+  assert.ok(inputsOf('scoreDataset').every((i) => i.model!.uri === BACKBONE && i.embeddings === true));
+  const sfts = inputsOf('sft').filter((i) => i.name !== 'backbone-test');
+  assert.deepEqual(sfts.map((i) => i.dataset).sort(), sets);
+  assert.ok(sfts.every((i) => i.model!.uri === BACKBONE && i.seed === 0));
+  assert.equal(TEST_RECIPE.sft.epochs, sfts[0].epochs, "the world recipe's SFT settings");
+  const evaluated = new Set(inputsOf('evaluateBenchmark').map((i) => i.model!.uri));
+  assert.deepEqual([...evaluated].sort(), [BACKBONE, ...withData.map((a) => `artifact://sft/sft-${a}/model`)].sort());
+  assert.equal(inputsOf('evaluateBenchmark').length, 2 * (1 + withData.length), 'two benchmarks each');
+
+  // the result: the fine-tuned arms in the order asked for, the empty one apart, saying why
+  assert.deepEqual(
+    out.arms.map((a) => a.arm),
+    withData,
+  );
+  assert.deepEqual(
+    out.empty?.map((a) => [a.arm, a.seed, a.data.kept, a.data.dropped, a.k]),
+    [['sdft', 0, 0, RECORDS, 1]],
+  );
+  assert.match(out.empty![0].empty, /^0 records: nothing to fine-tune/);
+  assert.equal(out.arms.find((a) => a.arm === 'prompted')!.data.kept, RECORDS - 1);
+
+  // the report: the fine-tuned arms' evaluations and data, the empty arm listed with its records
+  const [report] = inputsOf('pipelineReport') as unknown as {
+    fallback: string;
+    runs: { arms: Record<string, { dataset: string }>; empty?: Record<string, { records: number }> }[];
+    passAtK: { arm: string }[];
+    mixtures: { arm: string; oracleShare: number }[];
+  }[];
+  assert.equal(names().at(-1), 'pipelineReport');
+  assert.equal(report.fallback, 'drop');
+  assert.deepEqual(Object.keys(report.runs[0].arms), withData);
+  assert.deepEqual(report.runs[0].empty, { sdft: { records: RECORDS } });
+  assert.deepEqual(
+    report.mixtures.map((m) => [m.arm, m.oracleShare]),
+    [
+      ['vanilla', 0],
+      ['oracle', 1],
+      ['oracle-90', 0.9],
+      ['oracle-95', 0.95],
+    ],
+  );
+  assert.deepEqual([...new Set(report.passAtK.map((p) => p.arm))].sort(), ['prompted', 'rl']);
+
+  // progress: every planned stage finished; the empty arm's three later stages skipped, not run
+  const p = await handle.query<PipelineProgress>('progress');
+  assert.equal(p.done, p.total);
+  assert.equal(p.total, 1 + 1 + 1 + DEFAULT_WORLD_ARMS.length * 4 + 1);
+  const skipped = p.stages.filter((x) => x.state === 'skipped').map((x) => x.name);
+  assert.deepEqual(skipped, ['score:sdft:s0', 'sft:sdft:s0', 'evaluate:sdft:s0']);
+  assert.ok(p.stages.every((x) => x.state === 'done' || skipped.includes(x.name)));
+});
+
+test('pipeline: the same input again runs the same DAG, and every stage comes back reused', async () => {
+  assert.ok(firstPipeline, 'runs after the first pipeline test');
+  // every activity with its input, but the two that carry what the run measured (step timings, reuse flags)
+  const dag = () =>
+    calls.map(([n, i]) => (n === 'recordStep' || n === 'pipelineReport' ? n : `${n} ${JSON.stringify(i)}`)).sort();
+  const before = dag();
+  calls.length = 0;
+  const again = await env.client.workflow.execute<typeof pipeline>('pipeline', {
+    taskQueue: TASK_QUEUE,
+    workflowId: 'mock-pipeline-again',
+    args: [pipelineInput],
+  });
+  remember = false;
+  // the same activities with the same inputs: nothing new is computed, each stage finds its output
+  assert.deepEqual(dag(), before);
+  assertEveryStageReused(again);
+  assert.equal(again.empty![0].data.reused, true);
+  assert.deepEqual(
+    again.base.results.map((r) => r.reused),
+    [true, true],
+  );
+  const what = (o: PipelineOutput) => o.arms.map((a) => [a.arm, a.model, a.data.dataset, a.evaluation.general]);
+  assert.deepEqual(what(again), what(firstPipeline));
+  assert.deepEqual(again.rewriters, firstPipeline.rewriters);
+  assert.equal(again.report!.reused, true);
 });

@@ -4,7 +4,7 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import { STAGE } from './search-attributes';
 
-export type StageStatus = 'pending' | 'running' | 'done' | 'failed';
+export type StageStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface StageState {
   /** e.g. 'data:rl:s0'; the part before the first ':' is its kind. */
@@ -18,6 +18,7 @@ export interface StageState {
 export interface PipelineProgress {
   /** The stage started last (what the device is most likely busy with). */
   stage: string;
+  /** Stages finished: done, or skipped (nothing to do, e.g. the SFT of an arm whose data is empty). */
   done: number;
   total: number;
   stages: StageState[];
@@ -55,6 +56,12 @@ export class Stages {
     }
   }
 
+  /** Marks planned stage `name` as skipped: it will not run, and it counts as finished. */
+  skip(name: string): void {
+    this.plan(name);
+    this.list.find((x) => x.name === name)!.state = 'skipped';
+  }
+
   finish(): void {
     this.current = 'done';
     upsertSearchAttributes([{ key: STAGE, value: 'done' }]);
@@ -62,19 +69,20 @@ export class Stages {
 
   progress(): PipelineProgress {
     const done = this.list.filter((s) => s.state === 'done');
+    const finished = done.length + this.list.filter((s) => s.state === 'skipped').length;
     const mean = (xs: StageState[]) => (xs.length ? xs.reduce((t, s) => t + (s.ms ?? 0), 0) / xs.length : undefined);
     const overall = mean(done);
     let eta = 0;
     let known = overall !== undefined;
     for (const s of this.list) {
-      if (s.state === 'done' || s.state === 'failed') continue;
+      if (s.state === 'done' || s.state === 'failed' || s.state === 'skipped') continue;
       const est = mean(done.filter((d) => kindOf(d.name) === kindOf(s.name))) ?? overall;
       if (est === undefined) known = false;
       else eta += s.state === 'running' ? Math.max(0, est - (Date.now() - (s.startedAt ?? Date.now()))) : est;
     }
     return {
       stage: this.current,
-      done: done.length,
+      done: finished,
       total: this.list.length,
       stages: this.list.map((s) => ({ ...s })),
       ...(known ? { etaSeconds: Math.round(eta / 1000) } : {}),

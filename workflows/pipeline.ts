@@ -1,4 +1,4 @@
-import { defineQuery, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type {
   ArmDataOutput,
   ForgettingReportOutput,
@@ -37,7 +37,8 @@ import type { trainRewriter, TrainRewriterOutput } from './train-rewriter';
 import { invalidInput, validateInput } from './validate';
 import { trainingSet } from './world-stage';
 
-export interface PipelineArm {
+/** An arm's SFT data: what every arm has, fine-tuned or not. */
+export interface PipelineArmData {
   arm: ArmName;
   seed: number;
   /** What the arm's dataset builder reported (absent for y* and the world's own training sets). */
@@ -46,12 +47,21 @@ export interface PipelineArm {
   k?: number;
   /** The SFT set after the fallback: records kept and dropped, provenance, pass rate against k. */
   data: ArmDataOutput;
+  note?: string;
+}
+
+export interface PipelineArm extends PipelineArmData {
   /** The SFT set under the backbone: mean NLL per answer token, records and trained tokens. */
   score: ScoreDatasetOutput;
   model: ModelRef;
   sft: { uri: string; steps: number; reused: boolean };
   evaluation: EvaluateOutput;
-  note?: string;
+}
+
+/** An arm whose SFT set is empty (fallback 'drop' left out every record): not scored, fine-tuned or evaluated. */
+export interface EmptyArm extends PipelineArmData {
+  /** Why: '0 records: nothing to fine-tune (...)'. */
+  empty: string;
 }
 
 export interface PipelineOutput {
@@ -61,8 +71,10 @@ export interface PipelineOutput {
   base: EvaluateOutput;
   /** The trainRewriter runs by arm (rl and each ablation): run, steps, best checkpoint, curves. */
   rewriters: Record<string, Pick<TrainRewriterOutput, 'run' | 'steps' | 'best' | 'curves' | 'metrics'>>;
-  /** Every arm of every seed, in the order of `seeds` then the arms asked for. */
+  /** Every fine-tuned arm of every seed, in the order of `seeds` then the arms asked for. */
   arms: PipelineArm[];
+  /** The arms of a seed whose SFT set came out empty under fallback 'drop' (absent when none did). */
+  empty?: EmptyArm[];
   /** The report: per-run and pooled statistics, each arm's data statistics, figures (JSON, Markdown, HTML). */
   report?: Omit<PipelineReportOutput, 'groups'>;
   /** Runs started before the pipeline's own report: one forgetting report per seed. */
@@ -216,7 +228,7 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
     evaluateChild(id, name, { model, benchmarks, device: resolved.device });
   const sftRecipe = inWorld ? { ...first.world!.recipe.sft, ...resolved.sft } : { ...resolved.sft };
 
-  async function chain(arm: ArmName, s: number): Promise<PipelineArm> {
+  async function chain(arm: ArmName, s: number): Promise<PipelineArm | EmptyArm> {
     const tag = `${arm}:s${s}`;
     const built = await stages.run(`data:${tag}`, async () => {
       const b = await build(arm, s);
@@ -224,6 +236,21 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
       const data = await armData({ arm: `${arm}-s${s}`, data: b.file, fallback: resolved.fallback, passAtK });
       return { ...b, data };
     });
+    const note = armNote(arm, inWorld);
+    const armSet: PipelineArmData = {
+      arm,
+      seed: s,
+      ...(built.builder ? { builder: built.builder } : {}),
+      ...(built.k !== undefined ? { k: built.k } : {}),
+      data: built.data,
+      ...(note ? { note } : {}),
+    };
+    // fallback 'drop' with no record passing: nothing to score, fine-tune or evaluate; the other arms go
+    // on and the report says so (runs from before this rule replay as they ran: their score failed)
+    if (built.data.kept === 0 && patched('empty-arms')) {
+      for (const kind of ['score', 'sft', 'evaluate']) stages.skip(`${kind}:${tag}`);
+      return { ...armSet, empty: emptyReason(built.data.records) };
+    }
     const score = await stages.run(`score:${tag}`, () =>
       // with embeddings: the report's diversity of each arm's data
       device.scoreDataset({ model: backbone, dataset: built.data.dataset, embeddings: true }),
@@ -239,25 +266,31 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
       }),
     );
     const evaluation = await stages.run(`evaluate:${tag}`, () => evaluateArm(`${arm}-s${s}`, trained.model));
-    const note = armNote(arm, inWorld);
     return {
-      arm,
-      seed: s,
-      ...(built.builder ? { builder: built.builder } : {}),
-      ...(built.k !== undefined ? { k: built.k } : {}),
-      data: built.data,
+      ...armSet,
       score,
       model: trained.model,
       sft: { uri: trained.uri, steps: trained.steps, reused: trained.reused },
       evaluation,
-      ...(note ? { note } : {}),
     };
   }
 
-  const [base, ...results] = await Promise.all([
+  const [base, ...chains] = await Promise.all([
     stages.run('evaluate:base', () => evaluateArm('base', backbone)),
     ...seeds.flatMap((s) => arms.map((arm) => chain(arm, s))),
   ]);
+  const results = chains.filter((r): r is PipelineArm => !('empty' in r));
+  const empty = chains.filter((r): r is EmptyArm => 'empty' in r);
+  for (const s of seeds)
+    if (!results.some((r) => r.seed === s))
+      throw ApplicationFailure.create({
+        type: 'EmptyArms',
+        nonRetryable: true,
+        message: `fallback 'drop' left every arm of seed ${s} without a record (${empty
+          .filter((r) => r.seed === s)
+          .map((r) => `${r.arm}: ${r.data.records} dropped`)
+          .join(', ')}): nothing to fine-tune or compare`,
+      });
 
   const rewriterOut: PipelineOutput['rewriters'] = {};
   for (const [r, p] of rewriters) {
@@ -291,10 +324,17 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
                     },
                   ]),
               ),
+              ...(empty.some((r) => r.seed === s)
+                ? {
+                    empty: Object.fromEntries(
+                      empty.filter((r) => r.seed === s).map((r) => [r.arm, { records: r.data.records }]),
+                    ),
+                  }
+                : {}),
             })),
             ...(rewriters.has('rl') ? { rewriter: rewriterInputs(await rewriters.get('rl')!) } : {}),
             ...(mixtures.length >= 2 ? { mixtures } : {}),
-            passAtK: results
+            passAtK: chains
               .filter((r) => r.seed === seeds[0] && r.data.passAtK)
               .flatMap((r) => r.data.passAtK!.map((passRate, j) => ({ arm: r.arm, k: j + 1, passRate }))),
           });
@@ -303,7 +343,16 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
       }
     : { reports: await forgettingReports() };
   stages.finish();
-  return { backbone, fallback: resolved.fallback, seeds, base, rewriters: rewriterOut, arms: results, ...reported };
+  return {
+    backbone,
+    fallback: resolved.fallback,
+    seeds,
+    base,
+    rewriters: rewriterOut,
+    arms: results,
+    ...(empty.length ? { empty } : {}),
+    ...reported,
+  };
 
   async function forgettingReports(): Promise<NonNullable<PipelineOutput['reports']>> {
     return Promise.all(
@@ -324,6 +373,10 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
     );
   }
 }
+/** What the run says of an arm whose SFT set is empty. */
+export const emptyReason = (records: number) =>
+  `0 records: nothing to fine-tune (fallback 'drop' left out all ${records} records: no candidate passed the gate)`;
+
 /** The world's arms of known oracle share, as the report's mixtures (their NLL and forgetting are the runs'). */
 function doseResponse(arms: ArmName[]): { arm: ArmName; oracleShare: number }[] {
   return arms.flatMap((arm) => {

@@ -1036,7 +1036,7 @@ export const pipelineReportInputSchema = {
       "default": 0
     },
     "runs": {
-      "description": "One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms.",
+      "description": "One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms, in `arms` or in `empty`; an arm empty in any run of a backbone is left out of that backbone's pooled statistics.",
       "type": "array",
       "minItems": 1,
       "maxItems": 64,
@@ -1248,6 +1248,28 @@ export const pipelineReportInputSchema = {
           },
           "additionalProperties": {
             "$ref": "#/$defs/armRun"
+          }
+        },
+        "empty": {
+          "description": "The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.",
+          "type": "object",
+          "maxProperties": 64,
+          "propertyNames": {
+            "$ref": "#/$defs/arm"
+          },
+          "additionalProperties": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "records"
+            ],
+            "properties": {
+              "records": {
+                "description": "How many records the arm's builder saw.",
+                "type": "integer",
+                "minimum": 0
+              }
+            }
           }
         }
       }

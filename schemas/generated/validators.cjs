@@ -6392,12 +6392,12 @@ return errors === 0;
 validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineReportInput = validate54;
-const schema106 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
+const schema106 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms, in `arms` or in `empty`; an arm empty in any run of a backbone is left out of that backbone's pooled statistics.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
 const schema108 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
-const schema124 = {"type":"number","minimum":0,"maximum":1};
+const schema125 = {"type":"number","minimum":0,"maximum":1};
 const schema118 = {"type":"number","minimum":0,"maximum":1000};
-const schema129 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}};
-const schema111 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}}}};
+const schema130 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}};
+const schema111 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0}}}}}};
 const schema113 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
 
 function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -7006,7 +7006,7 @@ vErrors.push(err3);
 errors++;
 }
 for(const key0 in data){
-if(!((((key0 === "seed") || (key0 === "backbone")) || (key0 === "base")) || (key0 === "arms"))){
+if(!(((((key0 === "seed") || (key0 === "backbone")) || (key0 === "base")) || (key0 === "arms")) || (key0 === "empty"))){
 const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err4];
@@ -7170,14 +7170,137 @@ vErrors.push(err16);
 errors++;
 }
 }
-}
-else {
-const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.empty !== undefined){
+let data5 = data.empty;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(Object.keys(data5).length > 64){
+const err17 = {instancePath:instancePath+"/empty",schemaPath:"#/properties/empty/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err17];
 }
 else {
 vErrors.push(err17);
+}
+errors++;
+}
+for(const key3 in data5){
+const _errs17 = errors;
+if(typeof key3 === "string"){
+if(!pattern4.test(key3)){
+const err18 = {instancePath:instancePath+"/empty",schemaPath:"#/$defs/arm/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",propertyName:key3};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/empty",schemaPath:"#/$defs/arm/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key3};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+var valid5 = _errs17 === errors;
+if(!valid5){
+const err20 = {instancePath:instancePath+"/empty",schemaPath:"#/properties/empty/propertyNames",keyword:"propertyNames",params:{propertyName: key3},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+for(const key4 in data5){
+let data6 = data5[key4];
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.records === undefined){
+const err21 = {instancePath:instancePath+"/empty/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/empty/additionalProperties/required",keyword:"required",params:{missingProperty: "records"},message:"must have required property '"+"records"+"'"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+for(const key5 in data6){
+if(!(key5 === "records")){
+const err22 = {instancePath:instancePath+"/empty/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/empty/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data6.records !== undefined){
+let data7 = data6.records;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err23 = {instancePath:instancePath+"/empty/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/records",schemaPath:"#/properties/empty/additionalProperties/properties/records/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err24 = {instancePath:instancePath+"/empty/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/records",schemaPath:"#/properties/empty/additionalProperties/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/empty/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/empty/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/empty",schemaPath:"#/properties/empty/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
 }
 errors++;
 }
@@ -8288,7 +8411,7 @@ return errors === 0;
 validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePrepareRewriterRunOutput = validate62;
-const schema131 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json","title":"PrepareRewriterRunOutput","description":"The folder of one trainRewriter run and its data: the RL prompt pool and the validation slice.","type":"object","additionalProperties":false,"required":["run","pool","poolSize","validation","validationSize","reused"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"pool":{"description":"The RL prompts (the dataset less a held-out validation slice).","$ref":"common.schema.json#/$defs/artifactRef"},"poolSize":{"type":"integer","minimum":0},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema132 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json","title":"PrepareRewriterRunOutput","description":"The folder of one trainRewriter run and its data: the RL prompt pool and the validation slice.","type":"object","additionalProperties":false,"required":["run","pool","poolSize","validation","validationSize","reused"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"pool":{"description":"The RL prompts (the dataset less a held-out validation slice).","$ref":"common.schema.json#/$defs/artifactRef"},"poolSize":{"type":"integer","minimum":0},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json" */;
@@ -8588,7 +8711,7 @@ return errors === 0;
 validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePrepareWorldInput = validate63;
-const schema135 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
+const schema136 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
 
 function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
@@ -8628,7 +8751,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema135.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema136.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8755,11 +8878,11 @@ return errors === 0;
 validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePretrainOutput = validate64;
-const schema139 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pretrain-output.schema.json","title":"PretrainOutput","description":"The embedded world and its pretrained backbone.","type":"object","additionalProperties":false,"required":["world","backbone","pretraining"],"properties":{"world":{"$ref":"world-output.schema.json"},"backbone":{"description":"The pretrained backbone (the shipped one when it matches the recipe, its seed and the world).","$ref":"model-ref.schema.json"},"pretraining":{"description":"The pretraining run (the shipped backbone's record when it was used).","$ref":"sft-output.schema.json"}}};
-const schema140 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
-const schema141 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
-const schema144 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
-const schema145 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
+const schema140 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pretrain-output.schema.json","title":"PretrainOutput","description":"The embedded world and its pretrained backbone.","type":"object","additionalProperties":false,"required":["world","backbone","pretraining"],"properties":{"world":{"$ref":"world-output.schema.json"},"backbone":{"description":"The pretrained backbone (the shipped one when it matches the recipe, its seed and the world).","$ref":"model-ref.schema.json"},"pretraining":{"description":"The pretraining run (the shipped backbone's record when it was used).","$ref":"sft-output.schema.json"}}};
+const schema141 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
+const schema142 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
+const schema145 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
+const schema146 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
 
 function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-recipe.schema.json" */;
@@ -8864,7 +8987,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema141.properties, key0))){
+if(!(func52.call(schema142.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -9281,7 +9404,7 @@ vErrors.push(err44);
 errors++;
 }
 for(const key2 in data10){
-if(!(func52.call(schema145.properties, key2))){
+if(!(func52.call(schema146.properties, key2))){
 const err45 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err45];
@@ -9395,7 +9518,7 @@ errors++;
 if(data10.schedule !== undefined){
 let data15 = data10.schedule;
 if(!(((data15 === "constant") || (data15 === "linear")) || (data15 === "cosine"))){
-const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema145.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema146.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -9778,7 +9901,7 @@ vErrors.push(err85);
 errors++;
 }
 for(const key3 in data27){
-if(!(func52.call(schema145.properties, key3))){
+if(!(func52.call(schema146.properties, key3))){
 const err86 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err86];
@@ -9892,7 +10015,7 @@ errors++;
 if(data27.schedule !== undefined){
 let data32 = data27.schedule;
 if(!(((data32 === "constant") || (data32 === "linear")) || (data32 === "cosine"))){
-const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema145.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema146.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -10106,7 +10229,7 @@ return errors === 0;
 }
 validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema147 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
+const schema148 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
 
 function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-output.schema.json" */;
@@ -10430,7 +10553,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema140.properties, key0))){
+if(!(func52.call(schema141.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -10715,7 +10838,7 @@ return errors === 0;
 validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewardInput = validate77;
-const schema148 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
+const schema149 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
 
 function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-input.schema.json" */;
@@ -10820,7 +10943,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema148.properties, key0))){
+if(!(func52.call(schema149.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -11196,7 +11319,7 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(!(((((((data13 === "q_proj") || (data13 === "k_proj")) || (data13 === "v_proj")) || (data13 === "o_proj")) || (data13 === "gate_proj")) || (data13 === "up_proj")) || (data13 === "down_proj"))){
-const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema148.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema149.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -11247,7 +11370,7 @@ return errors === 0;
 validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewardOutput = validate79;
-const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
 function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-output.schema.json" */;
@@ -11372,7 +11495,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema152.properties, key0))){
+if(!(func52.call(schema153.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -11496,7 +11619,7 @@ errors++;
 if(data.feasibleNll !== undefined){
 let data6 = data.feasibleNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema152.properties.feasibleNll.type},message:"must be number,null"};
+const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema153.properties.feasibleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -11574,7 +11697,7 @@ return errors === 0;
 validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewriteDatasetOutput = validate80;
-const schema154 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json","title":"RewriteDatasetOutput","description":"What rewriteDataset wrote (Generate -> Verify -> Fallback): the rewritten dataset and its gate figures.","type":"object","additionalProperties":false,"required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its original, candidates, verdicts and the chosen one.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"description":"Share of records with at least one rewrite that passes the gate (every check).","type":"number","minimum":0,"maximum":1},"answerPassRate":{"description":"Share of records with at least one rewrite whose final answer is right (answer-only).","type":"number","minimum":0,"maximum":1},"samplePassRate":{"description":"Share of all sampled rewrites that pass every check.","type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"description":"Share of all sampled rewrites whose final answer is right.","type":"number","minimum":0,"maximum":1},"copyRate":{"description":"Share of passing rewrites that are exact copies of y*.","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema155 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json","title":"RewriteDatasetOutput","description":"What rewriteDataset wrote (Generate -> Verify -> Fallback): the rewritten dataset and its gate figures.","type":"object","additionalProperties":false,"required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its original, candidates, verdicts and the chosen one.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"description":"Share of records with at least one rewrite that passes the gate (every check).","type":"number","minimum":0,"maximum":1},"answerPassRate":{"description":"Share of records with at least one rewrite whose final answer is right (answer-only).","type":"number","minimum":0,"maximum":1},"samplePassRate":{"description":"Share of all sampled rewrites that pass every check.","type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"description":"Share of all sampled rewrites whose final answer is right.","type":"number","minimum":0,"maximum":1},"copyRate":{"description":"Share of passing rewrites that are exact copies of y*.","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
 function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json" */;
@@ -11689,7 +11812,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema154.properties, key0))){
+if(!(func52.call(schema155.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -12044,7 +12167,7 @@ return errors === 0;
 validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewriterAdjust = validate81;
-const schema157 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
+const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
 
 function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json" */;
@@ -12272,7 +12395,7 @@ return errors === 0;
 validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewriterProbeInput = validate82;
-const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema159 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
 function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
@@ -12318,7 +12441,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema158.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema159.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -12364,7 +12487,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema158.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema159.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -12607,7 +12730,7 @@ return errors === 0;
 validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRolloutInput = validate83;
-const schema162 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
+const schema163 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
 
 function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-input.schema.json" */;
@@ -12732,7 +12855,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema162.properties, key0))){
+if(!(func52.call(schema163.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -12931,7 +13054,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema162.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema163.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -13267,7 +13390,7 @@ return errors === 0;
 validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRolloutOutput = validate85;
-const schema167 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+const schema168 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
 function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-output.schema.json" */;
@@ -13549,7 +13672,7 @@ return errors === 0;
 validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateScoreDatasetOutput = validate86;
-const schema169 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-output.schema.json","title":"ScoreDatasetOutput","description":"What scoreDataset wrote: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["uri","records","tokens","meanNll","meanRecordNll","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"tokens":{"type":"integer","minimum":0},"meanNll":{"description":"Mean NLL per answer token over the whole dataset (nats).","type":"number"},"meanRecordNll":{"description":"Mean over records of each record's mean NLL per token.","type":"number"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}), when asked for.","$ref":"common.schema.json#/$defs/artifactRef"},"reused":{"type":"boolean"}}};
+const schema170 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-output.schema.json","title":"ScoreDatasetOutput","description":"What scoreDataset wrote: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["uri","records","tokens","meanNll","meanRecordNll","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"tokens":{"type":"integer","minimum":0},"meanNll":{"description":"Mean NLL per answer token over the whole dataset (nats).","type":"number"},"meanRecordNll":{"description":"Mean over records of each record's mean NLL per token.","type":"number"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}), when asked for.","$ref":"common.schema.json#/$defs/artifactRef"},"reused":{"type":"boolean"}}};
 
 function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/score-dataset-output.schema.json" */;
@@ -14733,8 +14856,8 @@ exports.validateSftOutput = validate71;
 exports.validateTrainRewriterInput = validate47;
 
 exports.validateTrainRewriterOutput = validate87;
-const schema172 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json","title":"TrainRewriterOutput","description":"A finished GRPO run of the rewriting policy.","type":"object","additionalProperties":false,"required":["run","steps","best","last","validations","adjustments","metrics","timings","curves","backbone"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"description":"GRPO steps done.","type":"integer","minimum":0},"best":{"description":"The best validated checkpoint: highest greedy full pass rate, a tie to the lower NLL (the last step when none was validated).","type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"description":"Its LoRA adapter; absent at step 0 (the prompted backbone).","$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}},"last":{"type":"object","additionalProperties":false,"required":["step"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"}}},"validations":{"type":"array","items":{"$ref":"validate-rewriter-output.schema.json"}},"adjustments":{"description":"Adjustments made while it ran, with the step each applies from.","type":"array","items":{"type":"object","additionalProperties":false,"required":["fromStep","values"],"properties":{"fromStep":{"type":"integer","minimum":0},"values":{"$ref":"rewriter-adjust.schema.json"}}}},"metrics":{"description":"metrics.jsonl: one line per step.","$ref":"common.schema.json#/$defs/artifactRef"},"timings":{"description":"timings.jsonl: each stage's wall time per step.","$ref":"common.schema.json#/$defs/artifactRef"},"curves":{"description":"The curves of the run's metrics (SVG).","$ref":"common.schema.json#/$defs/artifactRef"},"backbone":{"$ref":"model-ref.schema.json"}}};
-const schema176 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","description":"Validation figures of one checkpoint.","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"],"description":"Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"description":"Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).","type":["number","null"]}}};
+const schema173 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json","title":"TrainRewriterOutput","description":"A finished GRPO run of the rewriting policy.","type":"object","additionalProperties":false,"required":["run","steps","best","last","validations","adjustments","metrics","timings","curves","backbone"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"description":"GRPO steps done.","type":"integer","minimum":0},"best":{"description":"The best validated checkpoint: highest greedy full pass rate, a tie to the lower NLL (the last step when none was validated).","type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"description":"Its LoRA adapter; absent at step 0 (the prompted backbone).","$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}},"last":{"type":"object","additionalProperties":false,"required":["step"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"}}},"validations":{"type":"array","items":{"$ref":"validate-rewriter-output.schema.json"}},"adjustments":{"description":"Adjustments made while it ran, with the step each applies from.","type":"array","items":{"type":"object","additionalProperties":false,"required":["fromStep","values"],"properties":{"fromStep":{"type":"integer","minimum":0},"values":{"$ref":"rewriter-adjust.schema.json"}}}},"metrics":{"description":"metrics.jsonl: one line per step.","$ref":"common.schema.json#/$defs/artifactRef"},"timings":{"description":"timings.jsonl: each stage's wall time per step.","$ref":"common.schema.json#/$defs/artifactRef"},"curves":{"description":"The curves of the run's metrics (SVG).","$ref":"common.schema.json#/$defs/artifactRef"},"backbone":{"$ref":"model-ref.schema.json"}}};
+const schema177 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","description":"Validation figures of one checkpoint.","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"],"description":"Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"description":"Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).","type":["number","null"]}}};
 
 function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json" */;
@@ -14859,7 +14982,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema176.properties, key0))){
+if(!(func52.call(schema177.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -15020,7 +15143,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data7 = data.meanNll;
 if((!((typeof data7 == "number") && (isFinite(data7)))) && (data7 !== null)){
-const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema176.properties.meanNll.type},message:"must be number,null"};
+const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema177.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -15071,7 +15194,7 @@ errors++;
 if(data.oracleNll !== undefined){
 let data11 = data.oracleNll;
 if((!((typeof data11 == "number") && (isFinite(data11)))) && (data11 !== null)){
-const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema176.properties.oracleNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema177.properties.oracleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -15211,7 +15334,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema172.properties, key0))){
+if(!(func52.call(schema173.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -15423,7 +15546,7 @@ errors++;
 if(data2.meanNll !== undefined){
 let data6 = data2.meanNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err28 = {instancePath:instancePath+"/best/meanNll",schemaPath:"#/properties/best/properties/meanNll/type",keyword:"type",params:{type: schema172.properties.best.properties.meanNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/best/meanNll",schemaPath:"#/properties/best/properties/meanNll/type",keyword:"type",params:{type: schema173.properties.best.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -16032,7 +16155,7 @@ return errors === 0;
 validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateUpdateInput = validate91;
-const schema182 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
+const schema183 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
 
 function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-input.schema.json" */;
@@ -16170,7 +16293,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema182.properties, key0))){
+if(!(func52.call(schema183.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -16369,7 +16492,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema182.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema183.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -16762,7 +16885,7 @@ return errors === 0;
 validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateUpdateOutput = validate93;
-const schema188 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+const schema189 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
 function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-output.schema.json" */;
@@ -16867,7 +16990,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema188.properties, key0))){
+if(!(func52.call(schema189.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -17055,7 +17178,7 @@ return errors === 0;
 validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateValidateRewriterInput = validate94;
-const schema190 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
+const schema191 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
 
 function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json" */;
@@ -17180,7 +17303,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func52.call(schema190.properties, key0))){
+if(!(func52.call(schema191.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -17379,7 +17502,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema190.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema191.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }

@@ -22,7 +22,13 @@ export function pipelineTable(r: PipelineOutput, path: (ref: string) => string):
           `${pct(a.data.rewriteSuccess)} | ${a.data.passAtK?.map((p) => pct(p)).join(' ') ?? '—'} | ` +
           `${pts(a.evaluation.general)} | ${pts(a.evaluation.downstream)} |`,
       );
-    const notes = r.arms.filter((x) => x.seed === seed && x.note);
+    // the arms fallback 'drop' left without a record: not fine-tuned, so no accuracies
+    for (const a of r.empty?.filter((x) => x.seed === seed) ?? [])
+      lines.push(
+        `| ${a.arm} | ${a.k ?? '—'} | 0 | ${a.data.dropped} | 0 | — | ${pct(a.data.rewriteSuccess)} | ` +
+          `${a.data.passAtK?.map((p) => pct(p)).join(' ') ?? '—'} | 0 records: nothing to fine-tune | — |`,
+      );
+    const notes = [...r.arms, ...(r.empty ?? [])].filter((x) => x.seed === seed && x.note);
     if (notes.length) lines.push('', ...notes.map((a) => `- ${a.arm}: ${a.note}`));
     const report = r.reports?.find((x) => x.seed === seed);
     if (report)
