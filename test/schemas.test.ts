@@ -73,3 +73,29 @@ test("the pipeline config: the rewriter's paper preset carries the paper default
   if (!bad.ok)
     assert.deepEqual(bad.issues.map((i) => i.path).sort(), ['$.benchmarks[0].extractor.kind', '$.benchmarks[0].name']);
 });
+
+test("every workflow input the README shows is valid under its workflow's schema", () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map(
+    (m) => JSON.parse(m[1]) as Record<string, unknown>,
+  );
+  // which workflow each example is for, told by a field only its input has
+  const schemaOf = (b: Record<string, unknown>) =>
+    'source' in b
+      ? schemas.importDatasetInput
+      : 'benchmarks' in b || 'arms' in b
+        ? schemas.pipelineConfig
+        : 'rlSeed' in b
+          ? schemas.trainRewriterInput
+          : undefined;
+  assert.ok(
+    blocks.some((b) => schemaOf(b) === schemas.pipelineConfig),
+    'the pipeline example on your own model',
+  );
+  for (const b of blocks) {
+    const checker = schemaOf(b);
+    assert.ok(checker, `a README example no schema is known for: ${JSON.stringify(b)}`);
+    const r = checker.check(b);
+    assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+  }
+});
