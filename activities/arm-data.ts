@@ -6,6 +6,7 @@
 // the pass rate against k of a k-sample builder, read from the k samples already drawn (no resampling).
 import { join } from 'node:path';
 import { LineWriter } from '../engine/line-writer';
+import type { ArmDataOutput } from '../schemas';
 import type { ArtifactStore } from './artifact-store';
 import { dataInput, readRecords } from './records';
 import { stage } from './stage';
@@ -19,21 +20,7 @@ export interface ArmDataInput {
   passAtK?: boolean;
 }
 
-export interface ArmDataOutput {
-  uri: string;
-  /** The SFT set: the kept records, with their builder's fields. */
-  dataset: string;
-  records: number;
-  kept: number;
-  dropped: number;
-  /** Share of records whose rewrite passed (absent for a plain dataset). */
-  rewriteSuccess?: number;
-  /** Records per provenance (the builder's `provenance`, else rewrite / original). */
-  provenance: Record<string, number>;
-  /** pass@j for j = 1..k: the chance that at least one of j samples passes, unbiased from the k drawn. */
-  passAtK?: number[];
-  reused: boolean;
-}
+export type { ArmDataOutput };
 
 interface BuiltRecord {
   id: string;

@@ -15,7 +15,7 @@ import {
 } from '../method/forgetting';
 import { renderVegaLite, scatterChart, type LabelledPoint } from '../method/figures';
 import { fit } from '../method/fit';
-import { schemas, type ForgettingInputInput } from '../schemas';
+import { schemas, type ForgettingInputInput, type ForgettingReportOutput } from '../schemas';
 import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
 import { InputError } from './errors';
 import { writeManifest } from './manifest';
@@ -26,46 +26,9 @@ export type Evaluation = { benchmark: string; role: 'downstream' | 'general'; ur
 /** Bumped when the report's files change, so an older report folder is not returned for the same input. */
 const REPORT_FORMAT = 3;
 
-export interface DoseResponseRow {
-  arm: string;
-  /** Mean backbone NLL per answer token (nats) of the arm's SFT data. */
-  nll: number;
-  /** Mean forgetting over the general benchmarks (points), with its interval. */
-  forgetting: { strict: Interval; lenient: Interval };
-  /** Downstream accuracy (points) per downstream benchmark. */
-  downstream: Record<string, { strict: number; lenient: number }>;
-}
-
-export interface DoseResponse {
-  /** Arms by increasing NLL. */
-  rows: DoseResponseRow[];
-  /** Least-squares line of mean forgetting on NLL: forgetting = a + b * nll (b: points per nat); null with fewer than two distinct NLLs. */
-  fit: { strict: { a: number; b: number }; lenient: { a: number; b: number } } | null;
-  /** The plot, `dose-response.svg` in the report folder (an artifact reference). */
-  svg: string;
-}
-
-export interface ForgettingReduction {
-  arm: string;
-  /** forgetting(reference) - forgetting(arm), mean over the general benchmarks (points), paired bootstrap interval; positive: the arm forgets less. */
-  strict: Interval;
-  lenient: Interval;
-  /** 1 - forgetting(arm) / forgetting(reference), the paper's forgetting reduction; null when the reference did not forget. */
-  relative: { strict: number | null; lenient: number | null };
-}
-
-export interface ForgettingReportOutput {
-  uri: string;
-  strict: ForgettingReport;
-  lenient: ForgettingReport;
-  /** Downstream accuracy (points) of the base and each arm, strict and lenient, per downstream benchmark. */
-  downstream: Record<string, Record<string, { strict: number; lenient: number }>>;
-  /** Present when the input gives each arm's NLL. */
-  doseResponse?: DoseResponse;
-  /** Present when the reference arm and at least one other arm were evaluated. */
-  reduction?: { reference: string; rows: ForgettingReduction[] };
-  markdown: string;
-}
+export type { ForgettingReportOutput };
+type DoseResponse = NonNullable<ForgettingReportOutput['doseResponse']>;
+type DoseResponseRow = DoseResponse['rows'][number];
 
 /** Per-item correctness of one evaluation (strict and lenient), from its predictions.jsonl files. */
 export async function scoresOf(

@@ -22,6 +22,7 @@ import type {
   SftInputInput,
   SftOutput,
   WorldOutput,
+  DeviceInfo,
 } from '../schemas';
 import { prepareWorld } from './world';
 import { forgettingReport, type ForgettingReportOutput } from './forgetting-report';
@@ -134,13 +135,7 @@ export function createCpuActivities(opts: { store: ArtifactStore }) {
   };
 }
 
-export interface DeviceInfo {
-  device: string;
-  host: string;
-  pid: number;
-  cpus: number;
-  memoryGiB: number;
-}
+export type { DeviceInfo };
 
 /** Activities that run on a device-pinned worker, one at a time per device; `session` keeps loaded programs. */
 export function createDeviceActivities(opts: {

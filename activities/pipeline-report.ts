@@ -8,7 +8,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dataStats, type DataStats, type SftRecord } from '../method/data-stats';
 import { pooledReport, type PooledReport, type RunScores } from '../method/statistics';
-import { schemas, type PipelineReportInput, type PipelineReportInputInput } from '../schemas';
+import {
+  schemas,
+  type PipelineReportInput,
+  type PipelineReportInputInput,
+  type PipelineReportOutput,
+} from '../schemas';
 import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
 import { breathe } from './breathe';
 import { InputError } from './errors';
@@ -33,25 +38,8 @@ export interface RunReport {
   lenient: PooledReport;
 }
 
-export interface GroupReport {
-  backbone: string;
-  seeds: number[];
-  /** Pooled over the group's runs (hierarchical bootstrap; one run: the paired bootstrap). */
-  strict: PooledReport;
-  lenient: PooledReport;
-  /** Each arm's data statistics averaged over the group's runs (a null stays null). */
-  data: Record<string, DataStats>;
-}
-
-export interface PipelineReportOutput {
-  uri: string;
-  json: string;
-  markdown: string;
-  html: string;
-  fallback: PipelineReportInput['fallback'];
-  groups: GroupReport[];
-  reused: boolean;
-}
+export type { PipelineReportOutput };
+export type GroupReport = PipelineReportOutput['groups'][number];
 
 export async function pipelineReport(
   store: ArtifactStore,

@@ -14,6 +14,7 @@ import {
   type GateOutput,
   type ModelRef,
   type PrepareRewriterRunOutput,
+  type RecordStepOutput,
 } from '../schemas';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifact-store';
 import type { StoredRollout } from './device/rewriter';
@@ -142,7 +143,7 @@ export interface RecordStepInput {
 const stepFile = (run: string, kind: string, step: number) => `${run}/${kind}/${String(step).padStart(6, '0')}.json`;
 
 /** One metrics line per step: the step's own file, written once (a retry finds it and writes nothing). */
-export async function recordStep(store: ArtifactStore, input: RecordStepInput): Promise<{ metrics: string }> {
+export async function recordStep(store: ArtifactStore, input: RecordStepInput): Promise<RecordStepOutput> {
   for (const [kind, value] of [
     ['metrics', input.metrics],
     ['timings', input.timings],

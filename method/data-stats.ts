@@ -3,6 +3,7 @@
 // builder really rewrote (and whether it copied y*, or how far it moved from it), how much of it
 // carries a false step, and how much there is to train on. Reward hacking and a fallback that hands
 // most records back as y* both show here.
+import type { DataStats } from '../schemas';
 import { checkEquations } from './equations';
 import { l2Normalize } from './rewards';
 import { distinctNs, isCopy, mean, normalizedEditDistance } from './rollout-stats';
@@ -20,35 +21,7 @@ export interface SftRecord {
   chosen_reward?: { reward: number } & Record<string, number>;
 }
 
-export interface DataStats {
-  /** Records in the SFT set, and how many the builder saw (more when fallback 'drop' left some out). */
-  records: number;
-  recordsSeen: number;
-  /** Answer tokens SFT trains on per epoch. */
-  trainedTokens: number;
-  /** Mean backbone NLL per answer token (nats). */
-  meanNll: number;
-  /** Mean pairwise embedding distance, (1 - cos) / 2; null without embeddings. */
-  embeddingDiversity: number | null;
-  distinct1: number;
-  distinct2: number;
-  distinct3: number;
-  /** Share of the records seen whose answer is a rewrite that passed the gate; null for data with no provenance (vanilla, oracle). */
-  rewriteSuccessRate: number | null;
-  /** Mean generation attempts per record (null with no provenance). */
-  meanTrials: number | null;
-  /** Share of answers with an arithmetic claim that does not hold. */
-  falseStepShare: number;
-  /** Share of the rewritten answers (gate passed) that equal y* up to whitespace; null with no provenance. */
-  copyRate: number | null;
-  /** Mean edit distance of the rewritten answers to y*, normalised by the longer length; null with no provenance or no rewrite. */
-  editDistance: number | null;
-  /** Mean reward of the chosen rewrites, when the builder scored candidates. */
-  chosenReward: number | null;
-  /** Mean answer length, characters and tokens. */
-  meanChars: number;
-  meanTokens: number;
-}
+export type { DataStats };
 
 export interface DataStatsInput {
   records: SftRecord[];

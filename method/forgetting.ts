@@ -2,35 +2,18 @@
 // accuracy points, with paired bootstrap 95% confidence intervals (items resampled with replacement,
 // the same resample for both models, so the interval reflects the paired difference).
 import { Rng } from '../engine/rng';
+import type { ForgettingReport } from '../schemas';
+
+export type { ForgettingReport };
 
 /** Per-item correctness (1 or 0) of one model on one benchmark, keyed by item id. */
 export type ItemScores = Map<string, number>;
 /** Per benchmark. */
 export type BenchmarkScores = Map<string, ItemScores>;
 
-export interface Interval {
-  value: number;
-  low: number;
-  high: number;
-}
-
-export interface ForgettingRow {
-  arm: string;
-  /** Accuracy (points) of the arm per benchmark. */
-  scores: Record<string, number>;
-  /** Forgetting (points) per benchmark, with its interval. */
-  forgetting: Record<string, Interval>;
-  /** Mean forgetting over the benchmarks, with its interval. */
-  mean: Interval;
-}
-
-export interface ForgettingReport {
-  benchmarks: string[];
-  base: Record<string, number>;
-  rows: ForgettingRow[];
-  resamples: number;
-  seed: number;
-}
+export type ForgettingRow = ForgettingReport['rows'][number];
+/** A statistic with its 95% interval. */
+export type Interval = ForgettingRow['mean'];
 
 export interface BootstrapOptions {
   resamples?: number;

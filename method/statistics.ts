@@ -6,6 +6,7 @@
 // function of the run-averaged accuracy of each model on each benchmark, so one set of resampled
 // accuracies serves them all, and their intervals come from the same draws.
 import { Rng } from '../engine/rng';
+import type { PooledReport } from '../schemas';
 import { percentile, type BenchmarkScores, type Interval } from './forgetting';
 
 /** One run: per-item correctness of the base and of each arm, per benchmark. */
@@ -192,31 +193,8 @@ export const accuracyOf =
   (acc) =>
     benchmarks.reduce((s, b) => s + acc(model, b), 0) / benchmarks.length;
 
-export interface ArmStatistics {
-  arm: string;
-  /** Forgetting (points) per general benchmark and its mean over them. */
-  forgetting: Record<string, Interval>;
-  mean: Interval;
-  /** Accuracy (points) per downstream benchmark. */
-  downstream: Record<string, Interval>;
-}
-
-export interface PooledReport {
-  runs: number;
-  resamples: number;
-  seed: number;
-  general: string[];
-  downstreamBenchmarks: string[];
-  /** Base accuracy (points) per benchmark, with its interval. */
-  base: Record<string, Interval>;
-  arms: ArmStatistics[];
-  /** forgetting(a) - forgetting(b) for every pair of arms in order (a before b). */
-  differences: { a: string; b: string; difference: Interval }[];
-  /** Against the reference (vanilla SFT): forgetting(reference) - forgetting(arm), and the relative cut. */
-  cut?: { reference: string; rows: { arm: string; absolute: Interval; relative: Interval | null }[] };
-  /** The method (the RL arm) against every other arm: forgetting(other) - forgetting(method); positive: the method forgets less. Downstream: accuracy(method) - accuracy(other). */
-  versus?: { method: string; rows: { arm: string; forgetting: Interval; downstream: Interval | null }[] };
-}
+export type { PooledReport };
+export type ArmStatistics = PooledReport['arms'][number];
 
 const must = (i: Interval | null, what: string): Interval => {
   if (!i) throw new Error(`${what} is undefined on the data`);

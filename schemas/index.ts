@@ -113,4 +113,24 @@ export const schemas = {
   ),
   pretrainOutput: checker<T.PretrainOutput>(validators.validatePretrainOutput, 'pretrain output'),
   trainRewriterOutput: checker<T.TrainRewriterOutput>(validators.validateTrainRewriterOutput, 'trainRewriter output'),
+  benchmarkResult: checker<T.BenchmarkResult>(validators.validateBenchmarkResult, 'evaluateBenchmark output'),
+  armDataOutput: checker<T.ArmDataOutput>(validators.validateArmDataOutput, 'armData output'),
+  selfAlignOutput: checker<T.SelfAlignOutput>(validators.validateSelfAlignOutput, 'selfAlignDataset output'),
+  deviceInfo: checker<T.DeviceInfo>(validators.validateDeviceInfo, 'deviceInfo output'),
+  recordStepOutput: checker<T.RecordStepOutput>(validators.validateRecordStepOutput, 'recordStep output'),
+  forgettingReportOutput: checker<T.ForgettingReportOutput>(
+    validators.validateForgettingReportOutput,
+    'forgettingReport output',
+  ),
+  pipelineReportOutput: checker<T.PipelineReportOutput>(
+    validators.validatePipelineReportOutput,
+    'pipelineReport output',
+  ),
+  worldForgettingOutput: checker<T.WorldForgettingOutput>(
+    validators.validateWorldForgettingOutput,
+    'worldForgetting output',
+  ),
+  rewriterProbeOutput: checker<T.RewriterProbeOutput>(validators.validateRewriterProbeOutput, 'rewriterProbe output'),
+  pipelineOutput: checker<T.PipelineOutput>(validators.validatePipelineOutput, 'pipeline output'),
+  pipelineProgress: checker<T.PipelineProgress>(validators.validatePipelineProgress, 'pipeline progress'),
 };

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
+import { schemas } from '../schemas';
 import { evaluateBenchmark } from '../activities/device/evaluate';
 import { DeviceSession } from '../activities/device/session';
 import { scoreDataset } from '../activities/device/score-dataset';
@@ -22,6 +23,7 @@ test('predictions, strict and lenient accuracy, and a summary; a repeated run is
   const data = await putBenchmark(root, 'plus', 7);
   const benchmark = { name: 'plus', data, extractor: { kind: 'boxed' as const }, maxNewTokens: 6 };
   const r = await evaluateBenchmark(store, session, { model, benchmark, batchSize: 3 }, noProgress);
+  schemas.benchmarkResult.parse(r);
   assert.equal(r.items, 7);
   assert.equal(r.reused, false);
   const preds = readFileSync(store.resolve(`${r.uri}/predictions.jsonl`), 'utf8')

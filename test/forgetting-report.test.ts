@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
 import { forgettingReport } from '../activities/forgetting-report';
 import { forgettingDifference, type BenchmarkScores } from '../method/forgetting';
+import { schemas } from '../schemas';
 import { tempDir } from './helpers/temporal';
 
 const ITEMS = 10;
@@ -70,6 +71,7 @@ test('with NLLs: the dose-response table, its plot, and the reduction against fo
   const { store, base, arms } = await setup();
   const nll = { foreign: 1.5, oracle: 0.5 };
   const r = await forgettingReport(store, { name: 'toy', base, arms, nll, resamples: 500 });
+  schemas.forgettingReportOutput.parse(r);
 
   // the dose-response: arms by increasing NLL, their mean forgetting and downstream accuracy
   const dr = r.doseResponse!;
@@ -176,6 +178,7 @@ test('with NLLs: the dose-response table, its plot, and the reduction against fo
 test('without NLLs: no dose-response and no plot; the reference can be named', async () => {
   const { store, base, arms } = await setup();
   const r = await forgettingReport(store, { base, arms, reference: 'oracle', resamples: 500 });
+  schemas.forgettingReportOutput.parse(r);
   assert.equal(r.doseResponse, undefined);
   assert.ok(!existsSync(store.resolve(`${r.uri}/dose-response.svg`)));
   assert.doesNotMatch(r.markdown, /Dose-response/);

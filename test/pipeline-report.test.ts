@@ -9,7 +9,7 @@ import { pipelineReport } from '../activities/pipeline-report';
 import { dataStats, type SftRecord } from '../method/data-stats';
 import { forgetting, type BenchmarkScores } from '../method/forgetting';
 import { pooledReport } from '../method/statistics';
-import type { PipelineReportInputInput } from '../schemas';
+import { schemas, type PipelineReportInputInput } from '../schemas';
 import { tempDir } from './helpers/temporal';
 
 const ITEMS = 20;
@@ -155,6 +155,7 @@ const iv = (value: number) => ({ value, low: value - 2, high: value + 2 });
 test('pipelineReport: JSON, Markdown and a self-contained HTML page; numbers from the statistics functions', async () => {
   const { store, input, expected } = await putStore();
   const out = await pipelineReport(store, input);
+  schemas.pipelineReportOutput.parse(out);
   assert.equal(out.reused, false);
   for (const f of [out.json, out.markdown, out.html]) assert.ok(existsSync(store.resolve(f)), f);
   assert.match(out.uri, /^artifact:\/\/reports\/test-report-[0-9a-f]{16}$/);
@@ -251,6 +252,7 @@ test('pipelineReport: JSON, Markdown and a self-contained HTML page; numbers fro
   assert.deepEqual(oracle1.forgetting.strict, out.groups[1].strict.arms.find((a) => a.arm === 'oracle')!.mean);
   assert.equal(json.mixtures.find((x: { arm: string }) => x.arm === 'oracle-50').backbone, 'world-seed-0');
   const again = await pipelineReport(store, input);
+  schemas.pipelineReportOutput.parse(again);
   assert.equal(again.reused, true);
   assert.deepEqual({ ...again, reused: false }, out);
 });

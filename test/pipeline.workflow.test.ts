@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
 import { TASK_QUEUE } from '../workers/settings';
-import type { PipelineConfigInput } from '../schemas';
+import { schemas, type PipelineConfigInput } from '../schemas';
 import type { pipeline, PipelineOutput } from '../workflows/pipeline';
 import type { ArmName } from '../workflows/pipeline-arms';
 import type { PipelineProgress } from '../workflows/pipeline-progress';
@@ -61,6 +61,8 @@ test('pipeline: every arm built, scored, fine-tuned and evaluated; the rewriter 
     args: [input],
   });
   const out = (first = await handle.result());
+  // the result is what its schema says: every field of every arm, builder, data and report
+  schemas.pipelineOutput.parse(out);
   const store = new ArtifactStore(t.root);
   assert.deepEqual(
     out.arms.map((a) => a.arm),
@@ -188,6 +190,7 @@ test('pipeline: every arm built, scored, fine-tuned and evaluated; the rewriter 
 
   // the progress query: every planned stage done
   const p = await handle.query<PipelineProgress>('progress');
+  schemas.pipelineProgress.parse(p);
   assert.equal(p.done, p.total);
   assert.equal(p.total, 1 + 4 + 1 + ALL_ARMS.length * 4 + 1);
   assert.ok(p.stages.every((s) => s.state === 'done'));

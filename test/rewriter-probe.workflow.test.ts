@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
+import { schemas } from '../schemas';
 import { TASK_QUEUE } from '../workers/settings';
 import type { rewriterProbe } from '../workflows/rewriter-probe';
 import { useTemporal } from './helpers/temporal';
@@ -26,6 +27,7 @@ test('rewriterProbe: greedy and sampled pass rates agree with the stored verdict
     workflowId: 'rewriter-probe',
     args: [input],
   });
+  schemas.rewriterProbeOutput.parse(out);
   assert.equal(out.arm, 'foreign');
   assert.match(out.dataset, /train-foreign\.jsonl$/);
   assert.deepEqual(

@@ -6,6 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
+import { schemas } from '../schemas';
 import { TASK_QUEUE } from '../workers/settings';
 import type { worldForgetting } from '../workflows/world-forgetting';
 import { useTemporal } from './helpers/temporal';
@@ -18,6 +19,7 @@ test('worldForgetting: pretrain, score and fine-tune two arms, evaluate three mo
     workflowId: 'world-forgetting',
     args: [{ recipe: 'test', arms: ['foreign', 'oracle'] }],
   });
+  schemas.worldForgettingOutput.parse(out);
   assert.deepEqual(Object.keys(out.arms), ['foreign', 'oracle']);
   assert.equal(out.base.results.length, 6);
   assert.notDeepEqual(out.arms.foreign.model, out.arms.oracle.model);

@@ -2,29 +2,12 @@
 // stage is planned when the run starts (so "done of total" is known from the first query), and each
 // one records when it ran. Workflow time only, so the bookkeeping is deterministic.
 import { upsertSearchAttributes } from '@temporalio/workflow';
+import type { PipelineProgress } from '../schemas';
 import { STAGE } from './search-attributes';
 
-export type StageStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
-
-export interface StageState {
-  /** e.g. 'data:rl:s0'; the part before the first ':' is its kind. */
-  name: string;
-  state: StageStatus;
-  startedAt?: number;
-  /** Wall time the stage took (workflow clock). */
-  ms?: number;
-}
-
-export interface PipelineProgress {
-  /** The stage started last (what the device is most likely busy with). */
-  stage: string;
-  /** Stages finished: done, or skipped (nothing to do, e.g. the SFT of an arm whose data is empty). */
-  done: number;
-  total: number;
-  stages: StageState[];
-  /** Remaining time, assuming one device stage at a time and each stage as long as the finished ones of its kind. */
-  etaSeconds?: number;
-}
+export type { PipelineProgress };
+export type StageState = PipelineProgress['stages'][number];
+export type StageStatus = StageState['state'];
 
 const kindOf = (name: string) => name.split(':')[0];
 

@@ -1,21 +1,14 @@
 import { ApplicationFailure, defineQuery, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import type {
-  ArmDataOutput,
-  ForgettingReportOutput,
-  PipelineReportOutput,
-  RewriteDatasetInput,
-  RewriteDatasetOutput,
-  ScoreDatasetOutput,
-  SelfAlignOutput,
-} from '../activities';
+import type { RewriteDatasetInput } from '../activities';
 import {
   schemas,
   type BenchmarkSpec,
-  type EvaluateOutput,
   type ModelRef,
   type PipelineConfig,
   type PipelineConfigInput,
+  type PipelineOutput,
   type SchemaIssue,
+  type ScoreDatasetOutput,
   type TrainRewriterInput,
   type WorldOutput,
 } from '../schemas';
@@ -37,49 +30,12 @@ import type { trainRewriter, TrainRewriterOutput } from './train-rewriter';
 import { invalidInput, validateInput } from './validate';
 import { trainingSet } from './world-stage';
 
+export type { PipelineOutput };
+export type PipelineArm = PipelineOutput['arms'][number];
 /** An arm's SFT data: what every arm has, fine-tuned or not. */
-export interface PipelineArmData {
-  arm: ArmName;
-  seed: number;
-  /** What the arm's dataset builder reported (absent for y* and the world's own training sets). */
-  builder?: RewriteDatasetOutput | SelfAlignOutput;
-  /** Samples per record the builder drew. */
-  k?: number;
-  /** The SFT set after the fallback: records kept and dropped, provenance, pass rate against k. */
-  data: ArmDataOutput;
-  note?: string;
-}
-
-export interface PipelineArm extends PipelineArmData {
-  /** The SFT set under the backbone: mean NLL per answer token, records and trained tokens. */
-  score: ScoreDatasetOutput;
-  model: ModelRef;
-  sft: { uri: string; steps: number; reused: boolean };
-  evaluation: EvaluateOutput;
-}
-
+export type PipelineArmData = Pick<PipelineArm, 'arm' | 'seed' | 'builder' | 'k' | 'data' | 'note'>;
 /** An arm whose SFT set is empty (fallback 'drop' left out every record): not scored, fine-tuned or evaluated. */
-export interface EmptyArm extends PipelineArmData {
-  /** Why: '0 records: nothing to fine-tune (...)'. */
-  empty: string;
-}
-
-export interface PipelineOutput {
-  backbone: ModelRef;
-  fallback: PipelineConfig['fallback'];
-  seeds: number[];
-  base: EvaluateOutput;
-  /** The trainRewriter runs by arm (rl and each ablation): run, steps, best checkpoint, curves. */
-  rewriters: Record<string, Pick<TrainRewriterOutput, 'run' | 'steps' | 'best' | 'curves' | 'metrics'>>;
-  /** Every fine-tuned arm of every seed, in the order of `seeds` then the arms asked for. */
-  arms: PipelineArm[];
-  /** The arms of a seed whose SFT set came out empty under fallback 'drop' (absent when none did). */
-  empty?: EmptyArm[];
-  /** The report: per-run and pooled statistics, each arm's data statistics, figures (JSON, Markdown, HTML). */
-  report?: Omit<PipelineReportOutput, 'groups'>;
-  /** Runs started before the pipeline's own report: one forgetting report per seed. */
-  reports?: (Omit<ForgettingReportOutput, 'strict' | 'lenient'> & { seed: number })[];
-}
+export type EmptyArm = NonNullable<PipelineOutput['empty']>[number];
 
 export const pipelineProgress = defineQuery<PipelineProgress>('progress');
 

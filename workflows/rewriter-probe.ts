@@ -1,29 +1,12 @@
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { RewriteDatasetOutput } from '../activities';
-import { schemas, type ModelRef, type RewriterProbeInputInput } from '../schemas';
+import { schemas, type RewriterProbeInputInput, type RewriterProbeOutput } from '../schemas';
 import { ARM, METRIC, RECORDS, STAGE } from './search-attributes';
 import { deviceActivities, pretrainChild } from './stages';
 import { validateInput } from './validate';
 import { trainingSet } from './world-stage';
 
-/** One rewriteDataset run of the probe: the gate's verdicts at one temperature. */
-export interface RewriterProbeRun extends RewriteDatasetOutput {
-  temperature: number;
-  /** Rewrites per record (1 when greedy). */
-  samples: number;
-  /** Seed of the sampling noise (0 when greedy: it plays no part). */
-  seed: number;
-}
-
-export interface RewriterProbeOutput {
-  recipe: string;
-  arm: string;
-  backbone: ModelRef;
-  /** The training set rewritten (before `limit`). */
-  dataset: string;
-  /** One per requested temperature, in the order given. */
-  runs: RewriterProbeRun[];
-}
+export type { RewriterProbeOutput };
+export type RewriterProbeRun = RewriterProbeOutput['runs'][number];
 
 /**
  * The prompted rewriter at step 0: the backbone with the world's rewrite prompt and no training, asked to

@@ -1,19 +1,11 @@
 import { patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { ForgettingReportOutput } from '../activities';
-import { schemas, type EvaluateOutput, type ModelRef, type WorldForgettingInputInput } from '../schemas';
+import { schemas, type ModelRef, type WorldForgettingInputInput, type WorldForgettingOutput } from '../schemas';
 import { STAGE } from './search-attributes';
 import { cpuActivities, deviceActivities, evaluateChild, pretrainChild, sftChild } from './stages';
 import { validateInput } from './validate';
 import { trainingSet } from './world-stage';
 
-export interface WorldForgettingOutput {
-  backbone: ModelRef;
-  base: EvaluateOutput;
-  arms: Record<string, { model: ModelRef; evaluation: EvaluateOutput }>;
-  /** Mean backbone NLL per answer token (nats) of each arm's SFT data: the dose of the dose-response. */
-  nll: Record<string, number>;
-  report: Omit<ForgettingReportOutput, 'strict' | 'lenient'>;
-}
+export type { WorldForgettingOutput };
 
 const { forgettingReport } = cpuActivities('report');
 

@@ -7,7 +7,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extract, isCorrect } from '../../method/extract';
 import { fill } from '../../method/prompts';
-import { schemas, type BenchmarkSpecInput, type ModelRef } from '../../schemas';
+import { schemas, type BenchmarkResult, type BenchmarkSpecInput, type ModelRef } from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import { LineWriter } from '../../engine/line-writer';
 import type { Progress } from '../datasets/import-dataset';
@@ -21,16 +21,7 @@ export interface EvaluateBenchmarkInput {
   batchSize: number;
 }
 
-export interface BenchmarkResult {
-  benchmark: string;
-  role: 'downstream' | 'general';
-  items: number;
-  strict: number;
-  lenient: number;
-  truncated: number;
-  uri: string;
-  reused: boolean;
-}
+export type { BenchmarkResult };
 
 interface Prediction {
   id: string;

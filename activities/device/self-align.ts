@@ -14,25 +14,16 @@ import type { Progress } from '../datasets/import-dataset';
 import type { ArtifactStore } from '../artifact-store';
 import { dataInput, readRecords } from '../records';
 import { datasetBuilderOptions, type DatasetBuilderInput } from './dataset-builder';
+import type { SelfAlignOutput } from '../../schemas';
 import type { DeviceSession } from './session';
 import { stage } from '../stage';
 
 /** The guided rewrite samples at `temperature` (0: greedy); the own answer is always greedy. */
 export type SelfAlignInput = DatasetBuilderInput;
 
-export type Provenance = 'own' | 'guided' | 'original';
+export type Provenance = keyof SelfAlignOutput['provenance'];
 
-export interface SelfAlignOutput {
-  uri: string;
-  data: string;
-  records: number;
-  /** How many records kept the backbone's own answer, a guided rewrite, or fell back. */
-  provenance: Record<Provenance, number>;
-  /** Share of records with a kept generation (own or guided). */
-  passRate: number;
-  truncated: number;
-  reused: boolean;
-}
+export type { SelfAlignOutput };
 
 interface Generated {
   text: string;
