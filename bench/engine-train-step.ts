@@ -10,10 +10,16 @@ import { cpus, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { Graph, type TensorData } from '../engine/graph';
 import * as op from '../engine/ops';
-import * as nn from '../engine/nn';
 import { serializeModel } from '../engine/onnx';
 import { compileTrainStep, initialOptimizerState, names, type TrainStepSpec } from '../engine/program';
 import { Runner } from '../engine/runner';
+import {
+  tinyLMForwardFlops,
+  tinyLMInit,
+  tinyLMParams,
+  tinyLMTrainSpec,
+  type TinyLMConfig,
+} from '../test/engine/helpers/tiny-lm';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -88,20 +94,14 @@ interface StepFigures {
   losses: number[];
 }
 
-async function benchStep(cfg: nn.TinyLMConfig, b: number, t: number, k: number, reps: number): Promise<StepFigures> {
-  const spec: TrainStepSpec = {
-    params: nn.tinyLMParams(cfg),
-    batch: [
-      { name: 'tokens', dtype: 'int64', shape: [b, t] },
-      { name: 'mask', dtype: 'float32', shape: [b, t] },
-    ],
-    loss: ({ params, batch }) => nn.tinyLMLoss(cfg, params, batch.tokens, batch.mask),
+async function benchStep(cfg: TinyLMConfig, b: number, t: number, k: number, reps: number): Promise<StepFigures> {
+  const spec: TrainStepSpec = tinyLMTrainSpec(cfg, b, t, {
     optimizer: { kind: 'adamw', weightDecay: 0.01 },
     clipNorm: 1,
-  };
+  });
   const prog = `step-${b}x${t}`;
   await runner.load(prog, serializeModel(compileTrainStep(spec).graph));
-  const init = nn.tinyLMInit(cfg, 1);
+  const init = tinyLMInit(cfg, 1);
   await runner.setState({
     ...Object.fromEntries(spec.params.map((p) => [names.param(p.name), init[p.name]])),
     ...initialOptimizerState(spec),
@@ -116,7 +116,7 @@ async function benchStep(cfg: nn.TinyLMConfig, b: number, t: number, k: number, 
     [names.batch('tokens')]: tokens,
     [names.batch('mask')]: f32([k, b, t], () => 1),
   };
-  const flops = 3 * nn.tinyLMForwardFlops(cfg, b, t);
+  const flops = 3 * tinyLMForwardFlops(cfg, b, t);
   const runs: { runMs: number; wallMs: number; outBytes: number; losses: number[] }[] = [];
   const ratios: number[] = [];
   const peaks: number[] = [];
@@ -169,8 +169,8 @@ console.log(
 );
 console.log('times are the best of the timed runs (other processes on a shared machine only ever add time)');
 
-const MODEL: nn.TinyLMConfig = { vocab: 256, width: 256, heads: 4, layers: 4, hidden: 768, maxSeq: 256 };
-const params = nn.tinyLMParams(MODEL).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+const MODEL: TinyLMConfig = { vocab: 256, width: 256, heads: 4, layers: 4, hidden: 768, maxSeq: 256 };
+const params = tinyLMParams(MODEL).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
 console.log(
   `engine train-step bench: onnxruntime-node, ${THREADS} intra-op threads, nice ${NICE}, spinning ${SPIN ? 'on' : 'off'}, ${K} AdamW steps per run`,
 );

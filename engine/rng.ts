@@ -1,4 +1,18 @@
 /**
+ * Uniform numbers in [0, 1) from a 32-bit xorshift: the cheap stream that deterministic random
+ * weights are drawn from (seed 0 acts as 1).
+ */
+export function xorshift32(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+/**
  * A small seeded generator with a serializable state (xoshiro128**, seeded through splitmix32), so
  * training resumes bit-exactly: save `state()`, restore with `Rng.fromState()`.
  */
@@ -76,41 +90,16 @@ export interface DataPosition {
   index: number;
 }
 
-/** Deterministic shuffled data order; its position is all that needs saving. */
-export class DataOrder {
-  private perm: number[] = [];
-  private permEpoch = -1;
+/** The generator of one epoch's shuffles, a pure function of (seed, epoch). */
+export function epochRng(seed: number, epoch: number): Rng {
+  return new Rng((seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
+}
 
-  constructor(
-    readonly size: number,
-    readonly seed: number,
-    public position: DataPosition = { epoch: 0, index: 0 },
-  ) {
-    if (!(size > 0)) throw new Error('DataOrder: size must be positive');
+/** Fisher-Yates, in place. */
+export function shuffle<T>(xs: T[], rng: Rng): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [xs[i], xs[j]] = [xs[j], xs[i]];
   }
-
-  private permutation(epoch: number): number[] {
-    if (epoch !== this.permEpoch) {
-      const r = new Rng((this.seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
-      const p = [...Array(this.size).keys()];
-      for (let i = p.length - 1; i > 0; i--) {
-        const j = r.int(i + 1);
-        [p[i], p[j]] = [p[j], p[i]];
-      }
-      this.perm = p;
-      this.permEpoch = epoch;
-    }
-    return this.perm;
-  }
-
-  /** The next `n` example indices, crossing epochs as needed. */
-  next(n: number): number[] {
-    const out: number[] = [];
-    while (out.length < n) {
-      const p = this.permutation(this.position.epoch);
-      out.push(p[this.position.index++]);
-      if (this.position.index === this.size) this.position = { epoch: this.position.epoch + 1, index: 0 };
-    }
-    return out;
-  }
+  return xs;
 }

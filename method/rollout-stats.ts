@@ -1,6 +1,6 @@
-// Per-rollout statistics of the RL rewriter's metrics (issue 13): copying of y*, distance to it,
+// Per-rollout statistics of the RL rewriter's metrics: copying of y*, distance to it,
 // distinct-n of the rewrites, reward ties within groups, and the seeded prompt order of the RL steps.
-import { DataOrder } from '../engine/rng';
+import { epochRng, shuffle } from '../engine/rng';
 import { distinctN } from './diversity';
 
 /** Whitespace runs as one space, ends trimmed: what a copy of y* is judged on. */
@@ -98,7 +98,15 @@ export function promptsForStep(poolSize: number, perStep: number, seed: number, 
   if (!Number.isInteger(poolSize) || poolSize < 1) throw new Error(`promptsForStep: poolSize ${poolSize}`);
   if (!Number.isInteger(perStep) || perStep < 1) throw new Error(`promptsForStep: perStep ${perStep}`);
   if (!Number.isInteger(step) || step < 0) throw new Error(`promptsForStep: step ${step}`);
-  const start = step * perStep;
-  const position = { epoch: Math.floor(start / poolSize), index: start % poolSize };
-  return new DataOrder(poolSize, seed >>> 0, position).next(perStep);
+  const out: number[] = [];
+  let epoch = -1;
+  let order: number[] = [];
+  for (let i = step * perStep; i < (step + 1) * perStep; i++) {
+    if (Math.floor(i / poolSize) !== epoch) {
+      epoch = Math.floor(i / poolSize);
+      order = shuffle([...Array(poolSize).keys()], epochRng(seed >>> 0, epoch));
+    }
+    out.push(order[i % poolSize]);
+  }
+  return out;
 }

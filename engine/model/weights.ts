@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { isJsonObject, jsonTypeOf, ModelFileError } from '../errors';
 import type { TensorData } from '../graph';
 import { type StTensor, readSafetensors, toTensorData } from '../safetensors';
+import { xorshift32 } from '../rng';
 import type { DecoderConfig } from './config';
 
 /**
@@ -172,13 +173,7 @@ export function toHFLayout(w: DecoderWeights): Record<string, TensorData> {
 
 /** Deterministic random weights for a config (tests, benches, the scale check); norms at 1. */
 export function randomDecoderWeights(c: DecoderConfig, seed = 1, std = 0.02): DecoderWeights {
-  let s = seed >>> 0 || 1;
-  const rnd = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
+  const rnd = xorshift32(seed);
   const out: DecoderWeights = {};
   const a = std * Math.sqrt(3); // uniform with this standard deviation
   for (const [name, shape] of expectedWeights(c)) {

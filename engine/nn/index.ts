@@ -1,2 +1,1 @@
 export * from './blocks';
-export * from './tiny-lm';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as op from '../../engine/ops';
 import * as nn from '../../engine/nn';
 import { grpoLoss } from '../../engine/programs/grpo-loss';
-import { gradCheck, rand, type CheckInput } from './helpers/gradcheck';
+import { gradCheck, rand, randomInput } from './helpers/gradcheck';
 
 let worst = 0;
 const track = <T extends { worst: number }>(r: T): T => {
@@ -11,16 +11,7 @@ const track = <T extends { worst: number }>(r: T): T => {
   return r;
 };
 after(() => console.log(`# composite gradient checks: worst relative error ${worst.toExponential(2)}`));
-const X = (name: string, shape: number[], seed: number, lo = -1, hi = 1): CheckInput => ({
-  name,
-  shape,
-  values: rand(
-    shape.reduce((a, b) => a * b, 1),
-    seed,
-    lo,
-    hi,
-  ),
-});
+const X = randomInput;
 
 test('grad composite: causal self-attention (2 heads)', async () => {
   const r = track(

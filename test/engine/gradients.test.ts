@@ -2,21 +2,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Tensor } from '../../engine/graph';
 import * as op from '../../engine/ops';
-import { gradCheck, rand, type CheckInput } from './helpers/gradcheck';
+import { gradCheck, randomInput, type CheckInput } from './helpers/gradcheck';
 
 // Every differentiable op, checked against central finite differences in float64
 // (onnxruntime 1.30's CPU provider has float64 kernels for all of them). Cast is checked through float32:
 // linear there, so a step of 1e-2 is exact up to float32 rounding (~6e-8 / 2e-2), hence the stated tolerance 1e-5.
-const X = (name: string, shape: number[], seed: number, lo = -1, hi = 1): CheckInput => ({
-  name,
-  shape,
-  values: rand(
-    shape.reduce((a, b) => a * b, 1),
-    seed,
-    lo,
-    hi,
-  ),
-});
+const X = randomInput;
 const I = (name: string, shape: number[], values: number[]): CheckInput => ({ name, shape, values, dtype: 'int64' });
 
 type Case = [string, (x: Record<string, Tensor>) => Tensor, CheckInput[], { tol: number; h: number }?];

@@ -4,36 +4,40 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TensorData } from '../../engine/graph';
-import * as nn from '../../engine/nn';
 import { serializeModel } from '../../engine/onnx';
 import { type TrainStepSpec, compileTrainStep, initialOptimizerState, names } from '../../engine/program';
-import { DataOrder, Rng } from '../../engine/rng';
+import { Rng } from '../../engine/rng';
 import { Runner } from '../../engine/runner';
 import { loadTrainerState, saveTrainerState } from '../../engine/trainer-state';
+import { LengthGroupedBatches } from '../../training/batches';
 import { f32, i64, patternBatch, stack } from './helpers/data';
+import { tinyLMInit, tinyLMTrainSpec, type TinyLMConfig } from './helpers/tiny-lm';
 
-const CFG: nn.TinyLMConfig = { vocab: 11, width: 16, heads: 2, layers: 2, hidden: 24, maxSeq: 9 };
-const spec: TrainStepSpec = {
-  params: nn.tinyLMParams(CFG),
-  batch: [
-    { name: 'tokens', dtype: 'int64', shape: [4, 9] },
-    { name: 'mask', dtype: 'float32', shape: [4, 9] },
-  ],
-  loss: ({ params, batch }) => nn.tinyLMLoss(CFG, params, batch.tokens, batch.mask),
+const CFG: TinyLMConfig = { vocab: 11, width: 16, heads: 2, layers: 2, hidden: 24, maxSeq: 9 };
+const spec: TrainStepSpec = tinyLMTrainSpec(CFG, 4, 9, {
   optimizer: { kind: 'adamw', weightDecay: 0.01 },
   clipNorm: 1,
-};
+});
 const model = serializeModel(compileTrainStep(spec).graph);
-const dataset = Array.from({ length: 37 }, (_, i) => patternBatch(900 + i, 1, 9, CFG.vocab).tokens);
+const dataset = Array.from({ length: 36 }, (_, i) => patternBatch(900 + i, 1, 9, CFG.vocab).tokens);
 const RUNNER = { intraOpThreads: 2 };
 const PER_RUN = 2;
 
+/** The seeded data order: batches of 4, reshuffled each epoch; its position is what a checkpoint saves. */
+const dataOrder = () =>
+  new LengthGroupedBatches(
+    dataset.map(() => 9),
+    4,
+    11,
+    1,
+  );
+
 /** One run of PER_RUN steps: examples from the data order, a random token mask from the RNG. */
-async function runSteps(r: Runner, order: DataOrder, rng: Rng): Promise<void> {
+async function runSteps(r: Runner, order: LengthGroupedBatches, rng: Rng): Promise<void> {
   const tokens: TensorData[] = [];
   const masks: TensorData[] = [];
   for (let k = 0; k < PER_RUN; k++) {
-    const idx = order.next(4);
+    const idx = order.next();
     const rows = idx.flatMap((i) => Array.from(dataset[i].data as BigInt64Array, Number));
     tokens.push(i64([4, 9], rows));
     masks.push(
@@ -53,7 +57,7 @@ async function fresh(isolation: 'thread' | 'process' = 'thread'): Promise<Runner
 }
 
 test('resume: 20 steps straight equal 10 steps + save + kill + reload in a new runner + 10 steps, bit for bit', async () => {
-  const init = nn.tinyLMInit(CFG, 5);
+  const init = tinyLMInit(CFG, 5);
   const start = {
     ...Object.fromEntries(spec.params.map((p) => [names.param(p.name), init[p.name]])),
     ...initialOptimizerState(spec),
@@ -61,7 +65,7 @@ test('resume: 20 steps straight equal 10 steps + save + kill + reload in a new r
 
   const a = await fresh();
   await a.setState(start);
-  const orderA = new DataOrder(dataset.length, 11);
+  const orderA = dataOrder();
   const rngA = new Rng(12);
   for (let s = 0; s < 20; s += PER_RUN) await runSteps(a, orderA, rngA);
   const straight = await a.getState();
@@ -71,7 +75,7 @@ test('resume: 20 steps straight equal 10 steps + save + kill + reload in a new r
   try {
     const b = await fresh('process');
     await b.setState(start);
-    const orderB = new DataOrder(dataset.length, 11);
+    const orderB = dataOrder();
     const rngB = new Rng(12);
     for (let s = 0; s < 10; s += PER_RUN) await runSteps(b, orderB, rngB);
     const ckpt = join(dir, 'state.safetensors');
@@ -85,7 +89,8 @@ test('resume: 20 steps straight equal 10 steps + save + kill + reload in a new r
     const saved = await loadTrainerState(ckpt);
     const c = await fresh();
     await c.setState(saved.tensors);
-    const orderC = new DataOrder(dataset.length, 11, saved.dataPosition);
+    const orderC = dataOrder();
+    orderC.position = saved.dataPosition;
     const rngC = Rng.fromState(saved.rng);
     for (let s = 0; s < 10; s += PER_RUN) await runSteps(c, orderC, rngC);
     const resumed = await c.getState();

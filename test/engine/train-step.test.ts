@@ -2,7 +2,6 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { type TensorData } from '../../engine/graph';
 import * as op from '../../engine/ops';
-import * as nn from '../../engine/nn';
 import { serializeModel } from '../../engine/onnx';
 import { adamwReference } from '../../engine/optim';
 import {
@@ -14,6 +13,7 @@ import {
 } from '../../engine/program';
 import { Runner } from '../../engine/runner';
 import { f32, maxAbsDiff, mlpBatch, patternBatch, rng, stack } from './helpers/data';
+import { tinyLMInit, tinyLMTrainSpec, type TinyLMConfig } from './helpers/tiny-lm';
 
 const runner = new Runner({ intraOpThreads: 2 });
 after(() => runner.close());
@@ -47,18 +47,10 @@ function mlpInit(): Record<string, TensorData> {
   return { w1: f32([4, 16], u(64, 0.5)), b1: f32([16], u(16, 0.1)), w2: f32([16, 1], u(16, 0.25)), b2: f32([1], [0]) };
 }
 
-const ATT: nn.TinyLMConfig = { vocab: 11, width: 16, heads: 2, layers: 2, hidden: 24, maxSeq: 9 };
+const ATT: TinyLMConfig = { vocab: 11, width: 16, heads: 2, layers: 2, hidden: 24, maxSeq: 9 };
 function attSpec(): TrainStepSpec {
-  return {
-    params: nn.tinyLMParams(ATT),
-    batch: [
-      { name: 'tokens', dtype: 'int64', shape: [4, 9] },
-      { name: 'mask', dtype: 'float32', shape: [4, 9] },
-    ],
-    loss: ({ params, batch }) => nn.tinyLMLoss(ATT, params, batch.tokens, batch.mask),
-    optimizer: ADAM,
-    clipNorm: 0.5, // exercised: the gradient norm of this model starts well above 0.5
-  };
+  // clipping exercised: the gradient norm of this model starts well above 0.5
+  return tinyLMTrainSpec(ATT, 4, 9, { optimizer: ADAM, clipNorm: 0.5 });
 }
 
 const paramState = (spec: TrainStepSpec, init: Record<string, TensorData>) =>
@@ -132,7 +124,7 @@ for (const [label, spec, init, mkBatches, lr] of [
   [
     '2-layer attention model',
     attSpec(),
-    nn.tinyLMInit(ATT, 3),
+    tinyLMInit(ATT, 3),
     () => Array.from({ length: 10 }, (_, i) => patternBatch(200 + i, 4, 9, ATT.vocab)),
     3e-3,
   ],
@@ -180,7 +172,7 @@ test('the loss falls on learnable toy tasks (MLP regression; attention must copy
   const att = attSpec();
   await runner.load('att-fall', serializeModel(compileTrainStep(att).graph));
   const ab = Array.from({ length: 120 }, (_, i) => patternBatch(5000 + i, 4, 9, ATT.vocab));
-  const a = await trainCompiled('att-fall', att, nn.tinyLMInit(ATT, 3), ab, 40, 1e-2);
+  const a = await trainCompiled('att-fall', att, tinyLMInit(ATT, 3), ab, 40, 1e-2);
   const [a0, a1] = [mean(a.losses.slice(0, 5)), mean(a.losses.slice(-10))];
   figures.push(
     `loss falls: MLP ${m0.toFixed(3)} -> ${m1.toFixed(3)} (300 steps); attention ${a0.toFixed(3)} -> ${a1.toFixed(3)} (120 steps)`,

@@ -1,14 +1,7 @@
 import type { TensorData } from '../../../engine/graph';
+import { xorshift32 } from '../../../engine/rng';
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
+export const rng = xorshift32;
 
 export function f32(shape: number[], values: ArrayLike<number>): TensorData {
   return { dtype: 'float32', shape, data: Float32Array.from(values) };

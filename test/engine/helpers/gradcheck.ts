@@ -119,3 +119,17 @@ export async function gradCheck(
   await s1.release();
   return { worst, checked };
 }
+
+/** An input of the given shape with values uniform in [lo, hi), seeded. */
+export function randomInput(name: string, shape: number[], seed: number, lo = -1, hi = 1): CheckInput {
+  return {
+    name,
+    shape,
+    values: rand(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      lo,
+      hi,
+    ),
+  };
+}

@@ -1,10 +1,11 @@
-import type { Tensor, TensorData } from '../graph';
-import * as op from '../ops';
-import type { ParamSpec } from '../program';
-import { causalSelfAttention, maskedCrossEntropy, rmsNorm, swiglu } from './blocks';
+import type { Tensor, TensorData } from '../../../engine/graph';
+import { causalSelfAttention, maskedCrossEntropy, rmsNorm, swiglu } from '../../../engine/nn';
+import * as op from '../../../engine/ops';
+import type { ParamSpec, TrainStepSpec } from '../../../engine/program';
+import { xorshift32 } from '../../../engine/rng';
 
 /**
- * A small decoder-only language model for tests and benchmarks of the compiler: token and learned
+ * A small decoder-only language model for the compiler's tests and benchmarks: token and learned
  * position embeddings, `layers` x (RMSNorm, causal self-attention, RMSNorm, SwiGLU), final RMSNorm,
  * untied LM head. (The Llama/Qwen family with RoPE and GQA is the model layer's job.)
  */
@@ -41,13 +42,7 @@ export function tinyLMInit(
   seed = 1,
   dtype: 'float32' | 'float64' = 'float32',
 ): Record<string, TensorData> {
-  let s = seed >>> 0 || 1;
-  const rnd = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
+  const rnd = xorshift32(seed);
   const out: Record<string, TensorData> = {};
   for (const p of tinyLMParams(c)) {
     const n = p.shape.reduce((a, b) => a * b, 1);
@@ -92,4 +87,22 @@ export function tinyLMForwardFlops(c: TinyLMConfig, b: number, t: number): numbe
   const tokens = b * t;
   const perLayer = 2 * tokens * (4 * c.width * c.width + 3 * c.width * c.hidden) + 2 * 2 * b * t * t * c.width;
   return c.layers * perLayer + 2 * tokens * c.width * c.vocab;
+}
+
+/** A train step of the tiny model on `tokens` int64 [batch, seq] with a float mask of the same shape. */
+export function tinyLMTrainSpec(
+  c: TinyLMConfig,
+  batch: number,
+  seq: number,
+  rest: Pick<TrainStepSpec, 'optimizer' | 'clipNorm'>,
+): TrainStepSpec {
+  return {
+    params: tinyLMParams(c),
+    batch: [
+      { name: 'tokens', dtype: 'int64', shape: [batch, seq] },
+      { name: 'mask', dtype: 'float32', shape: [batch, seq] },
+    ],
+    loss: ({ params, batch: b }) => tinyLMLoss(c, params, b.tokens, b.mask),
+    ...rest,
+  };
 }
