@@ -1,5 +1,5 @@
 /**
- * The embedded world's width-128 train step, padded (today's default) against packed rows
+ * The embedded world's width-128 train step, padded (the default) against packed rows
  * (TrainProgramOptions.packed), in one run on the same batches (never part of npm test):
  *   npx tsx bench/engine-world-train.ts [--steps N] [--batch B] [--threads N]
  * The batches are the world's pretraining stream as the default recipe cuts it (batch 32, random

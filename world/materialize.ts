@@ -172,7 +172,7 @@ export async function writePretrainCorpus(path: string, seed: number, n: number)
   return families;
 }
 
-/** Problems in the RL rewriter's validation slice (issue 13). */
+/** Problems in the RL rewriter's validation slice. */
 export const VALIDATION_SIZE = 200;
 /** Data seeds whose training samples were drawn before the validation slice existed. */
 export const LEGACY_DATA_SEEDS = 8;

@@ -29,10 +29,10 @@ export const ONE_STEP_STYLES: Style[] = [
 
 /**
  * The downstream reference style: a combination never seen after "Answer:" in pretraining (independent
- * steps in reverse order, joined on one line). Measured on the v4 backbone with the recipe's SFT: in
- * words, reversed, numbered and verbose at once the foreign data had an NLL of 9.8 nats per token and
- * vanilla SFT reached 8% on the downstream task; with symbols, numbered and verbose 7.9 nats and 26%;
- * this combination 3.9 nats and 70% (the own-style oracle: 1.3 nats, 96%).
+ * steps in reverse order, joined on one line). It is as far from the own style as vanilla SFT on the
+ * tiny backbone can still learn: combinations farther away (words, reversed, numbered and verbose at
+ * once) cost more than twice the NLL and leave the downstream task mostly unlearned (README, "The
+ * embedded world").
  */
 export const FOREIGN: Style = {
   name: 'foreign',

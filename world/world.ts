@@ -127,9 +127,9 @@ export interface PretrainItem {
 }
 
 /**
- * Relative pretraining shares of the prior families. Measured on the default recipe (v4 world):
- * comparisons are mastered first (98%), counting letters and differences last; reversal generalized on
- * one backbone seed (99.8%) and not on another (51.5% at weight 0.4).
+ * Relative pretraining shares of the prior families: comparisons are mastered first, counting letters
+ * and differences last, so these get the larger shares; reversing a word generalizes on some backbone
+ * seeds and stays near half on others at a share of 0.4, so strings get more than comparisons.
  */
 export const PRETRAIN_WEIGHTS: Record<string, number> = {
   arithmetic: 1.5,

@@ -2,7 +2,7 @@
 import { add, pick, type Family } from './common';
 import type { Rng } from './common';
 
-// three letters: with four, the v4 backbone miscounted a third of the pairs
+// three letters: with four the tiny backbone miscounts about a third of the pairs
 function wordWith(rng: Rng, letter: string): string {
   let w = '';
   for (let i = 0; i < 3; i++) w += rng.float() < 0.3 ? letter : 'abcdefghijklmnopqrstuvwxyz'[rng.int(26)];
