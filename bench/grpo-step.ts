@@ -6,13 +6,18 @@
  * (world/backbone.ts: no pretraining needed), LoRA rank 8 alpha 16 on every linear layer, 8 prompts x K = 5
  * rewrites; the prompts are the world's rewrite prompt over a shop problem and its foreign-style solution
  * (about 200 byte tokens), 96 new tokens. Stages, timed on both sides:
- *   rollout  GenerateProgram with the adapter as inputs (unmerged LoRA): K samples per prompt with log-probs;
+ *   rollout  GenerateProgram with the adapter as inputs (unmerged LoRA): K samples per prompt with log-probs
+ *            (each prompt prefilled once for its K rows);
  *   reward   the frozen backbone (ScoreProgram without the adapter): NLL per answer token under the QA
  *            prefix of the problem, the mean-pooled last hidden state of the rewrite alone, and the
  *            group rewards and GRPO advantages of method/rewards.ts (every rewrite counted feasible:
  *            untrained weights pass no gate, and the gate runs on the CPU worker, not here);
  *   update   the forward that recomputes the old log-probs with the policy (ScoreProgram with the
  *            adapter), then TrainProgram objective 'grpo' with LoRA: one AdamW step on the 40 rewrites.
+ * Ours runs each prompt once for its K rewrites wherever they share it (GrpoOptions.sharedPrompts and the
+ * score program's shared path, model/shared-prefix.ts); PyTorch runs every row in full, as transformers
+ * and PEFT do. The work computed is the same (the check below compares NLLs, advantages, loss and
+ * gradient norm); ours does less of it.
  * Every rollout gives exactly 96 tokens (no EOS) so both sides have the same shapes throughout; the
  * PyTorch side (bench/grpo_step_torch.py: transformers generate under inference_mode, forwards for the
  * scores, backward through a PEFT LoRA, AdamW, float32, the same threads) scores and trains on our
