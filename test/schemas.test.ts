@@ -99,3 +99,41 @@ test("every workflow input the README shows is valid under its workflow's schema
     assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => `${i.path}: ${i.message}`).join('; '));
   }
 });
+
+test("the README's UI inputs are printed one key per line, and the UI section copies the sample file first", () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+  // the UI's editor reformats compact JSON on the first click, which then misses the Start button
+  for (const [, text] of readme.matchAll(/```json\n([\s\S]*?)```/g))
+    for (const line of text.split('\n'))
+      assert.ok((line.match(/"[^"]*"\s*:/g) ?? []).length <= 1 && !/\{\s*\S/.test(line), `more than one key: ${line}`);
+  const ui = readme.slice(readme.indexOf('## Starting a run from the Temporal UI'));
+  const firstCommand = /```sh\n([^\n]*)/.exec(ui)?.[1] ?? '';
+  assert.match(firstCommand, /^mkdir -p \S+ && cp world\/sample\/downstream\.jsonl /);
+});
+
+test('a thousand bad items give a short error: the field itself, a few items named, the rest counted', () => {
+  const r = schemas.pipelineReportInput.check({
+    runs: [{ seed: 0, backbone: 'b', base: [{ benchmark: 'x', role: 'general', uri: 'e' }], arms: {} }],
+    passAtK: Array.from({ length: 1025 }, (_, i) => i),
+  });
+  assert.ok(!r.ok);
+  assert.ok(r.issues.some((i) => i.path === '$.passAtK' && i.rule === 'maxItems'));
+  // another field's problem is not pushed out by the thousand items
+  assert.ok(r.issues.some((i) => i.path === '$.runs[0].arms' && i.rule === 'minProperties'));
+  assert.equal(r.issues.filter((i) => /^\$\.passAtK\[\d+\]$/.test(i.path)).length, 5);
+  assert.ok(r.issues.some((i) => i.path === '$.passAtK[*]' && i.message === '1020 more issues like those above'));
+  const message = new SchemaError('pipelineReport input', r.issues).message;
+  assert.ok(message.length < 1000, `${message.length} characters`);
+  // and a message never names more than 20 issues
+  const many = Array.from({ length: 30 }, (_, i) => ({ path: `$.f${i}`, rule: 'type', message: 'must be string' }));
+  assert.match(new SchemaError('x', many).message, /\$\.f19: must be string \(type\); and 10 more issues$/);
+  // past 100 issues at different places, the outermost are kept
+  const arms = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`a${i}`, { dataset: 7, score: 8 }]));
+  const wide = schemas.pipelineReportInput.check({
+    name: '!bad',
+    runs: [{ seed: 0, backbone: 'b', base: [{ benchmark: 'x', role: 'general', uri: 'e' }], arms }],
+  });
+  assert.ok(!wide.ok);
+  assert.equal(wide.issues.length, 100);
+  assert.equal(wide.issues[0].path, '$.name');
+});

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { BenchmarkSpec, SchemaIssue } from '../schemas';
+import { describeIssues, type BenchmarkSpec, type SchemaIssue } from '../schemas';
 import { regexProblem } from '../schemas/regex-safety';
 
 interface Checker<T> {
@@ -18,9 +18,8 @@ export function validateInput<T>(checker: Checker<T>, input: unknown, workflow: 
 
 /** The non-retryable failure for bad workflow input, naming each JSON path and rule. */
 export function invalidInput(workflow: string, issues: SchemaIssue[]): ApplicationFailure {
-  const list = issues.map((i) => `${i.path}: ${i.message} (${i.rule})`).join('; ');
   return ApplicationFailure.create({
-    message: `${workflow} input is invalid: ${list}`,
+    message: `${workflow} input is invalid: ${describeIssues(issues)}`,
     type: 'InvalidInput',
     nonRetryable: true,
     details: [issues],

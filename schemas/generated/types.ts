@@ -1421,6 +1421,7 @@ export const pipelineConfigSchema = {
       "description": "The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.",
       "type": "array",
       "minItems": 1,
+      "maxItems": 256,
       "items": {
         "$ref": "benchmark-spec.schema.json"
       }
@@ -2001,24 +2002,32 @@ export const pipelineReportInputSchema = {
         "low",
         "high"
       ],
+      "description": "Mean forgetting in accuracy points, with its interval.",
       "properties": {
         "value": {
-          "type": "number"
+          "type": "number",
+          "minimum": -100,
+          "maximum": 100
         },
         "low": {
-          "type": "number"
+          "type": "number",
+          "minimum": -100,
+          "maximum": 100
         },
         "high": {
-          "type": "number"
+          "type": "number",
+          "minimum": -100,
+          "maximum": 100
         }
       }
     },
     "evaluation": {
-      "description": "An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.",
+      "description": "An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).",
       "type": "array",
       "minItems": 1,
       "maxItems": 256,
       "items": {
+        "description": "Other fields of the evaluate entry (its accuracies) are allowed and ignored.",
         "type": "object",
         "additionalProperties": true,
         "required": [
@@ -2095,7 +2104,8 @@ export const pipelineReportInputSchema = {
               "records": {
                 "description": "How many records the arm's builder saw.",
                 "type": "integer",
-                "minimum": 0
+                "minimum": 0,
+                "maximum": 1000000000
               }
             }
           }
@@ -2121,7 +2131,8 @@ export const pipelineReportInputSchema = {
         "records": {
           "description": "How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.",
           "type": "integer",
-          "minimum": 0
+          "minimum": 0,
+          "maximum": 1000000000
         },
         "score": {
           "description": "scoreDataset's output for the SFT data under the backbone.",
@@ -2139,11 +2150,13 @@ export const pipelineReportInputSchema = {
             "tokens": {
               "description": "Answer tokens: what SFT trains on per epoch.",
               "type": "integer",
-              "minimum": 0
+              "minimum": 0,
+              "maximum": 1000000000000
             },
             "records": {
               "type": "integer",
-              "minimum": 0
+              "minimum": 0,
+              "maximum": 1000000000
             },
             "uri": {
               "$ref": "common.schema.json#/$defs/artifactRef"

@@ -7615,7 +7615,7 @@ validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 exports.validateModelRef = validate29;
 
 exports.validatePipelineConfig = validate54;
-const schema95 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The input of the `pipeline` workflow, the main job: train the rewriting policy (trainRewriter), build every arm's SFT dataset under one gate and one fallback, score each under the backbone, fine-tune each arm with one SFT recipe per seed, evaluate the base and every arm, and report. Without `backbone` it runs on the embedded world of `recipe`.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"description":"The embedded world's recipe: its pretrained backbone, downstream training sets, benchmarks and SFT recipe (used for whatever the fields below leave out).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"Your own backbone (a Hugging Face model folder in the store) instead of the world's; then `dataset` and `benchmarks` are required and the `oracle` arm does not exist.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set, a JSONL file of {id, question, answer} in the store (the `train.uri` of an importDataset output); default: the world's foreign training set of each data seed.","$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"description":"The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.","type":"array","minItems":1,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated. vanilla: y* ('foreign' is its older name); prompted: Generate-Verify-Fallback with the untrained backbone at the rewrite's k; prompted-matched: the same at the k RL spent per record (capped); sdft: one prompted sample kept iff it passes and gives nothing away; self-alignment: the backbone's own greedy answer, else one guided rewrite, else the fallback; rl: Generate-Verify-Fallback with the trained rewriter's best adapter; rl-no-dist, rl-no-div, rl-no-gate: the ablations, each its own trainRewriter run; oracle and oracle-NN (world only): the own style and its mixtures. Default: vanilla, prompted, sdft, self-alignment, rl, and oracle in the world.","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"description":"What a record whose rewrite fails the gate becomes, in every arm: 'original' (y*, as the paper does) or 'drop' (the record leaves that arm's SFT set).","enum":["original","drop"],"default":"original"},"rewriter":{"description":"The trainRewriter config (its backbone and dataset are the pipeline's); fields left out take its preset's value (default preset: world).","$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"description":"Generate-Verify-Fallback of the rl and prompted arms.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"description":"k: rewrites sampled per record.","type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"description":"Default: the rewriter's rollout temperature.","type":"number","minimum":0,"maximum":10},"maxNewTokens":{"description":"Default: the rewriter's.","type":"integer","minimum":1,"maximum":65536},"matchedCap":{"description":"The most samples per record prompted-matched draws.","type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"description":"Overrides of the recipe's SFT settings, the same for every arm; heartbeatTimeout: how soon a dead device worker's SFT is retried (default 30 seconds).","type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"}}},"seeds":{"description":"SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema95 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The input of the `pipeline` workflow, the main job: train the rewriting policy (trainRewriter), build every arm's SFT dataset under one gate and one fallback, score each under the backbone, fine-tune each arm with one SFT recipe per seed, evaluate the base and every arm, and report. Without `backbone` it runs on the embedded world of `recipe`.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"description":"The embedded world's recipe: its pretrained backbone, downstream training sets, benchmarks and SFT recipe (used for whatever the fields below leave out).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"Your own backbone (a Hugging Face model folder in the store) instead of the world's; then `dataset` and `benchmarks` are required and the `oracle` arm does not exist.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set, a JSONL file of {id, question, answer} in the store (the `train.uri` of an importDataset output); default: the world's foreign training set of each data seed.","$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"description":"The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.","type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated. vanilla: y* ('foreign' is its older name); prompted: Generate-Verify-Fallback with the untrained backbone at the rewrite's k; prompted-matched: the same at the k RL spent per record (capped); sdft: one prompted sample kept iff it passes and gives nothing away; self-alignment: the backbone's own greedy answer, else one guided rewrite, else the fallback; rl: Generate-Verify-Fallback with the trained rewriter's best adapter; rl-no-dist, rl-no-div, rl-no-gate: the ablations, each its own trainRewriter run; oracle and oracle-NN (world only): the own style and its mixtures. Default: vanilla, prompted, sdft, self-alignment, rl, and oracle in the world.","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"description":"What a record whose rewrite fails the gate becomes, in every arm: 'original' (y*, as the paper does) or 'drop' (the record leaves that arm's SFT set).","enum":["original","drop"],"default":"original"},"rewriter":{"description":"The trainRewriter config (its backbone and dataset are the pipeline's); fields left out take its preset's value (default preset: world).","$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"description":"Generate-Verify-Fallback of the rl and prompted arms.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"description":"k: rewrites sampled per record.","type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"description":"Default: the rewriter's rollout temperature.","type":"number","minimum":0,"maximum":10},"maxNewTokens":{"description":"Default: the rewriter's.","type":"integer","minimum":1,"maximum":65536},"matchedCap":{"description":"The most samples per record prompted-matched draws.","type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"description":"Overrides of the recipe's SFT settings, the same for every arm; heartbeatTimeout: how soon a dead device worker's SFT is retried (default 30 seconds).","type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"}}},"seeds":{"description":"SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 const schema111 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
 const schema112 = {"type":"integer","minimum":1,"maximum":4096};
 const schema113 = {"type":"number","exclusiveMinimum":0,"maximum":1};
@@ -9062,13 +9062,23 @@ errors++;
 if(data.benchmarks !== undefined){
 let data5 = data.benchmarks;
 if(Array.isArray(data5)){
-if(data5.length < 1){
-const err11 = {instancePath:instancePath+"/benchmarks",schemaPath:"#/properties/benchmarks/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data5.length > 256){
+const err11 = {instancePath:instancePath+"/benchmarks",schemaPath:"#/properties/benchmarks/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err11];
 }
 else {
 vErrors.push(err11);
+}
+errors++;
+}
+if(data5.length < 1){
+const err12 = {instancePath:instancePath+"/benchmarks",schemaPath:"#/properties/benchmarks/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
 }
 errors++;
 }
@@ -9081,21 +9091,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err12 = {instancePath:instancePath+"/benchmarks",schemaPath:"#/properties/benchmarks/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-if(data.arms !== undefined){
-let data7 = data.arms;
-if(Array.isArray(data7)){
-if(data7.length < 1){
-const err13 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+const err13 = {instancePath:instancePath+"/benchmarks",schemaPath:"#/properties/benchmarks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -9104,16 +9100,30 @@ vErrors.push(err13);
 }
 errors++;
 }
-const len1 = data7.length;
-for(let i1=0; i1<len1; i1++){
-let data8 = data7[i1];
-if(!((((((((((((((((data8 === "vanilla") || (data8 === "foreign")) || (data8 === "prompted")) || (data8 === "prompted-matched")) || (data8 === "sdft")) || (data8 === "self-alignment")) || (data8 === "rl")) || (data8 === "rl-no-dist")) || (data8 === "rl-no-div")) || (data8 === "rl-no-gate")) || (data8 === "oracle")) || (data8 === "oracle-25")) || (data8 === "oracle-50")) || (data8 === "oracle-75")) || (data8 === "oracle-90")) || (data8 === "oracle-95"))){
-const err14 = {instancePath:instancePath+"/arms/" + i1,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema95.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
+}
+if(data.arms !== undefined){
+let data7 = data.arms;
+if(Array.isArray(data7)){
+if(data7.length < 1){
+const err14 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+const len1 = data7.length;
+for(let i1=0; i1<len1; i1++){
+let data8 = data7[i1];
+if(!((((((((((((((((data8 === "vanilla") || (data8 === "foreign")) || (data8 === "prompted")) || (data8 === "prompted-matched")) || (data8 === "sdft")) || (data8 === "self-alignment")) || (data8 === "rl")) || (data8 === "rl-no-dist")) || (data8 === "rl-no-div")) || (data8 === "rl-no-gate")) || (data8 === "oracle")) || (data8 === "oracle-25")) || (data8 === "oracle-50")) || (data8 === "oracle-75")) || (data8 === "oracle-90")) || (data8 === "oracle-95"))){
+const err15 = {instancePath:instancePath+"/arms/" + i1,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema95.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
 }
 errors++;
 }
@@ -9125,12 +9135,12 @@ outer0:
 for(;i2--;){
 for(j0 = i2; j0--;){
 if(func0(data7[i2], data7[j0])){
-const err15 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"};
+const err16 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"};
 if(vErrors === null){
-vErrors = [err15];
+vErrors = [err16];
 }
 else {
-vErrors.push(err15);
+vErrors.push(err16);
 }
 errors++;
 break outer0;
@@ -9140,24 +9150,24 @@ break outer0;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err17 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err16];
+vErrors = [err17];
 }
 else {
-vErrors.push(err16);
+vErrors.push(err17);
 }
 errors++;
 }
 }
 let data9 = data.fallback;
 if(!((data9 === "original") || (data9 === "drop"))){
-const err17 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema95.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema95.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
-vErrors = [err17];
+vErrors = [err18];
 }
 else {
-vErrors.push(err17);
+vErrors.push(err18);
 }
 errors++;
 }
@@ -9175,19 +9185,7 @@ data11.matchedCap = 16;
 }
 for(const key1 in data11){
 if(!((((key1 === "samples") || (key1 === "temperature")) || (key1 === "maxNewTokens")) || (key1 === "matchedCap"))){
-const err18 = {instancePath:instancePath+"/rewrite",schemaPath:"#/properties/rewrite/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-let data12 = data11.samples;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err19 = {instancePath:instancePath+"/rewrite/samples",schemaPath:"#/properties/rewrite/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err19 = {instancePath:instancePath+"/rewrite",schemaPath:"#/properties/rewrite/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -9196,9 +9194,10 @@ vErrors.push(err19);
 }
 errors++;
 }
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 64 || isNaN(data12)){
-const err20 = {instancePath:instancePath+"/rewrite/samples",schemaPath:"#/properties/rewrite/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
+}
+let data12 = data11.samples;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err20 = {instancePath:instancePath+"/rewrite/samples",schemaPath:"#/properties/rewrite/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9207,8 +9206,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(data12 < 1 || isNaN(data12)){
-const err21 = {instancePath:instancePath+"/rewrite/samples",schemaPath:"#/properties/rewrite/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 64 || isNaN(data12)){
+const err21 = {instancePath:instancePath+"/rewrite/samples",schemaPath:"#/properties/rewrite/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -9217,12 +9217,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-if(data11.temperature !== undefined){
-let data13 = data11.temperature;
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 10 || isNaN(data13)){
-const err22 = {instancePath:instancePath+"/rewrite/temperature",schemaPath:"#/properties/rewrite/properties/temperature/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(data12 < 1 || isNaN(data12)){
+const err22 = {instancePath:instancePath+"/rewrite/samples",schemaPath:"#/properties/rewrite/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -9231,8 +9227,12 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(data13 < 0 || isNaN(data13)){
-const err23 = {instancePath:instancePath+"/rewrite/temperature",schemaPath:"#/properties/rewrite/properties/temperature/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data11.temperature !== undefined){
+let data13 = data11.temperature;
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 10 || isNaN(data13)){
+const err23 = {instancePath:instancePath+"/rewrite/temperature",schemaPath:"#/properties/rewrite/properties/temperature/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -9241,9 +9241,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-else {
-const err24 = {instancePath:instancePath+"/rewrite/temperature",schemaPath:"#/properties/rewrite/properties/temperature/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data13 < 0 || isNaN(data13)){
+const err24 = {instancePath:instancePath+"/rewrite/temperature",schemaPath:"#/properties/rewrite/properties/temperature/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -9253,10 +9252,8 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data11.maxNewTokens !== undefined){
-let data14 = data11.maxNewTokens;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err25 = {instancePath:instancePath+"/rewrite/maxNewTokens",schemaPath:"#/properties/rewrite/properties/maxNewTokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err25 = {instancePath:instancePath+"/rewrite/temperature",schemaPath:"#/properties/rewrite/properties/temperature/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -9265,9 +9262,11 @@ vErrors.push(err25);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 65536 || isNaN(data14)){
-const err26 = {instancePath:instancePath+"/rewrite/maxNewTokens",schemaPath:"#/properties/rewrite/properties/maxNewTokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
+}
+if(data11.maxNewTokens !== undefined){
+let data14 = data11.maxNewTokens;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err26 = {instancePath:instancePath+"/rewrite/maxNewTokens",schemaPath:"#/properties/rewrite/properties/maxNewTokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -9276,8 +9275,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(data14 < 1 || isNaN(data14)){
-const err27 = {instancePath:instancePath+"/rewrite/maxNewTokens",schemaPath:"#/properties/rewrite/properties/maxNewTokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 65536 || isNaN(data14)){
+const err27 = {instancePath:instancePath+"/rewrite/maxNewTokens",schemaPath:"#/properties/rewrite/properties/maxNewTokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -9286,11 +9286,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-}
-let data15 = data11.matchedCap;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err28 = {instancePath:instancePath+"/rewrite/matchedCap",schemaPath:"#/properties/rewrite/properties/matchedCap/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data14 < 1 || isNaN(data14)){
+const err28 = {instancePath:instancePath+"/rewrite/maxNewTokens",schemaPath:"#/properties/rewrite/properties/maxNewTokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -9299,9 +9296,11 @@ vErrors.push(err28);
 }
 errors++;
 }
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 256 || isNaN(data15)){
-const err29 = {instancePath:instancePath+"/rewrite/matchedCap",schemaPath:"#/properties/rewrite/properties/matchedCap/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
+}
+}
+let data15 = data11.matchedCap;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err29 = {instancePath:instancePath+"/rewrite/matchedCap",schemaPath:"#/properties/rewrite/properties/matchedCap/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -9310,8 +9309,9 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data15 < 1 || isNaN(data15)){
-const err30 = {instancePath:instancePath+"/rewrite/matchedCap",schemaPath:"#/properties/rewrite/properties/matchedCap/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 256 || isNaN(data15)){
+const err30 = {instancePath:instancePath+"/rewrite/matchedCap",schemaPath:"#/properties/rewrite/properties/matchedCap/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -9320,10 +9320,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-}
-else {
-const err31 = {instancePath:instancePath+"/rewrite",schemaPath:"#/properties/rewrite/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data15 < 1 || isNaN(data15)){
+const err31 = {instancePath:instancePath+"/rewrite/matchedCap",schemaPath:"#/properties/rewrite/properties/matchedCap/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -9332,12 +9330,10 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data.sft !== undefined){
-let data16 = data.sft;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-for(const key2 in data16){
-if(!(((((((key2 === "epochs") || (key2 === "batchSize")) || (key2 === "learningRate")) || (key2 === "warmupSteps")) || (key2 === "schedule")) || (key2 === "weightDecay")) || (key2 === "heartbeatTimeout"))){
-const err32 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/rewrite",schemaPath:"#/properties/rewrite/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -9346,12 +9342,12 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-if(data16.epochs !== undefined){
-let data17 = data16.epochs;
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 1000 || isNaN(data17)){
-const err33 = {instancePath:instancePath+"/sft/epochs",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/epochs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(data.sft !== undefined){
+let data16 = data.sft;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+for(const key2 in data16){
+if(!(((((((key2 === "epochs") || (key2 === "batchSize")) || (key2 === "learningRate")) || (key2 === "warmupSteps")) || (key2 === "schedule")) || (key2 === "weightDecay")) || (key2 === "heartbeatTimeout"))){
+const err33 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -9360,8 +9356,12 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data17 <= 0 || isNaN(data17)){
-const err34 = {instancePath:instancePath+"/sft/epochs",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/epochs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+}
+if(data16.epochs !== undefined){
+let data17 = data16.epochs;
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 1000 || isNaN(data17)){
+const err34 = {instancePath:instancePath+"/sft/epochs",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/epochs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -9370,9 +9370,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-else {
-const err35 = {instancePath:instancePath+"/sft/epochs",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/epochs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data17 <= 0 || isNaN(data17)){
+const err35 = {instancePath:instancePath+"/sft/epochs",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/epochs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -9382,10 +9381,8 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data16.batchSize !== undefined){
-let data18 = data16.batchSize;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err36 = {instancePath:instancePath+"/sft/batchSize",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err36 = {instancePath:instancePath+"/sft/epochs",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/epochs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -9394,9 +9391,11 @@ vErrors.push(err36);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 4096 || isNaN(data18)){
-const err37 = {instancePath:instancePath+"/sft/batchSize",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/batchSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+}
+if(data16.batchSize !== undefined){
+let data18 = data16.batchSize;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err37 = {instancePath:instancePath+"/sft/batchSize",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -9405,13 +9404,24 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data18 < 1 || isNaN(data18)){
-const err38 = {instancePath:instancePath+"/sft/batchSize",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 4096 || isNaN(data18)){
+const err38 = {instancePath:instancePath+"/sft/batchSize",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/batchSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
 if(vErrors === null){
 vErrors = [err38];
 }
 else {
 vErrors.push(err38);
+}
+errors++;
+}
+if(data18 < 1 || isNaN(data18)){
+const err39 = {instancePath:instancePath+"/sft/batchSize",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
 }
 errors++;
 }
@@ -9421,17 +9431,7 @@ if(data16.learningRate !== undefined){
 let data19 = data16.learningRate;
 if((typeof data19 == "number") && (isFinite(data19))){
 if(data19 > 1 || isNaN(data19)){
-const err39 = {instancePath:instancePath+"/sft/learningRate",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/learningRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-if(data19 <= 0 || isNaN(data19)){
-const err40 = {instancePath:instancePath+"/sft/learningRate",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/learningRate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+const err40 = {instancePath:instancePath+"/sft/learningRate",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/learningRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -9440,9 +9440,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-else {
-const err41 = {instancePath:instancePath+"/sft/learningRate",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/learningRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data19 <= 0 || isNaN(data19)){
+const err41 = {instancePath:instancePath+"/sft/learningRate",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/learningRate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -9452,10 +9451,8 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data16.warmupSteps !== undefined){
-let data20 = data16.warmupSteps;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err42 = {instancePath:instancePath+"/sft/warmupSteps",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err42 = {instancePath:instancePath+"/sft/learningRate",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/learningRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -9464,9 +9461,11 @@ vErrors.push(err42);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 10000000 || isNaN(data20)){
-const err43 = {instancePath:instancePath+"/sft/warmupSteps",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+}
+if(data16.warmupSteps !== undefined){
+let data20 = data16.warmupSteps;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err43 = {instancePath:instancePath+"/sft/warmupSteps",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -9475,8 +9474,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(data20 < 0 || isNaN(data20)){
-const err44 = {instancePath:instancePath+"/sft/warmupSteps",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 10000000 || isNaN(data20)){
+const err44 = {instancePath:instancePath+"/sft/warmupSteps",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -9485,12 +9485,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-}
-if(data16.schedule !== undefined){
-let data21 = data16.schedule;
-if(!(((data21 === "constant") || (data21 === "linear")) || (data21 === "cosine"))){
-const err45 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema115.enum},message:"must be equal to one of the allowed values"};
+if(data20 < 0 || isNaN(data20)){
+const err45 = {instancePath:instancePath+"/sft/warmupSteps",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -9500,11 +9496,11 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data16.weightDecay !== undefined){
-let data22 = data16.weightDecay;
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 10 || isNaN(data22)){
-const err46 = {instancePath:instancePath+"/sft/weightDecay",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+if(data16.schedule !== undefined){
+let data21 = data16.schedule;
+if(!(((data21 === "constant") || (data21 === "linear")) || (data21 === "cosine"))){
+const err46 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema115.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -9513,8 +9509,12 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data22 < 0 || isNaN(data22)){
-const err47 = {instancePath:instancePath+"/sft/weightDecay",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data16.weightDecay !== undefined){
+let data22 = data16.weightDecay;
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 10 || isNaN(data22)){
+const err47 = {instancePath:instancePath+"/sft/weightDecay",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -9523,9 +9523,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-else {
-const err48 = {instancePath:instancePath+"/sft/weightDecay",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data22 < 0 || isNaN(data22)){
+const err48 = {instancePath:instancePath+"/sft/weightDecay",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -9535,11 +9534,8 @@ vErrors.push(err48);
 errors++;
 }
 }
-if(data16.heartbeatTimeout !== undefined){
-let data23 = data16.heartbeatTimeout;
-if(typeof data23 === "string"){
-if(!pattern37.test(data23)){
-const err49 = {instancePath:instancePath+"/sft/heartbeatTimeout",schemaPath:"sft-input.schema.json#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
+else {
+const err49 = {instancePath:instancePath+"/sft/weightDecay",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -9549,8 +9545,11 @@ vErrors.push(err49);
 errors++;
 }
 }
-else {
-const err50 = {instancePath:instancePath+"/sft/heartbeatTimeout",schemaPath:"sft-input.schema.json#/properties/heartbeatTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.heartbeatTimeout !== undefined){
+let data23 = data16.heartbeatTimeout;
+if(typeof data23 === "string"){
+if(!pattern37.test(data23)){
+const err50 = {instancePath:instancePath+"/sft/heartbeatTimeout",schemaPath:"sft-input.schema.json#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -9560,9 +9559,8 @@ vErrors.push(err50);
 errors++;
 }
 }
-}
 else {
-const err51 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err51 = {instancePath:instancePath+"/sft/heartbeatTimeout",schemaPath:"sft-input.schema.json#/properties/heartbeatTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -9572,10 +9570,9 @@ vErrors.push(err51);
 errors++;
 }
 }
-let data24 = data.seeds;
-if(Array.isArray(data24)){
-if(data24.length > 32){
-const err52 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+else {
+const err52 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -9584,8 +9581,11 @@ vErrors.push(err52);
 }
 errors++;
 }
-if(data24.length < 1){
-const err53 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+let data24 = data.seeds;
+if(Array.isArray(data24)){
+if(data24.length > 32){
+const err53 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -9594,11 +9594,8 @@ vErrors.push(err53);
 }
 errors++;
 }
-const len2 = data24.length;
-for(let i3=0; i3<len2; i3++){
-let data25 = data24[i3];
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err54 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data24.length < 1){
+const err54 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -9607,9 +9604,11 @@ vErrors.push(err54);
 }
 errors++;
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 > 4294967295 || isNaN(data25)){
-const err55 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+const len2 = data24.length;
+for(let i3=0; i3<len2; i3++){
+let data25 = data24[i3];
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err55 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -9618,13 +9617,24 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data25 < 0 || isNaN(data25)){
-const err56 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 4294967295 || isNaN(data25)){
+const err56 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err56];
 }
 else {
 vErrors.push(err56);
+}
+errors++;
+}
+if(data25 < 0 || isNaN(data25)){
+const err57 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
 }
 errors++;
 }
@@ -9637,12 +9647,12 @@ outer1:
 for(;i4--;){
 for(j1 = i4; j1--;){
 if(func0(data24[i4], data24[j1])){
-const err57 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
+const err58 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
 if(vErrors === null){
-vErrors = [err57];
+vErrors = [err58];
 }
 else {
-vErrors.push(err57);
+vErrors.push(err58);
 }
 errors++;
 break outer1;
@@ -9652,19 +9662,7 @@ break outer1;
 }
 }
 else {
-const err58 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-let data26 = data.device;
-if(typeof data26 === "string"){
-if(!pattern9.test(data26)){
-const err59 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
+const err59 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -9673,9 +9671,10 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-else {
-const err60 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data26 = data.device;
+if(typeof data26 === "string"){
+if(!pattern9.test(data26)){
+const err60 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -9686,12 +9685,23 @@ errors++;
 }
 }
 else {
-const err61 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err61 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
 else {
 vErrors.push(err61);
+}
+errors++;
+}
+}
+else {
+const err62 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
 }
 errors++;
 }
@@ -14156,13 +14166,13 @@ return errors === 0;
 validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineReportInput = validate104;
-const schema194 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms, in `arms` or in `empty`; an arm empty in any run of a backbone is left out of that backbone's pooled statistics.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
+const schema194 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms, in `arms` or in `empty`; an arm empty in any run of a backbone is left out of that backbone's pooled statistics.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"description":"Mean forgetting in accuracy points, with its interval.","properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"maxItems":256,"items":{"description":"Other fields of the evaluate entry (its accuracies) are allowed and ignored.","type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0,"maximum":1000000000}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0,"maximum":1000000000},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
 const schema196 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
 const schema213 = {"type":"number","minimum":0,"maximum":1};
 const schema206 = {"type":"number","minimum":0,"maximum":1000};
-const schema218 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number"},"low":{"type":"number"},"high":{"type":"number"}}};
-const schema199 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0}}}}}};
-const schema201 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl); other fields are allowed and ignored.","type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
+const schema218 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"description":"Mean forgetting in accuracy points, with its interval.","properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}};
+const schema199 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0,"maximum":1000000000}}}}}};
+const schema201 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"maxItems":256,"items":{"description":"Other fields of the evaluate entry (its accuracies) are allowed and ignored.","type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
 
 function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -14350,7 +14360,7 @@ return errors === 0;
 }
 validate106.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema204 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}};
+const schema204 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0,"maximum":1000000000},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}};
 
 function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -14469,13 +14479,23 @@ vErrors.push(err8);
 errors++;
 }
 if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 < 0 || isNaN(data2)){
-const err9 = {instancePath:instancePath+"/records",schemaPath:"#/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data2 > 1000000000 || isNaN(data2)){
+const err9 = {instancePath:instancePath+"/records",schemaPath:"#/properties/records/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err9];
 }
 else {
 vErrors.push(err9);
+}
+errors++;
+}
+if(data2 < 0 || isNaN(data2)){
+const err10 = {instancePath:instancePath+"/records",schemaPath:"#/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
 }
 errors++;
 }
@@ -14485,17 +14505,7 @@ if(data.score !== undefined){
 let data3 = data.score;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.meanNll === undefined){
-const err10 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/required",keyword:"required",params:{missingProperty: "meanNll"},message:"must have required property '"+"meanNll"+"'"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if(data3.tokens === undefined){
-const err11 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/required",keyword:"required",params:{missingProperty: "tokens"},message:"must have required property '"+"tokens"+"'"};
+const err11 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/required",keyword:"required",params:{missingProperty: "meanNll"},message:"must have required property '"+"meanNll"+"'"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -14504,8 +14514,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data3.records === undefined){
-const err12 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/required",keyword:"required",params:{missingProperty: "records"},message:"must have required property '"+"records"+"'"};
+if(data3.tokens === undefined){
+const err12 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/required",keyword:"required",params:{missingProperty: "tokens"},message:"must have required property '"+"tokens"+"'"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -14514,11 +14524,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(data3.meanNll !== undefined){
-let data4 = data3.meanNll;
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 1000 || isNaN(data4)){
-const err13 = {instancePath:instancePath+"/score/meanNll",schemaPath:"#/$defs/nll/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(data3.records === undefined){
+const err13 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/required",keyword:"required",params:{missingProperty: "records"},message:"must have required property '"+"records"+"'"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -14527,8 +14534,11 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(data4 < 0 || isNaN(data4)){
-const err14 = {instancePath:instancePath+"/score/meanNll",schemaPath:"#/$defs/nll/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data3.meanNll !== undefined){
+let data4 = data3.meanNll;
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 1000 || isNaN(data4)){
+const err14 = {instancePath:instancePath+"/score/meanNll",schemaPath:"#/$defs/nll/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -14537,9 +14547,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-else {
-const err15 = {instancePath:instancePath+"/score/meanNll",schemaPath:"#/$defs/nll/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data4 < 0 || isNaN(data4)){
+const err15 = {instancePath:instancePath+"/score/meanNll",schemaPath:"#/$defs/nll/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -14549,10 +14558,8 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data3.tokens !== undefined){
-let data5 = data3.tokens;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err16 = {instancePath:instancePath+"/score/tokens",schemaPath:"#/properties/score/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err16 = {instancePath:instancePath+"/score/meanNll",schemaPath:"#/$defs/nll/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -14561,9 +14568,11 @@ vErrors.push(err16);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 < 0 || isNaN(data5)){
-const err17 = {instancePath:instancePath+"/score/tokens",schemaPath:"#/properties/score/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data3.tokens !== undefined){
+let data5 = data3.tokens;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err17 = {instancePath:instancePath+"/score/tokens",schemaPath:"#/properties/score/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -14572,12 +14581,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-}
-if(data3.records !== undefined){
-let data6 = data3.records;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err18 = {instancePath:instancePath+"/score/records",schemaPath:"#/properties/score/properties/records/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 1000000000000 || isNaN(data5)){
+const err18 = {instancePath:instancePath+"/score/tokens",schemaPath:"#/properties/score/properties/tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000000},message:"must be <= 1000000000000"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -14586,9 +14592,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 < 0 || isNaN(data6)){
-const err19 = {instancePath:instancePath+"/score/records",schemaPath:"#/properties/score/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data5 < 0 || isNaN(data5)){
+const err19 = {instancePath:instancePath+"/score/tokens",schemaPath:"#/properties/score/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -14599,11 +14604,10 @@ errors++;
 }
 }
 }
-if(data3.uri !== undefined){
-let data7 = data3.uri;
-if(typeof data7 === "string"){
-if(func2(data7) > 1024){
-const err20 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(data3.records !== undefined){
+let data6 = data3.records;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err20 = {instancePath:instancePath+"/score/records",schemaPath:"#/properties/score/properties/records/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -14612,8 +14616,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(func2(data7) < 1){
-const err21 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 1000000000 || isNaN(data6)){
+const err21 = {instancePath:instancePath+"/score/records",schemaPath:"#/properties/score/properties/records/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -14622,8 +14627,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!pattern4.test(data7)){
-const err22 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(data6 < 0 || isNaN(data6)){
+const err22 = {instancePath:instancePath+"/score/records",schemaPath:"#/properties/score/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -14633,8 +14638,12 @@ vErrors.push(err22);
 errors++;
 }
 }
-else {
-const err23 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data3.uri !== undefined){
+let data7 = data3.uri;
+if(typeof data7 === "string"){
+if(func2(data7) > 1024){
+const err23 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -14643,12 +14652,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(data3.embeddings !== undefined){
-let data8 = data3.embeddings;
-if(typeof data8 === "string"){
-if(func2(data8) > 1024){
-const err24 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(func2(data7) < 1){
+const err24 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -14657,8 +14662,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(func2(data8) < 1){
-const err25 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern4.test(data7)){
+const err25 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -14667,8 +14672,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(!pattern4.test(data8)){
-const err26 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+}
+else {
+const err26 = {instancePath:instancePath+"/score/uri",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -14678,8 +14684,11 @@ vErrors.push(err26);
 errors++;
 }
 }
-else {
-const err27 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data3.embeddings !== undefined){
+let data8 = data3.embeddings;
+if(typeof data8 === "string"){
+if(func2(data8) > 1024){
+const err27 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -14688,10 +14697,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-}
-else {
-const err28 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data8) < 1){
+const err28 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -14700,15 +14707,48 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-else {
-const err29 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern4.test(data8)){
+const err29 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
 }
 else {
 vErrors.push(err29);
+}
+errors++;
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/score/embeddings",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/score",schemaPath:"#/properties/score/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+else {
+const err32 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
 }
 errors++;
 }
@@ -15021,8 +15061,8 @@ vErrors.push(err23);
 errors++;
 }
 if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 0 || isNaN(data7)){
-const err24 = {instancePath:instancePath+"/empty/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/records",schemaPath:"#/properties/empty/additionalProperties/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data7 > 1000000000 || isNaN(data7)){
+const err24 = {instancePath:instancePath+"/empty/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/records",schemaPath:"#/properties/empty/additionalProperties/properties/records/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -15031,11 +15071,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err25 = {instancePath:instancePath+"/empty/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/empty/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data7 < 0 || isNaN(data7)){
+const err25 = {instancePath:instancePath+"/empty/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/records",schemaPath:"#/properties/empty/additionalProperties/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -15046,8 +15083,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err26 = {instancePath:instancePath+"/empty",schemaPath:"#/properties/empty/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err26 = {instancePath:instancePath+"/empty/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/empty/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -15059,12 +15097,24 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err27 = {instancePath:instancePath+"/empty",schemaPath:"#/properties/empty/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err27];
 }
 else {
 vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
 }
 errors++;
 }
@@ -15944,8 +15994,9 @@ errors++;
 }
 if(data25.value !== undefined){
 let data26 = data25.value;
-if(!((typeof data26 == "number") && (isFinite(data26)))){
-const err71 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 100 || isNaN(data26)){
+const err71 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/value",schemaPath:"#/$defs/interval/properties/value/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -15954,11 +16005,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-if(data25.low !== undefined){
-let data27 = data25.low;
-if(!((typeof data27 == "number") && (isFinite(data27)))){
-const err72 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data26 < -100 || isNaN(data26)){
+const err72 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/value",schemaPath:"#/$defs/interval/properties/value/minimum",keyword:"minimum",params:{comparison: ">=", limit: -100},message:"must be >= -100"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -15968,10 +16016,8 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data25.high !== undefined){
-let data28 = data25.high;
-if(!((typeof data28 == "number") && (isFinite(data28)))){
-const err73 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+else {
+const err73 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -15981,9 +16027,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-}
-else {
-const err74 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data25.low !== undefined){
+let data27 = data25.low;
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 100 || isNaN(data27)){
+const err74 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/low",schemaPath:"#/$defs/interval/properties/low/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -15992,12 +16040,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-if(data24.lenient !== undefined){
-let data29 = data24.lenient;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-if(data29.value === undefined){
-const err75 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(data27 < -100 || isNaN(data27)){
+const err75 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/low",schemaPath:"#/$defs/interval/properties/low/minimum",keyword:"minimum",params:{comparison: ">=", limit: -100},message:"must be >= -100"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -16006,8 +16050,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(data29.low === undefined){
-const err76 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
+}
+else {
+const err76 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -16016,8 +16061,12 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(data29.high === undefined){
-const err77 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
+}
+if(data25.high !== undefined){
+let data28 = data25.high;
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 100 || isNaN(data28)){
+const err77 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/high",schemaPath:"#/$defs/interval/properties/high/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -16026,9 +16075,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-for(const key6 in data29){
-if(!(((key6 === "value") || (key6 === "low")) || (key6 === "high"))){
-const err78 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data28 < -100 || isNaN(data28)){
+const err78 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/high",schemaPath:"#/$defs/interval/properties/high/minimum",keyword:"minimum",params:{comparison: ">=", limit: -100},message:"must be >= -100"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -16038,10 +16086,8 @@ vErrors.push(err78);
 errors++;
 }
 }
-if(data29.value !== undefined){
-let data30 = data29.value;
-if(!((typeof data30 == "number") && (isFinite(data30)))){
-const err79 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+else {
+const err79 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -16051,10 +16097,9 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data29.low !== undefined){
-let data31 = data29.low;
-if(!((typeof data31 == "number") && (isFinite(data31)))){
-const err80 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+else {
+const err80 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/strict",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -16064,10 +16109,11 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data29.high !== undefined){
-let data32 = data29.high;
-if(!((typeof data32 == "number") && (isFinite(data32)))){
-const err81 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data24.lenient !== undefined){
+let data29 = data24.lenient;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.value === undefined){
+const err81 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -16076,10 +16122,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-}
-}
-else {
-const err82 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.low === undefined){
+const err82 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -16088,10 +16132,8 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-}
-else {
-const err83 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.high === undefined){
+const err83 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -16100,10 +16142,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-}
-else {
-const err84 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key6 in data29){
+if(!(((key6 === "value") || (key6 === "low")) || (key6 === "high"))){
+const err84 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -16113,9 +16154,11 @@ vErrors.push(err84);
 errors++;
 }
 }
-}
-else {
-const err85 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data29.value !== undefined){
+let data30 = data29.value;
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 > 100 || isNaN(data30)){
+const err85 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/value",schemaPath:"#/$defs/interval/properties/value/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -16124,10 +16167,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-let data33 = data.samples;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err86 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data30 < -100 || isNaN(data30)){
+const err86 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/value",schemaPath:"#/$defs/interval/properties/value/minimum",keyword:"minimum",params:{comparison: ">=", limit: -100},message:"must be >= -100"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -16136,9 +16177,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 200 || isNaN(data33)){
-const err87 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200"};
+}
+else {
+const err87 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/value",schemaPath:"#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -16147,8 +16188,12 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data33 < 0 || isNaN(data33)){
-const err88 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data29.low !== undefined){
+let data31 = data29.low;
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 > 100 || isNaN(data31)){
+const err88 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/low",schemaPath:"#/$defs/interval/properties/low/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -16157,15 +16202,152 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-}
-else {
-const err89 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data31 < -100 || isNaN(data31)){
+const err89 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/low",schemaPath:"#/$defs/interval/properties/low/minimum",keyword:"minimum",params:{comparison: ">=", limit: -100},message:"must be >= -100"};
 if(vErrors === null){
 vErrors = [err89];
 }
 else {
 vErrors.push(err89);
+}
+errors++;
+}
+}
+else {
+const err90 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/low",schemaPath:"#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+if(data29.high !== undefined){
+let data32 = data29.high;
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 100 || isNaN(data32)){
+const err91 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/high",schemaPath:"#/$defs/interval/properties/high/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if(data32 < -100 || isNaN(data32)){
+const err92 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/high",schemaPath:"#/$defs/interval/properties/high/minimum",keyword:"minimum",params:{comparison: ">=", limit: -100},message:"must be >= -100"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient/high",schemaPath:"#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting/lenient",schemaPath:"#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+}
+else {
+const err95 = {instancePath:instancePath+"/mixtures/" + i3+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+}
+else {
+const err96 = {instancePath:instancePath+"/mixtures/" + i3,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+}
+else {
+const err97 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+let data33 = data.samples;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err98 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 200 || isNaN(data33)){
+const err99 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+if(data33 < 0 || isNaN(data33)){
+const err100 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+}
+else {
+const err101 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
 }
 errors++;
 }

@@ -237,7 +237,9 @@ const INPUTS = [
   ['rewriterProbe', schemas.rewriterProbeInput, 'rewriter-probe-input.schema.json'],
   ['trainRewriter', schemas.trainRewriterInput, 'train-rewriter-input.schema.json'],
   ['trainRewriter adjust (update)', schemas.rewriterAdjust, 'rewriter-adjust.schema.json'],
+  ['pipeline', schemas.pipelineConfig, 'pipeline-config.schema.json'],
   ['forgettingReport (activity)', schemas.forgettingInput, 'forgetting-input.schema.json'],
+  ['pipelineReport (activity)', schemas.pipelineReportInput, 'pipeline-report-input.schema.json'],
 ] as const;
 
 const counts: Record<string, number> = {};
