@@ -1,7 +1,7 @@
 // The rewrite-rl command, run as a user runs it, against a real dev server and a real worker.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -86,6 +86,20 @@ test('run with a workflow that does not exist exits 2 listing the known ones, wi
     /unknown workflow "noSuchWorkflow": the workflows are .*importDataset.*worldForgetting.*rewriterProbe/,
   );
   assert.doesNotMatch(r.stderr, /started/);
+});
+
+test('a bad --map is bad usage found before the file is copied into the store', async () => {
+  const file = join(files, 'mapless.jsonl');
+  writeFileSync(file, jsonl([mathRecord(7001)]));
+  const r = await cli(['import', file, '--map', 'question', '--no-worker']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--map expects target=source pairs like question=problem,answer=solution; got "question"/);
+  const inputs = join(home, 'artifacts', 'inputs');
+  const staged = existsSync(inputs) ? readdirSync(inputs, { recursive: true, encoding: 'utf8' }) : [];
+  assert.deepEqual(
+    staged.filter((f) => f.endsWith('mapless.jsonl')),
+    [],
+  );
 });
 
 test('no reachable server exits 3', async () => {
