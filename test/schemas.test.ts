@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { SchemaError, schemas } from '../schemas';
 import { generatedFiles } from '../schemas/generate';
 import { resolveRewriterSettings } from '../schemas/rewriter-presets';
+import { QA_TEMPLATE } from '../method/prompts';
 
 test('the committed generated validators and types match the schemas (run `npm run gen:schemas`)', () => {
   for (const [name, text] of Object.entries(generatedFiles())) {
@@ -136,4 +137,16 @@ test('a thousand bad items give a short error: the field itself, a few items nam
   assert.ok(!wide.ok);
   assert.equal(wide.issues.length, 100);
   assert.equal(wide.issues[0].path, '$.name');
+});
+
+test('the QA template the schemas default to is the one method/prompts.ts holds', () => {
+  // ajv fills defaults only where they are written (not through a $ref), so each prompt field carries it
+  for (const [schema, value] of [
+    ['sft input', schemas.sftInput.parse({ model: { uri: 'm' }, dataset: 'd.jsonl' }).promptFormat],
+    [
+      'benchmark spec',
+      schemas.benchmarkSpec.parse({ name: 'b', data: 'd.jsonl', extractor: { kind: 'boxed' } }).promptFormat,
+    ],
+  ])
+    assert.equal(value, QA_TEMPLATE, schema);
 });
