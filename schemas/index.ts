@@ -178,4 +178,9 @@ export const schemas = {
   rewriterProbeOutput: checker<T.RewriterProbeOutput>(validators.validateRewriterProbeOutput, 'rewriterProbe output'),
   pipelineOutput: checker<T.PipelineOutput>(validators.validatePipelineOutput, 'pipeline output'),
   pipelineProgress: checker<T.PipelineProgress>(validators.validatePipelineProgress, 'pipeline progress'),
+  trainRewriterProgress: checker<T.TrainRewriterProgress>(
+    validators.validateTrainRewriterProgress,
+    'trainRewriter progress',
+  ),
+  rewriterSettings: checker<T.RewriterSettings>(validators.validateRewriterSettings, 'rewriter settings'),
 };

@@ -2,33 +2,10 @@
 // configuration for 7B models (METHOD.md); 'world' is the embedded default's, set from the pilot's
 // measurements (README, "The RL rewriter"); 'test' is the toy recipe's, for tests in seconds.
 // Pure data, so workflows can import it.
-import type { GateConfig, RolloutInput, TrainRewriterInput } from './generated/types';
+import type { RewriterSettings, RolloutInput, TrainRewriterInput } from './generated/types';
 
-/** Every tunable field, resolved. */
-export interface RewriterSettings {
-  /** Unset: the activities' default for the preset (method/prompts.ts). */
-  rewritePrompt?: string;
-  qaPrompt?: string;
-  gate: GateConfig;
-  groupSize: number;
-  promptsPerStep: number;
-  steps: number;
-  lambdaDist: number;
-  lambdaDiv: number;
-  gateInReward: boolean;
-  skipTiedGroups: boolean;
-  learningRate: number;
-  weightDecay: number;
-  klCoef: number;
-  clip: number;
-  temperature: number;
-  topP: number;
-  maxNewTokens: number;
-  lora: RolloutInput['lora'];
-  validation: { every: number; samples: number; limit?: number };
-  keepEvery: number;
-  heartbeatTimeout: string;
-}
+/** Every tunable field, resolved (its type comes from rewriter-settings.schema.json). */
+export type { RewriterSettings };
 
 const ALL_LINEAR: RolloutInput['lora']['targetModules'] = [
   'q_proj',

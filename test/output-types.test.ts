@@ -105,6 +105,8 @@ test('the output schemas that are not also inputs have validators', () => {
     'rewriterProbeOutput',
     'pipelineOutput',
     'pipelineProgress',
+    'trainRewriterProgress',
+    'rewriterSettings',
   ] as const)
     assert.equal(typeof schemas[name].parse, 'function', name);
 });

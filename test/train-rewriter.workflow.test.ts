@@ -35,6 +35,7 @@ const metricSteps = (out: TrainRewriterOutput) => metricLines(t.root, out);
 async function waitFor(handle: WorkflowHandle, ok: (p: TrainRewriterProgress) => boolean) {
   for (let i = 0; i < 3000; i++) {
     const p = await handle.query<TrainRewriterProgress>('progress').catch(() => undefined);
+    if (p) schemas.trainRewriterProgress.parse(p);
     if (p && ok(p)) return p;
     const { status } = await handle.describe();
     if (status.name !== 'RUNNING' && status.name !== 'CONTINUED_AS_NEW') {
@@ -133,7 +134,9 @@ test('pause stops new steps, resume continues; adjust is validated and applies f
   await new Promise((r) => setTimeout(r, 1500));
   const still = await waitFor(handle, () => true);
   assert.equal(still.step, paused.step, 'no step while paused');
-  const settings = (await handle.executeUpdate('adjust', { args: [{ lambdaDiv: 0.25 }] })) as { lambdaDiv: number };
+  const settings = schemas.rewriterSettings.parse(
+    await handle.executeUpdate('adjust', { args: [{ lambdaDiv: 0.25 }] }),
+  );
   assert.equal(settings.lambdaDiv, 0.25);
   await handle.signal('resume');
   const out = (await handle.result()) as TrainRewriterOutput;

@@ -17,6 +17,7 @@ import {
   type RewriterAdjust,
   type TrainRewriterInputInput,
   type TrainRewriterOutput,
+  type TrainRewriterProgress,
   type ValidateRewriterOutput,
 } from '../schemas';
 import { resolveRewriterSettings, type RewriterSettings } from '../schemas/rewriter-presets';
@@ -51,16 +52,7 @@ export interface RewriterCarry {
   stepsTimed: number;
 }
 
-export interface TrainRewriterProgress {
-  stage: string;
-  step: number;
-  of: number;
-  paused: boolean;
-  last?: Record<string, unknown>;
-  best?: RewriterCarry['best'];
-  etaSeconds?: number;
-  settings: RewriterSettings;
-}
+export type { TrainRewriterProgress };
 
 export const progressQuery = defineQuery<TrainRewriterProgress>('progress');
 export const adjustUpdate = defineUpdate<RewriterSettings, [RewriterAdjust]>('adjust');
