@@ -6,20 +6,12 @@
 // the pass rate against k of a k-sample builder, read from the k samples already drawn (no resampling).
 import { join } from 'node:path';
 import { LineWriter } from '../engine/line-writer';
-import type { ArmDataOutput } from '../schemas';
+import type { ArmDataInput, ArmDataOutput } from '../schemas';
 import type { ArtifactStore } from './artifact-store';
 import { dataInput, readRecords } from './records';
 import { stage } from './stage';
 
-export interface ArmDataInput {
-  arm: string;
-  /** The builder's data.jsonl (rewrite_success, candidates) or a plain dataset. */
-  data: string;
-  fallback: 'original' | 'drop';
-  /** Compute pass@j for j = 1..k from each record's candidates. */
-  passAtK?: boolean;
-}
-
+export type { ArmDataInput };
 export type { ArmDataOutput };
 
 interface BuiltRecord {

@@ -12,9 +12,11 @@ import {
   type FinishRewriterRunOutput,
   type GateInput,
   type GateOutput,
-  type ModelRef,
   type PrepareRewriterRunOutput,
   type RecordStepOutput,
+  type PrepareRewriterRunInput,
+  type RecordStepInput,
+  type FinishRewriterRunInput,
 } from '../schemas';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifact-store';
 import type { StoredRollout } from './device/rewriter';
@@ -27,16 +29,7 @@ import { stage } from './stage';
 // the output's type comes from its schema (schemas/json); exported here beside the code that makes it
 export type { PrepareRewriterRunOutput, FinishRewriterRunOutput };
 
-export interface PrepareRewriterRunInput {
-  name: string;
-  /** Everything that shapes the run (the resolved settings, seeds): with the data and weights, its identity. */
-  config: Record<string, unknown>;
-  backbone: ModelRef;
-  dataset: string;
-  /** A validation slice; absent = `validationSize` records held out of the dataset by hash. */
-  validation?: string;
-  validationSize: number;
-}
+export type { PrepareRewriterRunInput, RecordStepInput, FinishRewriterRunInput };
 
 interface Row {
   id: string;
@@ -133,13 +126,6 @@ export async function gateRollouts(store: ArtifactStore, input: GateInput): Prom
   });
 }
 
-export interface RecordStepInput {
-  run: string;
-  step: number;
-  metrics: Record<string, unknown>;
-  timings: Record<string, number>;
-}
-
 const stepFile = (run: string, kind: string, step: number) => `${run}/${kind}/${String(step).padStart(6, '0')}.json`;
 
 /** One metrics line per step: the step's own file, written once (a retry finds it and writes nothing). */
@@ -152,13 +138,6 @@ export async function recordStep(store: ArtifactStore, input: RecordStepInput): 
     if (!existsSync(store.resolve(ref))) await store.writeFile(ref, JSON.stringify(value) + '\n');
   }
   return { metrics: stepFile(input.run, 'metrics', input.step) };
-}
-
-export interface FinishRewriterRunInput {
-  run: string;
-  /** Steps whose adapters are kept (best, last); every `keepEvery`th is kept too. */
-  keep: number[];
-  keepEvery: number;
 }
 
 async function collect(store: ArtifactStore, run: string, kind: string): Promise<Record<string, unknown>[]> {

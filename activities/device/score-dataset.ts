@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { QA_TEMPLATE } from '../../method/prompts';
 import { l2Normalize } from '../../method/rewards';
-import { schemas, type ModelRef, type ScoreDatasetOutput } from '../../schemas';
+import { schemas, type ScoreDatasetInput, type ScoreDatasetOutput } from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { LineWriter } from '../../engine/line-writer';
@@ -17,15 +17,7 @@ import type { DeviceSession } from './session';
 // the output's type comes from its schema (schemas/json); exported here beside the code that makes it
 export type { ScoreDatasetOutput };
 
-export interface ScoreDatasetInput {
-  model: ModelRef;
-  /** A JSONL file of {id, question, answer}. */
-  dataset: string;
-  promptFormat?: string;
-  batchSize?: number;
-  /** Also write embeddings.jsonl: the L2-normalised mean-pooled last hidden state of each answer alone. */
-  embeddings?: boolean;
-}
+export type { ScoreDatasetInput };
 
 export async function scoreDataset(
   store: ArtifactStore,
