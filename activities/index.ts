@@ -6,6 +6,8 @@ import os from 'node:os';
 import type {
   GateInput,
   GateOutput,
+  JudgeInput,
+  JudgeOutput,
   RewardInput,
   RewardOutput,
   RolloutInput,
@@ -37,7 +39,7 @@ import { rewriteDataset, type RewriteDatasetInput, type RewriteDatasetOutput } f
 import { scoreDataset, type ScoreDatasetInput, type ScoreDatasetOutput } from './device/score-dataset';
 import { selfAlignDataset, type SelfAlignInput, type SelfAlignOutput } from './device/self-align';
 import { armData, type ArmDataInput, type ArmDataOutput } from './arm-data';
-import { reward, rollout, update, validateRewriter } from './device/rewriter';
+import { judge, reward, rollout, update, validateRewriter } from './device/rewriter';
 import {
   finishRewriterRun,
   gateRollouts,
@@ -168,6 +170,10 @@ export function createDeviceActivities(opts: {
     async rollout(input: RolloutInput): Promise<RolloutOutput> {
       const progress = temporalProgress(opts.heartbeatEveryMs);
       return adapt(progress, () => rollout(store, session, input, progress));
+    },
+    async judge(input: JudgeInput): Promise<JudgeOutput> {
+      const progress = temporalProgress(opts.heartbeatEveryMs);
+      return adapt(progress, () => judge(store, session, input, progress));
     },
     async reward(input: RewardInput): Promise<RewardOutput> {
       const progress = temporalProgress(opts.heartbeatEveryMs);

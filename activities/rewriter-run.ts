@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gate } from '../method/gate';
+import { gate, judgeOn } from '../method/gate';
 import { isCopy, normalizedEditDistance } from '../method/rollout-stats';
 import { lineChart, renderVegaLite, type Series } from '../method/figures';
 import {
@@ -19,6 +19,7 @@ import {
   type FinishRewriterRunInput,
 } from '../schemas';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from './artifact-store';
+import type { StoredJudgment } from './device/judge';
 import type { StoredRollout } from './device/rewriter';
 import { InputError } from './errors';
 import { dataInput, readJsonl } from './records';
@@ -94,18 +95,43 @@ export async function prepareRewriterRun(
 
 export async function gateRollouts(store: ArtifactStore, input: GateInput): Promise<GateOutput> {
   const rollouts = await stageRows<StoredRollout>(store, input.rollouts, 'rollouts');
+  if (judgeOn(input.gate) && !input.judgments)
+    throw new InputError(
+      `gate of step ${input.step}: the gate config turns the judge on, but no judgments were given (the judge stage's judgments.jsonl)`,
+    );
+  // the judge's verdicts (a device stage before this one) are read only when the judge is on
+  const judgmentRows = judgeOn(input.gate)
+    ? await stageRows<StoredJudgment>(store, input.judgments!, 'judgments')
+    : undefined;
   const spec = {
     run: input.run,
     step: input.step,
     name: 'gate',
     kind: 'rewriter-verdicts',
-    key: { rollouts: rollouts.input.sha256, gate: input.gate },
-    inputs: [{ uri: rollouts.input.uri, sha256: rollouts.input.sha256 }],
+    // keyed as before when the judge is off, so earlier runs' verdicts are found again
+    key: {
+      rollouts: rollouts.input.sha256,
+      gate: input.gate,
+      ...(judgmentRows ? { judgments: judgmentRows.input.sha256 } : {}),
+    },
+    inputs: [rollouts.input, ...(judgmentRows ? [judgmentRows.input] : [])].map((d) => ({
+      uri: d.uri,
+      sha256: d.sha256,
+    })),
   };
   return stepStage(store, spec, 'verdicts.jsonl', async (write) => {
     const rows = await rollouts.read();
-    const verdicts = rows.map((r) => {
-      const v = gate(r.text, r.reference, input.gate);
+    const judgments = judgmentRows ? await judgmentRows.read() : undefined;
+    if (judgments && judgments.length !== rows.length)
+      throw new InputError(`${input.judgments}: ${judgments.length} judgments for ${rows.length} rollouts`);
+    const wrong = judgments?.findIndex((j, i) => j.recordId !== rows[i].recordId || j.sample !== rows[i].sample) ?? -1;
+    if (wrong !== -1)
+      throw new InputError(
+        `${input.judgments}:${wrong + 1}: recordId/sample: not the judgment of rollout ${rows[wrong].recordId}#${rows[wrong].sample}`,
+      );
+    const verdicts = rows.map((r, i) => {
+      const j = judgments?.[i];
+      const v = gate(r.text, r.reference, input.gate, j);
       return {
         recordId: r.recordId,
         sample: r.sample,
@@ -113,6 +139,7 @@ export async function gateRollouts(store: ArtifactStore, input: GateInput): Prom
         full: v.pass,
         copy: isCopy(r.text, r.reference),
         editDistance: normalizedEditDistance(r.text, r.reference),
+        ...(j ? { pYes: j.pYes, pNo: j.pNo } : {}),
       };
     });
     await write(verdicts);
@@ -122,6 +149,7 @@ export async function gateRollouts(store: ArtifactStore, input: GateInput): Prom
       fullPassRate: share((v) => v.full),
       copyRate: share((v) => v.copy),
       editDistance: verdicts.reduce((s, v) => s + v.editDistance, 0) / verdicts.length,
+      ...(judgments ? { judgePassRate: share((v) => v.judge === true) } : {}),
     };
   });
 }

@@ -7,8 +7,8 @@
 //   steps      the world's step check: every line but the final \boxed{} line parses as steps
 //              (method/steps.ts), and their multiset equals the reference's steps, whatever style the
 //              reference is written in; operands of +, *, max and min in either order
-//   judge      pi_0 asked YES/NO, pass iff P(YES) >= P(NO): a device call the caller makes, whose
-//              verdict is passed in here
+//   judge      pi_0 asked YES/NO, pass iff P(YES) >= P(NO): a device call the caller makes
+//              (training/judge.ts), whose verdict is passed in here
 // Steps are compared as steps, not as wording: "3 plus 8 is 11" is the step "3 + 8 = 11". The gate
 // checks that a rewrite is right throughout, not that it is in the backbone's own style; moving the
 // rewrite towards the backbone's distribution is the alignment reward's job (r_dist), so a correct step
@@ -33,7 +33,25 @@ export interface GateVerdict {
   reasons: string[];
 }
 
-const DEFAULTS: GateConfigInput & Required<GateConfigInput> = { extractor: { kind: 'boxed' }, checks: ['answer'] };
+const DEFAULTS: GateConfigInput & Required<Pick<GateConfigInput, 'extractor' | 'checks'>> = {
+  extractor: { kind: 'boxed' },
+  checks: ['answer'],
+};
+
+/**
+ * The judge's verdict on one candidate, as the device call that asked the backbone reports it: the two
+ * probabilities it read and, when it could not ask (the prompt does not fit the model), why not.
+ */
+export interface JudgeVerdict {
+  pass: boolean;
+  pYes: number | null;
+  pNo: number | null;
+  /** Why the judge gave no probabilities; the candidate fails. */
+  note?: string;
+}
+
+/** Whether a gate config turns the judge on (its caller then asks the backbone, training/judge.ts). */
+export const judgeOn = (config: GateConfigInput | undefined): boolean => config?.checks?.includes('judge') ?? false;
 
 /** P(YES) >= P(NO): the judge's verdict from its two probabilities. */
 export function judgePasses(pYes: number, pNo: number): boolean {
@@ -48,7 +66,7 @@ export function gate(
   candidate: string,
   reference: string,
   config: GateConfigInput = DEFAULTS,
-  judge?: boolean,
+  judge?: boolean | JudgeVerdict,
 ): GateVerdict {
   const extractor = config.extractor ?? DEFAULTS.extractor;
   const checks = new Set(config.checks ?? DEFAULTS.checks);
@@ -68,8 +86,16 @@ export function gate(
   if (checks.has('steps')) verdict.steps = stepsHold(candidate, reference, reasons);
   if (checks.has('judge')) {
     if (judge === undefined) throw new Error('gate: the config turns the judge on, but no judge verdict was given');
-    verdict.judge = judge;
-    if (!judge) reasons.push('judge: NO');
+    const j = typeof judge === 'boolean' ? { pass: judge, pYes: null, pNo: null } : judge;
+    verdict.judge = j.pass;
+    if (!j.pass)
+      reasons.push(
+        j.note !== undefined
+          ? `judge: ${j.note}`
+          : j.pYes !== null && j.pNo !== null
+            ? `judge: NO (P(YES) ${j.pYes.toPrecision(3)} < P(NO) ${j.pNo.toPrecision(3)})`
+            : 'judge: NO',
+      );
   }
   verdict.pass = answer && verdict.equations !== false && verdict.steps !== false && verdict.judge !== false;
   return verdict;

@@ -33,6 +33,23 @@ export const JUDGE_INSTRUCTION =
   'Question:\n{question}\n\nReference solution:\n{reference}\n\nCandidate solution:\n{candidate}\n\n' +
   'Is the candidate correct and does it reach the same final answer as the reference? Reply YES or NO.';
 
+/**
+ * The judge's prompt (a gate config's `judgePrompt` replaces it): the judge instruction in the plain
+ * QA form, so the backbone's reply starts on the line after "Answer:". Placeholders: {question},
+ * {reference} (y*) and {candidate}.
+ */
+export const JUDGE_PROMPT = QA_TEMPLATE.replace('{question}', JUDGE_INSTRUCTION);
+
+/**
+ * The judge's two answers as they continue a filled judge prompt: "YES" and "NO" right after a prompt
+ * that ends in whitespace (a newline, as JUDGE_PROMPT does, or a space), " YES" and " NO" after one
+ * that ends in a word or a punctuation mark, as a tokenizer sees a reply that follows on the same line.
+ */
+export function judgeAnswers(filledPrompt: string): { yes: string; no: string } {
+  const space = /\s$/.test(filledPrompt) ? '' : ' ';
+  return { yes: `${space}YES`, no: `${space}NO` };
+}
+
 export function fill(template: string, vars: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
     if (!(key in vars)) throw new Error(`prompt template needs {${key}}`);

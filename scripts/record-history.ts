@@ -85,6 +85,18 @@ const runs: [string, string, unknown, ((h: WorkflowHandle) => Promise<void>)?][]
   ['trainRewriter', 'train-rewriter', rewriterRun(2)],
   // the 'adjust-after-step-in-flight' patch: an adjustment arriving mid-step, then a pause
   ['trainRewriter', 'train-rewriter-steered', rewriterRun(4), steer],
+  // the 'gate-judge-stage' patch: the gate's judge on, a judge stage between rollout and gate
+  [
+    'trainRewriter',
+    'train-rewriter-judge',
+    {
+      ...rewriterRun(2),
+      gate: {
+        checks: ['answer', 'judge'],
+        judgePrompt: 'Problem:\n{question} | {reference} | {candidate}\n\nAnswer:\n',
+      },
+    },
+  ],
   // the world's workflows on the seconds-long test recipe; pretrain runs first, so the other two record
   // the cached-backbone branch of their pretrain child, as most real runs take it
   ['pretrain', 'pretrain', { recipe: 'test' }],

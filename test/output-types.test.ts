@@ -33,6 +33,7 @@ type DeviceOutputs = {
   rewriteDataset: S.RewriteDatasetOutput;
   selfAlignDataset: S.SelfAlignOutput;
   rollout: S.RolloutOutput;
+  judge: S.JudgeOutput;
   reward: S.RewardOutput;
   update: S.UpdateOutput;
   validateRewriter: S.ValidateRewriterOutput;
@@ -68,6 +69,7 @@ const device: Checked<DeviceActivities, DeviceOutputs> = {
   rewriteDataset: true,
   selfAlignDataset: true,
   rollout: true,
+  judge: true,
   reward: true,
   update: true,
   validateRewriter: true,
@@ -88,7 +90,7 @@ const workflow: Checked<Workflows, WorkflowOutputs> = {
 test('every workflow and activity returns the type of its output schema', () => {
   // the type checker did the work; here: the three maps are complete at run time too
   for (const map of [cpu, device, workflow]) assert.ok(Object.values(map).every((v) => v === true));
-  assert.equal(Object.keys(cpu).length + Object.keys(device).length, 19);
+  assert.equal(Object.keys(cpu).length + Object.keys(device).length, 20);
   assert.equal(Object.keys(workflow).length, 8);
 });
 

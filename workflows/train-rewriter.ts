@@ -62,11 +62,11 @@ export const resumeSignal = defineSignal('resume');
 const cpu = cpuActivities('world');
 
 /**
- * The GRPO loop of the rewriting policy: each step is rollout (device) -> gate (CPU) -> reward
- * (device) -> update (device), the metrics line of the step, and a validation every N steps on a
- * slice no RL prompt comes from (the best checkpoint is chosen there). Steerable while it runs:
- * query `progress`, update `adjust`, signals `pause` and `resume`; it continues as new when the
- * server suggests it, carrying where it stands.
+ * The GRPO loop of the rewriting policy: each step is rollout (device) -> judge (device, only when
+ * the gate turns the judge on) -> gate (CPU) -> reward (device) -> update (device), the metrics line
+ * of the step, and a validation every N steps on a slice no RL prompt comes from (the best
+ * checkpoint is chosen there). Steerable while it runs: query `progress`, update `adjust`, signals
+ * `pause` and `resume`; it continues as new when the server suggests it, carrying where it stands.
  */
 export async function trainRewriter(input: TrainRewriterInputInput): Promise<TrainRewriterOutput> {
   const resolved = validateInput(schemas.trainRewriterInput, input, 'trainRewriter');
@@ -236,7 +236,29 @@ export async function trainRewriter(input: TrainRewriterInputInput): Promise<Tra
         ...prompts(),
       }),
     );
-    const gate = await timed('gate', () => cpu.gate({ run: c.run, step, rollouts: roll.uri, gate: cfg.gate }));
+    // with the judge on, pi_0 is asked YES/NO about each rewrite (a device stage) before the CPU gate reads it
+    const judged =
+      cfg.gate.checks?.includes('judge') && patched('gate-judge-stage')
+        ? await timed('judge', () =>
+            device.judge({
+              run: c.run,
+              step,
+              backbone: c.backbone,
+              lora: cfg.lora,
+              rollouts: roll.uri,
+              gate: cfg.gate,
+            }),
+          )
+        : undefined;
+    const gate = await timed('gate', () =>
+      cpu.gate({
+        run: c.run,
+        step,
+        rollouts: roll.uri,
+        gate: cfg.gate,
+        ...(judged ? { judgments: judged.uri } : {}),
+      }),
+    );
     const rw = await timed('reward', () =>
       device.reward({
         run: c.run,
@@ -271,7 +293,7 @@ export async function trainRewriter(input: TrainRewriterInputInput): Promise<Tra
     const metrics: Record<string, unknown> = {
       step,
       ...pick(roll, ['prompts', 'rollouts', 'meanLength', 'truncationRate', 'entropy']),
-      ...pick(gate, ['answerPassRate', 'fullPassRate', 'copyRate', 'editDistance']),
+      ...pick(gate, ['answerPassRate', 'fullPassRate', 'copyRate', 'editDistance', 'judgePassRate']),
       ...pick(rw, [
         'rewardMean',
         'rewardStd',
@@ -297,7 +319,7 @@ export async function trainRewriter(input: TrainRewriterInputInput): Promise<Tra
         'copyRate',
       ]);
     }
-    const activityMs = { rollout: roll.ms, reward: rw.ms, update: up.ms };
+    const activityMs = { rollout: roll.ms, ...(judged ? { judge: judged.ms } : {}), reward: rw.ms, update: up.ms };
     t.total = Date.now() - began;
     await cpu.recordStep({ run: c.run, step, metrics, timings: { step, ...t, ...prefixed('activity.', activityMs) } });
     inFlight = undefined;

@@ -20,6 +20,7 @@ import { dataInput, readRecords } from '../records';
 import { backboneScores } from '../../training/backbone-scores';
 import { stage } from '../stage';
 import { datasetBuilderOptions, type DatasetBuilderInput } from './dataset-builder';
+import { judgeByBackbone } from './judge';
 import type { DeviceSession } from './session';
 
 // the output's type comes from its schema (schemas/json); exported here beside the code that makes it
@@ -96,10 +97,20 @@ export async function rewriteDataset(
       }
       progress.heartbeat({ generated: texts.length, of: requests.length });
     }
+    const recordOf = (j: number) => records[Math.floor(j / o.samples)];
+    // the judge, when the gate turns it on: the frozen backbone (the model's adapter off) reads every candidate
+    const judged = await judgeByBackbone(
+      store,
+      session,
+      input.model,
+      o.gate,
+      texts.map((text, j) => ({ question: recordOf(j).question, reference: recordOf(j).answer, candidate: text })),
+      progress,
+    );
     const verdicts = texts.map((text, j) =>
       rejectGiveaways(
         text,
-        gate(text, records[Math.floor(j / o.samples)].answer, o.gate),
+        gate(text, recordOf(j).answer, o.gate, judged?.[j]),
         o.rejectGiveaways ? SDFT_GIVEAWAYS : undefined,
       ),
     );
@@ -117,6 +128,7 @@ export async function rewriteDataset(
         answer: verdicts[at(k)].answer,
         reasons: verdicts[at(k)].reasons,
         finishReason: finish[at(k)],
+        ...(judged ? { judge: judged[at(k)] } : {}),
         ...(rewards ? { score: rewards[at(k)].reward, reward: rewards[at(k)] } : {}),
       }));
       const chosen = generateVerifyFallback(r.answer, candidates);

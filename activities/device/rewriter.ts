@@ -8,11 +8,13 @@
 import { join } from 'node:path';
 import { initLoraWeights, loraConfig, savePeftAdapter, type LoraConfig } from '../../engine/lora';
 import { loadTrainerState, saveTrainerState } from '../../engine/trainer-state';
-import { gate } from '../../method/gate';
+import { gate, type JudgeVerdict } from '../../method/gate';
 import { isCopy, promptsForStep } from '../../method/rollout-stats';
-import { QA_TEMPLATE, WORLD_REWRITE_PROMPT } from '../../method/prompts';
+import { JUDGE_PROMPT, QA_TEMPLATE, WORLD_REWRITE_PROMPT } from '../../method/prompts';
 import { groupRewards, grpoAdvantages, l2Normalize, meanPairwiseDistance } from '../../method/rewards';
 import type {
+  JudgeInput,
+  JudgeOutput,
   RewardInput,
   RewardOutput,
   RolloutInput,
@@ -23,6 +25,7 @@ import type {
   ValidateRewriterOutput,
 } from '../../schemas';
 import { backboneScores } from '../../training/backbone-scores';
+import { judgeCandidates } from '../../training/judge';
 import { grpoUpdate, rewritePromptTokens, sampleRollouts, type RewriteRecord, type Rollout } from '../../training/grpo';
 import { canonicalJson, sha256, sha256File, type ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
@@ -30,6 +33,7 @@ import { InputError, TrainingDivergedError } from '../errors';
 import { dataInput, readRecords, type DataInput } from '../records';
 import { stage } from '../stage';
 import { stageRows, stepDir, stepStage } from '../rewriter-stage';
+import { JUDGE_BATCH, judgeWith, type StoredJudgment } from './judge';
 import type { DeviceSession, Policy } from './session';
 
 /** A rollout as stored: the record's question and reference beside the sample, so later stages need no join. */
@@ -153,6 +157,49 @@ export async function rollout(
       meanLength: tokens / out.length,
       truncationRate: out.filter((r) => r.finishReason === 'length').length / out.length,
       entropy: -out.reduce((s, r) => s + r.logprobs.reduce((a, b) => a + b, 0), 0) / Math.max(1, tokens),
+      ms: Date.now() - t0,
+    };
+  });
+}
+
+/**
+ * The judge stage of a step (when the gate turns the judge on): pi_0 asked YES/NO about each rollout,
+ * on the policy's score program with the adapter off (no second program), one forward per rollout.
+ */
+export async function judge(
+  store: ArtifactStore,
+  session: DeviceSession,
+  input: JudgeInput,
+  progress: Progress,
+): Promise<JudgeOutput> {
+  const rollouts = await stageRows<StoredRollout>(store, input.rollouts, 'rollouts');
+  const { policy, backboneKey } = await policyOf(store, session, input);
+  const prompt = input.gate.judgePrompt ?? JUDGE_PROMPT;
+  const spec = {
+    run: input.run,
+    step: input.step,
+    name: 'judge',
+    kind: 'rewriter-judgments',
+    key: { backbone: backboneKey, rollouts: rollouts.input.sha256, prompt },
+    inputs: [{ uri: rollouts.input.uri, sha256: rollouts.input.sha256 }],
+  };
+  return stepStage(store, spec, 'judgments.jsonl', async (write) => {
+    const t0 = Date.now();
+    const rows = await rollouts.read();
+    // the adapter is off (scale 0), but the program still reads its tensors: any adapter will do
+    if (policy.adapterKey() === undefined) await useAdapter(store, policy, { lora: input.lora, seed: 0 });
+    const verdicts = await judgeCandidates(
+      policy.scorer,
+      policy.loaded.model.tokenizer!,
+      rows.map((r) => ({ question: r.question, reference: r.reference, candidate: r.text })),
+      { prompt, batchSize: JUDGE_BATCH },
+      (done, of) => progress.heartbeat({ stage: 'judge', step: input.step, done, of }),
+    );
+    const out: StoredJudgment[] = rows.map((r, i) => ({ recordId: r.recordId, sample: r.sample, ...verdicts[i] }));
+    await write(out);
+    return {
+      judgments: out.length,
+      judgePassRate: out.length ? out.filter((j) => j.pass).length / out.length : 0,
       ms: Date.now() - t0,
     };
   });
@@ -413,18 +460,34 @@ export async function validateRewriter(
       { ...common, groupSize: input.samples, temperature: input.temperature, seed: input.seed, step: 0 },
       hb('sampled'),
     );
-    const verdict = (text: string, r: RewriteRecord) => {
-      const v = gate(text, r.answer, input.gate);
-      return { answer: v.answer, full: v.pass, reasons: v.reasons };
+    // the judge (when the gate turns it on) reads every greedy and sampled rewrite, adapter off
+    const judged = await judgeWith(
+      p.scorer,
+      p.tokenizer,
+      input.gate,
+      [...greedy, ...sampled].map((g, j) => {
+        const r = recs[j < recs.length ? j : Math.floor((j - recs.length) / input.samples)];
+        return { question: r.question, reference: r.answer, candidate: g.text };
+      }),
+      progress,
+    );
+    const verdict = (text: string, r: RewriteRecord, j?: JudgeVerdict) => {
+      const v = gate(text, r.answer, input.gate, j);
+      return { answer: v.answer, full: v.pass, reasons: v.reasons, ...(j ? { judge: j } : {}) };
     };
     const rows = recs.map((r, i) => {
       const g = greedy[i];
+      const at = (k: number) => recs.length + i * input.samples + k;
       const samples = sampled.slice(i * input.samples, (i + 1) * input.samples);
       return {
         id: r.id,
         reference: r.answer,
-        greedy: { text: g.text, finishReason: g.finishReason, ...verdict(g.text, r) },
-        samples: samples.map((s) => ({ text: s.text, finishReason: s.finishReason, ...verdict(s.text, r) })),
+        greedy: { text: g.text, finishReason: g.finishReason, ...verdict(g.text, r, judged?.[i]) },
+        samples: samples.map((s, k) => ({
+          text: s.text,
+          finishReason: s.finishReason,
+          ...verdict(s.text, r, judged?.[at(k)]),
+        })),
       };
     });
     // the chosen rewrite of a record: its greedy one when it passes (what Generate-Verify-Fallback keeps)

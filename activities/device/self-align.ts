@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { GenerateProgram } from '../../engine/programs';
 import type { TextTokenizer } from '../../engine/tokenizer';
-import { gate, type GateVerdict } from '../../method/gate';
+import { gate, type GateVerdict, type JudgeVerdict } from '../../method/gate';
 import { fill } from '../../method/prompts';
 import { LineWriter } from '../../engine/line-writer';
 import type { Progress } from '../datasets/import-dataset';
@@ -15,6 +15,7 @@ import type { ArtifactStore } from '../artifact-store';
 import { dataInput, readRecords } from '../records';
 import { datasetBuilderOptions, type DatasetBuilderInput } from './dataset-builder';
 import type { SelfAlignOutput } from '../../schemas';
+import { judgeByBackbone } from './judge';
 import type { DeviceSession } from './session';
 import { stage } from '../stage';
 
@@ -65,7 +66,18 @@ export async function selfAlignDataset(
       records.map((r) => ({ id: r.id, text: fill(o.qaPrompt, { question: r.question }) })),
       0,
     );
-    const ownVerdicts = own.map((g, i) => gate(g.text, records[i].answer, o.gate));
+    // the judge, when the gate turns it on: the frozen backbone reads each candidate (one forward each)
+    const judge = (texts: { text: string; i: number }[]) =>
+      judgeByBackbone(
+        store,
+        session,
+        input.model,
+        o.gate,
+        texts.map(({ text, i }) => ({ question: records[i].question, reference: records[i].answer, candidate: text })),
+        progress,
+      );
+    const ownJudged = await judge(own.map((g, i) => ({ text: g.text, i })));
+    const ownVerdicts = own.map((g, i) => gate(g.text, records[i].answer, o.gate, ownJudged?.[i]));
     progress.checkCancelled();
     // only the records whose own answer failed get a guided rewrite
     const retry = records.flatMap((r, i) => (ownVerdicts[i].pass ? [] : [i]));
@@ -77,14 +89,15 @@ export async function selfAlignDataset(
       })),
       o.temperature,
     );
-    const guidedOf = new Map(retry.map((i, j) => [i, guided[j]]));
+    const guidedJudged = await judge(retry.map((i, j) => ({ text: guided[j].text, i })));
+    const guidedOf = new Map(retry.map((i, j) => [i, { g: guided[j], judge: guidedJudged?.[j] }]));
 
     const counts: Record<Provenance, number> = { own: 0, guided: 0, original: 0 };
     const w = new LineWriter(join(tmp, 'data.jsonl'));
     for (const [i, r] of records.entries()) {
-      const candidates = [candidate('own', own[i], ownVerdicts[i])];
+      const candidates = [candidate('own', own[i], ownVerdicts[i], ownJudged?.[i])];
       const g = guidedOf.get(i);
-      if (g) candidates.push(candidate('guided', g, gate(g.text, r.answer, o.gate)));
+      if (g) candidates.push(candidate('guided', g.g, gate(g.g.text, r.answer, o.gate, g.judge), g.judge));
       const kept = candidates.findIndex((c) => c.passes);
       const provenance: Provenance = kept < 0 ? 'original' : candidates[kept].phase;
       counts[provenance]++;
@@ -117,8 +130,16 @@ export async function selfAlignDataset(
   });
 }
 
-function candidate(phase: 'own' | 'guided', g: Generated, v: GateVerdict) {
-  return { phase, text: g.text, passes: v.pass, answer: v.answer, reasons: v.reasons, finishReason: g.finishReason };
+function candidate(phase: 'own' | 'guided', g: Generated, v: GateVerdict, judge?: JudgeVerdict) {
+  return {
+    phase,
+    text: g.text,
+    passes: v.pass,
+    answer: v.answer,
+    reasons: v.reasons,
+    finishReason: g.finishReason,
+    ...(judge ? { judge } : {}),
+  };
 }
 
 /** Generations of `prompts` in order, `batchSize` at a time, noise keyed by each prompt's id. */

@@ -6018,8 +6018,9 @@ validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 exports.validateForgettingReport = validate43;
 
 exports.validateGateConfig = validate46;
-const schema81 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/gate-config.schema.json","title":"GateConfig","description":"The gate g_i (method/gate.ts): the checks a rewrite must pass against its reference y*. The answer-only pass and the full pass (every check) are both reported.","type":"object","additionalProperties":false,"properties":{"extractor":{"description":"How the final answer is read, from the rewrite and from y*, under strict extraction.","$ref":"common.schema.json#/$defs/extractor","default":{"kind":"boxed"}},"checks":{"description":"'answer': the final answers are equal (always on). 'equations': every arithmetic claim in the rewrite holds (math-style data). 'steps': the embedded world's step check (the rewrite's lines parse as steps whose multiset equals y*'s). 'judge': the backbone asked YES/NO, pass iff P(YES) >= P(NO) (a device call, for real models).","type":"array","items":{"enum":["answer","equations","steps","judge"]},"uniqueItems":true,"contains":{"const":"answer"},"default":["answer"]}}};
+const schema81 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/gate-config.schema.json","title":"GateConfig","description":"The gate g_i (method/gate.ts): the checks a rewrite must pass against its reference y*. The answer-only pass and the full pass (every check) are both reported.","type":"object","additionalProperties":false,"properties":{"extractor":{"description":"How the final answer is read, from the rewrite and from y*, under strict extraction.","$ref":"common.schema.json#/$defs/extractor","default":{"kind":"boxed"}},"checks":{"description":"'answer': the final answers are equal (always on). 'equations': every arithmetic claim in the rewrite holds (math-style data). 'steps': the embedded world's step check (the rewrite's lines parse as steps whose multiset equals y*'s). 'judge': the backbone asked YES/NO, pass iff P(YES) >= P(NO) (a device call, for real models).","type":"array","items":{"enum":["answer","equations","steps","judge"]},"uniqueItems":true,"contains":{"const":"answer"},"default":["answer"]},"judgePrompt":{"description":"The judge's prompt, with {question}, {reference} (y*) and {candidate}; default: method/prompts.ts JUDGE_PROMPT, the judge instruction in the plain QA form. The judge reads P(\"YES\") and P(\"NO\") as the reply's first word: right after the prompt when it ends in whitespace, after a space otherwise.","type":"string","pattern":"\\{candidate\\}"}}};
 const func0 = require("ajv/dist/runtime/equal").default;
+const pattern24 = new RegExp("\\{candidate\\}", "u");
 
 function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/gate-config.schema.json" */;
@@ -6040,7 +6041,7 @@ if(data.checks === undefined){
 data.checks = ["answer"];
 }
 for(const key0 in data){
-if(!((key0 === "extractor") || (key0 === "checks"))){
+if(!(((key0 === "extractor") || (key0 === "checks")) || (key0 === "judgePrompt"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -6272,14 +6273,39 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-else {
-const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.judgePrompt !== undefined){
+let data8 = data.judgePrompt;
+if(typeof data8 === "string"){
+if(!pattern24.test(data8)){
+const err17 = {instancePath:instancePath+"/judgePrompt",schemaPath:"#/properties/judgePrompt/pattern",keyword:"pattern",params:{pattern: "\\{candidate\\}"},message:"must match pattern \""+"\\{candidate\\}"+"\""};
 if(vErrors === null){
 vErrors = [err17];
 }
 else {
 vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/judgePrompt",schemaPath:"#/properties/judgePrompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
 }
 errors++;
 }
@@ -6289,7 +6315,7 @@ return errors === 0;
 validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateGateInput = validate47;
-const schema83 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/gate-input.schema.json","title":"GateInput","description":"gate: every rollout checked against its reference (final answer, and the configured step checks).","type":"object","additionalProperties":false,"required":["run","step","rollouts","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"gate":{"$ref":"gate-config.schema.json"}}};
+const schema83 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/gate-input.schema.json","title":"GateInput","description":"gate: every rollout checked against its reference (final answer, and the configured step checks).","type":"object","additionalProperties":false,"required":["run","step","rollouts","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"gate":{"$ref":"gate-config.schema.json"},"judgments":{"description":"The judge stage's judgments.jsonl (one per rollout, in order): required when the gate turns the judge on.","$ref":"common.schema.json#/$defs/artifactRef"}}};
 
 function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/gate-input.schema.json" */;
@@ -6344,7 +6370,7 @@ vErrors.push(err3);
 errors++;
 }
 for(const key0 in data){
-if(!((((key0 === "run") || (key0 === "step")) || (key0 === "rollouts")) || (key0 === "gate"))){
+if(!(((((key0 === "run") || (key0 === "step")) || (key0 === "rollouts")) || (key0 === "gate")) || (key0 === "judgments"))){
 const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err4];
@@ -6476,14 +6502,59 @@ vErrors = vErrors === null ? validate46.errors : vErrors.concat(validate46.error
 errors = vErrors.length;
 }
 }
-}
-else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.judgments !== undefined){
+let data4 = data.judgments;
+if(typeof data4 === "string"){
+if(func1(data4) > 1024){
+const err15 = {instancePath:instancePath+"/judgments",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err15];
 }
 else {
 vErrors.push(err15);
+}
+errors++;
+}
+if(func1(data4) < 1){
+const err16 = {instancePath:instancePath+"/judgments",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(!pattern4.test(data4)){
+const err17 = {instancePath:instancePath+"/judgments",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/judgments",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
 }
 errors++;
 }
@@ -6493,7 +6564,7 @@ return errors === 0;
 validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateGateOutput = validate49;
-const schema86 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/gate-output.schema.json","title":"GateOutput","description":"Verdicts per rollout (verdicts.jsonl) and the step's rates.","type":"object","additionalProperties":false,"required":["uri","answerPassRate","fullPassRate","copyRate","editDistance","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"answerPassRate":{"type":"number"},"fullPassRate":{"type":"number"},"copyRate":{"type":"number"},"editDistance":{"description":"Mean normalised edit distance of the rewrites to y*.","type":"number"},"reused":{"type":"boolean"}}};
+const schema87 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/gate-output.schema.json","title":"GateOutput","description":"Verdicts per rollout (verdicts.jsonl) and the step's rates.","type":"object","additionalProperties":false,"required":["uri","answerPassRate","fullPassRate","copyRate","editDistance","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"answerPassRate":{"type":"number"},"fullPassRate":{"type":"number"},"copyRate":{"type":"number"},"editDistance":{"description":"Mean normalised edit distance of the rewrites to y*.","type":"number"},"judgePassRate":{"description":"Share of rollouts the judge passes (present when the judge is on).","type":"number"},"reused":{"type":"boolean"}}};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/gate-output.schema.json" */;
@@ -6568,7 +6639,7 @@ vErrors.push(err5);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "uri") || (key0 === "answerPassRate")) || (key0 === "fullPassRate")) || (key0 === "copyRate")) || (key0 === "editDistance")) || (key0 === "reused"))){
+if(!(((((((key0 === "uri") || (key0 === "answerPassRate")) || (key0 === "fullPassRate")) || (key0 === "copyRate")) || (key0 === "editDistance")) || (key0 === "judgePassRate")) || (key0 === "reused"))){
 const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err6];
@@ -6676,9 +6747,10 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.reused !== undefined){
-if(typeof data.reused !== "boolean"){
-const err15 = {instancePath:instancePath+"/reused",schemaPath:"#/properties/reused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.judgePassRate !== undefined){
+let data5 = data.judgePassRate;
+if(!((typeof data5 == "number") && (isFinite(data5)))){
+const err15 = {instancePath:instancePath+"/judgePassRate",schemaPath:"#/properties/judgePassRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -6688,14 +6760,26 @@ vErrors.push(err15);
 errors++;
 }
 }
-}
-else {
-const err16 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.reused !== undefined){
+if(typeof data.reused !== "boolean"){
+const err16 = {instancePath:instancePath+"/reused",schemaPath:"#/properties/reused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err16];
 }
 else {
 vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
 }
 errors++;
 }
@@ -6705,7 +6789,7 @@ return errors === 0;
 validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateImportDatasetInput = validate50;
-const schema88 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-input.schema.json","title":"ImportDatasetInput","description":"Import a downstream SFT dataset (JSONL, JSON array or Parquet) into the artifact store: validate every record, drop exact duplicates, split train/test with a seed.","type":"object","additionalProperties":false,"required":["source"],"properties":{"source":{"description":"The file to import, inside the artifact store (the CLI copies a local file there first).","$ref":"common.schema.json#/$defs/artifactRef"},"name":{"$ref":"common.schema.json#/$defs/name","default":"dataset"},"format":{"description":"Read from the file extension (.jsonl, .json, .parquet) when absent.","enum":["jsonl","json","parquet"]},"map":{"description":"Where each field comes from in the source records, e.g. {question: 'problem', answer: 'solution'}. Dotted paths reach nested fields. With 'messages', records are in the chat form.","type":"object","additionalProperties":false,"default":{},"properties":{"id":{"type":"string","minLength":1,"maxLength":256},"question":{"type":"string","minLength":1,"maxLength":256,"default":"question"},"answer":{"type":"string","minLength":1,"maxLength":256,"default":"answer"},"messages":{"type":"string","minLength":1,"maxLength":256}}},"split":{"description":"Test split: a fraction of the records or an exact count, chosen by a seeded hash of each record's id (stable when records are added or reordered).","type":"object","additionalProperties":false,"default":{},"properties":{"testFraction":{"type":"number","minimum":0,"maximum":1,"default":0.1},"testSize":{"type":"integer","minimum":0,"maximum":100000000}}},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"maxBadFraction":{"description":"0 (default): any bad record fails the import, naming it. Otherwise up to this fraction of records may be bad; they are skipped. Rejects always go to rejects.jsonl.","type":"number","minimum":0,"maximum":1,"default":0}}};
+const schema89 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-input.schema.json","title":"ImportDatasetInput","description":"Import a downstream SFT dataset (JSONL, JSON array or Parquet) into the artifact store: validate every record, drop exact duplicates, split train/test with a seed.","type":"object","additionalProperties":false,"required":["source"],"properties":{"source":{"description":"The file to import, inside the artifact store (the CLI copies a local file there first).","$ref":"common.schema.json#/$defs/artifactRef"},"name":{"$ref":"common.schema.json#/$defs/name","default":"dataset"},"format":{"description":"Read from the file extension (.jsonl, .json, .parquet) when absent.","enum":["jsonl","json","parquet"]},"map":{"description":"Where each field comes from in the source records, e.g. {question: 'problem', answer: 'solution'}. Dotted paths reach nested fields. With 'messages', records are in the chat form.","type":"object","additionalProperties":false,"default":{},"properties":{"id":{"type":"string","minLength":1,"maxLength":256},"question":{"type":"string","minLength":1,"maxLength":256,"default":"question"},"answer":{"type":"string","minLength":1,"maxLength":256,"default":"answer"},"messages":{"type":"string","minLength":1,"maxLength":256}}},"split":{"description":"Test split: a fraction of the records or an exact count, chosen by a seeded hash of each record's id (stable when records are added or reordered).","type":"object","additionalProperties":false,"default":{},"properties":{"testFraction":{"type":"number","minimum":0,"maximum":1,"default":0.1},"testSize":{"type":"integer","minimum":0,"maximum":100000000}}},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"maxBadFraction":{"description":"0 (default): any bad record fails the import, naming it. Otherwise up to this fraction of records may be bad; they are skipped. Rejects always go to rejects.jsonl.","type":"number","minimum":0,"maximum":1,"default":0}}};
 
 function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/import-dataset-input.schema.json" */;
@@ -6827,7 +6911,7 @@ errors++;
 if(data.format !== undefined){
 let data2 = data.format;
 if(!(((data2 === "jsonl") || (data2 === "json")) || (data2 === "parquet"))){
-const err8 = {instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema88.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema89.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -7183,9 +7267,9 @@ return errors === 0;
 validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateImportDatasetOutput = validate51;
-const schema92 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-output.schema.json","title":"ImportDatasetOutput","type":"object","additionalProperties":false,"required":["uri","sha256","train","test","rejects","counts","rejectSample","reused"],"properties":{"uri":{"description":"The dataset folder.","$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"description":"Content hash of the dataset (train and test files).","$ref":"common.schema.json#/$defs/sha256"},"train":{"$ref":"import-dataset-output.schema.json#/$defs/file"},"test":{"$ref":"import-dataset-output.schema.json#/$defs/file"},"rejects":{"$ref":"import-dataset-output.schema.json#/$defs/file"},"counts":{"type":"object","additionalProperties":false,"required":["read","valid","duplicates","rejected","train","test"],"properties":{"read":{"type":"integer","minimum":0},"valid":{"type":"integer","minimum":0},"duplicates":{"type":"integer","minimum":0},"rejected":{"type":"integer","minimum":0},"train":{"type":"integer","minimum":0},"test":{"type":"integer","minimum":0}}},"rejectSample":{"description":"The first few rejects; all of them are in the rejects file.","type":"array","maxItems":20,"items":{"$ref":"import-dataset-output.schema.json#/$defs/reject"}},"reused":{"description":"True when a complete earlier output was returned as is.","type":"boolean"}},"$defs":{"file":{"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}},"reject":{"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}}}};
-const schema98 = {"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}};
-const schema95 = {"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}};
+const schema93 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/import-dataset-output.schema.json","title":"ImportDatasetOutput","type":"object","additionalProperties":false,"required":["uri","sha256","train","test","rejects","counts","rejectSample","reused"],"properties":{"uri":{"description":"The dataset folder.","$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"description":"Content hash of the dataset (train and test files).","$ref":"common.schema.json#/$defs/sha256"},"train":{"$ref":"import-dataset-output.schema.json#/$defs/file"},"test":{"$ref":"import-dataset-output.schema.json#/$defs/file"},"rejects":{"$ref":"import-dataset-output.schema.json#/$defs/file"},"counts":{"type":"object","additionalProperties":false,"required":["read","valid","duplicates","rejected","train","test"],"properties":{"read":{"type":"integer","minimum":0},"valid":{"type":"integer","minimum":0},"duplicates":{"type":"integer","minimum":0},"rejected":{"type":"integer","minimum":0},"train":{"type":"integer","minimum":0},"test":{"type":"integer","minimum":0}}},"rejectSample":{"description":"The first few rejects; all of them are in the rejects file.","type":"array","maxItems":20,"items":{"$ref":"import-dataset-output.schema.json#/$defs/reject"}},"reused":{"description":"True when a complete earlier output was returned as is.","type":"boolean"}},"$defs":{"file":{"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}},"reject":{"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}}}};
+const schema99 = {"type":"object","additionalProperties":false,"required":["line","field","rule","message"],"properties":{"line":{"description":"1-based line (JSONL, JSON) or row (Parquet) of the record.","type":"integer"},"field":{"type":"string"},"rule":{"type":"string"},"message":{"type":"string","maxLength":500}}};
+const schema96 = {"type":"object","additionalProperties":false,"required":["uri","sha256","records"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"sha256":{"$ref":"common.schema.json#/$defs/sha256"},"records":{"type":"integer","minimum":0}}};
 
 function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -7964,25 +8048,602 @@ return errors === 0;
 }
 validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateModelRef = validate30;
+exports.validateJudgeInput = validate56;
+const schema100 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/judge-input.schema.json","title":"JudgeInput","description":"judge: the frozen backbone (adapter off) asked YES/NO about each rollout of a step under the gate config's judge prompt; pass iff P(YES) >= P(NO) (judgments.jsonl, one row per rollout). Runs between rollout and gate when the gate turns the judge on.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","rollouts","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"description":"The policy's LoRA shape: the judge runs on the policy's score program with the adapter switched off (no second program)."},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"gate":{"$ref":"gate-config.schema.json"}}};
 
-exports.validatePipelineConfig = validate56;
-const schema99 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The input of the `pipeline` workflow, the main job: train the rewriting policy (trainRewriter), build every arm's SFT dataset under one gate and one fallback, score each under the backbone, fine-tune each arm with one SFT recipe per seed, evaluate the base and every arm, and report. Without `backbone` it runs on the embedded world of `recipe`.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"description":"The embedded world's recipe: its pretrained backbone, downstream training sets, benchmarks and SFT recipe (used for whatever the fields below leave out).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"Your own backbone (a Hugging Face model folder in the store) instead of the world's; then `dataset` and `benchmarks` are required and the `oracle` arm does not exist.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set, a JSONL file of {id, question, answer} in the store (the `train.uri` of an importDataset output); default: the world's foreign training set of each data seed.","$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"description":"The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.","type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated. vanilla: y* ('foreign' is its older name); prompted: Generate-Verify-Fallback with the untrained backbone at the rewrite's k; prompted-matched: the same at the k RL spent per record (capped); sdft: one prompted sample kept iff it passes and gives nothing away; self-alignment: the backbone's own greedy answer, else one guided rewrite, else the fallback; rl: Generate-Verify-Fallback with the trained rewriter's best adapter; rl-no-dist, rl-no-div, rl-no-gate: the ablations, each its own trainRewriter run; oracle and oracle-NN (world only): the own style and its mixtures. Default: vanilla, prompted, sdft, self-alignment, rl, and oracle in the world.","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"description":"What a record whose rewrite fails the gate becomes, in every arm: 'original' (y*, as the paper does) or 'drop' (the record leaves that arm's SFT set).","enum":["original","drop"],"default":"original"},"rewriter":{"description":"The trainRewriter config (its backbone and dataset are the pipeline's); fields left out take its preset's value (default preset: world).","$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"description":"Generate-Verify-Fallback of the rl and prompted arms.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"description":"k: rewrites sampled per record.","type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"description":"Default: the rewriter's rollout temperature.","type":"number","minimum":0,"maximum":10},"maxNewTokens":{"description":"Default: the rewriter's.","type":"integer","minimum":1,"maximum":65536},"matchedCap":{"description":"The most samples per record prompted-matched draws.","type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"description":"Overrides of the recipe's SFT settings, the same for every arm; heartbeatTimeout: how soon a dead device worker's SFT is retried (default 30 seconds).","type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"}}},"seeds":{"description":"SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
-const schema115 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
-const schema116 = {"type":"integer","minimum":1,"maximum":4096};
-const schema117 = {"type":"number","exclusiveMinimum":0,"maximum":1};
-const schema118 = {"type":"integer","minimum":0,"maximum":10000000};
-const schema119 = {"enum":["constant","linear","cosine"]};
-const schema120 = {"type":"number","minimum":0,"maximum":10};
-const schema125 = {"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"};
-const pattern39 = new RegExp("^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$", "u");
-const schema103 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1,"maximum":1000000},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1,"maximum":1000000}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1,"maximum":1000000},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1,"maximum":1000000},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1,"maximum":1000000}}},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).","type":"boolean"}}};
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/judge-input.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate56.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.run === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.step === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "step"},message:"must have required property '"+"step"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.backbone === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "backbone"},message:"must have required property '"+"backbone"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.lora === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lora"},message:"must have required property '"+"lora"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.rollouts === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rollouts"},message:"must have required property '"+"rollouts"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.gate === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "run") || (key0 === "step")) || (key0 === "backbone")) || (key0 === "lora")) || (key0 === "rollouts")) || (key0 === "gate"))){
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.run !== undefined){
+let data0 = data.run;
+if(typeof data0 === "string"){
+if(func1(data0) > 1024){
+const err7 = {instancePath:instancePath+"/run",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err8 = {instancePath:instancePath+"/run",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(!pattern4.test(data0)){
+const err9 = {instancePath:instancePath+"/run",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/run",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.step !== undefined){
+let data1 = data.step;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err11 = {instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 1 || isNaN(data1)){
+const err12 = {instancePath:instancePath+"/step",schemaPath:"#/properties/step/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+if(data.backbone !== undefined){
+if(!(validate30(data.backbone, {instancePath:instancePath+"/backbone",parentData:data,parentDataProperty:"backbone",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
+if(data.lora !== undefined){
+let data3 = data.lora;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.rank === undefined){
+const err13 = {instancePath:instancePath+"/lora",schemaPath:"#/properties/lora/required",keyword:"required",params:{missingProperty: "rank"},message:"must have required property '"+"rank"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data3.alpha === undefined){
+const err14 = {instancePath:instancePath+"/lora",schemaPath:"#/properties/lora/required",keyword:"required",params:{missingProperty: "alpha"},message:"must have required property '"+"alpha"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data3.targetModules === undefined){
+const err15 = {instancePath:instancePath+"/lora",schemaPath:"#/properties/lora/required",keyword:"required",params:{missingProperty: "targetModules"},message:"must have required property '"+"targetModules"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+for(const key1 in data3){
+if(!(((key1 === "rank") || (key1 === "alpha")) || (key1 === "targetModules"))){
+const err16 = {instancePath:instancePath+"/lora",schemaPath:"#/properties/lora/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data3.rank !== undefined){
+let data4 = data3.rank;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err17 = {instancePath:instancePath+"/lora/rank",schemaPath:"#/properties/lora/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 1 || isNaN(data4)){
+const err18 = {instancePath:instancePath+"/lora/rank",schemaPath:"#/properties/lora/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+if(data3.alpha !== undefined){
+let data5 = data3.alpha;
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 <= 0 || isNaN(data5)){
+const err19 = {instancePath:instancePath+"/lora/alpha",schemaPath:"#/properties/lora/properties/alpha/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/lora/alpha",schemaPath:"#/properties/lora/properties/alpha/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data3.targetModules !== undefined){
+let data6 = data3.targetModules;
+if(Array.isArray(data6)){
+if(data6.length < 1){
+const err21 = {instancePath:instancePath+"/lora/targetModules",schemaPath:"#/properties/lora/properties/targetModules/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+const len0 = data6.length;
+for(let i0=0; i0<len0; i0++){
+let data7 = data6[i0];
+if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
+const err22 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema100.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/lora/targetModules",schemaPath:"#/properties/lora/properties/targetModules/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/lora",schemaPath:"#/properties/lora/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data.rollouts !== undefined){
+let data8 = data.rollouts;
+if(typeof data8 === "string"){
+if(func1(data8) > 1024){
+const err25 = {instancePath:instancePath+"/rollouts",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(func1(data8) < 1){
+const err26 = {instancePath:instancePath+"/rollouts",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(!pattern4.test(data8)){
+const err27 = {instancePath:instancePath+"/rollouts",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/rollouts",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data.gate !== undefined){
+if(!(validate46(data.gate, {instancePath:instancePath+"/gate",parentData:data,parentDataProperty:"gate",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate46.errors : vErrors.concat(validate46.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err29 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+validate56.errors = vErrors;
+return errors === 0;
+}
+validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateJudgeOutput = validate59;
+const schema103 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/judge-output.schema.json","title":"JudgeOutput","description":"The judge's verdict per rollout (judgments.jsonl: recordId, sample, pass, pYes, pNo) and the step's share of YES.","type":"object","additionalProperties":false,"required":["uri","judgments","judgePassRate","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"judgments":{"type":"integer","minimum":0},"judgePassRate":{"description":"Share of rollouts the judge passes (P(YES) >= P(NO)).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
 function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json" */;
+/*# sourceURL="https://rewrite-rl.dev/schemas/judge-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate59.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.uri === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "uri"},message:"must have required property '"+"uri"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.judgments === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "judgments"},message:"must have required property '"+"judgments"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.judgePassRate === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "judgePassRate"},message:"must have required property '"+"judgePassRate"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.ms === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ms"},message:"must have required property '"+"ms"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.reused === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reused"},message:"must have required property '"+"reused"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "uri") || (key0 === "judgments")) || (key0 === "judgePassRate")) || (key0 === "ms")) || (key0 === "reused"))){
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.uri !== undefined){
+let data0 = data.uri;
+if(typeof data0 === "string"){
+if(func1(data0) > 1024){
+const err6 = {instancePath:instancePath+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err7 = {instancePath:instancePath+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(!pattern4.test(data0)){
+const err8 = {instancePath:instancePath+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/pattern",keyword:"pattern",params:{pattern: "^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"},message:"must match pattern \""+"^(?:artifact://)?(?!/)(?![A-Za-z][A-Za-z0-9+.-]*:)(?!(?:[^/]*/)*\\.\\.(?:/|$))[^\\u0000\\\\]+$"+"\""};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/uri",schemaPath:"common.schema.json#/$defs/artifactRef/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.judgments !== undefined){
+let data1 = data.judgments;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err10 = {instancePath:instancePath+"/judgments",schemaPath:"#/properties/judgments/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 0 || isNaN(data1)){
+const err11 = {instancePath:instancePath+"/judgments",schemaPath:"#/properties/judgments/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+if(data.judgePassRate !== undefined){
+let data2 = data.judgePassRate;
+if(!((typeof data2 == "number") && (isFinite(data2)))){
+const err12 = {instancePath:instancePath+"/judgePassRate",schemaPath:"#/properties/judgePassRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.ms !== undefined){
+let data3 = data.ms;
+if(!((typeof data3 == "number") && (isFinite(data3)))){
+const err13 = {instancePath:instancePath+"/ms",schemaPath:"#/properties/ms/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.reused !== undefined){
+if(typeof data.reused !== "boolean"){
+const err14 = {instancePath:instancePath+"/reused",schemaPath:"#/properties/reused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+validate59.errors = vErrors;
+return errors === 0;
+}
+validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateModelRef = validate30;
+
+exports.validatePipelineConfig = validate60;
+const schema105 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The input of the `pipeline` workflow, the main job: train the rewriting policy (trainRewriter), build every arm's SFT dataset under one gate and one fallback, score each under the backbone, fine-tune each arm with one SFT recipe per seed, evaluate the base and every arm, and report. Without `backbone` it runs on the embedded world of `recipe`.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"description":"The embedded world's recipe: its pretrained backbone, downstream training sets, benchmarks and SFT recipe (used for whatever the fields below leave out).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"Your own backbone (a Hugging Face model folder in the store) instead of the world's; then `dataset` and `benchmarks` are required and the `oracle` arm does not exist.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set, a JSONL file of {id, question, answer} in the store (the `train.uri` of an importDataset output); default: the world's foreign training set of each data seed.","$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"description":"The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.","type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated. vanilla: y* ('foreign' is its older name); prompted: Generate-Verify-Fallback with the untrained backbone at the rewrite's k; prompted-matched: the same at the k RL spent per record (capped); sdft: one prompted sample kept iff it passes and gives nothing away; self-alignment: the backbone's own greedy answer, else one guided rewrite, else the fallback; rl: Generate-Verify-Fallback with the trained rewriter's best adapter; rl-no-dist, rl-no-div, rl-no-gate: the ablations, each its own trainRewriter run; oracle and oracle-NN (world only): the own style and its mixtures. Default: vanilla, prompted, sdft, self-alignment, rl, and oracle in the world.","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"description":"What a record whose rewrite fails the gate becomes, in every arm: 'original' (y*, as the paper does) or 'drop' (the record leaves that arm's SFT set).","enum":["original","drop"],"default":"original"},"rewriter":{"description":"The trainRewriter config (its backbone and dataset are the pipeline's); fields left out take its preset's value (default preset: world).","$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"description":"Generate-Verify-Fallback of the rl and prompted arms.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"description":"k: rewrites sampled per record.","type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"description":"Default: the rewriter's rollout temperature.","type":"number","minimum":0,"maximum":10},"maxNewTokens":{"description":"Default: the rewriter's.","type":"integer","minimum":1,"maximum":65536},"matchedCap":{"description":"The most samples per record prompted-matched draws.","type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"description":"Overrides of the recipe's SFT settings, the same for every arm; heartbeatTimeout: how soon a dead device worker's SFT is retried (default 30 seconds).","type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"}}},"seeds":{"description":"SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema121 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
+const schema122 = {"type":"integer","minimum":1,"maximum":4096};
+const schema123 = {"type":"number","exclusiveMinimum":0,"maximum":1};
+const schema124 = {"type":"integer","minimum":0,"maximum":10000000};
+const schema125 = {"enum":["constant","linear","cosine"]};
+const schema126 = {"type":"number","minimum":0,"maximum":10};
+const schema131 = {"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"};
+const pattern44 = new RegExp("^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$", "u");
+const schema109 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1,"maximum":1000000},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1,"maximum":1000000}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1,"maximum":1000000},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1,"maximum":1000000},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1,"maximum":1000000}}},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).","type":"boolean"}}};
+
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate63.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8006,7 +8667,7 @@ if(data.device === undefined){
 data.device = "cpu";
 }
 for(const key0 in data){
-if(!(func4.call(schema103.properties, key0))){
+if(!(func4.call(schema109.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -8042,7 +8703,7 @@ errors++;
 }
 let data1 = data.preset;
 if(!(((data1 === "world") || (data1 === "paper")) || (data1 === "test"))){
-const err3 = {instancePath:instancePath+"/preset",schemaPath:"#/properties/preset/enum",keyword:"enum",params:{allowedValues: schema103.properties.preset.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/preset",schemaPath:"#/properties/preset/enum",keyword:"enum",params:{allowedValues: schema109.properties.preset.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8053,7 +8714,7 @@ errors++;
 }
 let data2 = data.recipe;
 if(!((data2 === "default") || (data2 === "test"))){
-const err4 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema103.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema109.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8935,7 +9596,7 @@ const len0 = data30.length;
 for(let i0=0; i0<len0; i0++){
 let data31 = data30[i0];
 if(!(((((((data31 === "q_proj") || (data31 === "k_proj")) || (data31 === "v_proj")) || (data31 === "o_proj")) || (data31 === "gate_proj")) || (data31 === "up_proj")) || (data31 === "down_proj"))){
-const err78 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema103.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err78 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema109.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -9083,7 +9744,7 @@ errors++;
 if(data.heartbeatTimeout !== undefined){
 let data35 = data.heartbeatTimeout;
 if(typeof data35 === "string"){
-if(!pattern39.test(data35)){
+if(!pattern44.test(data35)){
 const err90 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
 if(vErrors === null){
 vErrors = [err90];
@@ -9240,17 +9901,17 @@ vErrors.push(err102);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate63.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate56.evaluated;
+const evaluated0 = validate60.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9280,7 +9941,7 @@ if(data.device === undefined){
 data.device = "cpu";
 }
 for(const key0 in data){
-if(!(func4.call(schema99.properties, key0))){
+if(!(func4.call(schema105.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -9316,7 +9977,7 @@ errors++;
 }
 let data1 = data.recipe;
 if(!((data1 === "default") || (data1 === "test"))){
-const err3 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema99.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema105.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9470,7 +10131,7 @@ const len1 = data7.length;
 for(let i1=0; i1<len1; i1++){
 let data8 = data7[i1];
 if(!((((((((((((((((data8 === "vanilla") || (data8 === "foreign")) || (data8 === "prompted")) || (data8 === "prompted-matched")) || (data8 === "sdft")) || (data8 === "self-alignment")) || (data8 === "rl")) || (data8 === "rl-no-dist")) || (data8 === "rl-no-div")) || (data8 === "rl-no-gate")) || (data8 === "oracle")) || (data8 === "oracle-25")) || (data8 === "oracle-50")) || (data8 === "oracle-75")) || (data8 === "oracle-90")) || (data8 === "oracle-95"))){
-const err15 = {instancePath:instancePath+"/arms/" + i1,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema99.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/arms/" + i1,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema105.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -9514,7 +10175,7 @@ errors++;
 }
 let data9 = data.fallback;
 if(!((data9 === "original") || (data9 === "drop"))){
-const err18 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema99.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema105.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -9523,8 +10184,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!(validate59(data.rewriter, {instancePath:instancePath+"/rewriter",parentData:data,parentDataProperty:"rewriter",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate63(data.rewriter, {instancePath:instancePath+"/rewriter",parentData:data,parentDataProperty:"rewriter",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
 errors = vErrors.length;
 }
 let data11 = data.rewrite;
@@ -9852,7 +10513,7 @@ errors++;
 if(data16.schedule !== undefined){
 let data21 = data16.schedule;
 if(!(((data21 === "constant") || (data21 === "linear")) || (data21 === "cosine"))){
-const err46 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema119.enum},message:"must be equal to one of the allowed values"};
+const err46 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema125.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -9900,7 +10561,7 @@ errors++;
 if(data16.heartbeatTimeout !== undefined){
 let data23 = data16.heartbeatTimeout;
 if(typeof data23 === "string"){
-if(!pattern39.test(data23)){
+if(!pattern44.test(data23)){
 const err50 = {instancePath:instancePath+"/sft/heartbeatTimeout",schemaPath:"sft-input.schema.json#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
@@ -10057,20 +10718,20 @@ vErrors.push(err62);
 }
 errors++;
 }
-validate56.errors = vErrors;
+validate60.errors = vErrors;
 return errors === 0;
 }
-validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePipelineOutput = validate66;
-const schema130 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-output.schema.json","title":"PipelineOutput","description":"What pipeline returns: the backbone, its evaluation, the rewriters trained, every arm of every seed (data, score, model, evaluation) and the report.","type":"object","additionalProperties":false,"required":["backbone","fallback","seeds","base","rewriters","arms"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"fallback":{"enum":["original","drop"]},"seeds":{"type":"array","items":{"$ref":"common.schema.json#/$defs/seed"}},"base":{"$ref":"evaluate-output.schema.json"},"rewriters":{"description":"The trainRewriter runs by arm (rl and each ablation): run, steps, best checkpoint, curves.","type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["run","steps","best","curves","metrics"],"properties":{"run":{"$ref":"train-rewriter-output.schema.json#/properties/run"},"steps":{"$ref":"train-rewriter-output.schema.json#/properties/steps"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"curves":{"$ref":"train-rewriter-output.schema.json#/properties/curves"},"metrics":{"$ref":"train-rewriter-output.schema.json#/properties/metrics"}}}},"arms":{"description":"Every fine-tuned arm of every seed, in the order of seeds then the arms asked for.","type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/arm"}},"empty":{"description":"The arms of a seed whose SFT set came out empty under fallback 'drop' (absent when none did).","type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/emptyArm"}},"report":{"description":"The report: per-run and pooled statistics, each arm's data statistics, figures (JSON, Markdown, HTML).","$ref":"pipeline-report-output.schema.json#/$defs/summary","unevaluatedProperties":false},"reports":{"description":"Runs started before the pipeline's own report: one forgetting report per seed.","type":"array","items":{"type":"object","$ref":"forgetting-report-output.schema.json#/$defs/summary","required":["seed"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}},"$defs":{"armData":{"description":"An arm's SFT data: what every arm has, fine-tuned or not.","type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"description":"What the arm's dataset builder reported (absent for y* and the world's own training sets).","anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"description":"Samples per record the builder drew.","type":"integer","minimum":1},"data":{"description":"The SFT set after the fallback: records kept and dropped, provenance, pass rate against k.","$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}},"arm":{"description":"A fine-tuned arm: its data, its score under the backbone, its model and evaluation.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"description":"The SFT set under the backbone: mean NLL per answer token, records and trained tokens.","$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false},"emptyArm":{"description":"An arm whose SFT set is empty (fallback 'drop' left out every record): not scored, fine-tuned or evaluated.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"description":"Why: '0 records: nothing to fine-tune (...)'.","type":"string"}},"unevaluatedProperties":false}}};
-const schema143 = {"description":"GRPO steps done.","type":"integer","minimum":0};
-const schema144 = {"description":"The best validated checkpoint: highest greedy full pass rate, a tie to the lower NLL (the last step when none was validated).","type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"description":"Its LoRA adapter; absent at step 0 (the prompted backbone).","$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}};
+exports.validatePipelineOutput = validate70;
+const schema136 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-output.schema.json","title":"PipelineOutput","description":"What pipeline returns: the backbone, its evaluation, the rewriters trained, every arm of every seed (data, score, model, evaluation) and the report.","type":"object","additionalProperties":false,"required":["backbone","fallback","seeds","base","rewriters","arms"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"fallback":{"enum":["original","drop"]},"seeds":{"type":"array","items":{"$ref":"common.schema.json#/$defs/seed"}},"base":{"$ref":"evaluate-output.schema.json"},"rewriters":{"description":"The trainRewriter runs by arm (rl and each ablation): run, steps, best checkpoint, curves.","type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["run","steps","best","curves","metrics"],"properties":{"run":{"$ref":"train-rewriter-output.schema.json#/properties/run"},"steps":{"$ref":"train-rewriter-output.schema.json#/properties/steps"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"curves":{"$ref":"train-rewriter-output.schema.json#/properties/curves"},"metrics":{"$ref":"train-rewriter-output.schema.json#/properties/metrics"}}}},"arms":{"description":"Every fine-tuned arm of every seed, in the order of seeds then the arms asked for.","type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/arm"}},"empty":{"description":"The arms of a seed whose SFT set came out empty under fallback 'drop' (absent when none did).","type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/emptyArm"}},"report":{"description":"The report: per-run and pooled statistics, each arm's data statistics, figures (JSON, Markdown, HTML).","$ref":"pipeline-report-output.schema.json#/$defs/summary","unevaluatedProperties":false},"reports":{"description":"Runs started before the pipeline's own report: one forgetting report per seed.","type":"array","items":{"type":"object","$ref":"forgetting-report-output.schema.json#/$defs/summary","required":["seed"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}},"$defs":{"armData":{"description":"An arm's SFT data: what every arm has, fine-tuned or not.","type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"description":"What the arm's dataset builder reported (absent for y* and the world's own training sets).","anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"description":"Samples per record the builder drew.","type":"integer","minimum":1},"data":{"description":"The SFT set after the fallback: records kept and dropped, provenance, pass rate against k.","$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}},"arm":{"description":"A fine-tuned arm: its data, its score under the backbone, its model and evaluation.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"description":"The SFT set under the backbone: mean NLL per answer token, records and trained tokens.","$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false},"emptyArm":{"description":"An arm whose SFT set is empty (fallback 'drop' left out every record): not scored, fine-tuned or evaluated.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"description":"Why: '0 records: nothing to fine-tune (...)'.","type":"string"}},"unevaluatedProperties":false}}};
+const schema149 = {"description":"GRPO steps done.","type":"integer","minimum":0};
+const schema150 = {"description":"The best validated checkpoint: highest greedy full pass rate, a tie to the lower NLL (the last step when none was validated).","type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"description":"Its LoRA adapter; absent at step 0 (the prompted backbone).","$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}};
 
-function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate73.evaluated;
+const evaluated0 = validate77.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10206,7 +10867,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data3 = data.meanNll;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (data3 !== null)){
-const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema144.properties.meanNll.type},message:"must be number,null"};
+const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema150.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -10227,21 +10888,21 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate73.errors = vErrors;
+validate77.errors = vErrors;
 return errors === 0;
 }
-validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema148 = {"description":"A fine-tuned arm: its data, its score under the backbone, its model and evaluation.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"description":"The SFT set under the backbone: mean NLL per answer token, records and trained tokens.","$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false};
-const schema149 = {"description":"An arm's SFT data: what every arm has, fine-tuned or not.","type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"description":"What the arm's dataset builder reported (absent for y* and the world's own training sets).","anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"description":"Samples per record the builder drew.","type":"integer","minimum":1},"data":{"description":"The SFT set after the fallback: records kept and dropped, provenance, pass rate against k.","$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}};
-const schema150 = {"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]};
-const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json","title":"RewriteDatasetOutput","description":"What rewriteDataset wrote (Generate -> Verify -> Fallback): the rewritten dataset and its gate figures.","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","unevaluatedProperties":false,"$defs":{"fields":{"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its original, candidates, verdicts and the chosen one.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"description":"Share of records with at least one rewrite that passes the gate (every check).","type":"number","minimum":0,"maximum":1},"answerPassRate":{"description":"Share of records with at least one rewrite whose final answer is right (answer-only).","type":"number","minimum":0,"maximum":1},"samplePassRate":{"description":"Share of all sampled rewrites that pass every check.","type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"description":"Share of all sampled rewrites whose final answer is right.","type":"number","minimum":0,"maximum":1},"copyRate":{"description":"Share of passing rewrites that are exact copies of y*.","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}}}};
-const schema153 = {"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its original, candidates, verdicts and the chosen one.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"description":"Share of records with at least one rewrite that passes the gate (every check).","type":"number","minimum":0,"maximum":1},"answerPassRate":{"description":"Share of records with at least one rewrite whose final answer is right (answer-only).","type":"number","minimum":0,"maximum":1},"samplePassRate":{"description":"Share of all sampled rewrites that pass every check.","type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"description":"Share of all sampled rewrites whose final answer is right.","type":"number","minimum":0,"maximum":1},"copyRate":{"description":"Share of passing rewrites that are exact copies of y*.","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema154 = {"description":"A fine-tuned arm: its data, its score under the backbone, its model and evaluation.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"description":"The SFT set under the backbone: mean NLL per answer token, records and trained tokens.","$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false};
+const schema155 = {"description":"An arm's SFT data: what every arm has, fine-tuned or not.","type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"description":"What the arm's dataset builder reported (absent for y* and the world's own training sets).","anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"description":"Samples per record the builder drew.","type":"integer","minimum":1},"data":{"description":"The SFT set after the fallback: records kept and dropped, provenance, pass rate against k.","$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}};
+const schema156 = {"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]};
+const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json","title":"RewriteDatasetOutput","description":"What rewriteDataset wrote (Generate -> Verify -> Fallback): the rewritten dataset and its gate figures.","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","unevaluatedProperties":false,"$defs":{"fields":{"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its original, candidates, verdicts and the chosen one.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"description":"Share of records with at least one rewrite that passes the gate (every check).","type":"number","minimum":0,"maximum":1},"answerPassRate":{"description":"Share of records with at least one rewrite whose final answer is right (answer-only).","type":"number","minimum":0,"maximum":1},"samplePassRate":{"description":"Share of all sampled rewrites that pass every check.","type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"description":"Share of all sampled rewrites whose final answer is right.","type":"number","minimum":0,"maximum":1},"copyRate":{"description":"Share of passing rewrites that are exact copies of y*.","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}}}};
+const schema159 = {"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its original, candidates, verdicts and the chosen one.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"description":"Share of records with at least one rewrite that passes the gate (every check).","type":"number","minimum":0,"maximum":1},"answerPassRate":{"description":"Share of records with at least one rewrite whose final answer is right (answer-only).","type":"number","minimum":0,"maximum":1},"samplePassRate":{"description":"Share of all sampled rewrites that pass every check.","type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"description":"Share of all sampled rewrites whose final answer is right.","type":"number","minimum":0,"maximum":1},"copyRate":{"description":"Share of passing rewrites that are exact copies of y*.","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
-function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate78.evaluated;
+const evaluated0 = validate82.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10687,25 +11348,25 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate78.errors = vErrors;
+validate82.errors = vErrors;
 return errors === 0;
 }
-validate78.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
+validate82.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate77.evaluated;
+const evaluated0 = validate81.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate78(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+if(!(validate82(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
 errors = vErrors.length;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10732,18 +11393,18 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate77.errors = vErrors;
+validate81.errors = vErrors;
 return errors === 0;
 }
-validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema156 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-output.schema.json","title":"SelfAlignOutput","description":"What selfAlignDataset wrote: each record's answer is the backbone's own greedy answer when it passes the gate, else one guided rewrite that passes, else the fallback.","type":"object","additionalProperties":false,"required":["uri","data","records","provenance","passRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its provenance.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"provenance":{"description":"How many records kept the backbone's own answer, a guided rewrite, or fell back.","type":"object","additionalProperties":false,"required":["own","guided","original"],"properties":{"own":{"type":"integer","minimum":0},"guided":{"type":"integer","minimum":0},"original":{"type":"integer","minimum":0}}},"passRate":{"description":"Share of records with a kept generation (own or guided).","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema162 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-output.schema.json","title":"SelfAlignOutput","description":"What selfAlignDataset wrote: each record's answer is the backbone's own greedy answer when it passes the gate, else one guided rewrite that passes, else the fallback.","type":"object","additionalProperties":false,"required":["uri","data","records","provenance","passRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its provenance.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"provenance":{"description":"How many records kept the backbone's own answer, a guided rewrite, or fell back.","type":"object","additionalProperties":false,"required":["own","guided","original"],"properties":{"own":{"type":"integer","minimum":0},"guided":{"type":"integer","minimum":0},"original":{"type":"integer","minimum":0}}},"passRate":{"description":"Share of records with a kept generation (own or guided).","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/self-align-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate81.evaluated;
+const evaluated0 = validate85.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11163,16 +11824,16 @@ vErrors.push(err35);
 }
 errors++;
 }
-validate81.errors = vErrors;
+validate85.errors = vErrors;
 return errors === 0;
 }
-validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate76.evaluated;
+const evaluated0 = validate80.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11213,7 +11874,7 @@ errors++;
 if(data.arm !== undefined){
 let data0 = data.arm;
 if(!((((((((((((((((data0 === "vanilla") || (data0 === "foreign")) || (data0 === "prompted")) || (data0 === "prompted-matched")) || (data0 === "sdft")) || (data0 === "self-alignment")) || (data0 === "rl")) || (data0 === "rl-no-dist")) || (data0 === "rl-no-div")) || (data0 === "rl-no-gate")) || (data0 === "oracle")) || (data0 === "oracle-25")) || (data0 === "oracle-50")) || (data0 === "oracle-75")) || (data0 === "oracle-90")) || (data0 === "oracle-95"))){
-const err3 = {instancePath:instancePath+"/arm",schemaPath:"pipeline-config.schema.json#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema150.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/arm",schemaPath:"pipeline-config.schema.json#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema156.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -11263,8 +11924,8 @@ let data2 = data.builder;
 const _errs7 = errors;
 let valid3 = false;
 const _errs8 = errors;
-if(!(validate77(data2, {instancePath:instancePath+"/builder",parentData:data,parentDataProperty:"builder",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+if(!(validate81(data2, {instancePath:instancePath+"/builder",parentData:data,parentDataProperty:"builder",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs8 === errors;
@@ -11273,8 +11934,8 @@ if(_valid0){
 var props0 = true;
 }
 const _errs9 = errors;
-if(!(validate81(data2, {instancePath:instancePath+"/builder",parentData:data,parentDataProperty:"builder",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate85(data2, {instancePath:instancePath+"/builder",parentData:data,parentDataProperty:"builder",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs9 === errors;
@@ -11360,18 +12021,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate76.errors = vErrors;
+validate80.errors = vErrors;
 return errors === 0;
 }
-validate76.evaluated = {"props":{"arm":true,"seed":true,"builder":true,"k":true,"data":true,"note":true},"dynamicProps":false,"dynamicItems":false};
+validate80.evaluated = {"props":{"arm":true,"seed":true,"builder":true,"k":true,"data":true,"note":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema159 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-output.schema.json","title":"ScoreDatasetOutput","description":"What scoreDataset wrote: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["uri","records","tokens","meanNll","meanRecordNll","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"tokens":{"type":"integer","minimum":0},"meanNll":{"description":"Mean NLL per answer token over the whole dataset (nats).","type":"number"},"meanRecordNll":{"description":"Mean over records of each record's mean NLL per token.","type":"number"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}), when asked for.","$ref":"common.schema.json#/$defs/artifactRef"},"reused":{"type":"boolean"}}};
+const schema165 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-output.schema.json","title":"ScoreDatasetOutput","description":"What scoreDataset wrote: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["uri","records","tokens","meanNll","meanRecordNll","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"tokens":{"type":"integer","minimum":0},"meanNll":{"description":"Mean NLL per answer token over the whole dataset (nats).","type":"number"},"meanRecordNll":{"description":"Mean over records of each record's mean NLL per token.","type":"number"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}), when asked for.","$ref":"common.schema.json#/$defs/artifactRef"},"reused":{"type":"boolean"}}};
 
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/score-dataset-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate85.evaluated;
+const evaluated0 = validate89.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11640,24 +12301,24 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate85.errors = vErrors;
+validate89.errors = vErrors;
 return errors === 0;
 }
-validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate89.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate75.evaluated;
+const evaluated0 = validate79.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate76(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
+if(!(validate80(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11702,8 +12363,8 @@ vErrors.push(err3);
 errors++;
 }
 if(data.score !== undefined){
-if(!(validate85(data.score, {instancePath:instancePath+"/score",parentData:data,parentDataProperty:"score",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate89(data.score, {instancePath:instancePath+"/score",parentData:data,parentDataProperty:"score",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
 errors = vErrors.length;
 }
 }
@@ -11881,25 +12542,25 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate75.errors = vErrors;
+validate79.errors = vErrors;
 return errors === 0;
 }
-validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema163 = {"description":"An arm whose SFT set is empty (fallback 'drop' left out every record): not scored, fine-tuned or evaluated.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"description":"Why: '0 records: nothing to fine-tune (...)'.","type":"string"}},"unevaluatedProperties":false};
+const schema169 = {"description":"An arm whose SFT set is empty (fallback 'drop' left out every record): not scored, fine-tuned or evaluated.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"description":"Why: '0 records: nothing to fine-tune (...)'.","type":"string"}},"unevaluatedProperties":false};
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate90.evaluated;
+const evaluated0 = validate94.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate76(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
+if(!(validate80(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11948,17 +12609,17 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate90.errors = vErrors;
+validate94.errors = vErrors;
 return errors === 0;
 }
-validate90.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema165 = {"description":"The report's files without its groups (what the pipeline returns).","type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"description":"report.json","$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"description":"report.md","$ref":"common.schema.json#/$defs/artifactRef"},"html":{"description":"report.html, figures inline.","$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}};
+const schema171 = {"description":"The report's files without its groups (what the pipeline returns).","type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"description":"report.json","$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"description":"report.md","$ref":"common.schema.json#/$defs/artifactRef"},"html":{"description":"report.html, figures inline.","$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}};
 
-function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate101.evaluated;
+const evaluated0 = validate105.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12209,7 +12870,7 @@ errors++;
 if(data.fallback !== undefined){
 let data4 = data.fallback;
 if(!((data4 === "original") || (data4 === "drop"))){
-const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema165.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema171.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -12242,16 +12903,16 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate101.errors = vErrors;
+validate105.errors = vErrors;
 return errors === 0;
 }
-validate101.evaluated = {"props":{"uri":true,"json":true,"markdown":true,"html":true,"fallback":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
+validate105.evaluated = {"props":{"uri":true,"json":true,"markdown":true,"html":true,"fallback":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate103.evaluated;
+const evaluated0 = validate107.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13648,17 +14309,17 @@ vErrors.push(err114);
 }
 errors++;
 }
-validate103.errors = vErrors;
+validate107.errors = vErrors;
 return errors === 0;
 }
-validate103.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
+validate107.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate66.evaluated;
+const evaluated0 = validate70.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13727,7 +14388,7 @@ vErrors.push(err5);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema130.properties, key0))){
+if(!(func4.call(schema136.properties, key0))){
 const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err6];
@@ -13747,7 +14408,7 @@ errors = vErrors.length;
 if(data.fallback !== undefined){
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err7 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema130.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema136.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -13953,8 +14614,8 @@ errors++;
 }
 }
 if(data6.best !== undefined){
-if(!(validate73(data6.best, {instancePath:instancePath+"/rewriters/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/best",parentData:data6,parentDataProperty:"best",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate77(data6.best, {instancePath:instancePath+"/rewriters/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/best",parentData:data6,parentDataProperty:"best",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
 errors = vErrors.length;
 }
 }
@@ -14077,8 +14738,8 @@ let data12 = data.arms;
 if(Array.isArray(data12)){
 const len1 = data12.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate75(data12[i1], {instancePath:instancePath+"/arms/" + i1,parentData:data12,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
+if(!(validate79(data12[i1], {instancePath:instancePath+"/arms/" + i1,parentData:data12,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
 errors = vErrors.length;
 }
 }
@@ -14099,8 +14760,8 @@ let data14 = data.empty;
 if(Array.isArray(data14)){
 const len2 = data14.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate90(data14[i2], {instancePath:instancePath+"/empty/" + i2,parentData:data14,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+if(!(validate94(data14[i2], {instancePath:instancePath+"/empty/" + i2,parentData:data14,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
 errors = vErrors.length;
 }
 }
@@ -14118,8 +14779,8 @@ errors++;
 }
 if(data.report !== undefined){
 let data16 = data.report;
-if(!(validate101(data16, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
+if(!(validate105(data16, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
 errors = vErrors.length;
 }
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
@@ -14143,8 +14804,8 @@ if(Array.isArray(data17)){
 const len3 = data17.length;
 for(let i3=0; i3<len3; i3++){
 let data18 = data17[i3];
-if(!(validate103(data18, {instancePath:instancePath+"/reports/" + i3,parentData:data17,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
+if(!(validate107(data18, {instancePath:instancePath+"/reports/" + i3,parentData:data17,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
 errors = vErrors.length;
 }
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
@@ -14240,19 +14901,19 @@ vErrors.push(err44);
 }
 errors++;
 }
-validate66.errors = vErrors;
+validate70.errors = vErrors;
 return errors === 0;
 }
-validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePipelineProgress = validate105;
-const schema197 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-progress.schema.json","title":"PipelineProgress","description":"What the pipeline's progress query returns: every stage planned, its state and timing, and the time left.","type":"object","additionalProperties":false,"required":["stage","done","total","stages"],"properties":{"stage":{"description":"The stage started last (what the device is most likely busy with).","type":"string"},"done":{"description":"Stages finished: done, or skipped (nothing to do, e.g. the SFT of an arm whose data is empty).","type":"integer","minimum":0},"total":{"type":"integer","minimum":0},"stages":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","state"],"properties":{"name":{"description":"e.g. 'data:rl:s0'; the part before the first ':' is its kind.","type":"string"},"state":{"enum":["pending","running","done","failed","skipped"]},"startedAt":{"type":"number"},"ms":{"description":"Wall time the stage took (workflow clock).","type":"number"}}}},"etaSeconds":{"description":"Remaining time, assuming one device stage at a time and each stage as long as the finished ones of its kind.","type":"number"}}};
+exports.validatePipelineProgress = validate109;
+const schema203 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-progress.schema.json","title":"PipelineProgress","description":"What the pipeline's progress query returns: every stage planned, its state and timing, and the time left.","type":"object","additionalProperties":false,"required":["stage","done","total","stages"],"properties":{"stage":{"description":"The stage started last (what the device is most likely busy with).","type":"string"},"done":{"description":"Stages finished: done, or skipped (nothing to do, e.g. the SFT of an arm whose data is empty).","type":"integer","minimum":0},"total":{"type":"integer","minimum":0},"stages":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","state"],"properties":{"name":{"description":"e.g. 'data:rl:s0'; the part before the first ':' is its kind.","type":"string"},"state":{"enum":["pending","running","done","failed","skipped"]},"startedAt":{"type":"number"},"ms":{"description":"Wall time the stage took (workflow clock).","type":"number"}}}},"etaSeconds":{"description":"Remaining time, assuming one device stage at a time and each stage as long as the finished ones of its kind.","type":"number"}}};
 
-function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-progress.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate105.evaluated;
+const evaluated0 = validate109.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14428,7 +15089,7 @@ errors++;
 if(data4.state !== undefined){
 let data6 = data4.state;
 if(!(((((data6 === "pending") || (data6 === "running")) || (data6 === "done")) || (data6 === "failed")) || (data6 === "skipped"))){
-const err14 = {instancePath:instancePath+"/stages/" + i0+"/state",schemaPath:"#/properties/stages/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema197.properties.stages.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err14 = {instancePath:instancePath+"/stages/" + i0+"/state",schemaPath:"#/properties/stages/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema203.properties.stages.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -14512,24 +15173,24 @@ vErrors.push(err20);
 }
 errors++;
 }
-validate105.errors = vErrors;
+validate109.errors = vErrors;
 return errors === 0;
 }
-validate105.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate109.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePipelineReportInput = validate106;
-const schema198 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms, in `arms` or in `empty`; an arm empty in any run of a backbone is left out of that backbone's pooled statistics.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"description":"Mean forgetting in accuracy points, with its interval.","properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"maxItems":256,"items":{"description":"Other fields of the evaluate entry (its accuracies) are allowed and ignored.","type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0,"maximum":1000000000}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0,"maximum":1000000000},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
-const schema200 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
-const schema217 = {"type":"number","minimum":0,"maximum":1};
-const schema210 = {"type":"number","minimum":0,"maximum":1000};
-const schema222 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"description":"Mean forgetting in accuracy points, with its interval.","properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}};
-const schema203 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0,"maximum":1000000000}}}}}};
-const schema205 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"maxItems":256,"items":{"description":"Other fields of the evaluate entry (its accuracies) are allowed and ignored.","type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
+exports.validatePipelineReportInput = validate110;
+const schema204 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms, in `arms` or in `empty`; an arm empty in any run of a backbone is left out of that backbone's pooled statistics.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"description":"Mean forgetting in accuracy points, with its interval.","properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"maxItems":256,"items":{"description":"Other fields of the evaluate entry (its accuracies) are allowed and ignored.","type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0,"maximum":1000000000}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0,"maximum":1000000000},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
+const schema206 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
+const schema223 = {"type":"number","minimum":0,"maximum":1};
+const schema216 = {"type":"number","minimum":0,"maximum":1000};
+const schema228 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"description":"Mean forgetting in accuracy points, with its interval.","properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}};
+const schema209 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0,"maximum":1000000000}}}}}};
+const schema211 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"maxItems":256,"items":{"description":"Other fields of the evaluate entry (its accuracies) are allowed and ignored.","type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
 
-function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate108.evaluated;
+const evaluated0 = validate112.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14629,7 +15290,7 @@ errors++;
 if(data0.role !== undefined){
 let data2 = data0.role;
 if(!((data2 === "downstream") || (data2 === "general"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema205.items.properties.role.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema211.items.properties.role.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -14707,17 +15368,17 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate108.errors = vErrors;
+validate112.errors = vErrors;
 return errors === 0;
 }
-validate108.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate112.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema208 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0,"maximum":1000000000},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}};
+const schema214 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0,"maximum":1000000000},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}};
 
-function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate110.evaluated;
+const evaluated0 = validate114.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14768,8 +15429,8 @@ errors++;
 }
 }
 if(data.evaluation !== undefined){
-if(!(validate108(data.evaluation, {instancePath:instancePath+"/evaluation",parentData:data,parentDataProperty:"evaluation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate112(data.evaluation, {instancePath:instancePath+"/evaluation",parentData:data,parentDataProperty:"evaluation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
 errors = vErrors.length;
 }
 }
@@ -15104,16 +15765,16 @@ vErrors.push(err32);
 }
 errors++;
 }
-validate110.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
-validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate107.evaluated;
+const evaluated0 = validate111.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15244,8 +15905,8 @@ errors++;
 }
 }
 if(data.base !== undefined){
-if(!(validate108(data.base, {instancePath:instancePath+"/base",parentData:data,parentDataProperty:"base",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate112(data.base, {instancePath:instancePath+"/base",parentData:data,parentDataProperty:"base",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
 errors = vErrors.length;
 }
 }
@@ -15309,8 +15970,8 @@ errors++;
 }
 }
 for(const key2 in data3){
-if(!(validate110(data3[key2], {instancePath:instancePath+"/arms/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data3,parentDataProperty:key2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
+if(!(validate114(data3[key2], {instancePath:instancePath+"/arms/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data3,parentDataProperty:key2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
 errors = vErrors.length;
 }
 }
@@ -15470,17 +16131,17 @@ vErrors.push(err28);
 }
 errors++;
 }
-validate107.errors = vErrors;
+validate111.errors = vErrors;
 return errors === 0;
 }
-validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate111.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate106.evaluated;
+const evaluated0 = validate110.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15520,7 +16181,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema198.properties, key0))){
+if(!(func4.call(schema204.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -15556,7 +16217,7 @@ errors++;
 }
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema198.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema204.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -15702,8 +16363,8 @@ errors++;
 }
 const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate107(data6[i0], {instancePath:instancePath+"/runs/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+if(!(validate111(data6[i0], {instancePath:instancePath+"/runs/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
 errors = vErrors.length;
 }
 }
@@ -16703,18 +17364,18 @@ vErrors.push(err101);
 }
 errors++;
 }
-validate106.errors = vErrors;
+validate110.errors = vErrors;
 return errors === 0;
 }
-validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePipelineReportOutput = validate93;
-const schema164 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-output.schema.json","title":"PipelineReportOutput","description":"What pipelineReport wrote: report.json, report.md and report.html, and the pooled statistics of each group of runs (one backbone).","type":"object","$ref":"pipeline-report-output.schema.json#/$defs/summary","required":["groups"],"properties":{"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}}},"unevaluatedProperties":false,"$defs":{"summary":{"description":"The report's files without its groups (what the pipeline returns).","type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"description":"report.json","$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"description":"report.md","$ref":"common.schema.json#/$defs/artifactRef"},"html":{"description":"report.html, figures inline.","$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}},"groupReport":{"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"description":"Pooled over the group's runs (hierarchical bootstrap; one run: the paired bootstrap).","$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"description":"Each arm's data statistics averaged over the group's runs (a null stays null).","type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}}}};
+exports.validatePipelineReportOutput = validate97;
+const schema170 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-output.schema.json","title":"PipelineReportOutput","description":"What pipelineReport wrote: report.json, report.md and report.html, and the pooled statistics of each group of runs (one backbone).","type":"object","$ref":"pipeline-report-output.schema.json#/$defs/summary","required":["groups"],"properties":{"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}}},"unevaluatedProperties":false,"$defs":{"summary":{"description":"The report's files without its groups (what the pipeline returns).","type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"description":"report.json","$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"description":"report.md","$ref":"common.schema.json#/$defs/artifactRef"},"html":{"description":"report.html, figures inline.","$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}},"groupReport":{"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"description":"Pooled over the group's runs (hierarchical bootstrap; one run: the paired bootstrap).","$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"description":"Each arm's data statistics averaged over the group's runs (a null stays null).","type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}}}};
 
-function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate94.evaluated;
+const evaluated0 = validate98.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16965,7 +17626,7 @@ errors++;
 if(data.fallback !== undefined){
 let data4 = data.fallback;
 if(!((data4 === "original") || (data4 === "drop"))){
-const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema165.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema171.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -16998,19 +17659,19 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate94.errors = vErrors;
+validate98.errors = vErrors;
 return errors === 0;
 }
-validate94.evaluated = {"props":{"uri":true,"json":true,"markdown":true,"html":true,"fallback":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
+validate98.evaluated = {"props":{"uri":true,"json":true,"markdown":true,"html":true,"fallback":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema170 = {"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"description":"Pooled over the group's runs (hierarchical bootstrap; one run: the paired bootstrap).","$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"description":"Each arm's data statistics averaged over the group's runs (a null stays null).","type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}};
-const schema171 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pooled-report.schema.json","title":"PooledReport","description":"Every pooled statistic of one extraction (strict or lenient) over a group of runs: accuracies, forgetting, differences between arms and the cut against the reference, with hierarchical bootstrap 95% intervals.","type":"object","additionalProperties":false,"required":["runs","resamples","seed","general","downstreamBenchmarks","base","arms","differences"],"properties":{"runs":{"type":"integer","minimum":0},"resamples":{"type":"integer","minimum":0},"seed":{"type":"integer"},"general":{"type":"array","items":{"type":"string"}},"downstreamBenchmarks":{"type":"array","items":{"type":"string"}},"base":{"description":"Base accuracy (points) per benchmark, with its interval.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"arms":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","mean","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"description":"Forgetting (points) per general benchmark.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"mean":{"description":"Mean forgetting over the general benchmarks.","$ref":"common.schema.json#/$defs/interval"},"downstream":{"description":"Accuracy (points) per downstream benchmark.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}}}}},"differences":{"description":"forgetting(a) - forgetting(b) for every pair of arms in order (a before b).","type":"array","items":{"type":"object","additionalProperties":false,"required":["a","b","difference"],"properties":{"a":{"type":"string"},"b":{"type":"string"},"difference":{"$ref":"common.schema.json#/$defs/interval"}}}},"cut":{"description":"Against the reference (vanilla SFT): forgetting(reference) - forgetting(arm), and the relative cut.","type":"object","additionalProperties":false,"required":["reference","rows"],"properties":{"reference":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","absolute","relative"],"properties":{"arm":{"type":"string"},"absolute":{"$ref":"common.schema.json#/$defs/interval"},"relative":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}},"versus":{"description":"The method (the RL arm) against every other arm: forgetting(other) - forgetting(method); positive: the method forgets less. Downstream: accuracy(method) - accuracy(other).","type":"object","additionalProperties":false,"required":["method","rows"],"properties":{"method":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}}}};
+const schema176 = {"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"description":"Pooled over the group's runs (hierarchical bootstrap; one run: the paired bootstrap).","$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"description":"Each arm's data statistics averaged over the group's runs (a null stays null).","type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}};
+const schema177 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pooled-report.schema.json","title":"PooledReport","description":"Every pooled statistic of one extraction (strict or lenient) over a group of runs: accuracies, forgetting, differences between arms and the cut against the reference, with hierarchical bootstrap 95% intervals.","type":"object","additionalProperties":false,"required":["runs","resamples","seed","general","downstreamBenchmarks","base","arms","differences"],"properties":{"runs":{"type":"integer","minimum":0},"resamples":{"type":"integer","minimum":0},"seed":{"type":"integer"},"general":{"type":"array","items":{"type":"string"}},"downstreamBenchmarks":{"type":"array","items":{"type":"string"}},"base":{"description":"Base accuracy (points) per benchmark, with its interval.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"arms":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","mean","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"description":"Forgetting (points) per general benchmark.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"mean":{"description":"Mean forgetting over the general benchmarks.","$ref":"common.schema.json#/$defs/interval"},"downstream":{"description":"Accuracy (points) per downstream benchmark.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}}}}},"differences":{"description":"forgetting(a) - forgetting(b) for every pair of arms in order (a before b).","type":"array","items":{"type":"object","additionalProperties":false,"required":["a","b","difference"],"properties":{"a":{"type":"string"},"b":{"type":"string"},"difference":{"$ref":"common.schema.json#/$defs/interval"}}}},"cut":{"description":"Against the reference (vanilla SFT): forgetting(reference) - forgetting(arm), and the relative cut.","type":"object","additionalProperties":false,"required":["reference","rows"],"properties":{"reference":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","absolute","relative"],"properties":{"arm":{"type":"string"},"absolute":{"$ref":"common.schema.json#/$defs/interval"},"relative":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}},"versus":{"description":"The method (the RL arm) against every other arm: forgetting(other) - forgetting(method); positive: the method forgets less. Downstream: accuracy(method) - accuracy(other).","type":"object","additionalProperties":false,"required":["method","rows"],"properties":{"method":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}}}};
 
-function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pooled-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate97.evaluated;
+const evaluated0 = validate101.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17099,7 +17760,7 @@ vErrors.push(err7);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema171.properties, key0))){
+if(!(func4.call(schema177.properties, key0))){
 const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err8];
@@ -18707,16 +19368,16 @@ vErrors.push(err137);
 }
 errors++;
 }
-validate97.errors = vErrors;
+validate101.errors = vErrors;
 return errors === 0;
 }
-validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate96.evaluated;
+const evaluated0 = validate100.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18828,14 +19489,14 @@ errors++;
 }
 }
 if(data.strict !== undefined){
-if(!(validate97(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+if(!(validate101(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
 errors = vErrors.length;
 }
 }
 if(data.lenient !== undefined){
-if(!(validate97(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+if(!(validate101(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
 errors = vErrors.length;
 }
 }
@@ -19296,25 +19957,25 @@ vErrors.push(err47);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-report-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate93.evaluated;
+const evaluated0 = validate97.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate94(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+if(!(validate98(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
 errors = vErrors.length;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -19333,8 +19994,8 @@ let data0 = data.groups;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate96(data0[i0], {instancePath:instancePath+"/groups/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+if(!(validate100(data0[i0], {instancePath:instancePath+"/groups/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
 errors = vErrors.length;
 }
 }
@@ -19373,21 +20034,21 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate93.errors = vErrors;
+validate97.errors = vErrors;
 return errors === 0;
 }
-validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePooledReport = validate97;
+exports.validatePooledReport = validate101;
 
-exports.validatePrepareRewriterRunInput = validate114;
-const schema224 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json","title":"PrepareRewriterRunInput","description":"prepareRewriterRun: the run's folder, its RL prompt pool and its validation slice.","type":"object","additionalProperties":false,"required":["name","config","backbone","dataset","validationSize"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"config":{"description":"Everything that shapes the run (the resolved settings, seeds): with the data and weights, its identity.","type":"object"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"A validation slice; absent: validationSize records held out of the dataset by hash.","$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0}}};
+exports.validatePrepareRewriterRunInput = validate118;
+const schema230 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json","title":"PrepareRewriterRunInput","description":"prepareRewriterRun: the run's folder, its RL prompt pool and its validation slice.","type":"object","additionalProperties":false,"required":["name","config","backbone","dataset","validationSize"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"config":{"description":"Everything that shapes the run (the resolved settings, seeds): with the data and weights, its identity.","type":"object"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"A validation slice; absent: validationSize records held out of the dataset by hash.","$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0}}};
 
-function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate114.evaluated;
+const evaluated0 = validate118.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19627,19 +20288,19 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate114.errors = vErrors;
+validate118.errors = vErrors;
 return errors === 0;
 }
-validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePrepareRewriterRunOutput = validate116;
-const schema228 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json","title":"PrepareRewriterRunOutput","description":"The folder of one trainRewriter run and its data: the RL prompt pool and the validation slice.","type":"object","additionalProperties":false,"required":["run","pool","poolSize","validation","validationSize","reused"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"pool":{"description":"The RL prompts (the dataset less a held-out validation slice).","$ref":"common.schema.json#/$defs/artifactRef"},"poolSize":{"type":"integer","minimum":0},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+exports.validatePrepareRewriterRunOutput = validate120;
+const schema234 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json","title":"PrepareRewriterRunOutput","description":"The folder of one trainRewriter run and its data: the RL prompt pool and the validation slice.","type":"object","additionalProperties":false,"required":["run","pool","poolSize","validation","validationSize","reused"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"pool":{"description":"The RL prompts (the dataset less a held-out validation slice).","$ref":"common.schema.json#/$defs/artifactRef"},"poolSize":{"type":"integer","minimum":0},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
-function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate116.evaluated;
+const evaluated0 = validate120.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19927,19 +20588,19 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate116.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
-validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePrepareWorldInput = validate117;
-const schema232 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
+exports.validatePrepareWorldInput = validate121;
+const schema238 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
 
-function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate117.evaluated;
+const evaluated0 = validate121.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19973,7 +20634,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema232.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema238.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -20094,23 +20755,23 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate117.errors = vErrors;
+validate121.errors = vErrors;
 return errors === 0;
 }
-validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate121.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePretrainOutput = validate118;
-const schema236 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pretrain-output.schema.json","title":"PretrainOutput","description":"The embedded world and its pretrained backbone.","type":"object","additionalProperties":false,"required":["world","backbone","pretraining"],"properties":{"world":{"$ref":"world-output.schema.json"},"backbone":{"description":"The pretrained backbone (the shipped one when it matches the recipe, its seed and the world).","$ref":"model-ref.schema.json"},"pretraining":{"description":"The pretraining run (the shipped backbone's record when it was used).","$ref":"sft-output.schema.json"}}};
-const schema237 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
-const schema238 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
-const schema241 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
-const schema242 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
+exports.validatePretrainOutput = validate122;
+const schema242 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pretrain-output.schema.json","title":"PretrainOutput","description":"The embedded world and its pretrained backbone.","type":"object","additionalProperties":false,"required":["world","backbone","pretraining"],"properties":{"world":{"$ref":"world-output.schema.json"},"backbone":{"description":"The pretrained backbone (the shipped one when it matches the recipe, its seed and the world).","$ref":"model-ref.schema.json"},"pretraining":{"description":"The pretraining run (the shipped backbone's record when it was used).","$ref":"sft-output.schema.json"}}};
+const schema243 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
+const schema244 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
+const schema247 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
+const schema248 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
 
-function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-recipe.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate120.evaluated;
+const evaluated0 = validate124.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20209,7 +20870,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema238.properties, key0))){
+if(!(func4.call(schema244.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -20626,7 +21287,7 @@ vErrors.push(err44);
 errors++;
 }
 for(const key2 in data10){
-if(!(func4.call(schema242.properties, key2))){
+if(!(func4.call(schema248.properties, key2))){
 const err45 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err45];
@@ -20740,7 +21401,7 @@ errors++;
 if(data10.schedule !== undefined){
 let data15 = data10.schedule;
 if(!(((data15 === "constant") || (data15 === "linear")) || (data15 === "cosine"))){
-const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema242.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema248.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -21123,7 +21784,7 @@ vErrors.push(err85);
 errors++;
 }
 for(const key3 in data27){
-if(!(func4.call(schema242.properties, key3))){
+if(!(func4.call(schema248.properties, key3))){
 const err86 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err86];
@@ -21237,7 +21898,7 @@ errors++;
 if(data27.schedule !== undefined){
 let data32 = data27.schedule;
 if(!(((data32 === "constant") || (data32 === "linear")) || (data32 === "cosine"))){
-const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema242.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema248.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -21446,18 +22107,18 @@ vErrors.push(err111);
 }
 errors++;
 }
-validate120.errors = vErrors;
+validate124.errors = vErrors;
 return errors === 0;
 }
-validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate124.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema244 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
+const schema250 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
 
-function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate125.evaluated;
+const evaluated0 = validate129.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21686,17 +22347,17 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate125.errors = vErrors;
+validate129.errors = vErrors;
 return errors === 0;
 }
-validate125.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate129.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate119.evaluated;
+const evaluated0 = validate123.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21775,7 +22436,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema237.properties, key0))){
+if(!(func4.call(schema243.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -21799,8 +22460,8 @@ errors++;
 }
 }
 if(data.recipe !== undefined){
-if(!(validate120(data.recipe, {instancePath:instancePath+"/recipe",parentData:data,parentDataProperty:"recipe",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
+if(!(validate124(data.recipe, {instancePath:instancePath+"/recipe",parentData:data,parentDataProperty:"recipe",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
 errors = vErrors.length;
 }
 }
@@ -21937,8 +22598,8 @@ errors = vErrors.length;
 }
 }
 if(data10.pretraining !== undefined){
-if(!(validate125(data10.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data10,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
+if(!(validate129(data10.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data10,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
 errors = vErrors.length;
 }
 }
@@ -21965,17 +22626,17 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate119.errors = vErrors;
+validate123.errors = vErrors;
 return errors === 0;
 }
-validate119.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate123.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pretrain-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate118.evaluated;
+const evaluated0 = validate122.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22026,8 +22687,8 @@ errors++;
 }
 }
 if(data.world !== undefined){
-if(!(validate119(data.world, {instancePath:instancePath+"/world",parentData:data,parentDataProperty:"world",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
+if(!(validate123(data.world, {instancePath:instancePath+"/world",parentData:data,parentDataProperty:"world",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
 errors = vErrors.length;
 }
 }
@@ -22038,8 +22699,8 @@ errors = vErrors.length;
 }
 }
 if(data.pretraining !== undefined){
-if(!(validate125(data.pretraining, {instancePath:instancePath+"/pretraining",parentData:data,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
+if(!(validate129(data.pretraining, {instancePath:instancePath+"/pretraining",parentData:data,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
 errors = vErrors.length;
 }
 }
@@ -22054,19 +22715,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate118.errors = vErrors;
+validate122.errors = vErrors;
 return errors === 0;
 }
-validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate122.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRecordStepInput = validate131;
-const schema245 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-input.schema.json","title":"RecordStepInput","description":"recordStep: one GRPO step's metrics and timings, written once.","type":"object","additionalProperties":false,"required":["run","step","metrics","timings"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"metrics":{"description":"The step's metrics line.","type":"object"},"timings":{"description":"Milliseconds per stage of the step.","type":"object","additionalProperties":{"type":"number"}}}};
+exports.validateRecordStepInput = validate135;
+const schema251 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-input.schema.json","title":"RecordStepInput","description":"recordStep: one GRPO step's metrics and timings, written once.","type":"object","additionalProperties":false,"required":["run","step","metrics","timings"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"metrics":{"description":"The step's metrics line.","type":"object"},"timings":{"description":"Milliseconds per stage of the step.","type":"object","additionalProperties":{"type":"number"}}}};
 
-function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/record-step-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate131.evaluated;
+const evaluated0 = validate135.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22248,19 +22909,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate131.errors = vErrors;
+validate135.errors = vErrors;
 return errors === 0;
 }
-validate131.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate135.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRecordStepOutput = validate132;
-const schema247 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-output.schema.json","title":"RecordStepOutput","description":"What recordStep wrote: the step's metrics row.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"The step's metrics file.","$ref":"common.schema.json#/$defs/artifactRef"}}};
+exports.validateRecordStepOutput = validate136;
+const schema253 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-output.schema.json","title":"RecordStepOutput","description":"What recordStep wrote: the step's metrics row.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"The step's metrics file.","$ref":"common.schema.json#/$defs/artifactRef"}}};
 
-function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/record-step-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate132.evaluated;
+const evaluated0 = validate136.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22346,19 +23007,19 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate132.errors = vErrors;
+validate136.errors = vErrors;
 return errors === 0;
 }
-validate132.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate136.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardInput = validate133;
-const schema249 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
+exports.validateRewardInput = validate137;
+const schema255 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
 
-function validate133(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate137(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate133.evaluated;
+const evaluated0 = validate137.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22457,7 +23118,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema249.properties, key0))){
+if(!(func4.call(schema255.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -22833,7 +23494,7 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(!(((((((data13 === "q_proj") || (data13 === "k_proj")) || (data13 === "v_proj")) || (data13 === "o_proj")) || (data13 === "gate_proj")) || (data13 === "up_proj")) || (data13 === "down_proj"))){
-const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema249.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema255.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -22878,19 +23539,19 @@ vErrors.push(err43);
 }
 errors++;
 }
-validate133.errors = vErrors;
+validate137.errors = vErrors;
 return errors === 0;
 }
-validate133.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate137.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardOutput = validate135;
-const schema253 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRewardOutput = validate139;
+const schema259 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate135.evaluated;
+const evaluated0 = validate139.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23009,7 +23670,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema253.properties, key0))){
+if(!(func4.call(schema259.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -23133,7 +23794,7 @@ errors++;
 if(data.feasibleNll !== undefined){
 let data6 = data.feasibleNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema253.properties.feasibleNll.type},message:"must be number,null"};
+const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema259.properties.feasibleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -23205,21 +23866,21 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate135.errors = vErrors;
+validate139.errors = vErrors;
 return errors === 0;
 }
-validate135.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate139.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriteDatasetOutput = validate77;
+exports.validateRewriteDatasetOutput = validate81;
 
-exports.validateRewriterAdjust = validate136;
-const schema138 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
+exports.validateRewriterAdjust = validate140;
+const schema144 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
 
-function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate140(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate136.evaluated;
+const evaluated0 = validate140.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23435,19 +24096,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate136.errors = vErrors;
+validate140.errors = vErrors;
 return errors === 0;
 }
-validate136.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate140.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeInput = validate137;
-const schema256 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateRewriterProbeInput = validate141;
+const schema262 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate137(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate137.evaluated;
+const evaluated0 = validate141.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23487,7 +24148,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema256.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema262.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -23533,7 +24194,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema256.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema262.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -23770,18 +24431,18 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate137.errors = vErrors;
+validate141.errors = vErrors;
 return errors === 0;
 }
-validate137.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate141.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeOutput = validate138;
-const schema260 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json","title":"RewriterProbeOutput","description":"What rewriterProbe returns: the prompted rewriter's gate figures on a world training set, one rewriteDataset run per temperature.","type":"object","additionalProperties":false,"required":["recipe","arm","backbone","dataset","runs"],"properties":{"recipe":{"type":"string"},"arm":{"type":"string"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The training set rewritten (before limit).","$ref":"common.schema.json#/$defs/artifactRef"},"runs":{"description":"One per requested temperature, in the order given.","type":"array","items":{"description":"One rewriteDataset run of the probe: the gate's verdicts at one temperature.","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","required":["temperature","samples","seed"],"properties":{"temperature":{"type":"number","minimum":0},"samples":{"description":"Rewrites per record (1 when greedy).","type":"integer","minimum":1},"seed":{"description":"Seed of the sampling noise (0 when greedy: it plays no part).","$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}}};
+exports.validateRewriterProbeOutput = validate142;
+const schema266 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json","title":"RewriterProbeOutput","description":"What rewriterProbe returns: the prompted rewriter's gate figures on a world training set, one rewriteDataset run per temperature.","type":"object","additionalProperties":false,"required":["recipe","arm","backbone","dataset","runs"],"properties":{"recipe":{"type":"string"},"arm":{"type":"string"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The training set rewritten (before limit).","$ref":"common.schema.json#/$defs/artifactRef"},"runs":{"description":"One per requested temperature, in the order given.","type":"array","items":{"description":"One rewriteDataset run of the probe: the gate's verdicts at one temperature.","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","required":["temperature","samples","seed"],"properties":{"temperature":{"type":"number","minimum":0},"samples":{"description":"Rewrites per record (1 when greedy).","type":"integer","minimum":1},"seed":{"description":"Seed of the sampling noise (0 when greedy: it plays no part).","$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}}};
 
-function validate140(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate140.evaluated;
+const evaluated0 = validate144.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24227,17 +24888,17 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate140.errors = vErrors;
+validate144.errors = vErrors;
 return errors === 0;
 }
-validate140.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
+validate144.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate138.evaluated;
+const evaluated0 = validate142.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24388,8 +25049,8 @@ if(Array.isArray(data4)){
 const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
-if(!(validate140(data5, {instancePath:instancePath+"/runs/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
+if(!(validate144(data5, {instancePath:instancePath+"/runs/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
 errors = vErrors.length;
 }
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
@@ -24555,20 +25216,20 @@ vErrors.push(err25);
 }
 errors++;
 }
-validate138.errors = vErrors;
+validate142.errors = vErrors;
 return errors === 0;
 }
-validate138.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate142.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterSettings = validate142;
-const schema266 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-settings.schema.json","title":"RewriterSettings","description":"trainRewriter's settings resolved: its input over its preset. What the progress query shows and the adjust update returns.","type":"object","additionalProperties":false,"required":["gate","groupSize","promptsPerStep","steps","lambdaDist","lambdaDiv","gateInReward","skipTiedGroups","learningRate","weightDecay","klCoef","clip","temperature","topP","maxNewTokens","lora","validation","keepEvery","heartbeatTimeout"],"properties":{"rewritePrompt":{"description":"Unset: the activities' default for the preset (method/prompts.ts).","type":"string"},"qaPrompt":{"description":"Unset: the activities' default QA template.","type":"string"},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer"},"promptsPerStep":{"type":"integer"},"steps":{"type":"integer"},"lambdaDist":{"type":"number"},"lambdaDiv":{"type":"number"},"gateInReward":{"type":"boolean"},"skipTiedGroups":{"type":"boolean"},"learningRate":{"type":"number"},"weightDecay":{"type":"number"},"klCoef":{"type":"number"},"clip":{"type":"number"},"temperature":{"type":"number"},"topP":{"type":"number"},"maxNewTokens":{"type":"integer"},"lora":{"$ref":"rollout-input.schema.json#/properties/lora"},"validation":{"type":"object","additionalProperties":false,"required":["every","samples"],"properties":{"every":{"type":"integer"},"samples":{"type":"integer"},"limit":{"type":"integer"}}},"keepEvery":{"type":"integer"},"heartbeatTimeout":{"type":"string"}}};
-const schema272 = {"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}};
+exports.validateRewriterSettings = validate146;
+const schema272 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-settings.schema.json","title":"RewriterSettings","description":"trainRewriter's settings resolved: its input over its preset. What the progress query shows and the adjust update returns.","type":"object","additionalProperties":false,"required":["gate","groupSize","promptsPerStep","steps","lambdaDist","lambdaDiv","gateInReward","skipTiedGroups","learningRate","weightDecay","klCoef","clip","temperature","topP","maxNewTokens","lora","validation","keepEvery","heartbeatTimeout"],"properties":{"rewritePrompt":{"description":"Unset: the activities' default for the preset (method/prompts.ts).","type":"string"},"qaPrompt":{"description":"Unset: the activities' default QA template.","type":"string"},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer"},"promptsPerStep":{"type":"integer"},"steps":{"type":"integer"},"lambdaDist":{"type":"number"},"lambdaDiv":{"type":"number"},"gateInReward":{"type":"boolean"},"skipTiedGroups":{"type":"boolean"},"learningRate":{"type":"number"},"weightDecay":{"type":"number"},"klCoef":{"type":"number"},"clip":{"type":"number"},"temperature":{"type":"number"},"topP":{"type":"number"},"maxNewTokens":{"type":"integer"},"lora":{"$ref":"rollout-input.schema.json#/properties/lora"},"validation":{"type":"object","additionalProperties":false,"required":["every","samples"],"properties":{"every":{"type":"integer"},"samples":{"type":"integer"},"limit":{"type":"integer"}}},"keepEvery":{"type":"integer"},"heartbeatTimeout":{"type":"string"}}};
+const schema278 = {"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}};
 
-function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-settings.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate142.evaluated;
+const evaluated0 = validate146.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24767,7 +25428,7 @@ vErrors.push(err18);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema266.properties, key0))){
+if(!(func4.call(schema272.properties, key0))){
 const err19 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
@@ -25100,7 +25761,7 @@ const len0 = data20.length;
 for(let i0=0; i0<len0; i0++){
 let data21 = data20[i0];
 if(!(((((((data21 === "q_proj") || (data21 === "k_proj")) || (data21 === "v_proj")) || (data21 === "o_proj")) || (data21 === "gate_proj")) || (data21 === "up_proj")) || (data21 === "down_proj"))){
-const err45 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"rollout-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema272.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err45 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"rollout-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema278.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -25256,19 +25917,19 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate142.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
-validate142.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutInput = validate144;
-const schema267 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
+exports.validateRolloutInput = validate148;
+const schema273 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
 
-function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate144.evaluated;
+const evaluated0 = validate148.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -25387,7 +26048,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema267.properties, key0))){
+if(!(func4.call(schema273.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -25586,7 +26247,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema267.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema273.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -25916,19 +26577,19 @@ vErrors.push(err54);
 }
 errors++;
 }
-validate144.errors = vErrors;
+validate148.errors = vErrors;
 return errors === 0;
 }
-validate144.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutOutput = validate146;
-const schema273 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRolloutOutput = validate150;
+const schema279 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate146.evaluated;
+const evaluated0 = validate150.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26198,19 +26859,19 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate146.errors = vErrors;
+validate150.errors = vErrors;
 return errors === 0;
 }
-validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate150.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateScoreDatasetInput = validate147;
-const schema275 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-input.schema.json","title":"ScoreDatasetInput","description":"scoreDataset: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptFormat":{"description":"Default: the QA template (method/prompts.ts).","type":"string","maxLength":10000},"batchSize":{"description":"Default 32.","type":"integer","minimum":1,"maximum":4096},"embeddings":{"description":"Also write embeddings.jsonl: the L2-normalised mean-pooled last hidden state of each answer alone.","type":"boolean"}}};
+exports.validateScoreDatasetInput = validate151;
+const schema281 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-input.schema.json","title":"ScoreDatasetInput","description":"scoreDataset: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptFormat":{"description":"Default: the QA template (method/prompts.ts).","type":"string","maxLength":10000},"batchSize":{"description":"Default 32.","type":"integer","minimum":1,"maximum":4096},"embeddings":{"description":"Also write embeddings.jsonl: the L2-normalised mean-pooled last hidden state of each answer alone.","type":"boolean"}}};
 
-function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate151(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/score-dataset-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate147.evaluated;
+const evaluated0 = validate151.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26384,23 +27045,23 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate147.errors = vErrors;
+validate151.errors = vErrors;
 return errors === 0;
 }
-validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate151.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateScoreDatasetOutput = validate85;
+exports.validateScoreDatasetOutput = validate89;
 
-exports.validateSelfAlignOutput = validate81;
+exports.validateSelfAlignOutput = validate85;
 
-exports.validateSftInput = validate64;
-const schema121 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"description":"Ascending upper bounds (in tokens) of length buckets: a batch only holds examples of one bucket (longer than the last bound = the last bucket), so short examples never pad to long ones while batches inside a bucket stay mixed. [] = one bucket.","type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often. The batches of one run are padded to one length, so with batches of different lengths fewer steps per run pad less (on CPU a run costs little: 1 step per run was as fast as 8 on the default world).","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"description":"Heartbeat timeout of the training activity: a dead worker is noticed within it and the retry resumes from the last checkpoint (default 30 seconds). Not part of the result's key.","$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
+exports.validateSftInput = validate68;
+const schema127 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","description":"Supervised fine-tuning of a model on a dataset of {id, question, answer} records (the answer tokens are trained on, after the prompt). Checkpoints go to the artifact store; a retried or restarted run resumes from the last one.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}, e.g. an imported dataset's train.jsonl.","$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"description":"After warmup: constant, or linear or cosine decay to 0.","enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"description":"AdamW's second-moment decay (0.95 suits short, noisy pretraining runs).","type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"description":"Global gradient-norm clipping (0 = off).","type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"description":"Batches per length group: every epoch the shuffled data is cut into groups of this many batches, each sorted by length before it is split (less padding). 1 = plain random batches; more = less padding but batches more alike (in a mixture of tasks whose lengths differ, batches of one task).","type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"description":"Ascending upper bounds (in tokens) of length buckets: a batch only holds examples of one bucket (longer than the last bound = the last bucket), so short examples never pad to long ones while batches inside a bucket stay mixed. [] = one bucket.","type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"stepsPerRun":{"description":"Optimizer steps per onnxruntime run: more amortises the state copies, fewer heartbeats more often. The batches of one run are padded to one length, so with batches of different lengths fewer steps per run pad less (on CPU a run costs little: 1 step per run was as fast as 8 on the default world).","type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"description":"Optimizer steps between checkpoints.","type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"description":"Heartbeat timeout of the training activity: a dead worker is noticed within it and the retry resumes from the last checkpoint (default 30 seconds). Not part of the result's key.","$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line.","type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate68.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26486,7 +27147,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema121.properties, key0))){
+if(!(func4.call(schema127.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -26596,7 +27257,7 @@ errors++;
 }
 let data4 = data.mode;
 if(!((data4 === "full") || (data4 === "lora"))){
-const err11 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema121.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema127.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -26710,7 +27371,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(!(((((((data9 === "q_proj") || (data9 === "k_proj")) || (data9 === "v_proj")) || (data9 === "o_proj")) || (data9 === "gate_proj")) || (data9 === "up_proj")) || (data9 === "down_proj"))){
-const err20 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema121.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema127.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -26896,7 +27557,7 @@ errors++;
 }
 let data14 = data.schedule;
 if(!(((data14 === "constant") || (data14 === "linear")) || (data14 === "cosine"))){
-const err36 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema121.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err36 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema127.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -27165,7 +27826,7 @@ errors++;
 if(data.heartbeatTimeout !== undefined){
 let data23 = data.heartbeatTimeout;
 if(typeof data23 === "string"){
-if(!pattern39.test(data23)){
+if(!pattern44.test(data23)){
 const err60 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
@@ -27287,24 +27948,24 @@ vErrors.push(err70);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate68.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftOutput = validate125;
+exports.validateSftOutput = validate129;
 
-exports.validateTrainRewriterInput = validate59;
+exports.validateTrainRewriterInput = validate63;
 
-exports.validateTrainRewriterOutput = validate69;
-const schema132 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json","title":"TrainRewriterOutput","description":"A finished GRPO run of the rewriting policy.","type":"object","additionalProperties":false,"required":["run","steps","best","last","validations","adjustments","metrics","timings","curves","backbone"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"description":"GRPO steps done.","type":"integer","minimum":0},"best":{"description":"The best validated checkpoint: highest greedy full pass rate, a tie to the lower NLL (the last step when none was validated).","type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"description":"Its LoRA adapter; absent at step 0 (the prompted backbone).","$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}},"last":{"type":"object","additionalProperties":false,"required":["step"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"}}},"validations":{"type":"array","items":{"$ref":"validate-rewriter-output.schema.json"}},"adjustments":{"description":"Adjustments made while it ran, with the step each applies from.","type":"array","items":{"type":"object","additionalProperties":false,"required":["fromStep","values"],"properties":{"fromStep":{"type":"integer","minimum":0},"values":{"$ref":"rewriter-adjust.schema.json"}}}},"metrics":{"description":"metrics.jsonl: one line per step.","$ref":"common.schema.json#/$defs/artifactRef"},"timings":{"description":"timings.jsonl: each stage's wall time per step.","$ref":"common.schema.json#/$defs/artifactRef"},"curves":{"description":"The curves of the run's metrics (SVG).","$ref":"common.schema.json#/$defs/artifactRef"},"backbone":{"$ref":"model-ref.schema.json"}}};
-const schema136 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","description":"Validation figures of one checkpoint.","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"],"description":"Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"description":"Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).","type":["number","null"]}}};
+exports.validateTrainRewriterOutput = validate73;
+const schema138 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json","title":"TrainRewriterOutput","description":"A finished GRPO run of the rewriting policy.","type":"object","additionalProperties":false,"required":["run","steps","best","last","validations","adjustments","metrics","timings","curves","backbone"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"description":"GRPO steps done.","type":"integer","minimum":0},"best":{"description":"The best validated checkpoint: highest greedy full pass rate, a tie to the lower NLL (the last step when none was validated).","type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"description":"Its LoRA adapter; absent at step 0 (the prompted backbone).","$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}},"last":{"type":"object","additionalProperties":false,"required":["step"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"}}},"validations":{"type":"array","items":{"$ref":"validate-rewriter-output.schema.json"}},"adjustments":{"description":"Adjustments made while it ran, with the step each applies from.","type":"array","items":{"type":"object","additionalProperties":false,"required":["fromStep","values"],"properties":{"fromStep":{"type":"integer","minimum":0},"values":{"$ref":"rewriter-adjust.schema.json"}}}},"metrics":{"description":"metrics.jsonl: one line per step.","$ref":"common.schema.json#/$defs/artifactRef"},"timings":{"description":"timings.jsonl: each stage's wall time per step.","$ref":"common.schema.json#/$defs/artifactRef"},"curves":{"description":"The curves of the run's metrics (SVG).","$ref":"common.schema.json#/$defs/artifactRef"},"backbone":{"$ref":"model-ref.schema.json"}}};
+const schema142 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","description":"Validation figures of one checkpoint.","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"],"description":"Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"description":"Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).","type":["number","null"]}}};
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate70.evaluated;
+const evaluated0 = validate74.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27423,7 +28084,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema136.properties, key0))){
+if(!(func4.call(schema142.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -27584,7 +28245,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data7 = data.meanNll;
 if((!((typeof data7 == "number") && (isFinite(data7)))) && (data7 !== null)){
-const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema136.properties.meanNll.type},message:"must be number,null"};
+const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema142.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -27635,7 +28296,7 @@ errors++;
 if(data.oracleNll !== undefined){
 let data11 = data.oracleNll;
 if((!((typeof data11 == "number") && (isFinite(data11)))) && (data11 !== null)){
-const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema136.properties.oracleNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema142.properties.oracleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -27656,17 +28317,17 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate70.errors = vErrors;
+validate74.errors = vErrors;
 return errors === 0;
 }
-validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate73.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27775,7 +28436,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema132.properties, key0))){
+if(!(func4.call(schema138.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -27987,7 +28648,7 @@ errors++;
 if(data2.meanNll !== undefined){
 let data6 = data2.meanNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err28 = {instancePath:instancePath+"/best/meanNll",schemaPath:"#/properties/best/properties/meanNll/type",keyword:"type",params:{type: schema132.properties.best.properties.meanNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/best/meanNll",schemaPath:"#/properties/best/properties/meanNll/type",keyword:"type",params:{type: schema138.properties.best.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -28121,8 +28782,8 @@ let data10 = data.validations;
 if(Array.isArray(data10)){
 const len0 = data10.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate70(data10[i0], {instancePath:instancePath+"/validations/" + i0,parentData:data10,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
+if(!(validate74(data10[i0], {instancePath:instancePath+"/validations/" + i0,parentData:data10,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
 errors = vErrors.length;
 }
 }
@@ -28590,18 +29251,18 @@ vErrors.push(err77);
 }
 errors++;
 }
-validate69.errors = vErrors;
+validate73.errors = vErrors;
 return errors === 0;
 }
-validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateTrainRewriterProgress = validate149;
-const schema277 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json","title":"TrainRewriterProgress","description":"What trainRewriter's progress query returns.","type":"object","additionalProperties":false,"required":["stage","step","of","paused","settings"],"properties":{"stage":{"type":"string"},"step":{"description":"The last finished step.","type":"integer","minimum":0},"of":{"description":"Steps in all.","type":"integer","minimum":0},"paused":{"type":"boolean"},"last":{"description":"The last step's metrics line.","type":"object"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"etaSeconds":{"type":"number","minimum":0},"settings":{"$ref":"rewriter-settings.schema.json"}}};
+exports.validateTrainRewriterProgress = validate153;
+const schema283 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json","title":"TrainRewriterProgress","description":"What trainRewriter's progress query returns.","type":"object","additionalProperties":false,"required":["stage","step","of","paused","settings"],"properties":{"stage":{"type":"string"},"step":{"description":"The last finished step.","type":"integer","minimum":0},"of":{"description":"Steps in all.","type":"integer","minimum":0},"paused":{"type":"boolean"},"last":{"description":"The last step's metrics line.","type":"object"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"etaSeconds":{"type":"number","minimum":0},"settings":{"$ref":"rewriter-settings.schema.json"}}};
 
-function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate150.evaluated;
+const evaluated0 = validate154.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28737,7 +29398,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data3 = data.meanNll;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (data3 !== null)){
-const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema144.properties.meanNll.type},message:"must be number,null"};
+const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema150.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -28758,17 +29419,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate150.errors = vErrors;
+validate154.errors = vErrors;
 return errors === 0;
 }
-validate150.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate154.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate149.evaluated;
+const evaluated0 = validate153.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28926,8 +29587,8 @@ errors++;
 }
 }
 if(data.best !== undefined){
-if(!(validate150(data.best, {instancePath:instancePath+"/best",parentData:data,parentDataProperty:"best",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
+if(!(validate154(data.best, {instancePath:instancePath+"/best",parentData:data,parentDataProperty:"best",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
 errors = vErrors.length;
 }
 }
@@ -28957,8 +29618,8 @@ errors++;
 }
 }
 if(data.settings !== undefined){
-if(!(validate142(data.settings, {instancePath:instancePath+"/settings",parentData:data,parentDataProperty:"settings",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
+if(!(validate146(data.settings, {instancePath:instancePath+"/settings",parentData:data,parentDataProperty:"settings",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
 errors = vErrors.length;
 }
 }
@@ -28973,19 +29634,19 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate149.errors = vErrors;
+validate153.errors = vErrors;
 return errors === 0;
 }
-validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateUpdateInput = validate153;
-const schema280 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
+exports.validateUpdateInput = validate157;
+const schema286 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
 
-function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate157(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate153.evaluated;
+const evaluated0 = validate157.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29117,7 +29778,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema280.properties, key0))){
+if(!(func4.call(schema286.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -29316,7 +29977,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema280.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema286.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -29703,19 +30364,19 @@ vErrors.push(err60);
 }
 errors++;
 }
-validate153.errors = vErrors;
+validate157.errors = vErrors;
 return errors === 0;
 }
-validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate157.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateUpdateOutput = validate155;
-const schema286 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateUpdateOutput = validate159;
+const schema292 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate155.evaluated;
+const evaluated0 = validate159.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29814,7 +30475,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema286.properties, key0))){
+if(!(func4.call(schema292.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -29996,19 +30657,19 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate155.errors = vErrors;
+validate159.errors = vErrors;
 return errors === 0;
 }
-validate155.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate159.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateValidateRewriterInput = validate156;
-const schema288 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
+exports.validateValidateRewriterInput = validate160;
+const schema294 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
 
-function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate156.evaluated;
+const evaluated0 = validate160.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30127,7 +30788,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema288.properties, key0))){
+if(!(func4.call(schema294.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -30326,7 +30987,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema288.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema294.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -30687,21 +31348,21 @@ vErrors.push(err56);
 }
 errors++;
 }
-validate156.errors = vErrors;
+validate160.errors = vErrors;
 return errors === 0;
 }
-validate156.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateValidateRewriterOutput = validate70;
+exports.validateValidateRewriterOutput = validate74;
 
-exports.validateWorldForgettingInput = validate63;
-const schema110 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","description":"The main job on the embedded default: pretrain (or reuse) the backbone, fine-tune each arm with the world's SFT recipe, evaluate the base and every arm, and report forgetting.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"sft":{"description":"Overrides of the recipe's SFT settings for every arm (a learning-rate sweep on the cached backbone, say).","type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0,"maximum":10}}},"sftSeed":{"description":"Seed of the SFT data order.","$ref":"common.schema.json#/$defs/seed","default":0},"dataSeed":{"description":"Which sample of the downstream train split every arm trains on (0: the world's own); the backbone and the benchmarks stay the same.","$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"description":"Which downstream training sets to fine-tune on: foreign (vanilla SFT), oracle (the own style), oracle-25/50/75 (mixtures).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateWorldForgettingInput = validate67;
+const schema116 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","description":"The main job on the embedded default: pretrain (or reuse) the backbone, fine-tune each arm with the world's SFT recipe, evaluate the base and every arm, and report forgetting.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"sft":{"description":"Overrides of the recipe's SFT settings for every arm (a learning-rate sweep on the cached backbone, say).","type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0,"maximum":10}}},"sftSeed":{"description":"Seed of the SFT data order.","$ref":"common.schema.json#/$defs/seed","default":0},"dataSeed":{"description":"Which sample of the downstream train split every arm trains on (0: the world's own); the backbone and the benchmarks stay the same.","$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"description":"Which downstream training sets to fine-tune on: foreign (vanilla SFT), oracle (the own style), oracle-25/50/75 (mixtures).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate63.evaluated;
+const evaluated0 = validate67.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30738,7 +31399,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema110.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema116.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -30940,7 +31601,7 @@ errors++;
 if(data2.schedule !== undefined){
 let data7 = data2.schedule;
 if(!(((data7 === "constant") || (data7 === "linear")) || (data7 === "cosine"))){
-const err18 = {instancePath:instancePath+"/sft/schedule",schemaPath:"#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema110.properties.sft.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/sft/schedule",schemaPath:"#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema116.properties.sft.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -31079,7 +31740,7 @@ const len0 = data11.length;
 for(let i0=0; i0<len0; i0++){
 let data12 = data11[i0];
 if(!(((((data12 === "foreign") || (data12 === "oracle")) || (data12 === "oracle-25")) || (data12 === "oracle-50")) || (data12 === "oracle-75"))){
-const err30 = {instancePath:instancePath+"/arms/" + i0,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema110.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
+const err30 = {instancePath:instancePath+"/arms/" + i0,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema116.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -31154,18 +31815,18 @@ vErrors.push(err35);
 }
 errors++;
 }
-validate63.errors = vErrors;
+validate67.errors = vErrors;
 return errors === 0;
 }
-validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldForgettingOutput = validate159;
-const schema293 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json","title":"WorldForgettingOutput","description":"What worldForgetting returns: the backbone, the evaluation of the base and of every arm's fine-tuned model, each arm's NLL dose and the forgetting report.","type":"object","additionalProperties":false,"required":["backbone","base","arms","nll","report"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"base":{"$ref":"evaluate-output.schema.json"},"arms":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["model","evaluation"],"properties":{"model":{"$ref":"model-ref.schema.json"},"evaluation":{"$ref":"evaluate-output.schema.json"}}}},"nll":{"description":"Mean backbone NLL per answer token (nats) of each arm's SFT data: the dose of the dose-response.","type":"object","additionalProperties":{"type":"number"}},"report":{"$ref":"forgetting-report-output.schema.json#/$defs/summary","unevaluatedProperties":false}}};
+exports.validateWorldForgettingOutput = validate163;
+const schema299 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json","title":"WorldForgettingOutput","description":"What worldForgetting returns: the backbone, the evaluation of the base and of every arm's fine-tuned model, each arm's NLL dose and the forgetting report.","type":"object","additionalProperties":false,"required":["backbone","base","arms","nll","report"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"base":{"$ref":"evaluate-output.schema.json"},"arms":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["model","evaluation"],"properties":{"model":{"$ref":"model-ref.schema.json"},"evaluation":{"$ref":"evaluate-output.schema.json"}}}},"nll":{"description":"Mean backbone NLL per answer token (nats) of each arm's SFT data: the dose of the dose-response.","type":"object","additionalProperties":{"type":"number"}},"report":{"$ref":"forgetting-report-output.schema.json#/$defs/summary","unevaluatedProperties":false}}};
 
-function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate164.evaluated;
+const evaluated0 = validate168.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32562,17 +33223,17 @@ vErrors.push(err114);
 }
 errors++;
 }
-validate164.errors = vErrors;
+validate168.errors = vErrors;
 return errors === 0;
 }
-validate164.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
+validate168.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate159.evaluated;
+const evaluated0 = validate163.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32758,8 +33419,8 @@ errors++;
 }
 if(data.report !== undefined){
 let data8 = data.report;
-if(!(validate164(data8, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
+if(!(validate168(data8, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
 errors = vErrors.length;
 }
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
@@ -32788,11 +33449,11 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate159.errors = vErrors;
+validate163.errors = vErrors;
 return errors === 0;
 }
-validate159.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldOutput = validate119;
+exports.validateWorldOutput = validate123;
 
-exports.validateWorldRecipe = validate120;
+exports.validateWorldRecipe = validate124;

@@ -20,6 +20,8 @@ export declare const validateGateInput: ValidateFunction;
 export declare const validateGateOutput: ValidateFunction;
 export declare const validateImportDatasetInput: ValidateFunction;
 export declare const validateImportDatasetOutput: ValidateFunction;
+export declare const validateJudgeInput: ValidateFunction;
+export declare const validateJudgeOutput: ValidateFunction;
 export declare const validateModelRef: ValidateFunction;
 export declare const validatePipelineConfig: ValidateFunction;
 export declare const validatePipelineOutput: ValidateFunction;

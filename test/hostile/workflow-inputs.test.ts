@@ -46,6 +46,7 @@ const PATTERN_SAMPLES: Record<string, string> = {
   '^(cpu|cuda:[0-9]{1,2})$': 'cpu',
   '^[A-Za-z0-9]{1,36}$': 'ABCD',
   '^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$': '3 seconds',
+  '\\{candidate\\}': 'Problem:\n{question} | {reference} | {candidate}\n\nAnswer:\n',
 };
 
 /** A valid value for every node: each optional property present too, so every path can be mutated. */
