@@ -32,12 +32,12 @@ import { pipelineReport, type PipelineReportOutput } from './pipeline-report';
 import { type ArtifactStore } from './artifact-store';
 import { importDataset, type Progress } from './datasets/import-dataset';
 import { toFailure } from './failures';
-import { evaluateBenchmark, type BenchmarkResult, type EvaluateBenchmarkInput } from './device/evaluate';
+import { evaluateBenchmark, type BenchmarkResult, type EvaluateBenchmarkInputInput } from './device/evaluate';
 import { DeviceSession } from './device/session';
 import { sft } from './device/sft';
-import { rewriteDataset, type RewriteDatasetInput, type RewriteDatasetOutput } from './device/rewrite-dataset';
+import { rewriteDataset, type RewriteDatasetInputInput, type RewriteDatasetOutput } from './device/rewrite-dataset';
 import { scoreDataset, type ScoreDatasetInput, type ScoreDatasetOutput } from './device/score-dataset';
-import { selfAlignDataset, type SelfAlignInput, type SelfAlignOutput } from './device/self-align';
+import { selfAlignDataset, type SelfAlignInputInput, type SelfAlignOutput } from './device/self-align';
 import { armData, type ArmDataInput, type ArmDataOutput } from './arm-data';
 import { judge, reward, rollout, update, validateRewriter } from './device/rewriter';
 import {
@@ -54,12 +54,12 @@ export { ArtifactStore } from './artifact-store';
 export { DeviceSession, type LoadedModel, type Policy } from './device/session';
 export { stage, stageOutput, type StageContext, type StageResult, type StageSpec } from './stage';
 export { dataInput, readRecords, type DataInput } from './records';
-export type { BenchmarkResult, EvaluateBenchmarkInput } from './device/evaluate';
+export type { BenchmarkResult, EvaluateBenchmarkInput, EvaluateBenchmarkInputInput } from './device/evaluate';
 export type { ForgettingReportOutput } from './forgetting-report';
 export type { PipelineReportOutput } from './pipeline-report';
-export type { RewriteDatasetInput, RewriteDatasetOutput } from './device/rewrite-dataset';
+export type { RewriteDatasetInput, RewriteDatasetInputInput, RewriteDatasetOutput } from './device/rewrite-dataset';
 export type { ScoreDatasetInput, ScoreDatasetOutput } from './device/score-dataset';
-export type { SelfAlignInput, SelfAlignOutput } from './device/self-align';
+export type { SelfAlignInput, SelfAlignInputInput, SelfAlignOutput } from './device/self-align';
 export type { ArmDataInput, ArmDataOutput } from './arm-data';
 
 /**
@@ -159,11 +159,11 @@ export function createDeviceActivities(opts: {
       const progress = temporalProgress(opts.heartbeatEveryMs);
       return adapt(progress, () => scoreDataset(store, session, input, progress));
     },
-    async rewriteDataset(input: RewriteDatasetInput): Promise<RewriteDatasetOutput> {
+    async rewriteDataset(input: RewriteDatasetInputInput): Promise<RewriteDatasetOutput> {
       const progress = temporalProgress(opts.heartbeatEveryMs);
       return adapt(progress, () => rewriteDataset(store, session, input, progress));
     },
-    async selfAlignDataset(input: SelfAlignInput): Promise<SelfAlignOutput> {
+    async selfAlignDataset(input: SelfAlignInputInput): Promise<SelfAlignOutput> {
       const progress = temporalProgress(opts.heartbeatEveryMs);
       return adapt(progress, () => selfAlignDataset(store, session, input, progress));
     },
@@ -187,7 +187,7 @@ export function createDeviceActivities(opts: {
       const progress = temporalProgress(opts.heartbeatEveryMs);
       return adapt(progress, () => validateRewriter(store, session, input, progress));
     },
-    async evaluateBenchmark(input: EvaluateBenchmarkInput): Promise<BenchmarkResult> {
+    async evaluateBenchmark(input: EvaluateBenchmarkInputInput): Promise<BenchmarkResult> {
       const progress = temporalProgress(opts.heartbeatEveryMs);
       progress.heartbeat({ stage: 'start' });
       return adapt(progress, () => evaluateBenchmark(store, session, input, progress));

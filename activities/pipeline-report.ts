@@ -7,12 +7,13 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dataStats, type DataStats, type SftRecord } from '../method/data-stats';
-import { pooledReport, type PooledReport, type RunScores } from '../method/statistics';
+import { pooledReport, type RunScores } from '../method/statistics';
 import {
   schemas,
   type PipelineReportInput,
   type PipelineReportInputInput,
   type PipelineReportOutput,
+  type RunReport,
 } from '../schemas';
 import { canonicalJson, sha256, type ArtifactStore } from './artifact-store';
 import { breathe } from './breathe';
@@ -30,13 +31,7 @@ const REPORT_FORMAT = 3;
 
 type Extraction = 'strict' | 'lenient';
 
-export interface RunReport {
-  backbone: string;
-  seed: number;
-  /** This run alone: the paired bootstrap over its items (method/statistics.ts with one run). */
-  strict: PooledReport;
-  lenient: PooledReport;
-}
+export type { RunReport };
 
 export type { PipelineReportOutput };
 export type GroupReport = PipelineReportOutput['groups'][number];

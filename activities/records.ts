@@ -5,13 +5,11 @@ import { existsSync } from 'node:fs';
 import { sha256File, type ArtifactStore } from './artifact-store';
 import { MAX_RECORD_DEPTH, nestedDeeperThan, readLines } from './datasets/readers';
 import { InputError } from './errors';
+import type { DataInput } from '../schemas';
 
-export interface DataInput {
-  /** The reference as given. */
-  uri: string;
-  path: string;
-  sha256: string;
-}
+// the type comes from its schema (schemas/json/data-input.schema.json); it never crosses an activity
+// boundary, so it is not validated
+export type { DataInput };
 
 /**
  * Resolves and hashes a dataset in the store; an InputError names `what` when it does not exist

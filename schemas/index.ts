@@ -183,4 +183,10 @@ export const schemas = {
     'trainRewriter progress',
   ),
   rewriterSettings: checker<T.RewriterSettings>(validators.validateRewriterSettings, 'rewriter settings'),
+  rewriteDatasetInput: checker<T.RewriteDatasetInput>(validators.validateRewriteDatasetInput, 'rewriteDataset input'),
+  selfAlignInput: checker<T.SelfAlignInput>(validators.validateSelfAlignInput, 'selfAlignDataset input'),
+  evaluateBenchmarkInput: checker<T.EvaluateBenchmarkInput>(
+    validators.validateEvaluateBenchmarkInput,
+    'evaluateBenchmark input',
+  ),
 };

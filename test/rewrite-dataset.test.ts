@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { ArtifactStore } from '../activities/artifact-store';
-import { rewriteDataset } from '../activities/device/rewrite-dataset';
+import { evaluateBenchmark, type EvaluateBenchmarkInputInput } from '../activities/device/evaluate';
+import { rewriteDataset, type RewriteDatasetInputInput } from '../activities/device/rewrite-dataset';
+import { selfAlignDataset } from '../activities/device/self-align';
 import { DeviceSession } from '../activities/device/session';
+import { SchemaError } from '../schemas';
 import { jsonl, noProgress, put } from './helpers/data';
 import { putTinyModel } from './helpers/model';
 import { tempDir } from './helpers/temporal';
@@ -88,4 +91,29 @@ test('with k samples the feasible candidate with the best group reward is kept, 
     assert.deepEqual(row.chosen_reward, row.candidates[best].reward);
     assert.ok(row.chosen_reward.dist >= 0 && row.chosen_reward.dist <= 1);
   }
+});
+
+test('the dataset builders and evaluateBenchmark check their input at the boundary, naming the bad field', async () => {
+  const root = await tempDir();
+  const store = new ArtifactStore(root);
+  const model = { uri: 'models/none' };
+  const bad = { model, dataset: 'data/train.jsonl', samples: 0, typo: 1 } as unknown as RewriteDatasetInputInput;
+  await assert.rejects(rewriteDataset(store, session, bad, noProgress), (e: Error) => {
+    assert.ok(e instanceof SchemaError);
+    assert.match(
+      e.message,
+      /rewriteDataset input is invalid: \$\.typo: is not a known field .*\$\.samples: must be >= 1/,
+    );
+    return true;
+  });
+  const escape = { model, dataset: '../outside.jsonl' };
+  await assert.rejects(
+    selfAlignDataset(store, session, escape, noProgress),
+    /selfAlignDataset input is invalid: \$\.dataset/,
+  );
+  const noBatch = { model, benchmark: { name: 'b', data: 'b.jsonl', extractor: { kind: 'boxed' } } };
+  await assert.rejects(
+    evaluateBenchmark(store, session, noBatch as unknown as EvaluateBenchmarkInputInput, noProgress),
+    /evaluateBenchmark input is invalid: \$\.batchSize: .*\(required\)/,
+  );
 });

@@ -1,5 +1,5 @@
 import { ApplicationFailure, defineQuery, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { RewriteDatasetInput } from '../activities';
+import type { RewriteDatasetInputInput } from '../activities';
 import {
   schemas,
   type BenchmarkSpec,
@@ -119,7 +119,7 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
   );
 
   const k = resolved.rewrite.samples;
-  const rewriteBase = (s: number, dataset: string): Omit<RewriteDatasetInput, 'model'> => ({
+  const rewriteBase = (s: number, dataset: string): Omit<RewriteDatasetInputInput, 'model'> => ({
     dataset,
     gate: settings.gate,
     samples: k,
@@ -141,7 +141,7 @@ export async function pipeline(input: PipelineConfigInput): Promise<PipelineOutp
   ): Promise<{ file: string; builder?: PipelineArm['builder']; k?: number }> {
     const dataset = await downstream(s);
     const base = rewriteBase(s, dataset);
-    const rewrite = async (model: ModelRef, o: Partial<RewriteDatasetInput>, samples = k) => {
+    const rewrite = async (model: ModelRef, o: Partial<RewriteDatasetInputInput>, samples = k) => {
       const out = await device.rewriteDataset({ ...base, ...o, model, samples, name: `${arm}-s${s}` });
       return { file: out.data, builder: out, k: samples };
     };

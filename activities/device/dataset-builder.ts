@@ -3,25 +3,10 @@
 // (through the recipe), so one place states them for both and they cannot drift apart.
 import type { Extractor } from '../../method/extract';
 import { QA_TEMPLATE, WORLD_REWRITE_PROMPT } from '../../method/prompts';
-import type { GateConfigInput, ModelRef } from '../../schemas';
+import type { DatasetBuilderInput } from '../../schemas';
 
-export interface DatasetBuilderInput {
-  model: ModelRef;
-  /** A JSONL file of {id, question, answer}; the answer is y*. */
-  dataset: string;
-  name?: string;
-  /** The rewriting prompt with {question} and {answer}. */
-  promptFormat?: string;
-  /** The plain QA prompt with {question}: the prefix the backbone answers (or scores a candidate) under. */
-  qaPrompt?: string;
-  gate?: GateConfigInput;
-  /** 0 = greedy. */
-  temperature?: number;
-  seed?: number;
-  maxNewTokens?: number;
-  batchSize?: number;
-  limit?: number;
-}
+// the type comes from its schema (schemas/json/dataset-builder-input.schema.json)
+export type { DatasetBuilderInput };
 
 const BOXED: Extractor = { kind: 'boxed' };
 

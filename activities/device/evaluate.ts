@@ -7,7 +7,12 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extract, isCorrect } from '../../method/extract';
 import { fill } from '../../method/prompts';
-import { schemas, type BenchmarkResult, type BenchmarkSpecInput, type ModelRef } from '../../schemas';
+import {
+  schemas,
+  type BenchmarkResult,
+  type EvaluateBenchmarkInput,
+  type EvaluateBenchmarkInputInput,
+} from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import { LineWriter } from '../../engine/line-writer';
 import type { Progress } from '../datasets/import-dataset';
@@ -15,11 +20,7 @@ import { dataInput, readJsonl, readRecords } from '../records';
 import { stage } from '../stage';
 import type { DeviceSession } from './session';
 
-export interface EvaluateBenchmarkInput {
-  model: ModelRef;
-  benchmark: BenchmarkSpecInput;
-  batchSize: number;
-}
+export type { EvaluateBenchmarkInput, EvaluateBenchmarkInputInput };
 
 export type { BenchmarkResult };
 
@@ -37,10 +38,11 @@ interface Prediction {
 export async function evaluateBenchmark(
   store: ArtifactStore,
   session: DeviceSession,
-  input: EvaluateBenchmarkInput,
+  given: EvaluateBenchmarkInputInput,
   progress: Progress,
 ): Promise<BenchmarkResult> {
-  const bench = schemas.benchmarkSpec.parse(input.benchmark);
+  const input = schemas.evaluateBenchmarkInput.parse(given);
+  const bench = input.benchmark;
   const data = await dataInput(store, bench.data, `benchmark ${bench.name}`);
   const modelKey = await session.modelKey(store, input.model);
   // the batch size changes nothing in greedy results, so it is not part of the key; nor is where the

@@ -6,46 +6,40 @@
 // and reward hacking stay visible. Sampling noise is keyed by (seed, record id,
 // sample), so a record's rewrites do not depend on batching or sharding.
 import { join } from 'node:path';
-import { type Extractor } from '../../method/extract';
 import { gate } from '../../method/gate';
 import { fill, SDFT_GIVEAWAYS } from '../../method/prompts';
 import { groupRewards, l2Normalize, PAPER_REWARD_WEIGHTS, type RewardWeights } from '../../method/rewards';
 import { isCopy } from '../../method/rollout-stats';
 import { generateVerifyFallback } from '../../method/selection';
-import { schemas, type ModelRef, type RewriteDatasetOutput } from '../../schemas';
+import {
+  schemas,
+  type ModelRef,
+  type RewriteDatasetInput,
+  type RewriteDatasetInputInput,
+  type RewriteDatasetOutput,
+} from '../../schemas';
 import type { ArtifactStore } from '../artifact-store';
 import type { Progress } from '../datasets/import-dataset';
 import { LineWriter } from '../../engine/line-writer';
 import { dataInput, readRecords } from '../records';
 import { backboneScores } from '../../training/backbone-scores';
 import { stage } from '../stage';
-import { datasetBuilderOptions, type DatasetBuilderInput } from './dataset-builder';
+import { datasetBuilderOptions } from './dataset-builder';
 import { judgeByBackbone } from './judge';
 import type { DeviceSession } from './session';
 
 // the output's type comes from its schema (schemas/json); exported here beside the code that makes it
 export type { RewriteDatasetOutput };
 
-export interface RewriteDatasetInput extends DatasetBuilderInput {
-  /** The answer extractor of the default gate (the world's gate is answer + steps). */
-  extractor?: Extractor;
-  /** Weights of the group reward that picks among feasible candidates (default: the paper's). */
-  rewardWeights?: RewardWeights;
-  samples?: number;
-  topP?: number;
-  /**
-   * The SDFT baseline's filter (METHOD.md): a candidate holding a give-away phrase ("reference answer",
-   * ...) fails even when the gate passes it; its verdict names the phrase.
-   */
-  rejectGiveaways?: boolean;
-}
+export type { RewriteDatasetInput, RewriteDatasetInputInput };
 
 export async function rewriteDataset(
   store: ArtifactStore,
   session: DeviceSession,
-  input: RewriteDatasetInput,
+  given: RewriteDatasetInputInput,
   progress: Progress,
 ): Promise<RewriteDatasetOutput> {
+  const input = schemas.rewriteDatasetInput.parse(given);
   const extractor = input.extractor ?? { kind: 'boxed' as const };
   const o = {
     ...datasetBuilderOptions(input, 'rewrite', extractor),

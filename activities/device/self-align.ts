@@ -13,14 +13,14 @@ import { LineWriter } from '../../engine/line-writer';
 import type { Progress } from '../datasets/import-dataset';
 import type { ArtifactStore } from '../artifact-store';
 import { dataInput, readRecords } from '../records';
-import { datasetBuilderOptions, type DatasetBuilderInput } from './dataset-builder';
-import type { SelfAlignOutput } from '../../schemas';
+import { datasetBuilderOptions } from './dataset-builder';
+import { schemas, type SelfAlignInput, type SelfAlignInputInput, type SelfAlignOutput } from '../../schemas';
 import { judgeByBackbone } from './judge';
 import type { DeviceSession } from './session';
 import { stage } from '../stage';
 
 /** The guided rewrite samples at `temperature` (0: greedy); the own answer is always greedy. */
-export type SelfAlignInput = DatasetBuilderInput;
+export type { SelfAlignInput, SelfAlignInputInput };
 
 export type Provenance = keyof SelfAlignOutput['provenance'];
 
@@ -34,9 +34,10 @@ interface Generated {
 export async function selfAlignDataset(
   store: ArtifactStore,
   session: DeviceSession,
-  input: SelfAlignInput,
+  given: SelfAlignInputInput,
   progress: Progress,
 ): Promise<SelfAlignOutput> {
+  const input = schemas.selfAlignInput.parse(given);
   const o = datasetBuilderOptions(input, 'self-align');
   const batchSize = input.batchSize ?? 32;
   const data = await dataInput(store, input.dataset);
