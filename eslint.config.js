@@ -71,6 +71,12 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
+          // exact specifiers: ../schemas/workflow and the other schemas modules stay allowed
+          paths: ['../schemas', '../schemas/index', '../schemas/generated/validators.cjs'].map((name) => ({
+            name,
+            message:
+              'Workflows import schemas from ../schemas/workflow: the workflow bundle carries only the workflow validators (schemas/generate.ts WORKFLOW_SCHEMA_FILES).',
+          })),
           patterns: [
             {
               group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'worker_threads'],

@@ -13,6 +13,8 @@ const DIST = join(PROJECT_ROOT, 'dist');
 const COPIED = [
   'schemas/generated/validators.cjs',
   'schemas/generated/validators.d.cts',
+  'schemas/generated/workflow-validators.cjs',
+  'schemas/generated/workflow-validators.d.cts',
   'engine/runner/worker-entry.mjs',
   'world/shipped',
 ];

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SchemaError, schemas } from '../schemas';
-import { generatedFiles } from '../schemas/generate';
+import type { ValidateFunction } from 'ajv';
+import { generatedFiles, validatorName, WORKFLOW_SCHEMA_FILES } from '../schemas/generate';
+import { schemas as workflowSchemas } from '../schemas/workflow';
 import { resolveRewriterSettings } from '../schemas/rewriter-presets';
 import { QA_TEMPLATE } from '../method/prompts';
 
@@ -15,8 +17,27 @@ test('the committed generated validators and types match the schemas (run `npm r
 });
 
 test('the validators run no code generation at run time', () => {
-  const code = readFileSync(join(import.meta.dirname, '..', 'schemas', 'generated', 'validators.cjs'), 'utf8');
-  assert.doesNotMatch(code, /new Function|eval\(/);
+  for (const file of ['validators.cjs', 'workflow-validators.cjs']) {
+    const code = readFileSync(join(import.meta.dirname, '..', 'schemas', 'generated', file), 'utf8');
+    assert.doesNotMatch(code, /new Function|eval\(/);
+  }
+});
+
+test('the workflow validators are the workflows schemas only, and judge as the full set does', async () => {
+  const full = await import('../schemas/generated/validators.cjs');
+  const wf = await import('../schemas/generated/workflow-validators.cjs');
+  const names = Object.keys(wf).filter((k) => k.startsWith('validate'));
+  assert.deepEqual(names.sort(), WORKFLOW_SCHEMA_FILES.map(validatorName).sort());
+  for (const name of names) {
+    const a = full[name as keyof typeof full] as ValidateFunction;
+    const b = wf[name as keyof typeof wf] as ValidateFunction;
+    for (const value of [{}, { nope: 1 }, []]) {
+      assert.equal(a(structuredClone(value)), b(structuredClone(value)), name);
+      assert.deepEqual(a.errors, b.errors, name);
+    }
+  }
+  // what the workflows check is the same checker the rest of the code uses
+  for (const key of Object.keys(workflowSchemas)) assert.ok(key in schemas, key);
 });
 
 test('issues name the JSON path and the rule; defaults are filled on a copy', () => {

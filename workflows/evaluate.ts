@@ -1,5 +1,5 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
-import { schemas, type EvaluateInputInput, type EvaluateOutput } from '../schemas';
+import { schemas, type EvaluateInputInput, type EvaluateOutput } from '../schemas/workflow';
 import { METRIC, STAGE } from './search-attributes';
 import { deviceActivities } from './stages';
 import { extractorIssues, invalidInput, validateInput } from './validate';

@@ -1,5 +1,5 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
-import { schemas, type ImportDatasetInputInput, type ImportDatasetOutput } from '../schemas';
+import { schemas, type ImportDatasetInputInput, type ImportDatasetOutput } from '../schemas/workflow';
 import { RECORDS, STAGE } from './search-attributes';
 import { cpuActivities } from './stages';
 import { validateInput } from './validate';

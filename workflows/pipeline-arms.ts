@@ -1,6 +1,6 @@
 // The pipeline's arms as data (pure, so the workflow and the CLI share them): which names exist, which
 // trainRewriter run each needs, what the ablations change, and what the report must say about an arm.
-import type { PipelineConfig } from '../schemas';
+import type { PipelineConfig } from '../schemas/workflow';
 
 export type ArmName = NonNullable<PipelineConfig['arms']>[number];
 

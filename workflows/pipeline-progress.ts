@@ -2,7 +2,7 @@
 // stage is planned when the run starts (so "done of total" is known from the first query), and each
 // one records when it ran. Workflow time only, so the bookkeeping is deterministic.
 import { upsertSearchAttributes } from '@temporalio/workflow';
-import type { PipelineProgress } from '../schemas';
+import type { PipelineProgress } from '../schemas/workflow';
 import { STAGE } from './search-attributes';
 
 export type { PipelineProgress };

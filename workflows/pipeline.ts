@@ -11,7 +11,7 @@ import {
   type ScoreDatasetOutput,
   type TrainRewriterInput,
   type WorldOutput,
-} from '../schemas';
+} from '../schemas/workflow';
 import { resolveRewriterSettings } from '../schemas/rewriter-presets';
 import {
   ABLATIONS,

@@ -1,5 +1,5 @@
 import { patched, upsertSearchAttributes } from '@temporalio/workflow';
-import { schemas, type PrepareWorldInputInput, type PretrainOutput } from '../schemas';
+import { schemas, type PrepareWorldInputInput, type PretrainOutput } from '../schemas/workflow';
 import { STAGE } from './search-attributes';
 import { cpuActivities, deviceActivities } from './stages';
 import { validateInput } from './validate';

@@ -1,5 +1,5 @@
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { schemas, type RewriterProbeInputInput, type RewriterProbeOutput } from '../schemas';
+import { schemas, type RewriterProbeInputInput, type RewriterProbeOutput } from '../schemas/workflow';
 import { ARM, METRIC, RECORDS, STAGE } from './search-attributes';
 import { deviceActivities, pretrainChild } from './stages';
 import { validateInput } from './validate';

@@ -1,5 +1,5 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
-import { schemas, type SftInputInput, type SftOutput } from '../schemas';
+import { schemas, type SftInputInput, type SftOutput } from '../schemas/workflow';
 import { METRIC, STAGE } from './search-attributes';
 import { deviceActivities } from './stages';
 import { validateInput } from './validate';

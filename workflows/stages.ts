@@ -12,7 +12,7 @@ import {
   type WorkflowResultType,
 } from '@temporalio/workflow';
 import type { CpuActivities, DeviceActivities } from '../activities';
-import type { EvaluateInputInput, PrepareWorldInput, SftInputInput } from '../schemas';
+import type { EvaluateInputInput, PrepareWorldInput, SftInputInput } from '../schemas/workflow';
 import type { evaluate } from './evaluate';
 import type { pretrain } from './pretrain';
 import type { sft } from './sft';

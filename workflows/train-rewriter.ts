@@ -19,7 +19,7 @@ import {
   type TrainRewriterOutput,
   type TrainRewriterProgress,
   type ValidateRewriterOutput,
-} from '../schemas';
+} from '../schemas/workflow';
 import { resolveRewriterSettings, type RewriterSettings } from '../schemas/rewriter-presets';
 import { METRIC, STAGE, STEP } from './search-attributes';
 import { cpuActivities, deviceActivities, pretrainChild } from './stages';

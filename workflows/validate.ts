@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { describeIssues, type BenchmarkSpec, type SchemaIssue } from '../schemas';
+import { describeIssues, type BenchmarkSpec, type SchemaIssue } from '../schemas/workflow';
 import { regexProblem } from '../schemas/regex-safety';
 
 interface Checker<T> {

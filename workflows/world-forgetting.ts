@@ -1,5 +1,10 @@
 import { patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { schemas, type ModelRef, type WorldForgettingInputInput, type WorldForgettingOutput } from '../schemas';
+import {
+  schemas,
+  type ModelRef,
+  type WorldForgettingInputInput,
+  type WorldForgettingOutput,
+} from '../schemas/workflow';
 import { STAGE } from './search-attributes';
 import { cpuActivities, deviceActivities, evaluateChild, pretrainChild, sftChild } from './stages';
 import { validateInput } from './validate';

@@ -1,5 +1,5 @@
 // What both world workflows (worldForgetting, rewriterProbe) need from the world beyond its backbone.
-import type { WorldOutput } from '../schemas';
+import type { WorldOutput } from '../schemas/workflow';
 import { invalidInput } from './validate';
 
 /** The training set of `arm`, or an InvalidInput failure naming `path` when the recipe has none. */
