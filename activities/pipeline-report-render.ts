@@ -1,7 +1,6 @@
 // The pipeline report's pages: one document model (sections of text, tables and figures) rendered to
 // Markdown (figures as SVG files beside it) and to one self-contained HTML page (figures inline), so
 // the two never disagree. Figures are Vega-Lite specs rendered by method/figures.ts.
-import type { DataStats } from '../method/data-stats';
 import {
   groupedBarChart,
   lineChart,
@@ -12,43 +11,16 @@ import {
 } from '../method/figures';
 import type { Interval } from '../method/forgetting';
 import type { PooledReport } from '../method/statistics';
-import type { PipelineReportInput } from '../schemas';
-import type { GroupReport, RunReport } from './pipeline-report';
+import type { ReportModel } from '../schemas';
+import type { GroupReport } from './pipeline-report';
 
-export interface RewriteSample {
-  id: string;
-  question: string;
-  original: string;
-  answer: string;
-  rewriteSuccess: boolean;
-  reward: Record<string, number> | null;
-}
+export type RewriteSample = ReportModel['samples'][number];
 
 /** A point of the dose-response line: an oracle mixture, with the backbone whose plane it is drawn on. */
-export type Mixture = NonNullable<PipelineReportInput['mixtures']>[number] & {
-  backbone: string;
-  nll: number;
-  forgetting: { strict: Interval; lenient: Interval };
-};
+export type Mixture = ReportModel['mixtures'][number];
 
-/** Everything the report says: report.json holds exactly this. */
-export interface ReportModel {
-  name: string;
-  fallback: PipelineReportInput['fallback'];
-  reference: string;
-  method: string;
-  general: string[];
-  downstream: string[];
-  groups: GroupReport[];
-  runs: RunReport[];
-  data: { backbone: string; seed: number; arm: string; stats: DataStats }[];
-  /** Arms whose SFT set was empty in a run (fallback 'drop' left out every record): not fine-tuned. */
-  empty: { backbone: string; seed: number; arm: string; records: number }[];
-  passAtK: NonNullable<PipelineReportInput['passAtK']>;
-  mixtures: Mixture[];
-  rewriter: { steps: Record<string, number>[] } | null;
-  samples: RewriteSample[];
-}
+/** Everything the report says: report.json holds exactly this (schemas/json/report-model.schema.json). */
+export type { ReportModel };
 
 interface Table {
   head: string[];

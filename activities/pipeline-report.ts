@@ -51,7 +51,8 @@ export async function pipelineReport(
   const uri = store.ref(path);
   // a complete report is returned as it is: the statistics are seeded, the inputs content-addressed
   if (existsSync(join(path, 'report.json'))) {
-    const done = JSON.parse(await readFile(join(path, 'report.json'), 'utf8')) as ReportModel;
+    // a stored report crosses back into the workflow as this activity's output: checked against its schema
+    const done = schemas.reportModel.parse(JSON.parse(await readFile(join(path, 'report.json'), 'utf8')));
     return { uri, ...refs(store, files), fallback: done.fallback, groups: done.groups, reused: true };
   }
   const model = await buildModel(store, input);

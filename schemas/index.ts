@@ -63,6 +63,7 @@ export const schemas = {
     'trainRewriter progress',
   ),
   rewriterSettings: checker<T.RewriterSettings>(validators.validateRewriterSettings, 'rewriter settings'),
+  reportModel: checker<T.ReportModel>(validators.validateReportModel, 'report.json'),
   rewriteDatasetInput: checker<T.RewriteDatasetInput>(validators.validateRewriteDatasetInput, 'rewriteDataset input'),
   selfAlignInput: checker<T.SelfAlignInput>(validators.validateSelfAlignInput, 'selfAlignDataset input'),
   evaluateBenchmarkInput: checker<T.EvaluateBenchmarkInput>(

@@ -158,6 +158,8 @@ test('pipelineReport: JSON, Markdown and a self-contained HTML page; numbers fro
   schemas.pipelineReportOutput.parse(out);
   assert.equal(out.reused, false);
   for (const f of [out.json, out.markdown, out.html]) assert.ok(existsSync(store.resolve(f)), f);
+  // report.json is what its schema says
+  schemas.reportModel.parse(JSON.parse(readFileSync(store.resolve(out.json), 'utf8')));
   assert.match(out.uri, /^artifact:\/\/reports\/test-report-[0-9a-f]{16}$/);
 
   // the pooled statistics are pooledReport's on the same items, for each backbone

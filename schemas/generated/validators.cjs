@@ -23692,14 +23692,2719 @@ return errors === 0;
 }
 validate143.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardInput = validate144;
-const schema263 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
+exports.validateReportModel = validate144;
+const schema263 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/report-model.schema.json","title":"ReportModel","description":"Everything a pipeline report says: report.json holds exactly this, and report.md and report.html render it.","type":"object","additionalProperties":false,"required":["name","fallback","reference","method","general","downstream","groups","runs","data","empty","passAtK","mixtures","rewriter","samples"],"properties":{"name":{"type":"string"},"fallback":{"$ref":"pipeline-report-input.schema.json#/properties/fallback"},"reference":{"type":"string"},"method":{"type":"string"},"general":{"type":"array","items":{"type":"string"}},"downstream":{"type":"array","items":{"type":"string"}},"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}},"runs":{"type":"array","items":{"$ref":"run-report.schema.json"}},"data":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","stats"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"stats":{"$ref":"data-stats.schema.json"}}}},"empty":{"description":"Arms whose SFT set was empty in a run (fallback 'drop' left out every record): not fine-tuned.","type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","records"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"records":{"type":"integer","minimum":0}}}},"passAtK":{"description":"Pass rate against k, for rl and prompted (the report input's passAtK).","type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"type":"string"},"k":{"type":"integer","minimum":1},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1}}}},"mixtures":{"description":"The oracle mixtures' dose-response line, each with the backbone whose plane it is drawn on and its NLL and pooled forgetting.","type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","backbone","nll","forgetting"],"properties":{"arm":{"type":"string"},"backbone":{"type":"string"},"oracleShare":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"common.schema.json#/$defs/interval"},"lenient":{"$ref":"common.schema.json#/$defs/interval"}}}}}},"rewriter":{"description":"The rewriter's metrics per step, when there is a rewriter.","anyOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["steps"],"properties":{"steps":{"type":"array","items":{"type":"object","additionalProperties":{"type":"number"}}}}}]},"samples":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["id","question","original","answer","rewriteSuccess","reward"],"properties":{"id":{"type":"string"},"question":{"type":"string"},"original":{"type":"string"},"answer":{"type":"string"},"rewriteSuccess":{"type":"boolean"},"reward":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":{"type":"number"}}]}}}}}};
+const schema264 = {"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"};
+
+function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate145.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.backbone === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "backbone"},message:"must have required property '"+"backbone"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.seeds === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "seeds"},message:"must have required property '"+"seeds"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.strict === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.lenient === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.data === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "data"},message:"must have required property '"+"data"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "backbone") || (key0 === "seeds")) || (key0 === "strict")) || (key0 === "lenient")) || (key0 === "data"))){
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.backbone !== undefined){
+if(typeof data.backbone !== "string"){
+const err6 = {instancePath:instancePath+"/backbone",schemaPath:"#/properties/backbone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.seeds !== undefined){
+let data1 = data.seeds;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err7 = {instancePath:instancePath+"/seeds/" + i0,schemaPath:"#/properties/seeds/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.strict !== undefined){
+if(!(validate108(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+errors = vErrors.length;
+}
+}
+if(data.lenient !== undefined){
+if(!(validate108(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+errors = vErrors.length;
+}
+}
+if(data.data !== undefined){
+let data5 = data.data;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key1 in data5){
+let data6 = data5[key1];
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.records === undefined){
+const err9 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "records"},message:"must have required property '"+"records"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data6.recordsSeen === undefined){
+const err10 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "recordsSeen"},message:"must have required property '"+"recordsSeen"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data6.trainedTokens === undefined){
+const err11 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "trainedTokens"},message:"must have required property '"+"trainedTokens"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data6.meanNll === undefined){
+const err12 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "meanNll"},message:"must have required property '"+"meanNll"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data6.embeddingDiversity === undefined){
+const err13 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "embeddingDiversity"},message:"must have required property '"+"embeddingDiversity"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data6.distinct1 === undefined){
+const err14 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "distinct1"},message:"must have required property '"+"distinct1"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data6.distinct2 === undefined){
+const err15 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "distinct2"},message:"must have required property '"+"distinct2"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data6.distinct3 === undefined){
+const err16 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "distinct3"},message:"must have required property '"+"distinct3"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data6.rewriteSuccessRate === undefined){
+const err17 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "rewriteSuccessRate"},message:"must have required property '"+"rewriteSuccessRate"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data6.meanTrials === undefined){
+const err18 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "meanTrials"},message:"must have required property '"+"meanTrials"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(data6.falseStepShare === undefined){
+const err19 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "falseStepShare"},message:"must have required property '"+"falseStepShare"+"'"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(data6.copyRate === undefined){
+const err20 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "copyRate"},message:"must have required property '"+"copyRate"+"'"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data6.editDistance === undefined){
+const err21 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "editDistance"},message:"must have required property '"+"editDistance"+"'"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(data6.chosenReward === undefined){
+const err22 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "chosenReward"},message:"must have required property '"+"chosenReward"+"'"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if(data6.meanChars === undefined){
+const err23 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "meanChars"},message:"must have required property '"+"meanChars"+"'"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(data6.meanTokens === undefined){
+const err24 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "meanTokens"},message:"must have required property '"+"meanTokens"+"'"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+for(const key2 in data6){
+if(!(func4.call(schema46.properties, key2))){
+const err25 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data6.records !== undefined){
+let data7 = data6.records;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err26 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/records",schemaPath:"data-stats.schema.json/properties/records/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err27 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/records",schemaPath:"data-stats.schema.json/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+if(data6.recordsSeen !== undefined){
+let data8 = data6.recordsSeen;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err28 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/recordsSeen",schemaPath:"data-stats.schema.json/properties/recordsSeen/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 < 0 || isNaN(data8)){
+const err29 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/recordsSeen",schemaPath:"data-stats.schema.json/properties/recordsSeen/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+if(data6.trainedTokens !== undefined){
+let data9 = data6.trainedTokens;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err30 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/trainedTokens",schemaPath:"data-stats.schema.json/properties/trainedTokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 0 || isNaN(data9)){
+const err31 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/trainedTokens",schemaPath:"data-stats.schema.json/properties/trainedTokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+if(data6.meanNll !== undefined){
+let data10 = data6.meanNll;
+if(!((typeof data10 == "number") && (isFinite(data10)))){
+const err32 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/meanNll",schemaPath:"data-stats.schema.json/properties/meanNll/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data6.embeddingDiversity !== undefined){
+let data11 = data6.embeddingDiversity;
+if((!((typeof data11 == "number") && (isFinite(data11)))) && (data11 !== null)){
+const err33 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/embeddingDiversity",schemaPath:"data-stats.schema.json/properties/embeddingDiversity/type",keyword:"type",params:{type: schema46.properties.embeddingDiversity.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data6.distinct1 !== undefined){
+let data12 = data6.distinct1;
+if(!((typeof data12 == "number") && (isFinite(data12)))){
+const err34 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/distinct1",schemaPath:"data-stats.schema.json/properties/distinct1/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data6.distinct2 !== undefined){
+let data13 = data6.distinct2;
+if(!((typeof data13 == "number") && (isFinite(data13)))){
+const err35 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/distinct2",schemaPath:"data-stats.schema.json/properties/distinct2/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data6.distinct3 !== undefined){
+let data14 = data6.distinct3;
+if(!((typeof data14 == "number") && (isFinite(data14)))){
+const err36 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/distinct3",schemaPath:"data-stats.schema.json/properties/distinct3/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data6.rewriteSuccessRate !== undefined){
+let data15 = data6.rewriteSuccessRate;
+if((!((typeof data15 == "number") && (isFinite(data15)))) && (data15 !== null)){
+const err37 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/rewriteSuccessRate",schemaPath:"data-stats.schema.json/properties/rewriteSuccessRate/type",keyword:"type",params:{type: schema46.properties.rewriteSuccessRate.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data6.meanTrials !== undefined){
+let data16 = data6.meanTrials;
+if((!((typeof data16 == "number") && (isFinite(data16)))) && (data16 !== null)){
+const err38 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/meanTrials",schemaPath:"data-stats.schema.json/properties/meanTrials/type",keyword:"type",params:{type: schema46.properties.meanTrials.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data6.falseStepShare !== undefined){
+let data17 = data6.falseStepShare;
+if(!((typeof data17 == "number") && (isFinite(data17)))){
+const err39 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/falseStepShare",schemaPath:"data-stats.schema.json/properties/falseStepShare/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data6.copyRate !== undefined){
+let data18 = data6.copyRate;
+if((!((typeof data18 == "number") && (isFinite(data18)))) && (data18 !== null)){
+const err40 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/copyRate",schemaPath:"data-stats.schema.json/properties/copyRate/type",keyword:"type",params:{type: schema46.properties.copyRate.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(data6.editDistance !== undefined){
+let data19 = data6.editDistance;
+if((!((typeof data19 == "number") && (isFinite(data19)))) && (data19 !== null)){
+const err41 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/editDistance",schemaPath:"data-stats.schema.json/properties/editDistance/type",keyword:"type",params:{type: schema46.properties.editDistance.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data6.chosenReward !== undefined){
+let data20 = data6.chosenReward;
+if((!((typeof data20 == "number") && (isFinite(data20)))) && (data20 !== null)){
+const err42 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/chosenReward",schemaPath:"data-stats.schema.json/properties/chosenReward/type",keyword:"type",params:{type: schema46.properties.chosenReward.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data6.meanChars !== undefined){
+let data21 = data6.meanChars;
+if(!((typeof data21 == "number") && (isFinite(data21)))){
+const err43 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/meanChars",schemaPath:"data-stats.schema.json/properties/meanChars/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data6.meanTokens !== undefined){
+let data22 = data6.meanTokens;
+if(!((typeof data22 == "number") && (isFinite(data22)))){
+const err44 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/meanTokens",schemaPath:"data-stats.schema.json/properties/meanTokens/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"data-stats.schema.json/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/data",schemaPath:"#/properties/data/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+validate145.errors = vErrors;
+return errors === 0;
+}
+validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema267 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/run-report.schema.json","title":"RunReport","description":"One run of a pipeline report (report.json's runs): the paired bootstrap over its items alone (method/statistics.ts with one run), under strict and lenient extraction.","type":"object","additionalProperties":false,"required":["backbone","seed","strict","lenient"],"properties":{"backbone":{"type":"string"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"}}};
+
+function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/run-report.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate149.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.backbone === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "backbone"},message:"must have required property '"+"backbone"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.seed === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "seed"},message:"must have required property '"+"seed"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.strict === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.lenient === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "backbone") || (key0 === "seed")) || (key0 === "strict")) || (key0 === "lenient"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.backbone !== undefined){
+if(typeof data.backbone !== "string"){
+const err5 = {instancePath:instancePath+"/backbone",schemaPath:"#/properties/backbone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.seed !== undefined){
+let data1 = data.seed;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err6 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 4294967295 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err8 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+if(data.strict !== undefined){
+if(!(validate108(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+errors = vErrors.length;
+}
+}
+if(data.lenient !== undefined){
+if(!(validate108(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+validate149.errors = vErrors;
+return errors === 0;
+}
+validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://rewrite-rl.dev/schemas/reward-input.schema.json" */;
+/*# sourceURL="https://rewrite-rl.dev/schemas/report-model.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate144.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.fallback === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fallback"},message:"must have required property '"+"fallback"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.reference === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reference"},message:"must have required property '"+"reference"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.method === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "method"},message:"must have required property '"+"method"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.general === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "general"},message:"must have required property '"+"general"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.downstream === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "downstream"},message:"must have required property '"+"downstream"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.groups === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "groups"},message:"must have required property '"+"groups"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.runs === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "runs"},message:"must have required property '"+"runs"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.data === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "data"},message:"must have required property '"+"data"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data.empty === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "empty"},message:"must have required property '"+"empty"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data.passAtK === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "passAtK"},message:"must have required property '"+"passAtK"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data.mixtures === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mixtures"},message:"must have required property '"+"mixtures"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data.rewriter === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rewriter"},message:"must have required property '"+"rewriter"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data.samples === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "samples"},message:"must have required property '"+"samples"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func4.call(schema263.properties, key0))){
+const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(typeof data.name !== "string"){
+const err15 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.fallback !== undefined){
+let data1 = data.fallback;
+if(!((data1 === "original") || (data1 === "drop"))){
+const err16 = {instancePath:instancePath+"/fallback",schemaPath:"pipeline-report-input.schema.json#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema264.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.reference !== undefined){
+if(typeof data.reference !== "string"){
+const err17 = {instancePath:instancePath+"/reference",schemaPath:"#/properties/reference/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.method !== undefined){
+if(typeof data.method !== "string"){
+const err18 = {instancePath:instancePath+"/method",schemaPath:"#/properties/method/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.general !== undefined){
+let data4 = data.general;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data4[i0] !== "string"){
+const err19 = {instancePath:instancePath+"/general/" + i0,schemaPath:"#/properties/general/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/general",schemaPath:"#/properties/general/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data.downstream !== undefined){
+let data6 = data.downstream;
+if(Array.isArray(data6)){
+const len1 = data6.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data6[i1] !== "string"){
+const err21 = {instancePath:instancePath+"/downstream/" + i1,schemaPath:"#/properties/downstream/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/downstream",schemaPath:"#/properties/downstream/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data.groups !== undefined){
+let data8 = data.groups;
+if(Array.isArray(data8)){
+const len2 = data8.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate145(data8[i2], {instancePath:instancePath+"/groups/" + i2,parentData:data8,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data.runs !== undefined){
+let data10 = data.runs;
+if(Array.isArray(data10)){
+const len3 = data10.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate149(data10[i3], {instancePath:instancePath+"/runs/" + i3,parentData:data10,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate149.errors : vErrors.concat(validate149.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/runs",schemaPath:"#/properties/runs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data.data !== undefined){
+let data12 = data.data;
+if(Array.isArray(data12)){
+const len4 = data12.length;
+for(let i4=0; i4<len4; i4++){
+let data13 = data12[i4];
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.backbone === undefined){
+const err25 = {instancePath:instancePath+"/data/" + i4,schemaPath:"#/properties/data/items/required",keyword:"required",params:{missingProperty: "backbone"},message:"must have required property '"+"backbone"+"'"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(data13.seed === undefined){
+const err26 = {instancePath:instancePath+"/data/" + i4,schemaPath:"#/properties/data/items/required",keyword:"required",params:{missingProperty: "seed"},message:"must have required property '"+"seed"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data13.arm === undefined){
+const err27 = {instancePath:instancePath+"/data/" + i4,schemaPath:"#/properties/data/items/required",keyword:"required",params:{missingProperty: "arm"},message:"must have required property '"+"arm"+"'"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if(data13.stats === undefined){
+const err28 = {instancePath:instancePath+"/data/" + i4,schemaPath:"#/properties/data/items/required",keyword:"required",params:{missingProperty: "stats"},message:"must have required property '"+"stats"+"'"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+for(const key1 in data13){
+if(!((((key1 === "backbone") || (key1 === "seed")) || (key1 === "arm")) || (key1 === "stats"))){
+const err29 = {instancePath:instancePath+"/data/" + i4,schemaPath:"#/properties/data/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data13.backbone !== undefined){
+if(typeof data13.backbone !== "string"){
+const err30 = {instancePath:instancePath+"/data/" + i4+"/backbone",schemaPath:"#/properties/data/items/properties/backbone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data13.seed !== undefined){
+let data15 = data13.seed;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err31 = {instancePath:instancePath+"/data/" + i4+"/seed",schemaPath:"#/properties/data/items/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data13.arm !== undefined){
+if(typeof data13.arm !== "string"){
+const err32 = {instancePath:instancePath+"/data/" + i4+"/arm",schemaPath:"#/properties/data/items/properties/arm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data13.stats !== undefined){
+let data17 = data13.stats;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.records === undefined){
+const err33 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "records"},message:"must have required property '"+"records"+"'"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+if(data17.recordsSeen === undefined){
+const err34 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "recordsSeen"},message:"must have required property '"+"recordsSeen"+"'"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(data17.trainedTokens === undefined){
+const err35 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "trainedTokens"},message:"must have required property '"+"trainedTokens"+"'"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(data17.meanNll === undefined){
+const err36 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "meanNll"},message:"must have required property '"+"meanNll"+"'"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(data17.embeddingDiversity === undefined){
+const err37 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "embeddingDiversity"},message:"must have required property '"+"embeddingDiversity"+"'"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+if(data17.distinct1 === undefined){
+const err38 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "distinct1"},message:"must have required property '"+"distinct1"+"'"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if(data17.distinct2 === undefined){
+const err39 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "distinct2"},message:"must have required property '"+"distinct2"+"'"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(data17.distinct3 === undefined){
+const err40 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "distinct3"},message:"must have required property '"+"distinct3"+"'"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if(data17.rewriteSuccessRate === undefined){
+const err41 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "rewriteSuccessRate"},message:"must have required property '"+"rewriteSuccessRate"+"'"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+if(data17.meanTrials === undefined){
+const err42 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "meanTrials"},message:"must have required property '"+"meanTrials"+"'"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if(data17.falseStepShare === undefined){
+const err43 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "falseStepShare"},message:"must have required property '"+"falseStepShare"+"'"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+if(data17.copyRate === undefined){
+const err44 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "copyRate"},message:"must have required property '"+"copyRate"+"'"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if(data17.editDistance === undefined){
+const err45 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "editDistance"},message:"must have required property '"+"editDistance"+"'"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+if(data17.chosenReward === undefined){
+const err46 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "chosenReward"},message:"must have required property '"+"chosenReward"+"'"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+if(data17.meanChars === undefined){
+const err47 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "meanChars"},message:"must have required property '"+"meanChars"+"'"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+if(data17.meanTokens === undefined){
+const err48 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/required",keyword:"required",params:{missingProperty: "meanTokens"},message:"must have required property '"+"meanTokens"+"'"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+for(const key2 in data17){
+if(!(func4.call(schema46.properties, key2))){
+const err49 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+if(data17.records !== undefined){
+let data18 = data17.records;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err50 = {instancePath:instancePath+"/data/" + i4+"/stats/records",schemaPath:"data-stats.schema.json/properties/records/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 0 || isNaN(data18)){
+const err51 = {instancePath:instancePath+"/data/" + i4+"/stats/records",schemaPath:"data-stats.schema.json/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+if(data17.recordsSeen !== undefined){
+let data19 = data17.recordsSeen;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err52 = {instancePath:instancePath+"/data/" + i4+"/stats/recordsSeen",schemaPath:"data-stats.schema.json/properties/recordsSeen/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 0 || isNaN(data19)){
+const err53 = {instancePath:instancePath+"/data/" + i4+"/stats/recordsSeen",schemaPath:"data-stats.schema.json/properties/recordsSeen/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+if(data17.trainedTokens !== undefined){
+let data20 = data17.trainedTokens;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err54 = {instancePath:instancePath+"/data/" + i4+"/stats/trainedTokens",schemaPath:"data-stats.schema.json/properties/trainedTokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 0 || isNaN(data20)){
+const err55 = {instancePath:instancePath+"/data/" + i4+"/stats/trainedTokens",schemaPath:"data-stats.schema.json/properties/trainedTokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+}
+if(data17.meanNll !== undefined){
+let data21 = data17.meanNll;
+if(!((typeof data21 == "number") && (isFinite(data21)))){
+const err56 = {instancePath:instancePath+"/data/" + i4+"/stats/meanNll",schemaPath:"data-stats.schema.json/properties/meanNll/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+if(data17.embeddingDiversity !== undefined){
+let data22 = data17.embeddingDiversity;
+if((!((typeof data22 == "number") && (isFinite(data22)))) && (data22 !== null)){
+const err57 = {instancePath:instancePath+"/data/" + i4+"/stats/embeddingDiversity",schemaPath:"data-stats.schema.json/properties/embeddingDiversity/type",keyword:"type",params:{type: schema46.properties.embeddingDiversity.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+if(data17.distinct1 !== undefined){
+let data23 = data17.distinct1;
+if(!((typeof data23 == "number") && (isFinite(data23)))){
+const err58 = {instancePath:instancePath+"/data/" + i4+"/stats/distinct1",schemaPath:"data-stats.schema.json/properties/distinct1/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+if(data17.distinct2 !== undefined){
+let data24 = data17.distinct2;
+if(!((typeof data24 == "number") && (isFinite(data24)))){
+const err59 = {instancePath:instancePath+"/data/" + i4+"/stats/distinct2",schemaPath:"data-stats.schema.json/properties/distinct2/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+if(data17.distinct3 !== undefined){
+let data25 = data17.distinct3;
+if(!((typeof data25 == "number") && (isFinite(data25)))){
+const err60 = {instancePath:instancePath+"/data/" + i4+"/stats/distinct3",schemaPath:"data-stats.schema.json/properties/distinct3/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(data17.rewriteSuccessRate !== undefined){
+let data26 = data17.rewriteSuccessRate;
+if((!((typeof data26 == "number") && (isFinite(data26)))) && (data26 !== null)){
+const err61 = {instancePath:instancePath+"/data/" + i4+"/stats/rewriteSuccessRate",schemaPath:"data-stats.schema.json/properties/rewriteSuccessRate/type",keyword:"type",params:{type: schema46.properties.rewriteSuccessRate.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+if(data17.meanTrials !== undefined){
+let data27 = data17.meanTrials;
+if((!((typeof data27 == "number") && (isFinite(data27)))) && (data27 !== null)){
+const err62 = {instancePath:instancePath+"/data/" + i4+"/stats/meanTrials",schemaPath:"data-stats.schema.json/properties/meanTrials/type",keyword:"type",params:{type: schema46.properties.meanTrials.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(data17.falseStepShare !== undefined){
+let data28 = data17.falseStepShare;
+if(!((typeof data28 == "number") && (isFinite(data28)))){
+const err63 = {instancePath:instancePath+"/data/" + i4+"/stats/falseStepShare",schemaPath:"data-stats.schema.json/properties/falseStepShare/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+if(data17.copyRate !== undefined){
+let data29 = data17.copyRate;
+if((!((typeof data29 == "number") && (isFinite(data29)))) && (data29 !== null)){
+const err64 = {instancePath:instancePath+"/data/" + i4+"/stats/copyRate",schemaPath:"data-stats.schema.json/properties/copyRate/type",keyword:"type",params:{type: schema46.properties.copyRate.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data17.editDistance !== undefined){
+let data30 = data17.editDistance;
+if((!((typeof data30 == "number") && (isFinite(data30)))) && (data30 !== null)){
+const err65 = {instancePath:instancePath+"/data/" + i4+"/stats/editDistance",schemaPath:"data-stats.schema.json/properties/editDistance/type",keyword:"type",params:{type: schema46.properties.editDistance.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+if(data17.chosenReward !== undefined){
+let data31 = data17.chosenReward;
+if((!((typeof data31 == "number") && (isFinite(data31)))) && (data31 !== null)){
+const err66 = {instancePath:instancePath+"/data/" + i4+"/stats/chosenReward",schemaPath:"data-stats.schema.json/properties/chosenReward/type",keyword:"type",params:{type: schema46.properties.chosenReward.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+if(data17.meanChars !== undefined){
+let data32 = data17.meanChars;
+if(!((typeof data32 == "number") && (isFinite(data32)))){
+const err67 = {instancePath:instancePath+"/data/" + i4+"/stats/meanChars",schemaPath:"data-stats.schema.json/properties/meanChars/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+if(data17.meanTokens !== undefined){
+let data33 = data17.meanTokens;
+if(!((typeof data33 == "number") && (isFinite(data33)))){
+const err68 = {instancePath:instancePath+"/data/" + i4+"/stats/meanTokens",schemaPath:"data-stats.schema.json/properties/meanTokens/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/data/" + i4+"/stats",schemaPath:"data-stats.schema.json/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+}
+else {
+const err70 = {instancePath:instancePath+"/data/" + i4,schemaPath:"#/properties/data/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+else {
+const err71 = {instancePath:instancePath+"/data",schemaPath:"#/properties/data/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+if(data.empty !== undefined){
+let data34 = data.empty;
+if(Array.isArray(data34)){
+const len5 = data34.length;
+for(let i5=0; i5<len5; i5++){
+let data35 = data34[i5];
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.backbone === undefined){
+const err72 = {instancePath:instancePath+"/empty/" + i5,schemaPath:"#/properties/empty/items/required",keyword:"required",params:{missingProperty: "backbone"},message:"must have required property '"+"backbone"+"'"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+if(data35.seed === undefined){
+const err73 = {instancePath:instancePath+"/empty/" + i5,schemaPath:"#/properties/empty/items/required",keyword:"required",params:{missingProperty: "seed"},message:"must have required property '"+"seed"+"'"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if(data35.arm === undefined){
+const err74 = {instancePath:instancePath+"/empty/" + i5,schemaPath:"#/properties/empty/items/required",keyword:"required",params:{missingProperty: "arm"},message:"must have required property '"+"arm"+"'"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+if(data35.records === undefined){
+const err75 = {instancePath:instancePath+"/empty/" + i5,schemaPath:"#/properties/empty/items/required",keyword:"required",params:{missingProperty: "records"},message:"must have required property '"+"records"+"'"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+for(const key3 in data35){
+if(!((((key3 === "backbone") || (key3 === "seed")) || (key3 === "arm")) || (key3 === "records"))){
+const err76 = {instancePath:instancePath+"/empty/" + i5,schemaPath:"#/properties/empty/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(data35.backbone !== undefined){
+if(typeof data35.backbone !== "string"){
+const err77 = {instancePath:instancePath+"/empty/" + i5+"/backbone",schemaPath:"#/properties/empty/items/properties/backbone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+if(data35.seed !== undefined){
+let data37 = data35.seed;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err78 = {instancePath:instancePath+"/empty/" + i5+"/seed",schemaPath:"#/properties/empty/items/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+if(data35.arm !== undefined){
+if(typeof data35.arm !== "string"){
+const err79 = {instancePath:instancePath+"/empty/" + i5+"/arm",schemaPath:"#/properties/empty/items/properties/arm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data35.records !== undefined){
+let data39 = data35.records;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+const err80 = {instancePath:instancePath+"/empty/" + i5+"/records",schemaPath:"#/properties/empty/items/properties/records/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 < 0 || isNaN(data39)){
+const err81 = {instancePath:instancePath+"/empty/" + i5+"/records",schemaPath:"#/properties/empty/items/properties/records/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/empty/" + i5,schemaPath:"#/properties/empty/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/empty",schemaPath:"#/properties/empty/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+if(data.passAtK !== undefined){
+let data40 = data.passAtK;
+if(Array.isArray(data40)){
+const len6 = data40.length;
+for(let i6=0; i6<len6; i6++){
+let data41 = data40[i6];
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.arm === undefined){
+const err84 = {instancePath:instancePath+"/passAtK/" + i6,schemaPath:"#/properties/passAtK/items/required",keyword:"required",params:{missingProperty: "arm"},message:"must have required property '"+"arm"+"'"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+if(data41.k === undefined){
+const err85 = {instancePath:instancePath+"/passAtK/" + i6,schemaPath:"#/properties/passAtK/items/required",keyword:"required",params:{missingProperty: "k"},message:"must have required property '"+"k"+"'"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+if(data41.passRate === undefined){
+const err86 = {instancePath:instancePath+"/passAtK/" + i6,schemaPath:"#/properties/passAtK/items/required",keyword:"required",params:{missingProperty: "passRate"},message:"must have required property '"+"passRate"+"'"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+for(const key4 in data41){
+if(!((((key4 === "arm") || (key4 === "k")) || (key4 === "passRate")) || (key4 === "answerPassRate"))){
+const err87 = {instancePath:instancePath+"/passAtK/" + i6,schemaPath:"#/properties/passAtK/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+if(data41.arm !== undefined){
+if(typeof data41.arm !== "string"){
+const err88 = {instancePath:instancePath+"/passAtK/" + i6+"/arm",schemaPath:"#/properties/passAtK/items/properties/arm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+if(data41.k !== undefined){
+let data43 = data41.k;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err89 = {instancePath:instancePath+"/passAtK/" + i6+"/k",schemaPath:"#/properties/passAtK/items/properties/k/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 1 || isNaN(data43)){
+const err90 = {instancePath:instancePath+"/passAtK/" + i6+"/k",schemaPath:"#/properties/passAtK/items/properties/k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+}
+if(data41.passRate !== undefined){
+let data44 = data41.passRate;
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 1 || isNaN(data44)){
+const err91 = {instancePath:instancePath+"/passAtK/" + i6+"/passRate",schemaPath:"#/properties/passAtK/items/properties/passRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if(data44 < 0 || isNaN(data44)){
+const err92 = {instancePath:instancePath+"/passAtK/" + i6+"/passRate",schemaPath:"#/properties/passAtK/items/properties/passRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/passAtK/" + i6+"/passRate",schemaPath:"#/properties/passAtK/items/properties/passRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+if(data41.answerPassRate !== undefined){
+let data45 = data41.answerPassRate;
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 1 || isNaN(data45)){
+const err94 = {instancePath:instancePath+"/passAtK/" + i6+"/answerPassRate",schemaPath:"#/properties/passAtK/items/properties/answerPassRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if(data45 < 0 || isNaN(data45)){
+const err95 = {instancePath:instancePath+"/passAtK/" + i6+"/answerPassRate",schemaPath:"#/properties/passAtK/items/properties/answerPassRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+else {
+const err96 = {instancePath:instancePath+"/passAtK/" + i6+"/answerPassRate",schemaPath:"#/properties/passAtK/items/properties/answerPassRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+}
+else {
+const err97 = {instancePath:instancePath+"/passAtK/" + i6,schemaPath:"#/properties/passAtK/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+}
+else {
+const err98 = {instancePath:instancePath+"/passAtK",schemaPath:"#/properties/passAtK/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+if(data.mixtures !== undefined){
+let data46 = data.mixtures;
+if(Array.isArray(data46)){
+const len7 = data46.length;
+for(let i7=0; i7<len7; i7++){
+let data47 = data46[i7];
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.arm === undefined){
+const err99 = {instancePath:instancePath+"/mixtures/" + i7,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "arm"},message:"must have required property '"+"arm"+"'"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+if(data47.oracleShare === undefined){
+const err100 = {instancePath:instancePath+"/mixtures/" + i7,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "oracleShare"},message:"must have required property '"+"oracleShare"+"'"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if(data47.backbone === undefined){
+const err101 = {instancePath:instancePath+"/mixtures/" + i7,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "backbone"},message:"must have required property '"+"backbone"+"'"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+if(data47.nll === undefined){
+const err102 = {instancePath:instancePath+"/mixtures/" + i7,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "nll"},message:"must have required property '"+"nll"+"'"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+if(data47.forgetting === undefined){
+const err103 = {instancePath:instancePath+"/mixtures/" + i7,schemaPath:"#/properties/mixtures/items/required",keyword:"required",params:{missingProperty: "forgetting"},message:"must have required property '"+"forgetting"+"'"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+for(const key5 in data47){
+if(!(((((key5 === "arm") || (key5 === "backbone")) || (key5 === "oracleShare")) || (key5 === "nll")) || (key5 === "forgetting"))){
+const err104 = {instancePath:instancePath+"/mixtures/" + i7,schemaPath:"#/properties/mixtures/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+if(data47.arm !== undefined){
+if(typeof data47.arm !== "string"){
+const err105 = {instancePath:instancePath+"/mixtures/" + i7+"/arm",schemaPath:"#/properties/mixtures/items/properties/arm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+if(data47.backbone !== undefined){
+if(typeof data47.backbone !== "string"){
+const err106 = {instancePath:instancePath+"/mixtures/" + i7+"/backbone",schemaPath:"#/properties/mixtures/items/properties/backbone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+if(data47.oracleShare !== undefined){
+let data50 = data47.oracleShare;
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 1 || isNaN(data50)){
+const err107 = {instancePath:instancePath+"/mixtures/" + i7+"/oracleShare",schemaPath:"#/properties/mixtures/items/properties/oracleShare/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+if(data50 < 0 || isNaN(data50)){
+const err108 = {instancePath:instancePath+"/mixtures/" + i7+"/oracleShare",schemaPath:"#/properties/mixtures/items/properties/oracleShare/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+else {
+const err109 = {instancePath:instancePath+"/mixtures/" + i7+"/oracleShare",schemaPath:"#/properties/mixtures/items/properties/oracleShare/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+if(data47.nll !== undefined){
+let data51 = data47.nll;
+if((typeof data51 == "number") && (isFinite(data51))){
+if(data51 < 0 || isNaN(data51)){
+const err110 = {instancePath:instancePath+"/mixtures/" + i7+"/nll",schemaPath:"#/properties/mixtures/items/properties/nll/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/mixtures/" + i7+"/nll",schemaPath:"#/properties/mixtures/items/properties/nll/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+if(data47.forgetting !== undefined){
+let data52 = data47.forgetting;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.strict === undefined){
+const err112 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+if(data52.lenient === undefined){
+const err113 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+for(const key6 in data52){
+if(!((key6 === "strict") || (key6 === "lenient"))){
+const err114 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+if(data52.strict !== undefined){
+let data53 = data52.strict;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(data53.value === undefined){
+const err115 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/strict",schemaPath:"common.schema.json#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if(data53.low === undefined){
+const err116 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/strict",schemaPath:"common.schema.json#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+if(data53.high === undefined){
+const err117 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/strict",schemaPath:"common.schema.json#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+for(const key7 in data53){
+if(!(((key7 === "value") || (key7 === "low")) || (key7 === "high"))){
+const err118 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/strict",schemaPath:"common.schema.json#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+if(data53.value !== undefined){
+let data54 = data53.value;
+if(!((typeof data54 == "number") && (isFinite(data54)))){
+const err119 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/strict/value",schemaPath:"common.schema.json#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+if(data53.low !== undefined){
+let data55 = data53.low;
+if(!((typeof data55 == "number") && (isFinite(data55)))){
+const err120 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/strict/low",schemaPath:"common.schema.json#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+if(data53.high !== undefined){
+let data56 = data53.high;
+if(!((typeof data56 == "number") && (isFinite(data56)))){
+const err121 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/strict/high",schemaPath:"common.schema.json#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+}
+else {
+const err122 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/strict",schemaPath:"common.schema.json#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+if(data52.lenient !== undefined){
+let data57 = data52.lenient;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.value === undefined){
+const err123 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/lenient",schemaPath:"common.schema.json#/$defs/interval/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+if(data57.low === undefined){
+const err124 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/lenient",schemaPath:"common.schema.json#/$defs/interval/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+if(data57.high === undefined){
+const err125 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/lenient",schemaPath:"common.schema.json#/$defs/interval/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+for(const key8 in data57){
+if(!(((key8 === "value") || (key8 === "low")) || (key8 === "high"))){
+const err126 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/lenient",schemaPath:"common.schema.json#/$defs/interval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+if(data57.value !== undefined){
+let data58 = data57.value;
+if(!((typeof data58 == "number") && (isFinite(data58)))){
+const err127 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/lenient/value",schemaPath:"common.schema.json#/$defs/interval/properties/value/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+if(data57.low !== undefined){
+let data59 = data57.low;
+if(!((typeof data59 == "number") && (isFinite(data59)))){
+const err128 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/lenient/low",schemaPath:"common.schema.json#/$defs/interval/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+if(data57.high !== undefined){
+let data60 = data57.high;
+if(!((typeof data60 == "number") && (isFinite(data60)))){
+const err129 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/lenient/high",schemaPath:"common.schema.json#/$defs/interval/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+}
+else {
+const err130 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting/lenient",schemaPath:"common.schema.json#/$defs/interval/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+}
+else {
+const err131 = {instancePath:instancePath+"/mixtures/" + i7+"/forgetting",schemaPath:"#/properties/mixtures/items/properties/forgetting/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+}
+else {
+const err132 = {instancePath:instancePath+"/mixtures/" + i7,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+if(data.rewriter !== undefined){
+let data61 = data.rewriter;
+const _errs134 = errors;
+let valid29 = false;
+const _errs135 = errors;
+if(data61 !== null){
+const err134 = {instancePath:instancePath+"/rewriter",schemaPath:"#/properties/rewriter/anyOf/0/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+var _valid0 = _errs135 === errors;
+valid29 = valid29 || _valid0;
+const _errs137 = errors;
+if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
+if(data61.steps === undefined){
+const err135 = {instancePath:instancePath+"/rewriter",schemaPath:"#/properties/rewriter/anyOf/1/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+for(const key9 in data61){
+if(!(key9 === "steps")){
+const err136 = {instancePath:instancePath+"/rewriter",schemaPath:"#/properties/rewriter/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+if(data61.steps !== undefined){
+let data62 = data61.steps;
+if(Array.isArray(data62)){
+const len8 = data62.length;
+for(let i8=0; i8<len8; i8++){
+let data63 = data62[i8];
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+for(const key10 in data63){
+let data64 = data63[key10];
+if(!((typeof data64 == "number") && (isFinite(data64)))){
+const err137 = {instancePath:instancePath+"/rewriter/steps/" + i8+"/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rewriter/anyOf/1/properties/steps/items/additionalProperties/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+}
+else {
+const err138 = {instancePath:instancePath+"/rewriter/steps/" + i8,schemaPath:"#/properties/rewriter/anyOf/1/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+}
+else {
+const err139 = {instancePath:instancePath+"/rewriter/steps",schemaPath:"#/properties/rewriter/anyOf/1/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/rewriter",schemaPath:"#/properties/rewriter/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+var _valid0 = _errs137 === errors;
+valid29 = valid29 || _valid0;
+if(!valid29){
+const err141 = {instancePath:instancePath+"/rewriter",schemaPath:"#/properties/rewriter/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+else {
+errors = _errs134;
+if(vErrors !== null){
+if(_errs134){
+vErrors.length = _errs134;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.samples !== undefined){
+let data65 = data.samples;
+if(Array.isArray(data65)){
+const len9 = data65.length;
+for(let i9=0; i9<len9; i9++){
+let data66 = data65[i9];
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.id === undefined){
+const err142 = {instancePath:instancePath+"/samples/" + i9,schemaPath:"#/properties/samples/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+if(data66.question === undefined){
+const err143 = {instancePath:instancePath+"/samples/" + i9,schemaPath:"#/properties/samples/items/required",keyword:"required",params:{missingProperty: "question"},message:"must have required property '"+"question"+"'"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+if(data66.original === undefined){
+const err144 = {instancePath:instancePath+"/samples/" + i9,schemaPath:"#/properties/samples/items/required",keyword:"required",params:{missingProperty: "original"},message:"must have required property '"+"original"+"'"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+if(data66.answer === undefined){
+const err145 = {instancePath:instancePath+"/samples/" + i9,schemaPath:"#/properties/samples/items/required",keyword:"required",params:{missingProperty: "answer"},message:"must have required property '"+"answer"+"'"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+if(data66.rewriteSuccess === undefined){
+const err146 = {instancePath:instancePath+"/samples/" + i9,schemaPath:"#/properties/samples/items/required",keyword:"required",params:{missingProperty: "rewriteSuccess"},message:"must have required property '"+"rewriteSuccess"+"'"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+if(data66.reward === undefined){
+const err147 = {instancePath:instancePath+"/samples/" + i9,schemaPath:"#/properties/samples/items/required",keyword:"required",params:{missingProperty: "reward"},message:"must have required property '"+"reward"+"'"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+for(const key11 in data66){
+if(!((((((key11 === "id") || (key11 === "question")) || (key11 === "original")) || (key11 === "answer")) || (key11 === "rewriteSuccess")) || (key11 === "reward"))){
+const err148 = {instancePath:instancePath+"/samples/" + i9,schemaPath:"#/properties/samples/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+if(data66.id !== undefined){
+if(typeof data66.id !== "string"){
+const err149 = {instancePath:instancePath+"/samples/" + i9+"/id",schemaPath:"#/properties/samples/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+if(data66.question !== undefined){
+if(typeof data66.question !== "string"){
+const err150 = {instancePath:instancePath+"/samples/" + i9+"/question",schemaPath:"#/properties/samples/items/properties/question/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+if(data66.original !== undefined){
+if(typeof data66.original !== "string"){
+const err151 = {instancePath:instancePath+"/samples/" + i9+"/original",schemaPath:"#/properties/samples/items/properties/original/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+if(data66.answer !== undefined){
+if(typeof data66.answer !== "string"){
+const err152 = {instancePath:instancePath+"/samples/" + i9+"/answer",schemaPath:"#/properties/samples/items/properties/answer/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+if(data66.rewriteSuccess !== undefined){
+if(typeof data66.rewriteSuccess !== "boolean"){
+const err153 = {instancePath:instancePath+"/samples/" + i9+"/rewriteSuccess",schemaPath:"#/properties/samples/items/properties/rewriteSuccess/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+if(data66.reward !== undefined){
+let data72 = data66.reward;
+const _errs163 = errors;
+let valid37 = false;
+const _errs164 = errors;
+if(data72 !== null){
+const err154 = {instancePath:instancePath+"/samples/" + i9+"/reward",schemaPath:"#/properties/samples/items/properties/reward/anyOf/0/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+var _valid1 = _errs164 === errors;
+valid37 = valid37 || _valid1;
+const _errs166 = errors;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+for(const key12 in data72){
+let data73 = data72[key12];
+if(!((typeof data73 == "number") && (isFinite(data73)))){
+const err155 = {instancePath:instancePath+"/samples/" + i9+"/reward/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/samples/items/properties/reward/anyOf/1/additionalProperties/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+}
+else {
+const err156 = {instancePath:instancePath+"/samples/" + i9+"/reward",schemaPath:"#/properties/samples/items/properties/reward/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+var _valid1 = _errs166 === errors;
+valid37 = valid37 || _valid1;
+if(!valid37){
+const err157 = {instancePath:instancePath+"/samples/" + i9+"/reward",schemaPath:"#/properties/samples/items/properties/reward/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+else {
+errors = _errs163;
+if(vErrors !== null){
+if(_errs163){
+vErrors.length = _errs163;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/samples/" + i9,schemaPath:"#/properties/samples/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+}
+else {
+const err159 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+}
+else {
+const err160 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+validate144.errors = vErrors;
+return errors === 0;
+}
+validate144.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+exports.validateRewardInput = validate153;
+const schema272 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
+
+function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://rewrite-rl.dev/schemas/reward-input.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate153.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23798,7 +26503,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema263.properties, key0))){
+if(!(func4.call(schema272.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -24174,7 +26879,7 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(!(((((((data13 === "q_proj") || (data13 === "k_proj")) || (data13 === "v_proj")) || (data13 === "o_proj")) || (data13 === "gate_proj")) || (data13 === "up_proj")) || (data13 === "down_proj"))){
-const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema263.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema272.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -24219,19 +26924,19 @@ vErrors.push(err43);
 }
 errors++;
 }
-validate144.errors = vErrors;
+validate153.errors = vErrors;
 return errors === 0;
 }
-validate144.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardOutput = validate146;
-const schema267 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRewardOutput = validate155;
+const schema276 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate146.evaluated;
+const evaluated0 = validate155.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24350,7 +27055,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema267.properties, key0))){
+if(!(func4.call(schema276.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -24474,7 +27179,7 @@ errors++;
 if(data.feasibleNll !== undefined){
 let data6 = data.feasibleNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema267.properties.feasibleNll.type},message:"must be number,null"};
+const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema276.properties.feasibleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -24546,26 +27251,26 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate146.errors = vErrors;
+validate155.errors = vErrors;
 return errors === 0;
 }
-validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate155.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriteDatasetInput = validate147;
-const schema269 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json","title":"RewriteDatasetInput","description":"rewriteDataset: Generate -> Verify -> Fallback over a dataset; the dataset builders' shared options (dataset-builder-input.schema.json) and the sampling and selection ones.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"dataset-builder-input.schema.json#/properties/model"},"dataset":{"$ref":"dataset-builder-input.schema.json#/properties/dataset"},"name":{"$ref":"dataset-builder-input.schema.json#/properties/name"},"promptFormat":{"$ref":"dataset-builder-input.schema.json#/properties/promptFormat"},"qaPrompt":{"$ref":"dataset-builder-input.schema.json#/properties/qaPrompt"},"gate":{"$ref":"dataset-builder-input.schema.json#/properties/gate"},"temperature":{"$ref":"dataset-builder-input.schema.json#/properties/temperature"},"seed":{"$ref":"dataset-builder-input.schema.json#/properties/seed"},"maxNewTokens":{"$ref":"dataset-builder-input.schema.json#/properties/maxNewTokens"},"batchSize":{"$ref":"dataset-builder-input.schema.json#/properties/batchSize"},"limit":{"$ref":"dataset-builder-input.schema.json#/properties/limit"},"extractor":{"description":"The answer extractor of the default gate (the world's gate is answer + steps).","$ref":"common.schema.json#/$defs/extractor"},"rewardWeights":{"description":"Weights of the group reward that picks among feasible candidates (default: the paper's).","type":"object","additionalProperties":false,"required":["lambdaDist","lambdaDiv"],"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100}}},"samples":{"description":"Rewrites sampled per record.","type":"integer","minimum":1,"maximum":1024},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"rejectGiveaways":{"description":"The SDFT baseline's filter (METHOD.md): a candidate holding a give-away phrase ('reference answer', ...) fails even when the gate passes it; its verdict names the phrase.","type":"boolean"}}};
-const schema275 = {"description":"The output's name (default: the builder's).","type":"string","minLength":1,"maxLength":128};
-const schema276 = {"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":100000};
-const schema277 = {"description":"The plain QA prompt with {question}: the prefix the backbone answers (or scores a candidate) under.","type":"string","minLength":1,"maxLength":100000};
-const schema280 = {"description":"0 = greedy.","type":"number","minimum":0,"maximum":10};
-const schema282 = {"type":"integer","minimum":1,"maximum":65536};
-const schema283 = {"type":"integer","minimum":1,"maximum":4096};
-const schema284 = {"description":"Only the first `limit` records.","type":"integer","minimum":1};
+exports.validateRewriteDatasetInput = validate156;
+const schema278 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json","title":"RewriteDatasetInput","description":"rewriteDataset: Generate -> Verify -> Fallback over a dataset; the dataset builders' shared options (dataset-builder-input.schema.json) and the sampling and selection ones.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"dataset-builder-input.schema.json#/properties/model"},"dataset":{"$ref":"dataset-builder-input.schema.json#/properties/dataset"},"name":{"$ref":"dataset-builder-input.schema.json#/properties/name"},"promptFormat":{"$ref":"dataset-builder-input.schema.json#/properties/promptFormat"},"qaPrompt":{"$ref":"dataset-builder-input.schema.json#/properties/qaPrompt"},"gate":{"$ref":"dataset-builder-input.schema.json#/properties/gate"},"temperature":{"$ref":"dataset-builder-input.schema.json#/properties/temperature"},"seed":{"$ref":"dataset-builder-input.schema.json#/properties/seed"},"maxNewTokens":{"$ref":"dataset-builder-input.schema.json#/properties/maxNewTokens"},"batchSize":{"$ref":"dataset-builder-input.schema.json#/properties/batchSize"},"limit":{"$ref":"dataset-builder-input.schema.json#/properties/limit"},"extractor":{"description":"The answer extractor of the default gate (the world's gate is answer + steps).","$ref":"common.schema.json#/$defs/extractor"},"rewardWeights":{"description":"Weights of the group reward that picks among feasible candidates (default: the paper's).","type":"object","additionalProperties":false,"required":["lambdaDist","lambdaDiv"],"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100}}},"samples":{"description":"Rewrites sampled per record.","type":"integer","minimum":1,"maximum":1024},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"rejectGiveaways":{"description":"The SDFT baseline's filter (METHOD.md): a candidate holding a give-away phrase ('reference answer', ...) fails even when the gate passes it; its verdict names the phrase.","type":"boolean"}}};
+const schema284 = {"description":"The output's name (default: the builder's).","type":"string","minLength":1,"maxLength":128};
+const schema285 = {"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":100000};
+const schema286 = {"description":"The plain QA prompt with {question}: the prefix the backbone answers (or scores a candidate) under.","type":"string","minLength":1,"maxLength":100000};
+const schema289 = {"description":"0 = greedy.","type":"number","minimum":0,"maximum":10};
+const schema291 = {"type":"integer","minimum":1,"maximum":65536};
+const schema292 = {"type":"integer","minimum":1,"maximum":4096};
+const schema293 = {"description":"Only the first `limit` records.","type":"integer","minimum":1};
 
-function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate157(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/model-ref.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate148.evaluated;
+const evaluated0 = validate157.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24721,17 +27426,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate148.errors = vErrors;
+validate157.errors = vErrors;
 return errors === 0;
 }
-validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate157.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/gate-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate150.evaluated;
+const evaluated0 = validate159.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -25014,17 +27719,17 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate150.errors = vErrors;
+validate159.errors = vErrors;
 return errors === 0;
 }
-validate150.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate159.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate147.evaluated;
+const evaluated0 = validate156.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -25053,7 +27758,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema269.properties, key0))){
+if(!(func4.call(schema278.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -25065,8 +27770,8 @@ errors++;
 }
 }
 if(data.model !== undefined){
-if(!(validate148(data.model, {instancePath:instancePath+"/model",parentData:data,parentDataProperty:"model",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate148.errors : vErrors.concat(validate148.errors);
+if(!(validate157(data.model, {instancePath:instancePath+"/model",parentData:data,parentDataProperty:"model",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate157.errors : vErrors.concat(validate157.errors);
 errors = vErrors.length;
 }
 }
@@ -25221,8 +27926,8 @@ errors++;
 }
 }
 if(data.gate !== undefined){
-if(!(validate150(data.gate, {instancePath:instancePath+"/gate",parentData:data,parentDataProperty:"gate",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
+if(!(validate159(data.gate, {instancePath:instancePath+"/gate",parentData:data,parentDataProperty:"gate",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
 errors = vErrors.length;
 }
 }
@@ -25737,21 +28442,21 @@ vErrors.push(err58);
 }
 errors++;
 }
-validate147.errors = vErrors;
+validate156.errors = vErrors;
 return errors === 0;
 }
-validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate156.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewriteDatasetOutput = validate88;
 
-exports.validateRewriterAdjust = validate152;
+exports.validateRewriterAdjust = validate161;
 const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
 
-function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate152.evaluated;
+const evaluated0 = validate161.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -25967,19 +28672,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate152.errors = vErrors;
+validate161.errors = vErrors;
 return errors === 0;
 }
-validate152.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate161.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeInput = validate153;
-const schema287 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateRewriterProbeInput = validate162;
+const schema296 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate153.evaluated;
+const evaluated0 = validate162.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26019,7 +28724,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema287.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema296.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -26065,7 +28770,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema287.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema296.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -26302,18 +29007,18 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate153.errors = vErrors;
+validate162.errors = vErrors;
 return errors === 0;
 }
-validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeOutput = validate154;
-const schema291 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json","title":"RewriterProbeOutput","description":"What rewriterProbe returns: the prompted rewriter's gate figures on a world training set, one rewriteDataset run per temperature.","type":"object","additionalProperties":false,"required":["recipe","arm","backbone","dataset","runs"],"properties":{"recipe":{"type":"string"},"arm":{"type":"string"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The training set rewritten (before limit).","$ref":"common.schema.json#/$defs/artifactRef"},"runs":{"description":"One per requested temperature, in the order given.","type":"array","items":{"description":"One rewriteDataset run of the probe: the gate's verdicts at one temperature.","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","required":["temperature","samples","seed"],"properties":{"temperature":{"type":"number","minimum":0},"samples":{"description":"Rewrites per record (1 when greedy).","type":"integer","minimum":1},"seed":{"description":"Seed of the sampling noise (0 when greedy: it plays no part).","$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}}};
+exports.validateRewriterProbeOutput = validate163;
+const schema300 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json","title":"RewriterProbeOutput","description":"What rewriterProbe returns: the prompted rewriter's gate figures on a world training set, one rewriteDataset run per temperature.","type":"object","additionalProperties":false,"required":["recipe","arm","backbone","dataset","runs"],"properties":{"recipe":{"type":"string"},"arm":{"type":"string"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The training set rewritten (before limit).","$ref":"common.schema.json#/$defs/artifactRef"},"runs":{"description":"One per requested temperature, in the order given.","type":"array","items":{"description":"One rewriteDataset run of the probe: the gate's verdicts at one temperature.","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","required":["temperature","samples","seed"],"properties":{"temperature":{"type":"number","minimum":0},"samples":{"description":"Rewrites per record (1 when greedy).","type":"integer","minimum":1},"seed":{"description":"Seed of the sampling noise (0 when greedy: it plays no part).","$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}}};
 
-function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate156.evaluated;
+const evaluated0 = validate165.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26759,17 +29464,17 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate156.errors = vErrors;
+validate165.errors = vErrors;
 return errors === 0;
 }
-validate156.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
+validate165.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate154.evaluated;
+const evaluated0 = validate163.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26920,8 +29625,8 @@ if(Array.isArray(data4)){
 const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
-if(!(validate156(data5, {instancePath:instancePath+"/runs/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
+if(!(validate165(data5, {instancePath:instancePath+"/runs/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
 errors = vErrors.length;
 }
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
@@ -27087,20 +29792,20 @@ vErrors.push(err25);
 }
 errors++;
 }
-validate154.errors = vErrors;
+validate163.errors = vErrors;
 return errors === 0;
 }
-validate154.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterSettings = validate158;
-const schema297 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-settings.schema.json","title":"RewriterSettings","description":"trainRewriter's settings resolved: its input over its preset. What the progress query shows and the adjust update returns.","type":"object","additionalProperties":false,"required":["gate","groupSize","promptsPerStep","steps","lambdaDist","lambdaDiv","gateInReward","skipTiedGroups","learningRate","weightDecay","klCoef","clip","temperature","topP","maxNewTokens","lora","validation","keepEvery","heartbeatTimeout"],"properties":{"rewritePrompt":{"description":"Unset: the activities' default for the preset (method/prompts.ts).","type":"string"},"qaPrompt":{"description":"Unset: the activities' default QA template.","type":"string"},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer"},"promptsPerStep":{"type":"integer"},"steps":{"type":"integer"},"lambdaDist":{"type":"number"},"lambdaDiv":{"type":"number"},"gateInReward":{"type":"boolean"},"skipTiedGroups":{"type":"boolean"},"learningRate":{"type":"number"},"weightDecay":{"type":"number"},"klCoef":{"type":"number"},"clip":{"type":"number"},"temperature":{"type":"number"},"topP":{"type":"number"},"maxNewTokens":{"type":"integer"},"lora":{"$ref":"rollout-input.schema.json#/properties/lora"},"validation":{"type":"object","additionalProperties":false,"required":["every","samples"],"properties":{"every":{"type":"integer"},"samples":{"type":"integer"},"limit":{"type":"integer"}}},"keepEvery":{"type":"integer"},"heartbeatTimeout":{"type":"string"}}};
-const schema303 = {"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}};
+exports.validateRewriterSettings = validate167;
+const schema306 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-settings.schema.json","title":"RewriterSettings","description":"trainRewriter's settings resolved: its input over its preset. What the progress query shows and the adjust update returns.","type":"object","additionalProperties":false,"required":["gate","groupSize","promptsPerStep","steps","lambdaDist","lambdaDiv","gateInReward","skipTiedGroups","learningRate","weightDecay","klCoef","clip","temperature","topP","maxNewTokens","lora","validation","keepEvery","heartbeatTimeout"],"properties":{"rewritePrompt":{"description":"Unset: the activities' default for the preset (method/prompts.ts).","type":"string"},"qaPrompt":{"description":"Unset: the activities' default QA template.","type":"string"},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer"},"promptsPerStep":{"type":"integer"},"steps":{"type":"integer"},"lambdaDist":{"type":"number"},"lambdaDiv":{"type":"number"},"gateInReward":{"type":"boolean"},"skipTiedGroups":{"type":"boolean"},"learningRate":{"type":"number"},"weightDecay":{"type":"number"},"klCoef":{"type":"number"},"clip":{"type":"number"},"temperature":{"type":"number"},"topP":{"type":"number"},"maxNewTokens":{"type":"integer"},"lora":{"$ref":"rollout-input.schema.json#/properties/lora"},"validation":{"type":"object","additionalProperties":false,"required":["every","samples"],"properties":{"every":{"type":"integer"},"samples":{"type":"integer"},"limit":{"type":"integer"}}},"keepEvery":{"type":"integer"},"heartbeatTimeout":{"type":"string"}}};
+const schema312 = {"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}};
 
-function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-settings.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate158.evaluated;
+const evaluated0 = validate167.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27299,7 +30004,7 @@ vErrors.push(err18);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema297.properties, key0))){
+if(!(func4.call(schema306.properties, key0))){
 const err19 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
@@ -27632,7 +30337,7 @@ const len0 = data20.length;
 for(let i0=0; i0<len0; i0++){
 let data21 = data20[i0];
 if(!(((((((data21 === "q_proj") || (data21 === "k_proj")) || (data21 === "v_proj")) || (data21 === "o_proj")) || (data21 === "gate_proj")) || (data21 === "up_proj")) || (data21 === "down_proj"))){
-const err45 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"rollout-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema303.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err45 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"rollout-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema312.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -27788,19 +30493,19 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate158.errors = vErrors;
+validate167.errors = vErrors;
 return errors === 0;
 }
-validate158.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate167.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutInput = validate160;
-const schema298 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
+exports.validateRolloutInput = validate169;
+const schema307 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
 
-function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate160.evaluated;
+const evaluated0 = validate169.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27919,7 +30624,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema298.properties, key0))){
+if(!(func4.call(schema307.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -28118,7 +30823,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema298.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema307.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -28448,19 +31153,19 @@ vErrors.push(err54);
 }
 errors++;
 }
-validate160.errors = vErrors;
+validate169.errors = vErrors;
 return errors === 0;
 }
-validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate169.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutOutput = validate162;
-const schema304 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRolloutOutput = validate171;
+const schema313 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate162.evaluated;
+const evaluated0 = validate171.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28730,161 +31435,21 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate171.errors = vErrors;
 return errors === 0;
 }
-validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate171.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRunReport = validate163;
-const schema306 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/run-report.schema.json","title":"RunReport","description":"One run of a pipeline report (report.json's runs): the paired bootstrap over its items alone (method/statistics.ts with one run), under strict and lenient extraction.","type":"object","additionalProperties":false,"required":["backbone","seed","strict","lenient"],"properties":{"backbone":{"type":"string"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"}}};
+exports.validateRunReport = validate149;
 
-function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://rewrite-rl.dev/schemas/run-report.schema.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate163.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.backbone === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "backbone"},message:"must have required property '"+"backbone"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.seed === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "seed"},message:"must have required property '"+"seed"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.strict === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "strict"},message:"must have required property '"+"strict"+"'"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data.lenient === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lenient"},message:"must have required property '"+"lenient"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-for(const key0 in data){
-if(!((((key0 === "backbone") || (key0 === "seed")) || (key0 === "strict")) || (key0 === "lenient"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.backbone !== undefined){
-if(typeof data.backbone !== "string"){
-const err5 = {instancePath:instancePath+"/backbone",schemaPath:"#/properties/backbone/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.seed !== undefined){
-let data1 = data.seed;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err6 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 4294967295 || isNaN(data1)){
-const err7 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-if(data1 < 0 || isNaN(data1)){
-const err8 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-}
-if(data.strict !== undefined){
-if(!(validate108(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
-errors = vErrors.length;
-}
-}
-if(data.lenient !== undefined){
-if(!(validate108(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-validate163.errors = vErrors;
-return errors === 0;
-}
-validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+exports.validateScoreDatasetInput = validate172;
+const schema315 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-input.schema.json","title":"ScoreDatasetInput","description":"scoreDataset: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptFormat":{"description":"Default: the QA template (method/prompts.ts).","type":"string","maxLength":10000},"batchSize":{"description":"Default 32.","type":"integer","minimum":1,"maximum":4096},"embeddings":{"description":"Also write embeddings.jsonl: the L2-normalised mean-pooled last hidden state of each answer alone.","type":"boolean"}}};
 
-exports.validateScoreDatasetInput = validate166;
-const schema308 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-input.schema.json","title":"ScoreDatasetInput","description":"scoreDataset: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptFormat":{"description":"Default: the QA template (method/prompts.ts).","type":"string","maxLength":10000},"batchSize":{"description":"Default 32.","type":"integer","minimum":1,"maximum":4096},"embeddings":{"description":"Also write embeddings.jsonl: the L2-normalised mean-pooled last hidden state of each answer alone.","type":"boolean"}}};
-
-function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/score-dataset-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate166.evaluated;
+const evaluated0 = validate172.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29058,21 +31623,21 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate166.errors = vErrors;
+validate172.errors = vErrors;
 return errors === 0;
 }
-validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateScoreDatasetOutput = validate96;
 
-exports.validateSelfAlignInput = validate168;
-const schema310 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-input.schema.json","title":"SelfAlignInput","description":"selfAlignDataset: the self-alignment baseline's builder options. The guided rewrite samples at `temperature` (0: greedy); the own answer is always greedy.","$ref":"dataset-builder-input.schema.json"};
+exports.validateSelfAlignInput = validate174;
+const schema317 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-input.schema.json","title":"SelfAlignInput","description":"selfAlignDataset: the self-alignment baseline's builder options. The guided rewrite samples at `temperature` (0: greedy); the own answer is always greedy.","$ref":"dataset-builder-input.schema.json"};
 
-function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/self-align-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate168.evaluated;
+const evaluated0 = validate174.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29083,10 +31648,10 @@ if(!(validate28(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
 errors = vErrors.length;
 }
-validate168.errors = vErrors;
+validate174.errors = vErrors;
 return errors === 0;
 }
-validate168.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateSelfAlignOutput = validate92;
 
@@ -31292,13 +33857,13 @@ return errors === 0;
 }
 validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateTrainRewriterProgress = validate170;
-const schema311 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json","title":"TrainRewriterProgress","description":"What trainRewriter's progress query returns.","type":"object","additionalProperties":false,"required":["stage","step","of","paused","settings"],"properties":{"stage":{"type":"string"},"step":{"description":"The last finished step.","type":"integer","minimum":0},"of":{"description":"Steps in all.","type":"integer","minimum":0},"paused":{"type":"boolean"},"last":{"description":"The last step's metrics line.","type":"object"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"etaSeconds":{"type":"number","minimum":0},"settings":{"$ref":"rewriter-settings.schema.json"}}};
+exports.validateTrainRewriterProgress = validate176;
+const schema318 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json","title":"TrainRewriterProgress","description":"What trainRewriter's progress query returns.","type":"object","additionalProperties":false,"required":["stage","step","of","paused","settings"],"properties":{"stage":{"type":"string"},"step":{"description":"The last finished step.","type":"integer","minimum":0},"of":{"description":"Steps in all.","type":"integer","minimum":0},"paused":{"type":"boolean"},"last":{"description":"The last step's metrics line.","type":"object"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"etaSeconds":{"type":"number","minimum":0},"settings":{"$ref":"rewriter-settings.schema.json"}}};
 
-function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate171.evaluated;
+const evaluated0 = validate177.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31455,17 +34020,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate171.errors = vErrors;
+validate177.errors = vErrors;
 return errors === 0;
 }
-validate171.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate177.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate170.evaluated;
+const evaluated0 = validate176.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31623,8 +34188,8 @@ errors++;
 }
 }
 if(data.best !== undefined){
-if(!(validate171(data.best, {instancePath:instancePath+"/best",parentData:data,parentDataProperty:"best",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate171.errors : vErrors.concat(validate171.errors);
+if(!(validate177(data.best, {instancePath:instancePath+"/best",parentData:data,parentDataProperty:"best",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
 errors = vErrors.length;
 }
 }
@@ -31654,8 +34219,8 @@ errors++;
 }
 }
 if(data.settings !== undefined){
-if(!(validate158(data.settings, {instancePath:instancePath+"/settings",parentData:data,parentDataProperty:"settings",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
+if(!(validate167(data.settings, {instancePath:instancePath+"/settings",parentData:data,parentDataProperty:"settings",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate167.errors : vErrors.concat(validate167.errors);
 errors = vErrors.length;
 }
 }
@@ -31670,19 +34235,19 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate170.errors = vErrors;
+validate176.errors = vErrors;
 return errors === 0;
 }
-validate170.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate176.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateUpdateInput = validate174;
-const schema314 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
+exports.validateUpdateInput = validate180;
+const schema321 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
 
-function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate174.evaluated;
+const evaluated0 = validate180.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31814,7 +34379,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema314.properties, key0))){
+if(!(func4.call(schema321.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -32013,7 +34578,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema314.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema321.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -32400,19 +34965,19 @@ vErrors.push(err60);
 }
 errors++;
 }
-validate174.errors = vErrors;
+validate180.errors = vErrors;
 return errors === 0;
 }
-validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate180.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateUpdateOutput = validate176;
-const schema320 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateUpdateOutput = validate182;
+const schema327 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate176.evaluated;
+const evaluated0 = validate182.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32511,7 +35076,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema320.properties, key0))){
+if(!(func4.call(schema327.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -32693,19 +35258,19 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate176.errors = vErrors;
+validate182.errors = vErrors;
 return errors === 0;
 }
-validate176.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate182.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateValidateRewriterInput = validate177;
-const schema322 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
+exports.validateValidateRewriterInput = validate183;
+const schema329 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
 
-function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate177.evaluated;
+const evaluated0 = validate183.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32824,7 +35389,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema322.properties, key0))){
+if(!(func4.call(schema329.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -33023,7 +35588,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema322.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema329.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -33384,10 +35949,10 @@ vErrors.push(err56);
 }
 errors++;
 }
-validate177.errors = vErrors;
+validate183.errors = vErrors;
 return errors === 0;
 }
-validate177.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate183.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateValidateRewriterOutput = validate81;
 
@@ -33856,13 +36421,13 @@ return errors === 0;
 }
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldForgettingOutput = validate180;
-const schema327 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json","title":"WorldForgettingOutput","description":"What worldForgetting returns: the backbone, the evaluation of the base and of every arm's fine-tuned model, each arm's NLL dose and the forgetting report.","type":"object","additionalProperties":false,"required":["backbone","base","arms","nll","report"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"base":{"$ref":"evaluate-output.schema.json"},"arms":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["model","evaluation"],"properties":{"model":{"$ref":"model-ref.schema.json"},"evaluation":{"$ref":"evaluate-output.schema.json"}}}},"nll":{"description":"Mean backbone NLL per answer token (nats) of each arm's SFT data: the dose of the dose-response.","type":"object","additionalProperties":{"type":"number"}},"report":{"$ref":"forgetting-report-output.schema.json#/$defs/summary","unevaluatedProperties":false}}};
+exports.validateWorldForgettingOutput = validate186;
+const schema334 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json","title":"WorldForgettingOutput","description":"What worldForgetting returns: the backbone, the evaluation of the base and of every arm's fine-tuned model, each arm's NLL dose and the forgetting report.","type":"object","additionalProperties":false,"required":["backbone","base","arms","nll","report"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"base":{"$ref":"evaluate-output.schema.json"},"arms":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["model","evaluation"],"properties":{"model":{"$ref":"model-ref.schema.json"},"evaluation":{"$ref":"evaluate-output.schema.json"}}}},"nll":{"description":"Mean backbone NLL per answer token (nats) of each arm's SFT data: the dose of the dose-response.","type":"object","additionalProperties":{"type":"number"}},"report":{"$ref":"forgetting-report-output.schema.json#/$defs/summary","unevaluatedProperties":false}}};
 
-function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate191(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate185.evaluated;
+const evaluated0 = validate191.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -35259,17 +37824,17 @@ vErrors.push(err114);
 }
 errors++;
 }
-validate185.errors = vErrors;
+validate191.errors = vErrors;
 return errors === 0;
 }
-validate185.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
+validate191.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate180.evaluated;
+const evaluated0 = validate186.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -35455,8 +38020,8 @@ errors++;
 }
 if(data.report !== undefined){
 let data8 = data.report;
-if(!(validate185(data8, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
+if(!(validate191(data8, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
 errors = vErrors.length;
 }
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
@@ -35485,10 +38050,10 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate180.errors = vErrors;
+validate186.errors = vErrors;
 return errors === 0;
 }
-validate180.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate186.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateWorldOutput = validate130;
 

@@ -38,6 +38,7 @@ export declare const validatePrepareWorldInput: ValidateFunction;
 export declare const validatePretrainOutput: ValidateFunction;
 export declare const validateRecordStepInput: ValidateFunction;
 export declare const validateRecordStepOutput: ValidateFunction;
+export declare const validateReportModel: ValidateFunction;
 export declare const validateRewardInput: ValidateFunction;
 export declare const validateRewardOutput: ValidateFunction;
 export declare const validateRewriteDatasetInput: ValidateFunction;
