@@ -7,6 +7,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { CpuActivities, DeviceActivities } from '../activities';
+import { ALL_LINEAR } from '../engine/lora/lora';
 import type { PipelineConfigInput, SftOutput, WorldOutput } from '../schemas';
 import { TASK_QUEUE } from '../workers/settings';
 import type { pipeline, PipelineOutput } from '../workflows/pipeline';
@@ -457,7 +458,13 @@ test('trainRewriter: an adjust during a step applies from the next; pause holds 
 
 // ---- pipeline: the DAG of every default world arm under fallback 'drop' ----
 
-const pipelineInput: PipelineConfigInput = { recipe: 'test', fallback: 'drop', rewriter: { steps: 2 } };
+// sft: what the one SFT recipe of every arm overrides in the world recipe's
+const pipelineInput: PipelineConfigInput = {
+  recipe: 'test',
+  fallback: 'drop',
+  rewriter: { steps: 2 },
+  sft: { mode: 'lora', lora: { rank: 4 }, promptFormat: 'Q: {question}\nA: ' },
+};
 const DEFAULT_WORLD_ARMS = ['vanilla', 'prompted', 'sdft', 'self-alignment', 'rl', 'oracle', 'oracle-90', 'oracle-95'];
 const BACKBONE = 'artifact://sft/backbone-test/model';
 type Call = Record<string, unknown> & { name?: string; arm?: string; model?: { uri: string; adapter?: string } };
@@ -561,6 +568,11 @@ test("pipeline: every default world arm's chain, the independent ones while the 
   assert.deepEqual(sfts.map((i) => i.dataset).sort(), sets);
   assert.ok(sfts.every((i) => i.model!.uri === BACKBONE && i.seed === 0));
   assert.equal(TEST_RECIPE.sft.epochs, sfts[0].epochs, "the world recipe's SFT settings");
+  for (const i of sfts) {
+    assert.equal(i.mode, 'lora', "the pipeline's SFT overrides");
+    assert.deepEqual(i.lora, { rank: 4, alpha: 16, targetModules: [...ALL_LINEAR] });
+    assert.equal(i.promptFormat, 'Q: {question}\nA: ');
+  }
   const evaluated = new Set(inputsOf('evaluateBenchmark').map((i) => i.model!.uri));
   assert.deepEqual([...evaluated].sort(), [BACKBONE, ...withData.map((a) => `artifact://sft/sft-${a}/model`)].sort());
   assert.equal(inputsOf('evaluateBenchmark').length, 2 * (1 + withData.length), 'two benchmarks each');

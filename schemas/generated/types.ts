@@ -1805,7 +1805,7 @@ export const pipelineConfigSchema = {
       }
     },
     "sft": {
-      "description": "Overrides of the recipe's SFT settings, the same for every arm; heartbeatTimeout: how soon a dead device worker's SFT is retried (default 30 seconds).",
+      "description": "Overrides of the recipe's SFT settings, the same for every arm (none has a default here: what is left out is the world recipe's, or with your own backbone the sft workflow's default); heartbeatTimeout: how soon a dead device worker's SFT is retried (default 30 seconds).",
       "type": "object",
       "additionalProperties": false,
       "properties": {
@@ -1829,6 +1829,28 @@ export const pipelineConfigSchema = {
         },
         "heartbeatTimeout": {
           "$ref": "sft-input.schema.json#/properties/heartbeatTimeout"
+        },
+        "mode": {
+          "description": "Full fine-tuning or LoRA (the sft workflow's default: full).",
+          "enum": [
+            "full",
+            "lora"
+          ]
+        },
+        "lora": {
+          "description": "LoRA's rank, alpha and target modules when mode is lora (the sft workflow's defaults: rank 8, alpha 16, every projection).",
+          "$ref": "sft-input.schema.json#/properties/lora"
+        },
+        "promptFormat": {
+          "description": "How a record's question becomes the SFT prompt ({question} is replaced); with your own backbone, the format your benchmarks prompt with (the sft workflow's default: \"Problem:\\n{question}\\n\\nAnswer:\\n\").",
+          "type": "string",
+          "maxLength": 10000
+        },
+        "maxLength": {
+          "description": "Longest prompt + answer in tokens; a longer record is an error naming its line (the sft workflow's default: 2048).",
+          "type": "integer",
+          "minimum": 2,
+          "maximum": 1048576
         }
       }
     },

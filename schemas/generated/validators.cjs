@@ -9308,7 +9308,7 @@ validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 exports.validateModelRef = validate29;
 
 exports.validatePipelineConfig = validate67;
-const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The input of the `pipeline` workflow, the main job: train the rewriting policy (trainRewriter), build every arm's SFT dataset under one gate and one fallback, score each under the backbone, fine-tune each arm with one SFT recipe per seed, evaluate the base and every arm, and report. Without `backbone` it runs on the embedded world of `recipe`.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"description":"The embedded world's recipe: its pretrained backbone, downstream training sets, benchmarks and SFT recipe (used for whatever the fields below leave out).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"Your own backbone (a Hugging Face model folder in the store) instead of the world's; then `dataset` and `benchmarks` are required and the `oracle` arm does not exist.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set, a JSONL file of {id, question, answer} in the store (the `train.uri` of an importDataset output); default: the world's foreign training set of each data seed.","$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"description":"The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.","type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated. vanilla: y* ('foreign' is its older name); prompted: Generate-Verify-Fallback with the untrained backbone at the rewrite's k; prompted-matched: the same at the k RL spent per record (capped); sdft: one prompted sample kept iff it passes and gives nothing away; self-alignment: the backbone's own greedy answer, else one guided rewrite, else the fallback; rl: Generate-Verify-Fallback with the trained rewriter's best adapter; rl-no-dist, rl-no-div, rl-no-gate: the ablations, each its own trainRewriter run; oracle and oracle-NN (world only): the own style and its mixtures. Default: vanilla, prompted, sdft, self-alignment, rl, and oracle in the world.","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"description":"What a record whose rewrite fails the gate becomes, in every arm: 'original' (y*, as the paper does) or 'drop' (the record leaves that arm's SFT set).","enum":["original","drop"],"default":"original"},"rewriter":{"description":"The trainRewriter config (its backbone and dataset are the pipeline's); fields left out take its preset's value (default preset: world).","$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"description":"Generate-Verify-Fallback of the rl and prompted arms.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"description":"k: rewrites sampled per record.","type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"description":"Default: the rewriter's rollout temperature.","type":"number","minimum":0,"maximum":10},"maxNewTokens":{"description":"Default: the rewriter's.","type":"integer","minimum":1,"maximum":65536},"matchedCap":{"description":"The most samples per record prompted-matched draws.","type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"description":"Overrides of the recipe's SFT settings, the same for every arm; heartbeatTimeout: how soon a dead device worker's SFT is retried (default 30 seconds).","type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"}}},"seeds":{"description":"SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","description":"The input of the `pipeline` workflow, the main job: train the rewriting policy (trainRewriter), build every arm's SFT dataset under one gate and one fallback, score each under the backbone, fine-tune each arm with one SFT recipe per seed, evaluate the base and every arm, and report. Without `backbone` it runs on the embedded world of `recipe`.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"description":"The embedded world's recipe: its pretrained backbone, downstream training sets, benchmarks and SFT recipe (used for whatever the fields below leave out).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"Your own backbone (a Hugging Face model folder in the store) instead of the world's; then `dataset` and `benchmarks` are required and the `oracle` arm does not exist.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set, a JSONL file of {id, question, answer} in the store (the `train.uri` of an importDataset output); default: the world's foreign training set of each data seed.","$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"description":"The benchmark suite (general ones measure forgetting, downstream ones the task); default: the world's.","type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"description":"The arms fine-tuned and compared; 'base' (no SFT) is always evaluated. vanilla: y* ('foreign' is its older name); prompted: Generate-Verify-Fallback with the untrained backbone at the rewrite's k; prompted-matched: the same at the k RL spent per record (capped); sdft: one prompted sample kept iff it passes and gives nothing away; self-alignment: the backbone's own greedy answer, else one guided rewrite, else the fallback; rl: Generate-Verify-Fallback with the trained rewriter's best adapter; rl-no-dist, rl-no-div, rl-no-gate: the ablations, each its own trainRewriter run; oracle and oracle-NN (world only): the own style and its mixtures. Default: vanilla, prompted, sdft, self-alignment, rl, and oracle in the world.","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"description":"What a record whose rewrite fails the gate becomes, in every arm: 'original' (y*, as the paper does) or 'drop' (the record leaves that arm's SFT set).","enum":["original","drop"],"default":"original"},"rewriter":{"description":"The trainRewriter config (its backbone and dataset are the pipeline's); fields left out take its preset's value (default preset: world).","$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"description":"Generate-Verify-Fallback of the rl and prompted arms.","type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"description":"k: rewrites sampled per record.","type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"description":"Default: the rewriter's rollout temperature.","type":"number","minimum":0,"maximum":10},"maxNewTokens":{"description":"Default: the rewriter's.","type":"integer","minimum":1,"maximum":65536},"matchedCap":{"description":"The most samples per record prompted-matched draws.","type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"description":"Overrides of the recipe's SFT settings, the same for every arm (none has a default here: what is left out is the world recipe's, or with your own backbone the sft workflow's default); heartbeatTimeout: how soon a dead device worker's SFT is retried (default 30 seconds).","type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"},"mode":{"description":"Full fine-tuning or LoRA (the sft workflow's default: full).","enum":["full","lora"]},"lora":{"description":"LoRA's rank, alpha and target modules when mode is lora (the sft workflow's defaults: rank 8, alpha 16, every projection).","$ref":"sft-input.schema.json#/properties/lora"},"promptFormat":{"description":"How a record's question becomes the SFT prompt ({question} is replaced); with your own backbone, the format your benchmarks prompt with (the sft workflow's default: \"Problem:\\n{question}\\n\\nAnswer:\\n\").","type":"string","maxLength":10000},"maxLength":{"description":"Longest prompt + answer in tokens; a longer record is an error naming its line (the sft workflow's default: 2048).","type":"integer","minimum":2,"maximum":1048576}}},"seeds":{"description":"SFT and data seeds: each seed s fine-tunes every arm with SFT seed s on the world's data sample s (the rewriter is trained once, on the first seed's data).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 const schema129 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
 const schema130 = {"type":"integer","minimum":1,"maximum":4096};
 const schema131 = {"type":"number","exclusiveMinimum":0,"maximum":1};
@@ -9316,6 +9316,7 @@ const schema132 = {"type":"integer","minimum":0,"maximum":10000000};
 const schema133 = {"enum":["constant","linear","cosine"]};
 const schema134 = {"type":"number","minimum":0,"maximum":10};
 const schema139 = {"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"};
+const schema142 = {"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}};
 const pattern47 = new RegExp("^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$", "u");
 const schema117 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","description":"Trains the rewriting policy (LoRA on the frozen backbone) with GRPO: each step samples K rewrites per prompt (rollout), checks them (gate), scores them under the frozen backbone per group (reward) and takes one GRPO step (update). Fields left out take the preset's value: 'paper' holds the paper's released defaults for real models, 'world' the embedded default's, measured on it.","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"description":"Where unset fields come from: 'world' (the embedded default, tens of steps on a CPU) or 'paper' (the released defaults for 7B models).","enum":["world","paper","test"],"default":"world"},"recipe":{"description":"The embedded world's recipe whose pretrained backbone and downstream training set are used when backbone and dataset are not given.","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the world recipe's seed (another backbone).","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The frozen backbone pi_0 (a Hugging Face model folder in the store); default: the world's pretrained backbone.","$ref":"model-ref.schema.json"},"dataset":{"description":"The downstream training set {id, question, answer} whose answers are rewritten (the RL prompts); default: the world's foreign training set.","$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"Validation on a fixed slice that no RL prompt comes from; the best checkpoint is chosen on it (highest greedy full pass rate, ties broken by lower mean NLL).","type":"object","additionalProperties":false,"properties":{"dataset":{"description":"Default: the world's validation slice.","$ref":"common.schema.json#/$defs/artifactRef"},"every":{"description":"Steps between validations (and at the last step).","type":"integer","minimum":1,"maximum":1000000},"samples":{"description":"k of the k-sample pass rate.","type":"integer","minimum":1,"maximum":64},"limit":{"description":"Validate on the first N records only.","type":"integer","minimum":1,"maximum":1000000}}},"rewritePrompt":{"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"description":"The QA prefix with {question} under which the backbone's NLL of a rewrite is scored (the same one the SFT uses).","type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"description":"K: rewrites sampled per prompt.","type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"description":"GRPO steps.","type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"description":"false = the no-gate ablation: every rewrite is rewarded as if feasible (Generate-Verify-Fallback still gates).","type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"description":"Seed of the adapter's initialisation, the prompt sampler and the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"description":"Checkpoint retention: besides the best and the last, keep every Nth step's adapter.","type":"integer","minimum":1,"maximum":1000000},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"description":"Heartbeat timeout of the device activities (a dead worker is noticed within it).","type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"description":"Continue as new after this many steps in one run, besides when the server suggests it (tests).","type":"integer","minimum":1,"maximum":1000000},"carry":{"description":"Set by the workflow itself when it continues as new: where the run stands. Not for users.","type":"object","additionalProperties":true},"faults":{"description":"Tests only: faults to inject.","type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"description":"The update of this step gets a NaN advantage.","type":"integer","minimum":1,"maximum":1000000}}},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (no learning signal) out of the update (cheaper; the KL term then covers only the other groups).","type":"boolean"}}};
 
@@ -11039,7 +11040,7 @@ if(data.sft !== undefined){
 let data16 = data.sft;
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 for(const key2 in data16){
-if(!(((((((key2 === "epochs") || (key2 === "batchSize")) || (key2 === "learningRate")) || (key2 === "warmupSteps")) || (key2 === "schedule")) || (key2 === "weightDecay")) || (key2 === "heartbeatTimeout"))){
+if(!(func4.call(schema113.properties.sft.properties, key2))){
 const err33 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err33];
@@ -11263,9 +11264,10 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
-else {
-const err52 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data16.mode !== undefined){
+let data24 = data16.mode;
+if(!((data24 === "full") || (data24 === "lora"))){
+const err52 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema113.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -11275,10 +11277,21 @@ vErrors.push(err52);
 errors++;
 }
 }
-let data24 = data.seeds;
-if(Array.isArray(data24)){
-if(data24.length > 32){
-const err53 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data16.lora !== undefined){
+let data25 = data16.lora;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.rank === undefined){
+data25.rank = 8;
+}
+if(data25.alpha === undefined){
+data25.alpha = 16;
+}
+if(data25.targetModules === undefined){
+data25.targetModules = ["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"];
+}
+for(const key3 in data25){
+if(!(((key3 === "rank") || (key3 === "alpha")) || (key3 === "targetModules"))){
+const err53 = {instancePath:instancePath+"/sft/lora",schemaPath:"sft-input.schema.json#/properties/lora/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -11287,8 +11300,10 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(data24.length < 1){
-const err54 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+let data26 = data25.rank;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err54 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -11297,11 +11312,9 @@ vErrors.push(err54);
 }
 errors++;
 }
-const len2 = data24.length;
-for(let i3=0; i3<len2; i3++){
-let data25 = data24[i3];
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err55 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 1024 || isNaN(data26)){
+const err55 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -11310,9 +11323,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 > 4294967295 || isNaN(data25)){
-const err56 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(data26 < 1 || isNaN(data26)){
+const err56 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -11321,8 +11333,11 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(data25 < 0 || isNaN(data25)){
-const err57 = {instancePath:instancePath+"/seeds/" + i3,schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data27 = data25.alpha;
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 65536 || isNaN(data27)){
+const err57 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -11331,16 +11346,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-}
-let i4 = data24.length;
-let j1;
-if(i4 > 1){
-outer1:
-for(;i4--;){
-for(j1 = i4; j1--;){
-if(func0(data24[i4], data24[j1])){
-const err58 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
+if(data27 <= 0 || isNaN(data27)){
+const err58 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -11348,14 +11355,10 @@ else {
 vErrors.push(err58);
 }
 errors++;
-break outer1;
-}
-}
-}
 }
 }
 else {
-const err59 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err59 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -11364,10 +11367,10 @@ vErrors.push(err59);
 }
 errors++;
 }
-let data26 = data.device;
-if(typeof data26 === "string"){
-if(!pattern18.test(data26)){
-const err60 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
+let data28 = data25.targetModules;
+if(Array.isArray(data28)){
+if(data28.length < 1){
+const err60 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -11376,9 +11379,11 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-else {
-const err61 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len2 = data28.length;
+for(let i3=0; i3<len2; i3++){
+let data29 = data28[i3];
+if(!(((((((data29 === "q_proj") || (data29 === "k_proj")) || (data29 === "v_proj")) || (data29 === "o_proj")) || (data29 === "gate_proj")) || (data29 === "up_proj")) || (data29 === "down_proj"))){
+const err61 = {instancePath:instancePath+"/sft/lora/targetModules/" + i3,schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema142.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -11388,13 +11393,241 @@ vErrors.push(err61);
 errors++;
 }
 }
-else {
-const err62 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let i4 = data28.length;
+let j1;
+if(i4 > 1){
+outer1:
+for(;i4--;){
+for(j1 = i4; j1--;){
+if(func0(data28[i4], data28[j1])){
+const err62 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
 if(vErrors === null){
 vErrors = [err62];
 }
 else {
 vErrors.push(err62);
+}
+errors++;
+break outer1;
+}
+}
+}
+}
+}
+else {
+const err63 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+else {
+const err64 = {instancePath:instancePath+"/sft/lora",schemaPath:"sft-input.schema.json#/properties/lora/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data16.promptFormat !== undefined){
+let data30 = data16.promptFormat;
+if(typeof data30 === "string"){
+if(func1(data30) > 10000){
+const err65 = {instancePath:instancePath+"/sft/promptFormat",schemaPath:"#/properties/sft/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/sft/promptFormat",schemaPath:"#/properties/sft/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+if(data16.maxLength !== undefined){
+let data31 = data16.maxLength;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err67 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 > 1048576 || isNaN(data31)){
+const err68 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+if(data31 < 2 || isNaN(data31)){
+const err69 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err70 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+let data32 = data.seeds;
+if(Array.isArray(data32)){
+if(data32.length > 32){
+const err71 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+if(data32.length < 1){
+const err72 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+const len3 = data32.length;
+for(let i5=0; i5<len3; i5++){
+let data33 = data32[i5];
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err73 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 4294967295 || isNaN(data33)){
+const err74 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+if(data33 < 0 || isNaN(data33)){
+const err75 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+let i6 = data32.length;
+let j2;
+if(i6 > 1){
+outer2:
+for(;i6--;){
+for(j2 = i6; j2--;){
+if(func0(data32[i6], data32[j2])){
+const err76 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+break outer2;
+}
+}
+}
+}
+}
+else {
+const err77 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+let data34 = data.device;
+if(typeof data34 === "string"){
+if(!pattern18.test(data34)){
+const err78 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+else {
+const err80 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
 }
 errors++;
 }
@@ -11404,9 +11637,9 @@ return errors === 0;
 validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineOutput = validate77;
-const schema144 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-output.schema.json","title":"PipelineOutput","description":"What pipeline returns: the backbone, its evaluation, the rewriters trained, every arm of every seed (data, score, model, evaluation) and the report.","type":"object","additionalProperties":false,"required":["backbone","fallback","seeds","base","rewriters","arms"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"fallback":{"enum":["original","drop"]},"seeds":{"type":"array","items":{"$ref":"common.schema.json#/$defs/seed"}},"base":{"$ref":"evaluate-output.schema.json"},"rewriters":{"description":"The trainRewriter runs by arm (rl and each ablation): run, steps, best checkpoint, curves.","type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["run","steps","best","curves","metrics"],"properties":{"run":{"$ref":"train-rewriter-output.schema.json#/properties/run"},"steps":{"$ref":"train-rewriter-output.schema.json#/properties/steps"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"curves":{"$ref":"train-rewriter-output.schema.json#/properties/curves"},"metrics":{"$ref":"train-rewriter-output.schema.json#/properties/metrics"}}}},"arms":{"description":"Every fine-tuned arm of every seed, in the order of seeds then the arms asked for.","type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/arm"}},"empty":{"description":"The arms of a seed whose SFT set came out empty under fallback 'drop' (absent when none did).","type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/emptyArm"}},"report":{"description":"The report: per-run and pooled statistics, each arm's data statistics, figures (JSON, Markdown, HTML).","$ref":"pipeline-report-output.schema.json#/$defs/summary","unevaluatedProperties":false},"reports":{"description":"Runs started before the pipeline's own report: one forgetting report per seed.","type":"array","items":{"type":"object","$ref":"forgetting-report-output.schema.json#/$defs/summary","required":["seed"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}},"$defs":{"armData":{"description":"An arm's SFT data: what every arm has, fine-tuned or not.","type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"description":"What the arm's dataset builder reported (absent for y* and the world's own training sets).","anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"description":"Samples per record the builder drew.","type":"integer","minimum":1},"data":{"description":"The SFT set after the fallback: records kept and dropped, provenance, pass rate against k.","$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}},"arm":{"description":"A fine-tuned arm: its data, its score under the backbone, its model and evaluation.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"description":"The SFT set under the backbone: mean NLL per answer token, records and trained tokens.","$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false},"emptyArm":{"description":"An arm whose SFT set is empty (fallback 'drop' left out every record): not scored, fine-tuned or evaluated.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"description":"Why: '0 records: nothing to fine-tune (...)'.","type":"string"}},"unevaluatedProperties":false}}};
-const schema157 = {"description":"GRPO steps done.","type":"integer","minimum":0};
-const schema158 = {"description":"The best validated checkpoint: highest greedy full pass rate, a tie to the lower NLL (the last step when none was validated).","type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"description":"Its LoRA adapter; absent at step 0 (the prompted backbone).","$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}};
+const schema145 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-output.schema.json","title":"PipelineOutput","description":"What pipeline returns: the backbone, its evaluation, the rewriters trained, every arm of every seed (data, score, model, evaluation) and the report.","type":"object","additionalProperties":false,"required":["backbone","fallback","seeds","base","rewriters","arms"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"fallback":{"enum":["original","drop"]},"seeds":{"type":"array","items":{"$ref":"common.schema.json#/$defs/seed"}},"base":{"$ref":"evaluate-output.schema.json"},"rewriters":{"description":"The trainRewriter runs by arm (rl and each ablation): run, steps, best checkpoint, curves.","type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["run","steps","best","curves","metrics"],"properties":{"run":{"$ref":"train-rewriter-output.schema.json#/properties/run"},"steps":{"$ref":"train-rewriter-output.schema.json#/properties/steps"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"curves":{"$ref":"train-rewriter-output.schema.json#/properties/curves"},"metrics":{"$ref":"train-rewriter-output.schema.json#/properties/metrics"}}}},"arms":{"description":"Every fine-tuned arm of every seed, in the order of seeds then the arms asked for.","type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/arm"}},"empty":{"description":"The arms of a seed whose SFT set came out empty under fallback 'drop' (absent when none did).","type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/emptyArm"}},"report":{"description":"The report: per-run and pooled statistics, each arm's data statistics, figures (JSON, Markdown, HTML).","$ref":"pipeline-report-output.schema.json#/$defs/summary","unevaluatedProperties":false},"reports":{"description":"Runs started before the pipeline's own report: one forgetting report per seed.","type":"array","items":{"type":"object","$ref":"forgetting-report-output.schema.json#/$defs/summary","required":["seed"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}},"$defs":{"armData":{"description":"An arm's SFT data: what every arm has, fine-tuned or not.","type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"description":"What the arm's dataset builder reported (absent for y* and the world's own training sets).","anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"description":"Samples per record the builder drew.","type":"integer","minimum":1},"data":{"description":"The SFT set after the fallback: records kept and dropped, provenance, pass rate against k.","$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}},"arm":{"description":"A fine-tuned arm: its data, its score under the backbone, its model and evaluation.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"description":"The SFT set under the backbone: mean NLL per answer token, records and trained tokens.","$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false},"emptyArm":{"description":"An arm whose SFT set is empty (fallback 'drop' left out every record): not scored, fine-tuned or evaluated.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"description":"Why: '0 records: nothing to fine-tune (...)'.","type":"string"}},"unevaluatedProperties":false}}};
+const schema158 = {"description":"GRPO steps done.","type":"integer","minimum":0};
+const schema159 = {"description":"The best validated checkpoint: highest greedy full pass rate, a tie to the lower NLL (the last step when none was validated).","type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"description":"Its LoRA adapter; absent at step 0 (the prompted backbone).","$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}};
 
 function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -11547,7 +11780,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data3 = data.meanNll;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (data3 !== null)){
-const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema158.properties.meanNll.type},message:"must be number,null"};
+const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema159.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -11573,11 +11806,11 @@ return errors === 0;
 }
 validate84.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema162 = {"description":"A fine-tuned arm: its data, its score under the backbone, its model and evaluation.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"description":"The SFT set under the backbone: mean NLL per answer token, records and trained tokens.","$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false};
-const schema163 = {"description":"An arm's SFT data: what every arm has, fine-tuned or not.","type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"description":"What the arm's dataset builder reported (absent for y* and the world's own training sets).","anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"description":"Samples per record the builder drew.","type":"integer","minimum":1},"data":{"description":"The SFT set after the fallback: records kept and dropped, provenance, pass rate against k.","$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}};
-const schema164 = {"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]};
-const schema166 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json","title":"RewriteDatasetOutput","description":"What rewriteDataset wrote (Generate -> Verify -> Fallback): the rewritten dataset and its gate figures.","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","unevaluatedProperties":false,"$defs":{"fields":{"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its original, candidates, verdicts and the chosen one.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"description":"Share of records with at least one rewrite that passes the gate (every check).","type":"number","minimum":0,"maximum":1},"answerPassRate":{"description":"Share of records with at least one rewrite whose final answer is right (answer-only).","type":"number","minimum":0,"maximum":1},"samplePassRate":{"description":"Share of all sampled rewrites that pass every check.","type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"description":"Share of all sampled rewrites whose final answer is right.","type":"number","minimum":0,"maximum":1},"copyRate":{"description":"Share of passing rewrites that are exact copies of y*.","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}}}};
-const schema167 = {"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its original, candidates, verdicts and the chosen one.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"description":"Share of records with at least one rewrite that passes the gate (every check).","type":"number","minimum":0,"maximum":1},"answerPassRate":{"description":"Share of records with at least one rewrite whose final answer is right (answer-only).","type":"number","minimum":0,"maximum":1},"samplePassRate":{"description":"Share of all sampled rewrites that pass every check.","type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"description":"Share of all sampled rewrites whose final answer is right.","type":"number","minimum":0,"maximum":1},"copyRate":{"description":"Share of passing rewrites that are exact copies of y*.","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema163 = {"description":"A fine-tuned arm: its data, its score under the backbone, its model and evaluation.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"description":"The SFT set under the backbone: mean NLL per answer token, records and trained tokens.","$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false};
+const schema164 = {"description":"An arm's SFT data: what every arm has, fine-tuned or not.","type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"description":"What the arm's dataset builder reported (absent for y* and the world's own training sets).","anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"description":"Samples per record the builder drew.","type":"integer","minimum":1},"data":{"description":"The SFT set after the fallback: records kept and dropped, provenance, pass rate against k.","$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}};
+const schema165 = {"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]};
+const schema167 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json","title":"RewriteDatasetOutput","description":"What rewriteDataset wrote (Generate -> Verify -> Fallback): the rewritten dataset and its gate figures.","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","unevaluatedProperties":false,"$defs":{"fields":{"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its original, candidates, verdicts and the chosen one.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"description":"Share of records with at least one rewrite that passes the gate (every check).","type":"number","minimum":0,"maximum":1},"answerPassRate":{"description":"Share of records with at least one rewrite whose final answer is right (answer-only).","type":"number","minimum":0,"maximum":1},"samplePassRate":{"description":"Share of all sampled rewrites that pass every check.","type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"description":"Share of all sampled rewrites whose final answer is right.","type":"number","minimum":0,"maximum":1},"copyRate":{"description":"Share of passing rewrites that are exact copies of y*.","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}}}};
+const schema168 = {"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its original, candidates, verdicts and the chosen one.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"description":"Share of records with at least one rewrite that passes the gate (every check).","type":"number","minimum":0,"maximum":1},"answerPassRate":{"description":"Share of records with at least one rewrite whose final answer is right (answer-only).","type":"number","minimum":0,"maximum":1},"samplePassRate":{"description":"Share of all sampled rewrites that pass every check.","type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"description":"Share of all sampled rewrites whose final answer is right.","type":"number","minimum":0,"maximum":1},"copyRate":{"description":"Share of passing rewrites that are exact copies of y*.","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
 function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12078,7 +12311,7 @@ return errors === 0;
 }
 validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema170 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-output.schema.json","title":"SelfAlignOutput","description":"What selfAlignDataset wrote: each record's answer is the backbone's own greedy answer when it passes the gate, else one guided rewrite that passes, else the fallback.","type":"object","additionalProperties":false,"required":["uri","data","records","provenance","passRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its provenance.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"provenance":{"description":"How many records kept the backbone's own answer, a guided rewrite, or fell back.","type":"object","additionalProperties":false,"required":["own","guided","original"],"properties":{"own":{"type":"integer","minimum":0},"guided":{"type":"integer","minimum":0},"original":{"type":"integer","minimum":0}}},"passRate":{"description":"Share of records with a kept generation (own or guided).","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema171 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-output.schema.json","title":"SelfAlignOutput","description":"What selfAlignDataset wrote: each record's answer is the backbone's own greedy answer when it passes the gate, else one guided rewrite that passes, else the fallback.","type":"object","additionalProperties":false,"required":["uri","data","records","provenance","passRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"description":"data.jsonl: every record with its provenance.","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"provenance":{"description":"How many records kept the backbone's own answer, a guided rewrite, or fell back.","type":"object","additionalProperties":false,"required":["own","guided","original"],"properties":{"own":{"type":"integer","minimum":0},"guided":{"type":"integer","minimum":0},"original":{"type":"integer","minimum":0}}},"passRate":{"description":"Share of records with a kept generation (own or guided).","type":"number","minimum":0,"maximum":1},"truncated":{"description":"Generations cut at maxNewTokens.","type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
 function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/self-align-output.schema.json" */;
@@ -12554,7 +12787,7 @@ errors++;
 if(data.arm !== undefined){
 let data0 = data.arm;
 if(!((((((((((((((((data0 === "vanilla") || (data0 === "foreign")) || (data0 === "prompted")) || (data0 === "prompted-matched")) || (data0 === "sdft")) || (data0 === "self-alignment")) || (data0 === "rl")) || (data0 === "rl-no-dist")) || (data0 === "rl-no-div")) || (data0 === "rl-no-gate")) || (data0 === "oracle")) || (data0 === "oracle-25")) || (data0 === "oracle-50")) || (data0 === "oracle-75")) || (data0 === "oracle-90")) || (data0 === "oracle-95"))){
-const err3 = {instancePath:instancePath+"/arm",schemaPath:"pipeline-config.schema.json#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema164.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/arm",schemaPath:"pipeline-config.schema.json#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema165.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -12706,7 +12939,7 @@ return errors === 0;
 }
 validate87.evaluated = {"props":{"arm":true,"seed":true,"builder":true,"k":true,"data":true,"note":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema173 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-output.schema.json","title":"ScoreDatasetOutput","description":"What scoreDataset wrote: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["uri","records","tokens","meanNll","meanRecordNll","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"tokens":{"type":"integer","minimum":0},"meanNll":{"description":"Mean NLL per answer token over the whole dataset (nats).","type":"number"},"meanRecordNll":{"description":"Mean over records of each record's mean NLL per token.","type":"number"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}), when asked for.","$ref":"common.schema.json#/$defs/artifactRef"},"reused":{"type":"boolean"}}};
+const schema174 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-output.schema.json","title":"ScoreDatasetOutput","description":"What scoreDataset wrote: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["uri","records","tokens","meanNll","meanRecordNll","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"tokens":{"type":"integer","minimum":0},"meanNll":{"description":"Mean NLL per answer token over the whole dataset (nats).","type":"number"},"meanRecordNll":{"description":"Mean over records of each record's mean NLL per token.","type":"number"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}), when asked for.","$ref":"common.schema.json#/$defs/artifactRef"},"reused":{"type":"boolean"}}};
 
 function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/score-dataset-output.schema.json" */;
@@ -13227,7 +13460,7 @@ return errors === 0;
 }
 validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema177 = {"description":"An arm whose SFT set is empty (fallback 'drop' left out every record): not scored, fine-tuned or evaluated.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"description":"Why: '0 records: nothing to fine-tune (...)'.","type":"string"}},"unevaluatedProperties":false};
+const schema178 = {"description":"An arm whose SFT set is empty (fallback 'drop' left out every record): not scored, fine-tuned or evaluated.","type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"description":"Why: '0 records: nothing to fine-tune (...)'.","type":"string"}},"unevaluatedProperties":false};
 
 function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13294,7 +13527,7 @@ return errors === 0;
 }
 validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema179 = {"description":"The report's files without its groups (what the pipeline returns).","type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"description":"report.json","$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"description":"report.md","$ref":"common.schema.json#/$defs/artifactRef"},"html":{"description":"report.html, figures inline.","$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}};
+const schema180 = {"description":"The report's files without its groups (what the pipeline returns).","type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"description":"report.json","$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"description":"report.md","$ref":"common.schema.json#/$defs/artifactRef"},"html":{"description":"report.html, figures inline.","$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}};
 
 function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13550,7 +13783,7 @@ errors++;
 if(data.fallback !== undefined){
 let data4 = data.fallback;
 if(!((data4 === "original") || (data4 === "drop"))){
-const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema179.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema180.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -15068,7 +15301,7 @@ vErrors.push(err5);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema144.properties, key0))){
+if(!(func4.call(schema145.properties, key0))){
 const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err6];
@@ -15088,7 +15321,7 @@ errors = vErrors.length;
 if(data.fallback !== undefined){
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err7 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema144.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema145.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -15587,7 +15820,7 @@ return errors === 0;
 validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineProgress = validate116;
-const schema211 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-progress.schema.json","title":"PipelineProgress","description":"What the pipeline's progress query returns: every stage planned, its state and timing, and the time left.","type":"object","additionalProperties":false,"required":["stage","done","total","stages"],"properties":{"stage":{"description":"The stage started last (what the device is most likely busy with).","type":"string"},"done":{"description":"Stages finished: done, or skipped (nothing to do, e.g. the SFT of an arm whose data is empty).","type":"integer","minimum":0},"total":{"type":"integer","minimum":0},"stages":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","state"],"properties":{"name":{"description":"e.g. 'data:rl:s0'; the part before the first ':' is its kind.","type":"string"},"state":{"enum":["pending","running","done","failed","skipped"]},"startedAt":{"type":"number"},"ms":{"description":"Wall time the stage took (workflow clock).","type":"number"}}}},"etaSeconds":{"description":"Remaining time, assuming one device stage at a time and each stage as long as the finished ones of its kind.","type":"number"}}};
+const schema212 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-progress.schema.json","title":"PipelineProgress","description":"What the pipeline's progress query returns: every stage planned, its state and timing, and the time left.","type":"object","additionalProperties":false,"required":["stage","done","total","stages"],"properties":{"stage":{"description":"The stage started last (what the device is most likely busy with).","type":"string"},"done":{"description":"Stages finished: done, or skipped (nothing to do, e.g. the SFT of an arm whose data is empty).","type":"integer","minimum":0},"total":{"type":"integer","minimum":0},"stages":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","state"],"properties":{"name":{"description":"e.g. 'data:rl:s0'; the part before the first ':' is its kind.","type":"string"},"state":{"enum":["pending","running","done","failed","skipped"]},"startedAt":{"type":"number"},"ms":{"description":"Wall time the stage took (workflow clock).","type":"number"}}}},"etaSeconds":{"description":"Remaining time, assuming one device stage at a time and each stage as long as the finished ones of its kind.","type":"number"}}};
 
 function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-progress.schema.json" */;
@@ -15769,7 +16002,7 @@ errors++;
 if(data4.state !== undefined){
 let data6 = data4.state;
 if(!(((((data6 === "pending") || (data6 === "running")) || (data6 === "done")) || (data6 === "failed")) || (data6 === "skipped"))){
-const err14 = {instancePath:instancePath+"/stages/" + i0+"/state",schemaPath:"#/properties/stages/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema211.properties.stages.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err14 = {instancePath:instancePath+"/stages/" + i0+"/state",schemaPath:"#/properties/stages/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema212.properties.stages.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -15859,13 +16092,13 @@ return errors === 0;
 validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineReportInput = validate117;
-const schema212 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms, in `arms` or in `empty`; an arm empty in any run of a backbone is left out of that backbone's pooled statistics.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"description":"Mean forgetting in accuracy points, with its interval.","properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"maxItems":256,"items":{"description":"Other fields of the evaluate entry (its accuracies) are allowed and ignored.","type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0,"maximum":1000000000}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0,"maximum":1000000000},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
-const schema214 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
-const schema231 = {"type":"number","minimum":0,"maximum":1};
-const schema224 = {"type":"number","minimum":0,"maximum":1000};
-const schema236 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"description":"Mean forgetting in accuracy points, with its interval.","properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}};
-const schema217 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0,"maximum":1000000000}}}}}};
-const schema219 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"maxItems":256,"items":{"description":"Other fields of the evaluate entry (its accuracies) are allowed and ignored.","type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
+const schema213 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","description":"The pipeline's report: references to every run's evaluations, SFT datasets and scores (no payloads). Writes reports/<name>-<key>/ with report.json, report.md and report.html. Runs that share a backbone label are pooled by a hierarchical bootstrap (runs, then items within each run).","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"},"reference":{"description":"The arm the forgetting cut is measured against (vanilla SFT).","$ref":"#/$defs/arm","default":"vanilla"},"method":{"description":"The arm compared with every other one (the RL rewriter).","$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"description":"One entry per (backbone, SFT and data seed). Every run of a backbone has the same arms, in `arms` or in `empty`; an arm empty in any run of a backbone is left out of that backbone's pooled statistics.","type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"description":"The RL rewriter's training run (trainRewriter's files), for its curves.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"metrics.jsonl: one line per GRPO step.","$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"description":"validation.jsonl files of the validated steps (per record: the greedy and k-sample verdicts).","type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"description":"Pass rate against k (share of records with at least one of k candidates passing the gate), for rl and prompted.","type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"description":"The world's oracle mixtures: the dose-response line every arm is placed against on the forgetting-vs-NLL plane. A mixture that is an arm of the runs takes its NLL and pooled forgetting from them; else give both (worldForgetting's dose-response rows).","type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"description":"The backbone label of the runs whose forgetting-vs-NLL plane the line is drawn on (default: the first run's).","type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"description":"How many rewrites of the method's dataset are shown beside their originals.","type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"description":"Mean forgetting in accuracy points, with its interval.","properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}},"evaluation":{"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"maxItems":256,"items":{"description":"Other fields of the evaluate entry (its accuracies) are allowed and ignored.","type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0,"maximum":1000000000}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0,"maximum":1000000000},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
+const schema215 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
+const schema232 = {"type":"number","minimum":0,"maximum":1};
+const schema225 = {"type":"number","minimum":0,"maximum":1000};
+const schema237 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"description":"Mean forgetting in accuracy points, with its interval.","properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}};
+const schema218 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"description":"The run's SFT and data seed.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"description":"The backbone's label (e.g. world-seed-0); runs with the same label are pooled.","type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"description":"The run's arms whose SFT set came out empty (fallback 'drop' left out every record): not fine-tuned, not evaluated; the report lists them with the records their builder saw.","type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"description":"How many records the arm's builder saw.","type":"integer","minimum":0,"maximum":1000000000}}}}}};
+const schema220 = {"description":"An evaluate result's per-benchmark entries (benchmark, role and the folder with predictions.jsonl).","type":"array","minItems":1,"maxItems":256,"items":{"description":"Other fields of the evaluate entry (its accuracies) are allowed and ignored.","type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
 
 function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -15970,7 +16203,7 @@ errors++;
 if(data0.role !== undefined){
 let data2 = data0.role;
 if(!((data2 === "downstream") || (data2 === "general"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema219.items.properties.role.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema220.items.properties.role.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -16053,7 +16286,7 @@ return errors === 0;
 }
 validate119.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema222 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0,"maximum":1000000000},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}};
+const schema223 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"description":"The arm's SFT data (JSONL of {id, question, answer}; a rewritten arm's records add original, rewrite_success, num_rewrite_trials, chosen, chosen_reward and candidates).","$ref":"common.schema.json#/$defs/artifactRef"},"records":{"description":"How many records the arm's builder saw, when some were dropped (fallback 'drop'); default: the dataset's count.","type":"integer","minimum":0,"maximum":1000000000},"score":{"description":"scoreDataset's output for the SFT data under the backbone.","type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"description":"Answer tokens: what SFT trains on per epoch.","type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"description":"embeddings.jsonl ({id, embedding}) of the answers alone under the backbone, when scored with embeddings.","$ref":"common.schema.json#/$defs/artifactRef"}}}}};
 
 function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -16861,7 +17094,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema212.properties, key0))){
+if(!(func4.call(schema213.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -16897,7 +17130,7 @@ errors++;
 }
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema212.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema213.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -18050,7 +18283,7 @@ return errors === 0;
 validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineReportOutput = validate104;
-const schema178 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-output.schema.json","title":"PipelineReportOutput","description":"What pipelineReport wrote: report.json, report.md and report.html, and the pooled statistics of each group of runs (one backbone).","type":"object","$ref":"pipeline-report-output.schema.json#/$defs/summary","required":["groups"],"properties":{"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}}},"unevaluatedProperties":false,"$defs":{"summary":{"description":"The report's files without its groups (what the pipeline returns).","type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"description":"report.json","$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"description":"report.md","$ref":"common.schema.json#/$defs/artifactRef"},"html":{"description":"report.html, figures inline.","$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}},"groupReport":{"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"description":"Pooled over the group's runs (hierarchical bootstrap; one run: the paired bootstrap).","$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"description":"Each arm's data statistics averaged over the group's runs (a null stays null).","type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}}}};
+const schema179 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-output.schema.json","title":"PipelineReportOutput","description":"What pipelineReport wrote: report.json, report.md and report.html, and the pooled statistics of each group of runs (one backbone).","type":"object","$ref":"pipeline-report-output.schema.json#/$defs/summary","required":["groups"],"properties":{"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}}},"unevaluatedProperties":false,"$defs":{"summary":{"description":"The report's files without its groups (what the pipeline returns).","type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"description":"report.json","$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"description":"report.md","$ref":"common.schema.json#/$defs/artifactRef"},"html":{"description":"report.html, figures inline.","$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}},"groupReport":{"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"description":"Pooled over the group's runs (hierarchical bootstrap; one run: the paired bootstrap).","$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"description":"Each arm's data statistics averaged over the group's runs (a null stays null).","type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}}}};
 
 function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -18306,7 +18539,7 @@ errors++;
 if(data.fallback !== undefined){
 let data4 = data.fallback;
 if(!((data4 === "original") || (data4 === "drop"))){
-const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema179.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema180.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -18344,8 +18577,8 @@ return errors === 0;
 }
 validate105.evaluated = {"props":{"uri":true,"json":true,"markdown":true,"html":true,"fallback":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema184 = {"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"description":"Pooled over the group's runs (hierarchical bootstrap; one run: the paired bootstrap).","$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"description":"Each arm's data statistics averaged over the group's runs (a null stays null).","type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}};
-const schema185 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pooled-report.schema.json","title":"PooledReport","description":"Every pooled statistic of one extraction (strict or lenient) over a group of runs: accuracies, forgetting, differences between arms and the cut against the reference, with hierarchical bootstrap 95% intervals.","type":"object","additionalProperties":false,"required":["runs","resamples","seed","general","downstreamBenchmarks","base","arms","differences"],"properties":{"runs":{"type":"integer","minimum":0},"resamples":{"type":"integer","minimum":0},"seed":{"type":"integer"},"general":{"type":"array","items":{"type":"string"}},"downstreamBenchmarks":{"type":"array","items":{"type":"string"}},"base":{"description":"Base accuracy (points) per benchmark, with its interval.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"arms":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","mean","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"description":"Forgetting (points) per general benchmark.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"mean":{"description":"Mean forgetting over the general benchmarks.","$ref":"common.schema.json#/$defs/interval"},"downstream":{"description":"Accuracy (points) per downstream benchmark.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}}}}},"differences":{"description":"forgetting(a) - forgetting(b) for every pair of arms in order (a before b).","type":"array","items":{"type":"object","additionalProperties":false,"required":["a","b","difference"],"properties":{"a":{"type":"string"},"b":{"type":"string"},"difference":{"$ref":"common.schema.json#/$defs/interval"}}}},"cut":{"description":"Against the reference (vanilla SFT): forgetting(reference) - forgetting(arm), and the relative cut.","type":"object","additionalProperties":false,"required":["reference","rows"],"properties":{"reference":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","absolute","relative"],"properties":{"arm":{"type":"string"},"absolute":{"$ref":"common.schema.json#/$defs/interval"},"relative":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}},"versus":{"description":"The method (the RL arm) against every other arm: forgetting(other) - forgetting(method); positive: the method forgets less. Downstream: accuracy(method) - accuracy(other).","type":"object","additionalProperties":false,"required":["method","rows"],"properties":{"method":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}}}};
+const schema185 = {"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"description":"Pooled over the group's runs (hierarchical bootstrap; one run: the paired bootstrap).","$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"description":"Each arm's data statistics averaged over the group's runs (a null stays null).","type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}};
+const schema186 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pooled-report.schema.json","title":"PooledReport","description":"Every pooled statistic of one extraction (strict or lenient) over a group of runs: accuracies, forgetting, differences between arms and the cut against the reference, with hierarchical bootstrap 95% intervals.","type":"object","additionalProperties":false,"required":["runs","resamples","seed","general","downstreamBenchmarks","base","arms","differences"],"properties":{"runs":{"type":"integer","minimum":0},"resamples":{"type":"integer","minimum":0},"seed":{"type":"integer"},"general":{"type":"array","items":{"type":"string"}},"downstreamBenchmarks":{"type":"array","items":{"type":"string"}},"base":{"description":"Base accuracy (points) per benchmark, with its interval.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"arms":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","mean","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"description":"Forgetting (points) per general benchmark.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"mean":{"description":"Mean forgetting over the general benchmarks.","$ref":"common.schema.json#/$defs/interval"},"downstream":{"description":"Accuracy (points) per downstream benchmark.","type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}}}}},"differences":{"description":"forgetting(a) - forgetting(b) for every pair of arms in order (a before b).","type":"array","items":{"type":"object","additionalProperties":false,"required":["a","b","difference"],"properties":{"a":{"type":"string"},"b":{"type":"string"},"difference":{"$ref":"common.schema.json#/$defs/interval"}}}},"cut":{"description":"Against the reference (vanilla SFT): forgetting(reference) - forgetting(arm), and the relative cut.","type":"object","additionalProperties":false,"required":["reference","rows"],"properties":{"reference":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","absolute","relative"],"properties":{"arm":{"type":"string"},"absolute":{"$ref":"common.schema.json#/$defs/interval"},"relative":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}},"versus":{"description":"The method (the RL arm) against every other arm: forgetting(other) - forgetting(method); positive: the method forgets less. Downstream: accuracy(method) - accuracy(other).","type":"object","additionalProperties":false,"required":["method","rows"],"properties":{"method":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}}}};
 
 function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pooled-report.schema.json" */;
@@ -18440,7 +18673,7 @@ vErrors.push(err7);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema185.properties, key0))){
+if(!(func4.call(schema186.properties, key0))){
 const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err8];
@@ -20722,7 +20955,7 @@ validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 exports.validatePooledReport = validate108;
 
 exports.validatePrepareRewriterRunInput = validate125;
-const schema238 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json","title":"PrepareRewriterRunInput","description":"prepareRewriterRun: the run's folder, its RL prompt pool and its validation slice.","type":"object","additionalProperties":false,"required":["name","config","backbone","dataset","validationSize"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"config":{"description":"Everything that shapes the run (the resolved settings, seeds): with the data and weights, its identity.","type":"object"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"A validation slice; absent: validationSize records held out of the dataset by hash.","$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0}}};
+const schema239 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json","title":"PrepareRewriterRunInput","description":"prepareRewriterRun: the run's folder, its RL prompt pool and its validation slice.","type":"object","additionalProperties":false,"required":["name","config","backbone","dataset","validationSize"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"config":{"description":"Everything that shapes the run (the resolved settings, seeds): with the data and weights, its identity.","type":"object"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"description":"A validation slice; absent: validationSize records held out of the dataset by hash.","$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0}}};
 
 function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json" */;
@@ -20974,7 +21207,7 @@ return errors === 0;
 validate125.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePrepareRewriterRunOutput = validate127;
-const schema242 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json","title":"PrepareRewriterRunOutput","description":"The folder of one trainRewriter run and its data: the RL prompt pool and the validation slice.","type":"object","additionalProperties":false,"required":["run","pool","poolSize","validation","validationSize","reused"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"pool":{"description":"The RL prompts (the dataset less a held-out validation slice).","$ref":"common.schema.json#/$defs/artifactRef"},"poolSize":{"type":"integer","minimum":0},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema243 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json","title":"PrepareRewriterRunOutput","description":"The folder of one trainRewriter run and its data: the RL prompt pool and the validation slice.","type":"object","additionalProperties":false,"required":["run","pool","poolSize","validation","validationSize","reused"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"pool":{"description":"The RL prompts (the dataset less a held-out validation slice).","$ref":"common.schema.json#/$defs/artifactRef"},"poolSize":{"type":"integer","minimum":0},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
 function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json" */;
@@ -21274,7 +21507,7 @@ return errors === 0;
 validate127.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePrepareWorldInput = validate128;
-const schema246 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
+const schema247 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","description":"The embedded default world: its data, pretraining corpus and untrained backbone, written once per recipe (content-hashed) and reused after.","type":"object","additionalProperties":false,"properties":{"recipe":{"description":"A named recipe (world/recipe.ts): 'default', or 'test' (seconds, for tests).","enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's seed (fact base, data, initial weights).","$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"description":"Which sample of the downstream train split the training sets hold: 0 is the world's own; another seed writes its training sets beside the world, leaving the world and its backbone as they are.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"description":"Pretrain the backbone even when the repository ships one for this recipe and seed.","type":"boolean","default":false}}};
 
 function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
@@ -21314,7 +21547,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema246.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema247.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -21441,11 +21674,11 @@ return errors === 0;
 validate128.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePretrainOutput = validate129;
-const schema250 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pretrain-output.schema.json","title":"PretrainOutput","description":"The embedded world and its pretrained backbone.","type":"object","additionalProperties":false,"required":["world","backbone","pretraining"],"properties":{"world":{"$ref":"world-output.schema.json"},"backbone":{"description":"The pretrained backbone (the shipped one when it matches the recipe, its seed and the world).","$ref":"model-ref.schema.json"},"pretraining":{"description":"The pretraining run (the shipped backbone's record when it was used).","$ref":"sft-output.schema.json"}}};
-const schema251 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
-const schema252 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
-const schema255 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
-const schema256 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
+const schema251 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pretrain-output.schema.json","title":"PretrainOutput","description":"The embedded world and its pretrained backbone.","type":"object","additionalProperties":false,"required":["world","backbone","pretraining"],"properties":{"world":{"$ref":"world-output.schema.json"},"backbone":{"description":"The pretrained backbone (the shipped one when it matches the recipe, its seed and the world).","$ref":"model-ref.schema.json"},"pretraining":{"description":"The pretraining run (the shipped backbone's record when it was used).","$ref":"sft-output.schema.json"}}};
+const schema252 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"description":"Downstream training sets by name: foreign, oracle, oracle-25, ...","type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"description":"The RL rewriter's validation slice: JSONL of {id, question, answer (y*, foreign style), oracle (own style)}, problems of the downstream train split in no data seed's training sets.","type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"description":"The backbone the repository ships for this recipe and seed, installed in the store (present when it matches the world): pretrain returns it instead of training.","type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
+const schema253 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","description":"The embedded default's recipe: the tiny backbone's shape, its pretraining, the world's data sizes, and the SFT recipe shared by every arm (world/recipe.ts holds the recipes).","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"description":"Seeds the fact base, the data, and the backbone's initial weights.","$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"description":"Pretraining records drawn from the prior stream.","type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"description":"Oracle shares of the mixture arms (oracle-25 is 0.25).","type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"description":"Vanilla SFT and every other arm.","$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
+const schema256 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
+const schema257 = {"description":"The sft activity's training settings (sft-input.schema.json) that a recipe fixes.","type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"description":"Batches per length group (activities/device/batches.ts); few keeps batches mixed across tasks.","type":"integer","minimum":1},"lengthBuckets":{"description":"Length buckets (activities/device/batches.ts): batches of short examples never pad to long ones.","type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
 
 function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-recipe.schema.json" */;
@@ -21550,7 +21783,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema252.properties, key0))){
+if(!(func4.call(schema253.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -21967,7 +22200,7 @@ vErrors.push(err44);
 errors++;
 }
 for(const key2 in data10){
-if(!(func4.call(schema256.properties, key2))){
+if(!(func4.call(schema257.properties, key2))){
 const err45 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err45];
@@ -22081,7 +22314,7 @@ errors++;
 if(data10.schedule !== undefined){
 let data15 = data10.schedule;
 if(!(((data15 === "constant") || (data15 === "linear")) || (data15 === "cosine"))){
-const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema256.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema257.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -22464,7 +22697,7 @@ vErrors.push(err85);
 errors++;
 }
 for(const key3 in data27){
-if(!(func4.call(schema256.properties, key3))){
+if(!(func4.call(schema257.properties, key3))){
 const err86 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err86];
@@ -22578,7 +22811,7 @@ errors++;
 if(data27.schedule !== undefined){
 let data32 = data27.schedule;
 if(!(((data32 === "constant") || (data32 === "linear")) || (data32 === "cosine"))){
-const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema256.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema257.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -22792,7 +23025,7 @@ return errors === 0;
 }
 validate131.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema258 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
+const schema259 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"description":"The output folder: a Hugging Face model (full) or a PEFT adapter (lora), with log.jsonl and manifest.json.","type":"string"},"model":{"description":"The fine-tuned model, ready for evaluate.","$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"description":"Mean loss of the last 10 steps.","type":"number"},"log":{"description":"Per-step loss, learning rate and gradient norm.","type":"string"},"reused":{"type":"boolean"}}};
 
 function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-output.schema.json" */;
@@ -23116,7 +23349,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema251.properties, key0))){
+if(!(func4.call(schema252.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -23401,7 +23634,7 @@ return errors === 0;
 validate129.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRecordStepInput = validate142;
-const schema259 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-input.schema.json","title":"RecordStepInput","description":"recordStep: one GRPO step's metrics and timings, written once.","type":"object","additionalProperties":false,"required":["run","step","metrics","timings"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"metrics":{"description":"The step's metrics line.","type":"object"},"timings":{"description":"Milliseconds per stage of the step.","type":"object","additionalProperties":{"type":"number"}}}};
+const schema260 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-input.schema.json","title":"RecordStepInput","description":"recordStep: one GRPO step's metrics and timings, written once.","type":"object","additionalProperties":false,"required":["run","step","metrics","timings"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"metrics":{"description":"The step's metrics line.","type":"object"},"timings":{"description":"Milliseconds per stage of the step.","type":"object","additionalProperties":{"type":"number"}}}};
 
 function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/record-step-input.schema.json" */;
@@ -23595,7 +23828,7 @@ return errors === 0;
 validate142.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRecordStepOutput = validate143;
-const schema261 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-output.schema.json","title":"RecordStepOutput","description":"What recordStep wrote: the step's metrics row.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"The step's metrics file.","$ref":"common.schema.json#/$defs/artifactRef"}}};
+const schema262 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-output.schema.json","title":"RecordStepOutput","description":"What recordStep wrote: the step's metrics row.","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"description":"The step's metrics file.","$ref":"common.schema.json#/$defs/artifactRef"}}};
 
 function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/record-step-output.schema.json" */;
@@ -23693,8 +23926,8 @@ return errors === 0;
 validate143.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateReportModel = validate144;
-const schema263 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/report-model.schema.json","title":"ReportModel","description":"Everything a pipeline report says: report.json holds exactly this, and report.md and report.html render it.","type":"object","additionalProperties":false,"required":["name","fallback","reference","method","general","downstream","groups","runs","data","empty","passAtK","mixtures","rewriter","samples"],"properties":{"name":{"type":"string"},"fallback":{"$ref":"pipeline-report-input.schema.json#/properties/fallback"},"reference":{"type":"string"},"method":{"type":"string"},"general":{"type":"array","items":{"type":"string"}},"downstream":{"type":"array","items":{"type":"string"}},"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}},"runs":{"type":"array","items":{"$ref":"run-report.schema.json"}},"data":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","stats"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"stats":{"$ref":"data-stats.schema.json"}}}},"empty":{"description":"Arms whose SFT set was empty in a run (fallback 'drop' left out every record): not fine-tuned.","type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","records"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"records":{"type":"integer","minimum":0}}}},"passAtK":{"description":"Pass rate against k, for rl and prompted (the report input's passAtK).","type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"type":"string"},"k":{"type":"integer","minimum":1},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1}}}},"mixtures":{"description":"The oracle mixtures' dose-response line, each with the backbone whose plane it is drawn on and its NLL and pooled forgetting.","type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","backbone","nll","forgetting"],"properties":{"arm":{"type":"string"},"backbone":{"type":"string"},"oracleShare":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"common.schema.json#/$defs/interval"},"lenient":{"$ref":"common.schema.json#/$defs/interval"}}}}}},"rewriter":{"description":"The rewriter's metrics per step, when there is a rewriter.","anyOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["steps"],"properties":{"steps":{"type":"array","items":{"type":"object","additionalProperties":{"type":"number"}}}}}]},"samples":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["id","question","original","answer","rewriteSuccess","reward"],"properties":{"id":{"type":"string"},"question":{"type":"string"},"original":{"type":"string"},"answer":{"type":"string"},"rewriteSuccess":{"type":"boolean"},"reward":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":{"type":"number"}}]}}}}}};
-const schema264 = {"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"};
+const schema264 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/report-model.schema.json","title":"ReportModel","description":"Everything a pipeline report says: report.json holds exactly this, and report.md and report.html render it.","type":"object","additionalProperties":false,"required":["name","fallback","reference","method","general","downstream","groups","runs","data","empty","passAtK","mixtures","rewriter","samples"],"properties":{"name":{"type":"string"},"fallback":{"$ref":"pipeline-report-input.schema.json#/properties/fallback"},"reference":{"type":"string"},"method":{"type":"string"},"general":{"type":"array","items":{"type":"string"}},"downstream":{"type":"array","items":{"type":"string"}},"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}},"runs":{"type":"array","items":{"$ref":"run-report.schema.json"}},"data":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","stats"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"stats":{"$ref":"data-stats.schema.json"}}}},"empty":{"description":"Arms whose SFT set was empty in a run (fallback 'drop' left out every record): not fine-tuned.","type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","records"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"records":{"type":"integer","minimum":0}}}},"passAtK":{"description":"Pass rate against k, for rl and prompted (the report input's passAtK).","type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"type":"string"},"k":{"type":"integer","minimum":1},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1}}}},"mixtures":{"description":"The oracle mixtures' dose-response line, each with the backbone whose plane it is drawn on and its NLL and pooled forgetting.","type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","backbone","nll","forgetting"],"properties":{"arm":{"type":"string"},"backbone":{"type":"string"},"oracleShare":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"common.schema.json#/$defs/interval"},"lenient":{"$ref":"common.schema.json#/$defs/interval"}}}}}},"rewriter":{"description":"The rewriter's metrics per step, when there is a rewriter.","anyOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["steps"],"properties":{"steps":{"type":"array","items":{"type":"object","additionalProperties":{"type":"number"}}}}}]},"samples":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["id","question","original","answer","rewriteSuccess","reward"],"properties":{"id":{"type":"string"},"question":{"type":"string"},"original":{"type":"string"},"answer":{"type":"string"},"rewriteSuccess":{"type":"boolean"},"reward":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":{"type":"number"}}]}}}}}};
+const schema265 = {"description":"What every arm's Generate-Verify-Fallback did with a record no candidate passed: 'original' kept y*, 'drop' left the record out of the SFT set. Stated in the report.","enum":["original","drop"],"default":"original"};
 
 function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -24284,7 +24517,7 @@ return errors === 0;
 }
 validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema267 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/run-report.schema.json","title":"RunReport","description":"One run of a pipeline report (report.json's runs): the paired bootstrap over its items alone (method/statistics.ts with one run), under strict and lenient extraction.","type":"object","additionalProperties":false,"required":["backbone","seed","strict","lenient"],"properties":{"backbone":{"type":"string"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"}}};
+const schema268 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/run-report.schema.json","title":"RunReport","description":"One run of a pipeline report (report.json's runs): the paired bootstrap over its items alone (method/statistics.ts with one run), under strict and lenient extraction.","type":"object","additionalProperties":false,"required":["backbone","seed","strict","lenient"],"properties":{"backbone":{"type":"string"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"}}};
 
 function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/run-report.schema.json" */;
@@ -24579,7 +24812,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema263.properties, key0))){
+if(!(func4.call(schema264.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -24605,7 +24838,7 @@ errors++;
 if(data.fallback !== undefined){
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err16 = {instancePath:instancePath+"/fallback",schemaPath:"pipeline-report-input.schema.json#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema264.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/fallback",schemaPath:"pipeline-report-input.schema.json#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema265.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -26398,7 +26631,7 @@ return errors === 0;
 validate144.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewardInput = validate153;
-const schema272 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
+const schema273 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","description":"reward: the frozen backbone (adapter off) scores each rewrite (NLL per token under the QA prefix, embedding of the rewrite alone); rewards are combined per group.","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
 
 function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-input.schema.json" */;
@@ -26503,7 +26736,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema272.properties, key0))){
+if(!(func4.call(schema273.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -26879,7 +27112,7 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(!(((((((data13 === "q_proj") || (data13 === "k_proj")) || (data13 === "v_proj")) || (data13 === "o_proj")) || (data13 === "gate_proj")) || (data13 === "up_proj")) || (data13 === "down_proj"))){
-const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema272.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema273.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -26930,7 +27163,7 @@ return errors === 0;
 validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewardOutput = validate155;
-const schema276 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+const schema277 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","description":"Rewards with their breakdown per rollout (rewards.jsonl) and the step's statistics.","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"description":"Mean backbone NLL per token of the feasible rewrites (NaN: none).","type":["number","null"]},"diversity":{"description":"Mean over groups of D(S+).","type":"number"},"allEqualGroups":{"description":"Share of groups whose rewards are all equal (no learning signal).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
 function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-output.schema.json" */;
@@ -27055,7 +27288,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema276.properties, key0))){
+if(!(func4.call(schema277.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -27179,7 +27412,7 @@ errors++;
 if(data.feasibleNll !== undefined){
 let data6 = data.feasibleNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema276.properties.feasibleNll.type},message:"must be number,null"};
+const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema277.properties.feasibleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -27257,14 +27490,14 @@ return errors === 0;
 validate155.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewriteDatasetInput = validate156;
-const schema278 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json","title":"RewriteDatasetInput","description":"rewriteDataset: Generate -> Verify -> Fallback over a dataset; the dataset builders' shared options (dataset-builder-input.schema.json) and the sampling and selection ones.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"dataset-builder-input.schema.json#/properties/model"},"dataset":{"$ref":"dataset-builder-input.schema.json#/properties/dataset"},"name":{"$ref":"dataset-builder-input.schema.json#/properties/name"},"promptFormat":{"$ref":"dataset-builder-input.schema.json#/properties/promptFormat"},"qaPrompt":{"$ref":"dataset-builder-input.schema.json#/properties/qaPrompt"},"gate":{"$ref":"dataset-builder-input.schema.json#/properties/gate"},"temperature":{"$ref":"dataset-builder-input.schema.json#/properties/temperature"},"seed":{"$ref":"dataset-builder-input.schema.json#/properties/seed"},"maxNewTokens":{"$ref":"dataset-builder-input.schema.json#/properties/maxNewTokens"},"batchSize":{"$ref":"dataset-builder-input.schema.json#/properties/batchSize"},"limit":{"$ref":"dataset-builder-input.schema.json#/properties/limit"},"extractor":{"description":"The answer extractor of the default gate (the world's gate is answer + steps).","$ref":"common.schema.json#/$defs/extractor"},"rewardWeights":{"description":"Weights of the group reward that picks among feasible candidates (default: the paper's).","type":"object","additionalProperties":false,"required":["lambdaDist","lambdaDiv"],"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100}}},"samples":{"description":"Rewrites sampled per record.","type":"integer","minimum":1,"maximum":1024},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"rejectGiveaways":{"description":"The SDFT baseline's filter (METHOD.md): a candidate holding a give-away phrase ('reference answer', ...) fails even when the gate passes it; its verdict names the phrase.","type":"boolean"}}};
-const schema284 = {"description":"The output's name (default: the builder's).","type":"string","minLength":1,"maxLength":128};
-const schema285 = {"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":100000};
-const schema286 = {"description":"The plain QA prompt with {question}: the prefix the backbone answers (or scores a candidate) under.","type":"string","minLength":1,"maxLength":100000};
-const schema289 = {"description":"0 = greedy.","type":"number","minimum":0,"maximum":10};
-const schema291 = {"type":"integer","minimum":1,"maximum":65536};
-const schema292 = {"type":"integer","minimum":1,"maximum":4096};
-const schema293 = {"description":"Only the first `limit` records.","type":"integer","minimum":1};
+const schema279 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json","title":"RewriteDatasetInput","description":"rewriteDataset: Generate -> Verify -> Fallback over a dataset; the dataset builders' shared options (dataset-builder-input.schema.json) and the sampling and selection ones.","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"dataset-builder-input.schema.json#/properties/model"},"dataset":{"$ref":"dataset-builder-input.schema.json#/properties/dataset"},"name":{"$ref":"dataset-builder-input.schema.json#/properties/name"},"promptFormat":{"$ref":"dataset-builder-input.schema.json#/properties/promptFormat"},"qaPrompt":{"$ref":"dataset-builder-input.schema.json#/properties/qaPrompt"},"gate":{"$ref":"dataset-builder-input.schema.json#/properties/gate"},"temperature":{"$ref":"dataset-builder-input.schema.json#/properties/temperature"},"seed":{"$ref":"dataset-builder-input.schema.json#/properties/seed"},"maxNewTokens":{"$ref":"dataset-builder-input.schema.json#/properties/maxNewTokens"},"batchSize":{"$ref":"dataset-builder-input.schema.json#/properties/batchSize"},"limit":{"$ref":"dataset-builder-input.schema.json#/properties/limit"},"extractor":{"description":"The answer extractor of the default gate (the world's gate is answer + steps).","$ref":"common.schema.json#/$defs/extractor"},"rewardWeights":{"description":"Weights of the group reward that picks among feasible candidates (default: the paper's).","type":"object","additionalProperties":false,"required":["lambdaDist","lambdaDiv"],"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100}}},"samples":{"description":"Rewrites sampled per record.","type":"integer","minimum":1,"maximum":1024},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"rejectGiveaways":{"description":"The SDFT baseline's filter (METHOD.md): a candidate holding a give-away phrase ('reference answer', ...) fails even when the gate passes it; its verdict names the phrase.","type":"boolean"}}};
+const schema285 = {"description":"The output's name (default: the builder's).","type":"string","minLength":1,"maxLength":128};
+const schema286 = {"description":"The rewriting prompt with {question} and {answer}.","type":"string","minLength":1,"maxLength":100000};
+const schema287 = {"description":"The plain QA prompt with {question}: the prefix the backbone answers (or scores a candidate) under.","type":"string","minLength":1,"maxLength":100000};
+const schema290 = {"description":"0 = greedy.","type":"number","minimum":0,"maximum":10};
+const schema292 = {"type":"integer","minimum":1,"maximum":65536};
+const schema293 = {"type":"integer","minimum":1,"maximum":4096};
+const schema294 = {"description":"Only the first `limit` records.","type":"integer","minimum":1};
 
 function validate157(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/model-ref.schema.json" */;
@@ -27758,7 +27991,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema278.properties, key0))){
+if(!(func4.call(schema279.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -28450,7 +28683,7 @@ validate156.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 exports.validateRewriteDatasetOutput = validate88;
 
 exports.validateRewriterAdjust = validate161;
-const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
+const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","description":"trainRewriter's `adjust` update: new values that apply from the next step on (recorded in its metrics).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
 
 function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json" */;
@@ -28678,7 +28911,7 @@ return errors === 0;
 validate161.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewriterProbeInput = validate162;
-const schema296 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema297 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","description":"The prompted rewriter at step 0 on the embedded world: pretrain (or reuse) the backbone, rewrite a downstream training set with the world's rewrite prompt and no training, and report the gate pass rate at each temperature.","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"description":"Overrides the recipe's world seed (a second backbone).","$ref":"common.schema.json#/$defs/seed"},"arm":{"description":"The downstream training set to rewrite: foreign (the references), oracle (the own style), oracle-25/50/75 (mixtures).","enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"description":"Rewrite only the first N records.","type":"integer","minimum":1,"maximum":10000000},"temperatures":{"description":"Sampling temperatures, one rewriteDataset run each; 0 is greedy.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"description":"Rewrites per record at a temperature above 0 (greedy uses one).","type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"description":"Seed of the sampling noise.","$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
 function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
@@ -28724,7 +28957,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema296.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema297.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -28770,7 +29003,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema296.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema297.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -29013,7 +29246,7 @@ return errors === 0;
 validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewriterProbeOutput = validate163;
-const schema300 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json","title":"RewriterProbeOutput","description":"What rewriterProbe returns: the prompted rewriter's gate figures on a world training set, one rewriteDataset run per temperature.","type":"object","additionalProperties":false,"required":["recipe","arm","backbone","dataset","runs"],"properties":{"recipe":{"type":"string"},"arm":{"type":"string"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The training set rewritten (before limit).","$ref":"common.schema.json#/$defs/artifactRef"},"runs":{"description":"One per requested temperature, in the order given.","type":"array","items":{"description":"One rewriteDataset run of the probe: the gate's verdicts at one temperature.","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","required":["temperature","samples","seed"],"properties":{"temperature":{"type":"number","minimum":0},"samples":{"description":"Rewrites per record (1 when greedy).","type":"integer","minimum":1},"seed":{"description":"Seed of the sampling noise (0 when greedy: it plays no part).","$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}}};
+const schema301 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json","title":"RewriterProbeOutput","description":"What rewriterProbe returns: the prompted rewriter's gate figures on a world training set, one rewriteDataset run per temperature.","type":"object","additionalProperties":false,"required":["recipe","arm","backbone","dataset","runs"],"properties":{"recipe":{"type":"string"},"arm":{"type":"string"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"description":"The training set rewritten (before limit).","$ref":"common.schema.json#/$defs/artifactRef"},"runs":{"description":"One per requested temperature, in the order given.","type":"array","items":{"description":"One rewriteDataset run of the probe: the gate's verdicts at one temperature.","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","required":["temperature","samples","seed"],"properties":{"temperature":{"type":"number","minimum":0},"samples":{"description":"Rewrites per record (1 when greedy).","type":"integer","minimum":1},"seed":{"description":"Seed of the sampling noise (0 when greedy: it plays no part).","$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}}};
 
 function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -29798,8 +30031,8 @@ return errors === 0;
 validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewriterSettings = validate167;
-const schema306 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-settings.schema.json","title":"RewriterSettings","description":"trainRewriter's settings resolved: its input over its preset. What the progress query shows and the adjust update returns.","type":"object","additionalProperties":false,"required":["gate","groupSize","promptsPerStep","steps","lambdaDist","lambdaDiv","gateInReward","skipTiedGroups","learningRate","weightDecay","klCoef","clip","temperature","topP","maxNewTokens","lora","validation","keepEvery","heartbeatTimeout"],"properties":{"rewritePrompt":{"description":"Unset: the activities' default for the preset (method/prompts.ts).","type":"string"},"qaPrompt":{"description":"Unset: the activities' default QA template.","type":"string"},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer"},"promptsPerStep":{"type":"integer"},"steps":{"type":"integer"},"lambdaDist":{"type":"number"},"lambdaDiv":{"type":"number"},"gateInReward":{"type":"boolean"},"skipTiedGroups":{"type":"boolean"},"learningRate":{"type":"number"},"weightDecay":{"type":"number"},"klCoef":{"type":"number"},"clip":{"type":"number"},"temperature":{"type":"number"},"topP":{"type":"number"},"maxNewTokens":{"type":"integer"},"lora":{"$ref":"rollout-input.schema.json#/properties/lora"},"validation":{"type":"object","additionalProperties":false,"required":["every","samples"],"properties":{"every":{"type":"integer"},"samples":{"type":"integer"},"limit":{"type":"integer"}}},"keepEvery":{"type":"integer"},"heartbeatTimeout":{"type":"string"}}};
-const schema312 = {"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}};
+const schema307 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-settings.schema.json","title":"RewriterSettings","description":"trainRewriter's settings resolved: its input over its preset. What the progress query shows and the adjust update returns.","type":"object","additionalProperties":false,"required":["gate","groupSize","promptsPerStep","steps","lambdaDist","lambdaDiv","gateInReward","skipTiedGroups","learningRate","weightDecay","klCoef","clip","temperature","topP","maxNewTokens","lora","validation","keepEvery","heartbeatTimeout"],"properties":{"rewritePrompt":{"description":"Unset: the activities' default for the preset (method/prompts.ts).","type":"string"},"qaPrompt":{"description":"Unset: the activities' default QA template.","type":"string"},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer"},"promptsPerStep":{"type":"integer"},"steps":{"type":"integer"},"lambdaDist":{"type":"number"},"lambdaDiv":{"type":"number"},"gateInReward":{"type":"boolean"},"skipTiedGroups":{"type":"boolean"},"learningRate":{"type":"number"},"weightDecay":{"type":"number"},"klCoef":{"type":"number"},"clip":{"type":"number"},"temperature":{"type":"number"},"topP":{"type":"number"},"maxNewTokens":{"type":"integer"},"lora":{"$ref":"rollout-input.schema.json#/properties/lora"},"validation":{"type":"object","additionalProperties":false,"required":["every","samples"],"properties":{"every":{"type":"integer"},"samples":{"type":"integer"},"limit":{"type":"integer"}}},"keepEvery":{"type":"integer"},"heartbeatTimeout":{"type":"string"}}};
+const schema313 = {"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}};
 
 function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-settings.schema.json" */;
@@ -30004,7 +30237,7 @@ vErrors.push(err18);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema306.properties, key0))){
+if(!(func4.call(schema307.properties, key0))){
 const err19 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
@@ -30337,7 +30570,7 @@ const len0 = data20.length;
 for(let i0=0; i0<len0; i0++){
 let data21 = data20[i0];
 if(!(((((((data21 === "q_proj") || (data21 === "k_proj")) || (data21 === "v_proj")) || (data21 === "o_proj")) || (data21 === "gate_proj")) || (data21 === "up_proj")) || (data21 === "down_proj"))){
-const err45 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"rollout-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema312.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err45 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"rollout-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema313.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -30499,7 +30732,7 @@ return errors === 0;
 validate167.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRolloutInput = validate169;
-const schema307 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
+const schema308 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","description":"rollout: the policy samples K rewrites of each of the step's prompts (drawn by the seeded sampler from the dataset).","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"description":"The RL prompts {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
 
 function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-input.schema.json" */;
@@ -30624,7 +30857,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema307.properties, key0))){
+if(!(func4.call(schema308.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -30823,7 +31056,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema307.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema308.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -31159,7 +31392,7 @@ return errors === 0;
 validate169.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRolloutOutput = validate171;
-const schema313 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+const schema314 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","description":"The step's rollouts (rollouts.jsonl: one row per rewrite with its tokens, the sampler's log-probs and why it stopped).","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"description":"Mean negative log-prob of the sampled tokens (an estimate of the policy's entropy).","type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
 function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-output.schema.json" */;
@@ -31443,7 +31676,7 @@ validate171.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 exports.validateRunReport = validate149;
 
 exports.validateScoreDatasetInput = validate172;
-const schema315 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-input.schema.json","title":"ScoreDatasetInput","description":"scoreDataset: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptFormat":{"description":"Default: the QA template (method/prompts.ts).","type":"string","maxLength":10000},"batchSize":{"description":"Default 32.","type":"integer","minimum":1,"maximum":4096},"embeddings":{"description":"Also write embeddings.jsonl: the L2-normalised mean-pooled last hidden state of each answer alone.","type":"boolean"}}};
+const schema316 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-input.schema.json","title":"ScoreDatasetInput","description":"scoreDataset: the backbone's NLL of a dataset's answers (and their embeddings when asked for).","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"model-ref.schema.json"},"dataset":{"description":"A JSONL file of {id, question, answer}.","$ref":"common.schema.json#/$defs/artifactRef"},"promptFormat":{"description":"Default: the QA template (method/prompts.ts).","type":"string","maxLength":10000},"batchSize":{"description":"Default 32.","type":"integer","minimum":1,"maximum":4096},"embeddings":{"description":"Also write embeddings.jsonl: the L2-normalised mean-pooled last hidden state of each answer alone.","type":"boolean"}}};
 
 function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/score-dataset-input.schema.json" */;
@@ -31631,7 +31864,7 @@ validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 exports.validateScoreDatasetOutput = validate96;
 
 exports.validateSelfAlignInput = validate174;
-const schema317 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-input.schema.json","title":"SelfAlignInput","description":"selfAlignDataset: the self-alignment baseline's builder options. The guided rewrite samples at `temperature` (0: greedy); the own answer is always greedy.","$ref":"dataset-builder-input.schema.json"};
+const schema318 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-input.schema.json","title":"SelfAlignInput","description":"selfAlignDataset: the self-alignment baseline's builder options. The guided rewrite samples at `temperature` (0: greedy); the own answer is always greedy.","$ref":"dataset-builder-input.schema.json"};
 
 function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/self-align-input.schema.json" */;
@@ -32559,8 +32792,8 @@ exports.validateSftOutput = validate136;
 exports.validateTrainRewriterInput = validate70;
 
 exports.validateTrainRewriterOutput = validate80;
-const schema146 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json","title":"TrainRewriterOutput","description":"A finished GRPO run of the rewriting policy.","type":"object","additionalProperties":false,"required":["run","steps","best","last","validations","adjustments","metrics","timings","curves","backbone"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"description":"GRPO steps done.","type":"integer","minimum":0},"best":{"description":"The best validated checkpoint: highest greedy full pass rate, a tie to the lower NLL (the last step when none was validated).","type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"description":"Its LoRA adapter; absent at step 0 (the prompted backbone).","$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}},"last":{"type":"object","additionalProperties":false,"required":["step"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"}}},"validations":{"type":"array","items":{"$ref":"validate-rewriter-output.schema.json"}},"adjustments":{"description":"Adjustments made while it ran, with the step each applies from.","type":"array","items":{"type":"object","additionalProperties":false,"required":["fromStep","values"],"properties":{"fromStep":{"type":"integer","minimum":0},"values":{"$ref":"rewriter-adjust.schema.json"}}}},"metrics":{"description":"metrics.jsonl: one line per step.","$ref":"common.schema.json#/$defs/artifactRef"},"timings":{"description":"timings.jsonl: each stage's wall time per step.","$ref":"common.schema.json#/$defs/artifactRef"},"curves":{"description":"The curves of the run's metrics (SVG).","$ref":"common.schema.json#/$defs/artifactRef"},"backbone":{"$ref":"model-ref.schema.json"}}};
-const schema150 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","description":"Validation figures of one checkpoint.","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"],"description":"Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"description":"Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).","type":["number","null"]}}};
+const schema147 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json","title":"TrainRewriterOutput","description":"A finished GRPO run of the rewriting policy.","type":"object","additionalProperties":false,"required":["run","steps","best","last","validations","adjustments","metrics","timings","curves","backbone"],"properties":{"run":{"description":"The run's folder.","$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"description":"GRPO steps done.","type":"integer","minimum":0},"best":{"description":"The best validated checkpoint: highest greedy full pass rate, a tie to the lower NLL (the last step when none was validated).","type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"description":"Its LoRA adapter; absent at step 0 (the prompted backbone).","$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}},"last":{"type":"object","additionalProperties":false,"required":["step"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"}}},"validations":{"type":"array","items":{"$ref":"validate-rewriter-output.schema.json"}},"adjustments":{"description":"Adjustments made while it ran, with the step each applies from.","type":"array","items":{"type":"object","additionalProperties":false,"required":["fromStep","values"],"properties":{"fromStep":{"type":"integer","minimum":0},"values":{"$ref":"rewriter-adjust.schema.json"}}}},"metrics":{"description":"metrics.jsonl: one line per step.","$ref":"common.schema.json#/$defs/artifactRef"},"timings":{"description":"timings.jsonl: each stage's wall time per step.","$ref":"common.schema.json#/$defs/artifactRef"},"curves":{"description":"The curves of the run's metrics (SVG).","$ref":"common.schema.json#/$defs/artifactRef"},"backbone":{"$ref":"model-ref.schema.json"}}};
+const schema151 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","description":"Validation figures of one checkpoint.","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"],"description":"Mean backbone NLL per token (per record, then averaged) of the greedy rewrites that pass the gate."},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"description":"Mean backbone NLL per token of the records' own-style oracle solutions, when the slice holds them (the world's does).","type":["number","null"]}}};
 
 function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json" */;
@@ -32685,7 +32918,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema150.properties, key0))){
+if(!(func4.call(schema151.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -32846,7 +33079,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data7 = data.meanNll;
 if((!((typeof data7 == "number") && (isFinite(data7)))) && (data7 !== null)){
-const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema150.properties.meanNll.type},message:"must be number,null"};
+const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema151.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -32897,7 +33130,7 @@ errors++;
 if(data.oracleNll !== undefined){
 let data11 = data.oracleNll;
 if((!((typeof data11 == "number") && (isFinite(data11)))) && (data11 !== null)){
-const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema150.properties.oracleNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema151.properties.oracleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -33037,7 +33270,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema146.properties, key0))){
+if(!(func4.call(schema147.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -33249,7 +33482,7 @@ errors++;
 if(data2.meanNll !== undefined){
 let data6 = data2.meanNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err28 = {instancePath:instancePath+"/best/meanNll",schemaPath:"#/properties/best/properties/meanNll/type",keyword:"type",params:{type: schema146.properties.best.properties.meanNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/best/meanNll",schemaPath:"#/properties/best/properties/meanNll/type",keyword:"type",params:{type: schema147.properties.best.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -33858,7 +34091,7 @@ return errors === 0;
 validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateTrainRewriterProgress = validate176;
-const schema318 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json","title":"TrainRewriterProgress","description":"What trainRewriter's progress query returns.","type":"object","additionalProperties":false,"required":["stage","step","of","paused","settings"],"properties":{"stage":{"type":"string"},"step":{"description":"The last finished step.","type":"integer","minimum":0},"of":{"description":"Steps in all.","type":"integer","minimum":0},"paused":{"type":"boolean"},"last":{"description":"The last step's metrics line.","type":"object"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"etaSeconds":{"type":"number","minimum":0},"settings":{"$ref":"rewriter-settings.schema.json"}}};
+const schema319 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json","title":"TrainRewriterProgress","description":"What trainRewriter's progress query returns.","type":"object","additionalProperties":false,"required":["stage","step","of","paused","settings"],"properties":{"stage":{"type":"string"},"step":{"description":"The last finished step.","type":"integer","minimum":0},"of":{"description":"Steps in all.","type":"integer","minimum":0},"paused":{"type":"boolean"},"last":{"description":"The last step's metrics line.","type":"object"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"etaSeconds":{"type":"number","minimum":0},"settings":{"$ref":"rewriter-settings.schema.json"}}};
 
 function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -33999,7 +34232,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data3 = data.meanNll;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (data3 !== null)){
-const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema158.properties.meanNll.type},message:"must be number,null"};
+const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema159.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -34241,7 +34474,7 @@ return errors === 0;
 validate176.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateUpdateInput = validate180;
-const schema321 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
+const schema322 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","description":"update: one GRPO step of the adapter (clipped surrogate, token-mean, k3 KL to the adapter-off reference, AdamW) from the previous step's adapter and optimizer state.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"GRPO step (1-based).","type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"description":"Tests only: makes one advantage NaN, so the step's loss and gradient are not finite.","type":"boolean"},"skipTiedGroups":{"description":"Leave groups whose rewards are all equal (zero advantages) out of the update: the same surrogate gradient for less compute; the KL term and the token-mean then cover only the other groups.","type":"boolean","default":false}}};
 
 function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-input.schema.json" */;
@@ -34379,7 +34612,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema321.properties, key0))){
+if(!(func4.call(schema322.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -34578,7 +34811,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema321.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema322.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -34971,7 +35204,7 @@ return errors === 0;
 validate180.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateUpdateOutput = validate182;
-const schema327 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+const schema328 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","description":"The new adapter (PEFT layout, with its optimizer state) and the step's training metrics.","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"description":"Mean |policy's recomputed log-prob - sampler's| per token.","type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
 function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-output.schema.json" */;
@@ -35076,7 +35309,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema327.properties, key0))){
+if(!(func4.call(schema328.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -35264,7 +35497,7 @@ return errors === 0;
 validate182.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateValidateRewriterInput = validate183;
-const schema329 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
+const schema330 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","description":"validateRewriter: the policy on the fixed validation slice: one greedy rewrite and k samples per record, gated; NLL and diversity of the chosen rewrites.","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"description":"The run folder in the store (trainRewriter's).","$ref":"common.schema.json#/$defs/artifactRef"},"step":{"description":"The GRPO step whose adapter is validated (0 = the initial adapter).","type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"description":"The policy's adapter folder (PEFT layout); absent = the initial adapter of the seed.","$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
 
 function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json" */;
@@ -35389,7 +35622,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema329.properties, key0))){
+if(!(func4.call(schema330.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -35588,7 +35821,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema329.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema330.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -36422,7 +36655,7 @@ return errors === 0;
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateWorldForgettingOutput = validate186;
-const schema334 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json","title":"WorldForgettingOutput","description":"What worldForgetting returns: the backbone, the evaluation of the base and of every arm's fine-tuned model, each arm's NLL dose and the forgetting report.","type":"object","additionalProperties":false,"required":["backbone","base","arms","nll","report"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"base":{"$ref":"evaluate-output.schema.json"},"arms":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["model","evaluation"],"properties":{"model":{"$ref":"model-ref.schema.json"},"evaluation":{"$ref":"evaluate-output.schema.json"}}}},"nll":{"description":"Mean backbone NLL per answer token (nats) of each arm's SFT data: the dose of the dose-response.","type":"object","additionalProperties":{"type":"number"}},"report":{"$ref":"forgetting-report-output.schema.json#/$defs/summary","unevaluatedProperties":false}}};
+const schema335 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json","title":"WorldForgettingOutput","description":"What worldForgetting returns: the backbone, the evaluation of the base and of every arm's fine-tuned model, each arm's NLL dose and the forgetting report.","type":"object","additionalProperties":false,"required":["backbone","base","arms","nll","report"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"base":{"$ref":"evaluate-output.schema.json"},"arms":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["model","evaluation"],"properties":{"model":{"$ref":"model-ref.schema.json"},"evaluation":{"$ref":"evaluate-output.schema.json"}}}},"nll":{"description":"Mean backbone NLL per answer token (nats) of each arm's SFT data: the dose of the dose-response.","type":"object","additionalProperties":{"type":"number"}},"report":{"$ref":"forgetting-report-output.schema.json#/$defs/summary","unevaluatedProperties":false}}};
 
 function validate191(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
