@@ -207,6 +207,17 @@ test('demo (npm start) runs the pipeline: a line per stage off a terminal, the r
     recipe: 'test',
     arms: ['foreign', 'oracle'],
   });
+  // where its time went: the children (each arm's SFT and evaluation) and the run's own activities
+  const costs = await cli(['costs', 'cli-pipeline']);
+  assert.equal(costs.code, 0, costs.stderr);
+  assert.match(costs.stdout, /^cli-pipeline: \d+\.\d min wall time$/m);
+  for (const stage of ['sft-vanilla-s0', 'evaluate-oracle-s0', 'evaluate-base', 'scoreDataset vanilla-s0'])
+    assert.match(
+      costs.stdout,
+      new RegExp(`^\\| ${stage} \\| \\d+ \\| \\d+\\.\\d \\| \\d+\\.\\d \\| rewrite-rl-device-cpu \\|$`, 'm'),
+      stage,
+    );
+  assert.match(costs.stdout, /^\| sft \| 2 \| \d+\.\d \|$/m);
 });
 
 test('probe: bad flags exit 2 naming the flag, before anything starts', async () => {
