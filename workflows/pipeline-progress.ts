@@ -3,13 +3,12 @@
 // one records when it ran. Workflow time only, so the bookkeeping is deterministic.
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { PipelineProgress } from '../schemas/workflow';
+import { etaMs } from './pipeline-eta';
 import { STAGE } from './search-attributes';
 
 export type { PipelineProgress };
 export type StageState = PipelineProgress['stages'][number];
 export type StageStatus = StageState['state'];
-
-const kindOf = (name: string) => name.split(':')[0];
 
 export class Stages {
   private readonly list: StageState[] = [];
@@ -51,24 +50,14 @@ export class Stages {
   }
 
   progress(): PipelineProgress {
-    const done = this.list.filter((s) => s.state === 'done');
-    const finished = done.length + this.list.filter((s) => s.state === 'skipped').length;
-    const mean = (xs: StageState[]) => (xs.length ? xs.reduce((t, s) => t + (s.ms ?? 0), 0) / xs.length : undefined);
-    const overall = mean(done);
-    let eta = 0;
-    let known = overall !== undefined;
-    for (const s of this.list) {
-      if (s.state === 'done' || s.state === 'failed' || s.state === 'skipped') continue;
-      const est = mean(done.filter((d) => kindOf(d.name) === kindOf(s.name))) ?? overall;
-      if (est === undefined) known = false;
-      else eta += s.state === 'running' ? Math.max(0, est - (Date.now() - (s.startedAt ?? Date.now()))) : est;
-    }
+    const finished = this.list.filter((s) => s.state === 'done' || s.state === 'skipped').length;
+    const eta = etaMs(this.list, Date.now());
     return {
       stage: this.current,
       done: finished,
       total: this.list.length,
       stages: this.list.map((s) => ({ ...s })),
-      ...(known ? { etaSeconds: Math.round(eta / 1000) } : {}),
+      ...(eta !== undefined ? { etaSeconds: Math.round(eta / 1000) } : {}),
     };
   }
 }
