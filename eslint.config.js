@@ -72,10 +72,15 @@ export default tseslint.config(
         'error',
         {
           // exact specifiers: ../schemas/workflow and the other schemas modules stay allowed
-          paths: ['../schemas', '../schemas/index', '../schemas/generated/validators.cjs'].map((name) => ({
+          paths: [
+            '../schemas',
+            '../schemas/index',
+            '../schemas/generated/validators.cjs',
+            '../schemas/generated/checkers',
+          ].map((name) => ({
             name,
             message:
-              'Workflows import schemas from ../schemas/workflow: the workflow bundle carries only the workflow validators (schemas/generate.ts WORKFLOW_SCHEMA_FILES).',
+              'Workflows import schemas from ../schemas/workflow: the workflow bundle carries only the workflow validators (the schemas marked "x-workflow": true).',
           })),
           patterns: [
             {

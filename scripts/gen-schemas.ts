@@ -1,7 +1,9 @@
-// Generates, from schemas/json/*.schema.json, the two files the code uses:
+// Generates, from schemas/json/*.schema.json, the files the code uses:
 //   schemas/generated/validators.cjs ajv standalone validators (no code generation at run time, so
 //                                    they run inside Temporal's deterministic workflow sandbox)
 //   schemas/generated/types.ts       TypeScript types, so no type is written twice
+//   schemas/generated/checkers.ts    the `schemas` table of checkers (and workflow-checkers.ts, the
+//                                    workflows' own, over workflow-validators.cjs)
 // Run with `npm run gen:schemas`; test/schemas.test.ts fails when the committed files are stale.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { SchemaError, schemas } from '../schemas';
 import type { ValidateFunction } from 'ajv';
-import { generatedFiles, validatorName, WORKFLOW_SCHEMA_FILES } from '../schemas/generate';
+import { generatedFiles, schemaEntries, validatorName, WORKFLOW_SCHEMA_FILES } from '../schemas/generate';
 import { schemas as workflowSchemas } from '../schemas/workflow';
 import { resolveRewriterSettings } from '../schemas/rewriter-presets';
 import { QA_TEMPLATE } from '../method/prompts';
@@ -38,6 +38,28 @@ test('the workflow validators are the workflows schemas only, and judge as the f
   }
   // what the workflows check is the same checker the rest of the code uses
   for (const key of Object.keys(workflowSchemas)) assert.ok(key in schemas, key);
+});
+
+test('`schemas` has a generated checker for every schema file, its errors named by the file or its "x-label"', () => {
+  const entries = [...schemaEntries().values()].filter((e) => e.file !== 'common.schema.json');
+  assert.deepEqual(Object.keys(schemas).sort(), entries.map((e) => e.key).sort());
+  assert.deepEqual(
+    Object.keys(workflowSchemas).sort(),
+    entries
+      .filter((e) => e.workflow)
+      .map((e) => e.key)
+      .sort(),
+  );
+  for (const e of entries)
+    assert.throws(
+      () => schemas[e.key as keyof typeof schemas].parse(null),
+      (err: Error) => err.message.startsWith(`${e.label} is invalid: `),
+      e.file,
+    );
+  // the names the hand-written tables gave, which error messages (and tests elsewhere) use
+  assert.throws(() => schemas.modelRef.parse(null), /^SchemaError: model reference is invalid/);
+  assert.throws(() => workflowSchemas.rewriterAdjust.parse(null), /^SchemaError: adjust is invalid/);
+  assert.throws(() => schemas.importDatasetOutput.parse(null), /^SchemaError: importDataset output is invalid/);
 });
 
 test('issues name the JSON path and the rule; defaults are filled on a copy', () => {
