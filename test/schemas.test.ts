@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { SchemaError, schemas } from '../schemas';
 import type { ValidateFunction } from 'ajv';
-import { generatedFiles, schemaEntries, validatorName, WORKFLOW_SCHEMA_FILES } from '../schemas/generate';
+import { generatedFiles, schemaEntries, validatorName, withoutDocs, WORKFLOW_SCHEMA_FILES } from '../schemas/generate';
 import { schemas as workflowSchemas } from '../schemas/workflow';
 import { resolveRewriterSettings } from '../schemas/rewriter-presets';
 import { QA_TEMPLATE } from '../method/prompts';
@@ -60,6 +60,20 @@ test('`schemas` has a generated checker for every schema file, its errors named 
   assert.throws(() => schemas.modelRef.parse(null), /^SchemaError: model reference is invalid/);
   assert.throws(() => workflowSchemas.rewriterAdjust.parse(null), /^SchemaError: adjust is invalid/);
   assert.throws(() => schemas.importDatasetOutput.parse(null), /^SchemaError: importDataset output is invalid/);
+});
+
+test('the compiled validators leave out the prose, not a property or a value that is called so', () => {
+  const schema = {
+    description: 'prose',
+    properties: { description: { type: 'string', description: 'prose', default: { description: 'kept' } } },
+    items: [{ $comment: 'prose', enum: [{ examples: 1 }] }],
+  };
+  assert.deepEqual(withoutDocs(schema), {
+    properties: { description: { type: 'string', default: { description: 'kept' } } },
+    items: [{ enum: [{ examples: 1 }] }],
+  });
+  const code = readFileSync(join(import.meta.dirname, '..', 'schemas', 'generated', 'workflow-validators.cjs'), 'utf8');
+  assert.doesNotMatch(code, /"description":/);
 });
 
 test('issues name the JSON path and the rule; defaults are filled on a copy', () => {
