@@ -6,7 +6,7 @@
  * 2. A 2.24 GB safetensors tensor is written and read back in slices.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Graph } from '../engine/graph';
 import * as op from '../engine/ops';
@@ -14,6 +14,7 @@ import { serializeModel } from '../engine/onnx';
 import { Runner } from '../engine/runner';
 import { fromTensorData, readSafetensors, writeSafetensors } from '../engine/safetensors';
 
+const load0 = loadavg()[0];
 const dir = await mkdtemp(join(tmpdir(), 'engine-large-'));
 try {
   {
@@ -66,3 +67,5 @@ try {
 } finally {
   await rm(dir, { recursive: true });
 }
+// It times nothing, but a run on a loaded machine can still run out of memory or disk.
+console.log(`load average: ${load0.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end`);
