@@ -34,7 +34,12 @@ export function paramCount(w: Record<string, { shape: number[] }>): number {
 export function torchRef(task: Record<string, unknown>): Record<string, unknown> {
   const script = fileURLToPath(new URL('./engine_torch_ref.py', import.meta.url));
   const python = process.env.TORCH_PYTHON ?? 'python3';
-  const r = spawnSync(python, [script, JSON.stringify(task)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  // OpenMP threads that sleep when idle: with the default spin-wait a 2-thread PyTorch on this
+  // 2-core machine, beside any other busy process, runs a 16 x 384 x 1024 Linear 4-14x slower than
+  // one thread does (0.86-3.0 ms against 0.22 ms per call, measured with the pipeline running), so
+  // its ratios measured the machine's load rather than PyTorch. onnxruntime's pool does not stall so.
+  const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+  const r = spawnSync(python, [script, JSON.stringify(task)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (r.error)
     throw new Error(
       `PyTorch reference: ${python} not runnable (${r.error.message}); set TORCH_PYTHON or pass --no-torch`,
@@ -55,7 +60,7 @@ export function torchRef(task: Record<string, unknown>): Record<string, unknown>
 
 /** One line naming the pinned reference: version, threads, dtype, attention implementation. */
 export function torchLabel(t: Record<string, unknown>): string {
-  return `PyTorch ${String(t.torch)}, ${String(t.threads)} threads, ${String(t.dtype)}, eager, attention ${String(t.attn)}`;
+  return `PyTorch ${String(t.torch)}, ${String(t.threads)} threads (OMP_WAIT_POLICY ${String(t.omp_wait_policy)}), ${String(t.dtype)}, eager, attention ${String(t.attn)}`;
 }
 
 /** The command line of a benchmark: `flag('--x', d)` reads a number, `has('--x')` a switch. */

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """PyTorch reference workloads for bench/engine-generate.ts and bench/engine-model-train.ts, pinned: the
-given thread count (intra-op; one inter-op thread), float32, eager, attention implementation named in the
+given thread count (intra-op; one inter-op thread; OMP_WAIT_POLICY=PASSIVE from the caller unless set), float32, eager, attention implementation named in the
 task (default "sdpa"), generation under torch.inference_mode with transformers' generate and its KV cache,
 random weights of the same config, optional PEFT LoRA on every linear layer. Prints one JSON object on
 success; on any failure prints {"error": ...} and exits 1 (the benchmark then fails rather than printing a
 ratio). Never part of npm test."""
 import json
+import os
 import sys
 import time
 
@@ -93,6 +94,7 @@ def main():
         'threads': torch.get_num_threads(),
         'attn': attn,
         'dtype': str(next(m.parameters()).dtype),
+        'omp_wait_policy': os.environ.get('OMP_WAIT_POLICY', 'default (spin)'),
     }
     if args['task'] == 'generate':
         if args.get('lora'):
