@@ -5,7 +5,7 @@
  * embeddings, random weights): its decode time per token at batch B (the slope between 4 and 12 new
  * tokens after a 32-token prompt, temperature 1), and the time of the sampling step alone (the
  * generate program's sampleToken on [B, 151936] logits) for greedy, top-p 1, top-p 0.9 from the
- * candidates (a peaked distribution) and from the full sort (a flat one), beside the previous method
+ * candidates (a peaked distribution) and from the wide nucleus's bisection (a flat one), beside the previous method
  * (a sort of the whole vocabulary at every step, greedy included), each as a share of the decode step.
  */
 import { loadavg } from 'node:os';
@@ -50,7 +50,7 @@ let s = 7;
 const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const gauss = () => Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());
 // Peaked: a language model's confident step (the top-p 0.9 nucleus within a few tokens); flat: its
-// most uncertain kind (the nucleus spans most of the vocabulary, so the full sort runs).
+// most uncertain kind (the nucleus spans most of the vocabulary, so the wide-nucleus bisection runs).
 const peaked = Float32Array.from({ length: B * V }, (_, i) => 2 * gauss() + (i % V < 5 ? 25 - 3 * (i % V) : 0));
 const flat = Float32Array.from({ length: B * V }, () => 0.3 * gauss());
 const f32 = (shape: number[], d: Float32Array): TensorData => ({ dtype: 'float32', shape, data: d });
@@ -72,7 +72,7 @@ const cases: [string, Float32Array, number, number][] = [
   ['greedy', peaked, 0, 1],
   ['top-p 1 (temperature 1)', flat, 1, 1],
   ['top-p 0.9, peaked (candidates)', peaked, 1, 0.9],
-  ['top-p 0.9, flat (full sort)', flat, 1, 0.9],
+  ['top-p 0.9, flat (wide nucleus)', flat, 1, 0.9],
 ];
 const sampling = [];
 for (const [label, lg, t, p] of cases)

@@ -51,6 +51,56 @@ export function sampleFromSorted(p: Tensor, idx: Tensor, u: Tensor, topP: Tensor
   return op.squeeze(op.gatherElements(idx, k, 1), [1]);
 }
 
+/** Below this log-probability exp() is 0 in float32, so no such token can be in a nucleus. */
+const LOGP_FLOOR = -110;
+
+/**
+ * Top-p (< 1) sampling without sorting the vocabulary, for rows whose nucleus is wide (a flat step of
+ * a real vocabulary keeps most of it): log-probabilities `lp` [n, V], noise `u` [n]. The sort keeps
+ * the tokens whose preceding mass is below top-p; the least likely of them has log-probability v*,
+ * the smallest value whose strictly-more-likely mass A(v) = sum of p over lp > v is below top-p.
+ * A(v) < top-p holds exactly for v >= v*, so bisection on v (lo where it fails, hi where it holds)
+ * ends with hi = v* once no float lies between lo and hi (about 27 passes of three ops over [n, V]).
+ * The tokens tied at v* are kept in vocabulary order while the mass before them is below top-p,
+ * as the sort (ties by lower index first) keeps them; the token is then drawn by inverse CDF over
+ * the nucleus in vocabulary order.
+ */
+export function sampleWideNucleus(lp: Tensor, u: Tensor, topP: Tensor, vocab: number): Tensor {
+  const g = lp.graph;
+  const zero = op.scalar(g, 0, 'float32');
+  const p = op.exp(lp);
+  const massAbove = (v: Tensor) => op.reduceSum(op.where(op.greater(lp, v), p, zero), [1], true); // [n, 1]
+  const lo0 = op.sub(
+    op.max(op.reduceMin(lp, [1], true), op.scalar(g, LOGP_FLOOR, 'float32')),
+    op.scalar(g, 1, 'float32'),
+  );
+  const hi0 = op.reduceMax(lp, [1], true); // A(max) = 0 < top-p
+  const [, vStar] = op.loop(g, {
+    tripCount: 128, // float32 bisection over [-111, 0] ends within ~40 halvings; the cap only bounds a NaN row
+    cond: op.cast(op.scalar(g, 1, 'int64'), 'bool'),
+    carried: [lo0, hi0],
+    name: 'nucleus_bisection',
+    body: ({ carried: [lo, hi] }) => {
+      const mid = op.add(lo, op.mul(op.sub(hi, lo), op.scalar(lo.graph, 0.5, 'float32')));
+      const open = op.and(op.greater(mid, lo), op.less(mid, hi)); // [n, 1]
+      const holds = op.less(massAbove(mid), topP);
+      return {
+        cond: op.greater(op.reduceSum(op.cast(open, 'int64')), op.scalar(lo.graph, 0, 'int64')),
+        carried: [op.where(op.and(open, op.not(holds)), mid, lo), op.where(op.and(open, holds), mid, hi)],
+      };
+    },
+  }).carried;
+  const tie = op.equal(lp, vStar);
+  const tieBefore = op.cumSum(op.where(tie, p, zero), 1, { exclusive: true });
+  const keep = op.or(op.greater(lp, vStar), op.and(tie, op.less(op.add(massAbove(vStar), tieBefore), topP)));
+  const cum = op.cumSum(op.where(keep, p, zero), 1);
+  const total = op.slice(cum, op.ints(g, [vocab - 1]), op.ints(g, [vocab]), [1]); // [n, 1]
+  const below = op.reduceSum(op.cast(op.lessOrEqual(cum, op.mul(op.unsqueeze(u, [1]), total)), 'int64'), [1]);
+  const ids = op.range(op.scalar(g, 0, 'int64'), op.scalar(g, vocab, 'int64'), op.scalar(g, 1, 'int64'));
+  const lastKept = op.reduceMax(op.where(keep, ids, op.scalar(g, -1, 'int64')), [1]); // u * total rounding to the top
+  return op.min(below, lastKept);
+}
+
 /** Greedy (temperature <= 0) and the log-probabilities [B, V] under logits / temperature (1 when greedy). */
 export function temperatureLogprobs(logits: Tensor, temperature: Tensor): { greedy: Tensor; logp: Tensor } {
   const g = logits.graph;
@@ -64,13 +114,13 @@ export function temperatureLogprobs(logits: Tensor, temperature: Tensor): { gree
  * with the given uniform noise [B]. Returns the token [B] and its log-probability [B] under the
  * temperature-scaled distribution before top-p truncation (temperature 1 when greedy).
  *
- * Nothing sorts the vocabulary unless it must (If branches, so only one path runs): greedy is an
- * ArgMax; top-p = 1 walks the CDF in vocabulary order; top-p < 1 takes the TOP_P_CANDIDATES most
- * likely tokens and sorts the whole vocabulary only for the rows whose candidates hold less than
- * top-p of the mass (with a margin for float rounding of the cumulative sum). Every path samples
- * exactly from the top-p distribution; for top-p < 1 the token a noise value selects is the one
- * the full sort selects, while for top-p = 1 the CDF's order (vocabulary order, not probability
- * order) makes a given noise value select another token than a sorted walk would.
+ * Nothing sorts the vocabulary (If branches, so only one path runs): greedy is an ArgMax; top-p = 1
+ * walks the CDF in vocabulary order; top-p < 1 takes the TOP_P_CANDIDATES most likely tokens and
+ * walks them in decreasing probability, and the rows whose candidates hold less than top-p of the
+ * mass (with a margin for float rounding of the cumulative sum) find their nucleus by bisection
+ * (sampleWideNucleus). Every path samples exactly from the top-p distribution; which path a row
+ * takes depends on its logits only, and the CDF's order (vocabulary order on the top-p = 1 and
+ * wide-nucleus paths) decides which token a given noise value selects.
  */
 export function sampleToken(
   logits: Tensor,
@@ -118,8 +168,7 @@ export function sampleToken(
             (b2) => {
               const rows = op.transpose(op.emit1('NonZero', [local(b2, short)], 'int64', [1, null])); // [n, 1]
               const sub = op.gatherND(local(b2, lp), rows); // [n, V]
-              const [sv, si] = op.topK(sub, vocab, -1, true, true);
-              const tok = sampleFromSorted(op.exp(sv), si, op.gatherND(local(b2, uu), rows), local(b2, tp));
+              const tok = sampleWideNucleus(sub, op.gatherND(local(b2, uu), rows), local(b2, tp), vocab);
               return [op.scatterND(local(b2, fromK), rows, tok)];
             },
             (b2) => [local(b2, fromK)],

@@ -207,6 +207,7 @@ function exactSample(
   temperature: number,
   topP: number,
   u: number,
+  walk: 'sorted' | 'vocabulary' = topP < 1 ? 'sorted' : 'vocabulary',
 ): { token: number; margin: number } {
   const V = logits.length;
   if (temperature <= 0) {
@@ -218,7 +219,7 @@ function exactSample(
   const e = Array.from(logits, (x) => Math.exp((x - mx) / temperature));
   const z = e.reduce((a, b) => a + b, 0);
   const p = e.map((x) => x / z);
-  // top-p = 1 walks the CDF in vocabulary order, top-p < 1 in decreasing probability.
+  // The nucleus: the most likely tokens (ties by lower index first) while the mass before them is below top-p.
   const order = Array.from({ length: V }, (_, i) => i);
   if (topP < 1) order.sort((a, b) => p[b] - p[a] || a - b);
   const kept: number[] = [];
@@ -231,6 +232,7 @@ function exactSample(
     kept.push(i);
     before += p[i];
   }
+  if (walk === 'vocabulary') kept.sort((a, b) => a - b);
   const total = kept.reduce((s, i) => s + p[i], 0);
   const thr = u * total;
   let cum = 0;
@@ -247,7 +249,7 @@ function exactSample(
   return { token, margin };
 }
 
-test('sampling equals the exact method: greedy, top-p = 1, and top-p < 1 from the candidates or the full sort', async () => {
+test('sampling equals the exact method: greedy, top-p = 1, and top-p < 1 from the candidates or the wide nucleus', async () => {
   const B = 6;
   const V = 1000; // more than TOP_P_CANDIDATES
   const g = new Graph('sample');
@@ -263,14 +265,16 @@ test('sampling equals the exact method: greedy, top-p = 1, and top-p < 1 from th
   const rand = () => (rng = (Math.imul(rng, 1103515245) + 12345) >>> 0) / 2 ** 32;
   let checked = 0;
   let fragile = 0;
-  const paths = { candidates: 0, fullSort: 0 };
+  const paths = { candidates: 0, wideNucleus: 0 };
   for (let trial = 0; trial < 40; trial++) {
-    // Rows from peaked (the nucleus within the candidates) to flat (the full sort).
+    // Rows from peaked (the nucleus within the candidates) to flat (the wide nucleus); the last row of
+    // odd trials has its logits on a grid of 0.25, so the wide nucleus's edge falls inside a tie.
     const lg = new Float32Array(B * V);
     for (let b = 0; b < B; b++) {
       const sharp = [8, 4, 2, 0.5, 0.1, (trial % 5) * 2][b];
       for (let v = 0; v < V; v++) lg[b * V + v] = sharp * Math.log(1 / (v + 1)) * (0.5 + rand()) + rand();
     }
+    if (trial % 2) for (let v = 0; v < V; v++) lg[5 * V + v] = Math.round(4 * rand()) / 4;
     const uu = Float32Array.from({ length: B }, () => Math.floor(rand() * 2 ** 24) / 2 ** 24);
     for (const [t, p] of [
       [0, 1],
@@ -289,7 +293,7 @@ test('sampling equals the exact method: greedy, top-p = 1, and top-p < 1 from th
       const tok = r.outputs.token.data as BigInt64Array;
       for (let b = 0; b < B; b++) {
         const row = lg.subarray(b * V, (b + 1) * V);
-        const ex = exactSample(row, t, p, uu[b]);
+        let path: keyof typeof paths | undefined;
         if (p < 1 && t > 0) {
           const mx = Math.max(...row);
           const pr = Array.from(row, (x) => Math.exp((x - mx) / t));
@@ -299,8 +303,11 @@ test('sampling equals the exact method: greedy, top-p = 1, and top-p < 1 from th
               .sort((a, c) => c - a)
               .slice(0, TOP_P_CANDIDATES)
               .reduce((a, c) => a + c, 0) / z;
-          paths[top >= p + 1e-6 ? 'candidates' : 'fullSort']++;
+          path = top >= p + 1e-6 ? 'candidates' : 'wideNucleus';
+          paths[path]++;
         }
+        // The candidates walk the nucleus in decreasing probability, the wide nucleus in vocabulary order.
+        const ex = exactSample(row, t, p, uu[b], path === 'wideNucleus' || p >= 1 ? 'vocabulary' : 'sorted');
         if (ex.margin < 1e-5) {
           fragile++;
           continue;
@@ -311,7 +318,7 @@ test('sampling equals the exact method: greedy, top-p = 1, and top-p < 1 from th
     }
   }
   assert.ok(fragile < checked / 50, `${fragile} of ${checked + fragile} draws within float rounding of a boundary`);
-  assert.ok(paths.candidates > 50 && paths.fullSort > 50, `both top-p < 1 paths ran: ${JSON.stringify(paths)}`);
+  assert.ok(paths.candidates > 50 && paths.wideNucleus > 50, `both top-p < 1 paths ran: ${JSON.stringify(paths)}`);
   await runner.unload('sample');
 });
 
