@@ -4,7 +4,8 @@
  * On the benches' ~10M-parameter byte-level Llama (width 384): generation time at batch 1, 16 and 64
  * (prompt 64, 64 new tokens, sampling at temperature 1, one run per batch) and its share of this
  * machine's matmul peak at batch 64; decode time per token at KV length 32, 128 and 512 at batch 16
- * and 64 (--kv-batches 16,64; the slope between 8 and 72 new tokens). On the embedded world's width-128 backbone: the GRPO
+ * and 64 (--kv-batches 16,64; the slope between 8 and 72 new tokens), with what the longer caches' extra bytes
+ * would cost at this machine's memory read bandwidth. On the embedded world's width-128 backbone: the GRPO
  * rollout shape (a rank-16 LoRA adapter on every linear layer as program inputs, batch 40, prompt
  * 200, 100 new tokens). Each beside the pinned PyTorch reference of bench/engine_torch_ref.py
  * (`$TORCH_PYTHON`, same threads, float32, eager, SDPA attention, torch.inference_mode, transformers'
@@ -17,7 +18,15 @@ import { GenerateProgram } from '../engine/programs/generate';
 import { decoderForwardFlops, makeConfigJson, parseDecoderConfig, randomDecoderWeights } from '../engine/model';
 import type { DecoderConfig } from '../engine/model';
 import { initLoraWeights, loraConfig } from '../engine/lora';
-import { benchArgs, benchModel, matmulPeak, paramCount, torchLabel, torchRef } from './engine-model-common';
+import {
+  benchArgs,
+  benchModel,
+  matmulPeak,
+  paramCount,
+  streamBandwidth,
+  torchLabel,
+  torchRef,
+} from './engine-model-common';
 
 const { args, flag, has } = benchArgs();
 const QUICK = has('--quick');
@@ -31,9 +40,10 @@ const m = benchModel();
 // Normal priority (the Runner defaults to nice 10): the PyTorch reference runs at 0 on this shared machine.
 const runner = new Runner({ intraOpThreads: THREADS, nice: 0 });
 const peak = await matmulPeak(runner);
+const stream = await streamBandwidth(runner);
 const gen = await GenerateProgram.create(runner, m, { eos: [] });
 console.log(
-  `model: llama ${m.config.numLayers} layers, width ${m.config.hiddenSize}, ${m.config.numHeads}/${m.config.numKvHeads} heads, vocab ${m.config.vocabSize}, ${(paramCount(m.weights) / 1e6).toFixed(1)}M params; ${THREADS} threads; matmul peak now ${peak.toFixed(0)} GFLOP/s; load ${load0.toFixed(2)}`,
+  `model: llama ${m.config.numLayers} layers, width ${m.config.hiddenSize}, ${m.config.numHeads}/${m.config.numKvHeads} heads, vocab ${m.config.vocabSize}, ${(paramCount(m.weights) / 1e6).toFixed(1)}M params; ${THREADS} threads; matmul peak now ${peak.toFixed(0)} GFLOP/s, memory read ${stream.toFixed(1)} GB/s; load ${load0.toFixed(2)}`,
 );
 
 const prompts = (b: number, p: number) =>
@@ -150,14 +160,23 @@ for (const o of ours) {
   );
 }
 console.log('\ndecode time per token against KV length (slope between 8 and 72 new tokens):');
-console.log('batch | kv len | ours ms/token | vs kv 32 | torch ms/token | speed-up');
+// Each token reads every layer's cached keys and values: what KV positions beyond the shortest cost
+// at best is their bytes at the memory read bandwidth (the attention's FLOPs are ~1 per byte).
+const kvBytes = (b: number, positions: number) =>
+  2 * m.config.numLayers * b * m.config.numKvHeads * m.config.headDim * 4 * positions;
+console.log(
+  'batch | kv len | ours ms/token | vs kv 32 | extra KV MB/token | extra ms/token | its GB/s | vs kv 32 at memory bandwidth | torch ms/token | speed-up',
+);
 for (const d of decode) {
   const a = tms(d.batch, d.prompt, 8);
   const b = tms(d.batch, d.prompt, 72);
   const t = a !== undefined && b !== undefined ? (b - a) / 64 : undefined;
   const first = decode.find((x) => x.batch === d.batch)!;
+  const extraBytes = kvBytes(d.batch, d.prompt - first.prompt);
+  const extraMs = d.msPerToken - first.msPerToken;
+  const floor = (first.msPerToken + extraBytes / (stream * 1e6)) / first.msPerToken;
   console.log(
-    `${String(d.batch).padStart(5)} | ${String(d.prompt).padStart(6)} | ${fx(d.msPerToken, 2, 13)} | ${fx(d.msPerToken / first.msPerToken, 2, 8)} | ${fx(t, 2, 14)} | ${fx(t && t / d.msPerToken, 2, 8)}`,
+    `${String(d.batch).padStart(5)} | ${String(d.prompt).padStart(6)} | ${fx(d.msPerToken, 2, 13)} | ${fx(d.msPerToken / first.msPerToken, 2, 8)} | ${fx(extraBytes / 1e6, 1, 17)} | ${fx(extraMs, 2, 14)} | ${fx(extraMs > 0 ? extraBytes / extraMs / 1e6 : undefined, 1, 8)} | ${fx(floor, 2, 28)} | ${fx(t, 2, 14)} | ${fx(t && t / d.msPerToken, 2, 8)}`,
   );
 }
 if (rolloutMs !== undefined) {

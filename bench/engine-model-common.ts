@@ -78,6 +78,26 @@ export function benchArgs() {
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** This machine's matrix-multiply rate through onnxruntime-node right now (2048^3, scalar output), GFLOP/s. */
+/**
+ * The memory read bandwidth onnxruntime reaches on this machine now, GB/s: row sums of 128 MiB
+ * (more than the per-core caches hold), the best of 6 runs. Decoding at long KV lengths reads the whole cache per
+ * token, so this bounds it as the matmul peak bounds compute.
+ */
+export async function streamBandwidth(runner: Runner): Promise<number> {
+  const [rows, cols] = [4096, 8192];
+  const g = new Graph();
+  // Row sums, so both threads read (a sum of everything runs on one).
+  g.output('s', op.reduceSum(g.input('x', 'float32', [rows, cols]), [1]));
+  await runner.load('stream', serializeModel(g));
+  const feeds = {
+    x: { dtype: 'float32' as const, shape: [rows, cols], data: new Float32Array(rows * cols).fill(1e-3) },
+  };
+  const times: number[] = [];
+  for (let i = 0; i < 6; i++) times.push((await runner.run('stream', feeds)).runMs);
+  await runner.unload('stream');
+  return (4 * rows * cols) / (Math.min(...times.slice(1)) / 1000) / 1e9;
+}
+
 export async function matmulPeak(runner: Runner): Promise<number> {
   const n = 2048;
   const g = new Graph();
