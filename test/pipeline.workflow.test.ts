@@ -10,6 +10,7 @@ import { schemas, type PipelineConfigInput } from '../schemas';
 import type { pipeline, PipelineOutput } from '../workflows/pipeline';
 import type { ArmName } from '../workflows/pipeline-arms';
 import type { PipelineProgress } from '../workflows/pipeline-progress';
+import { workInside } from '../temporal/pipeline-command';
 import { failsAsInvalidInput } from './helpers/invalid';
 import { assertEveryStageReused } from './helpers/pipeline';
 import { useTemporal } from './helpers/temporal';
@@ -60,7 +61,19 @@ test('pipeline: every arm built, scored, fine-tuned and evaluated; the rewriter 
     workflowId: 'pipeline',
     args: [input],
   });
-  const out = (first = await handle.result());
+  // what runs inside the stages, as `rewrite-rl pipeline` shows it, sampled while the run goes on
+  const inside = new Set<string>();
+  const result = handle.result();
+  let ended = false;
+  void result.finally(() => (ended = true)).catch(() => undefined);
+  while (!ended) {
+    for (const phrase of (await workInside(handle).catch(() => '')).split('; ')) if (phrase) inside.add(phrase);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const out = (first = await result);
+  const seen = [...inside].join('\n');
+  assert.match(seen, /^(pretrain|rewriter|sft-|evaluate-)\S* \w+/m, `an activity inside a child workflow:\n${seen}`);
+  assert.match(seen, /^\d+ queued$/m, `device work waiting its turn:\n${seen}`);
   // the result is what its schema says: every field of every arm, builder, data and report
   schemas.pipelineOutput.parse(out);
   const store = new ArtifactStore(t.root);
