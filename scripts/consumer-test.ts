@@ -5,13 +5,12 @@
 // dev server started without the project's search attributes (the worker registers them).
 //
 //   npx tsx scripts/consumer-test.ts [--keep]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveTemporalBinary } from '../temporal/binary';
+import { startBareDevServer, startUntil, stop } from './child-processes';
 import { PROJECT_ROOT } from '../workers/settings';
-import { freePort } from '../test/helpers/ports';
 
 const keep = process.argv.includes('--keep');
 const started = Date.now();
@@ -46,39 +45,6 @@ function check(name: string, fn: () => void | Promise<void>) {
         say(`FAILED: ${name}: ${e.message}`);
       },
     );
-}
-
-/** Runs until its output matches `ready` (then resolves with the child) or it exits (then rejects). */
-function startUntil(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, ready: RegExp, log: string[]) {
-  return new Promise<ChildProcess>((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`no ${ready} within 600 s:\n${log.join('')}`));
-    }, 600_000);
-    const onData = (d: Buffer) => {
-      log.push(d.toString());
-      if (ready.test(log.join(''))) {
-        clearTimeout(timer);
-        resolvePromise(child);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${log.join('')}`));
-    });
-  });
-}
-
-async function stop(child: ChildProcess | undefined) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGINT');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 const work = mkdtempSync(join(tmpdir(), 'rewrite-rl-consumer-'));
@@ -184,26 +150,9 @@ try {
   });
 
   // a dev server without the project's search attributes, on its own ports
-  const { binary } = await resolveTemporalBinary();
-  const port = await freePort();
-  server = await startUntil(
-    binary,
-    [
-      'server',
-      'start-dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--ui-port',
-      String(await freePort()),
-      '--headless',
-    ],
-    work,
-    process.env,
-    /Temporal Server:|Server:/,
-    [],
-  );
+  const dev = await startBareDevServer(work);
+  server = dev.server;
+  const port = dev.port;
   const runEnv = { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, REWRITE_RL_ARTIFACTS: undefined };
   // the README's copy step, from the installed package
   mkdirSync(join(app, 'artifacts', 'inputs', 'sample'), { recursive: true });

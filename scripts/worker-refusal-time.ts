@@ -5,42 +5,15 @@
 // (connecting and bundling the workflows) before it.
 //
 //   npx tsx scripts/worker-refusal-time.ts
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveTemporalBinary } from '../temporal/binary';
+import { startBareDevServer, stop } from './child-processes';
 import { PROJECT_ROOT } from '../workers/settings';
-import { freePort } from '../test/helpers/ports';
 
 const work = mkdtempSync(join(tmpdir(), 'rewrite-rl-refusal-'));
-const { binary } = await resolveTemporalBinary();
-const port = await freePort();
-const server: ChildProcess = spawn(
-  binary,
-  [
-    'server',
-    'start-dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--ui-port',
-    String(await freePort()),
-    '--headless',
-  ],
-  { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] },
-);
-await new Promise<void>((ready, fail) => {
-  let out = '';
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    if (/Server:/.test(out)) ready();
-  };
-  server.stdout!.on('data', onData);
-  server.stderr!.on('data', onData);
-  server.on('exit', (code) => fail(new Error(`the dev server exited with ${code}: ${out}`)));
-});
+const { server, port } = await startBareDevServer(work);
 
 // the README's worker (one process, the workflow worker), with the check instead of the registration
 const worker = `
@@ -66,8 +39,7 @@ let out = '';
 child.stdout!.on('data', (d: Buffer) => (out += d));
 await new Promise((r) => child.on('exit', r));
 const seconds = (Date.now() - started) / 1000;
-server.kill('SIGINT');
-await new Promise((r) => server.on('exit', r));
+await stop(server);
 rmSync(work, { recursive: true, force: true });
 rmSync(script, { force: true });
 console.log(out.trim());
