@@ -57,7 +57,9 @@ const COUNTS = ['done', 'generated', 'scored', 'records'] as const;
 export function describeActivity(a: RunningActivity): string {
   const d = (a.details && typeof a.details === 'object' ? a.details : {}) as Record<string, unknown>;
   const parts = [a.workflow, a.activity].filter(Boolean);
-  for (const k of LABELS) if (typeof d[k] === 'string' && d[k] !== 'start') parts.push(d[k] as string);
+  // 'start' marks a heartbeat before any work; a label that repeats the activity's name adds nothing
+  for (const k of LABELS)
+    if (typeof d[k] === 'string' && d[k] !== 'start' && d[k] !== a.activity) parts.push(d[k] as string);
   const of = typeof d.of === 'number' ? `/${d.of}` : '';
   const count = COUNTS.find((k) => typeof d[k] === 'number');
   if (typeof d.step === 'number') parts.push(`step ${d.step}${count ? '' : of}`);

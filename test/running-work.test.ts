@@ -28,6 +28,7 @@ test("an activity's heartbeat as a short phrase: labels, step, count of total, l
     describeActivity(a('', 'selfAlign', { phase: 'guided', generated: 5, of: 40 })),
     'selfAlign guided generated 5/40',
   );
+  assert.equal(describeActivity(a('rewriter', 'update', { stage: 'update', step: 4 })), 'rewriter update step 4');
   // before the first heartbeat, or with only the start marker: the activity's name; a retry says so
   assert.equal(describeActivity(a('sft-vanilla-s0', 'sft', { stage: 'start' })), 'sft-vanilla-s0 sft');
   assert.equal(describeActivity(a('', 'armData', undefined, 3)), 'armData [attempt 3]');
