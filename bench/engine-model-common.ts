@@ -77,7 +77,6 @@ export function benchArgs() {
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** This machine's matrix-multiply rate through onnxruntime-node right now (2048^3, scalar output), GFLOP/s. */
 /**
  * The memory read bandwidth onnxruntime reaches on this machine now, GB/s: row sums of 128 MiB
  * (more than the per-core caches hold), the best of 6 runs. Decoding at long KV lengths reads the whole cache per
@@ -98,6 +97,7 @@ export async function streamBandwidth(runner: Runner): Promise<number> {
   return (4 * rows * cols) / (Math.min(...times.slice(1)) / 1000) / 1e9;
 }
 
+/** This machine's matrix-multiply rate through onnxruntime-node right now (2048^3, scalar output), GFLOP/s. */
 export async function matmulPeak(runner: Runner): Promise<number> {
   const n = 2048;
   const g = new Graph();

@@ -24,12 +24,12 @@ export function progressLines(before: PipelineProgress | undefined, now: Pipelin
     );
 }
 
-/** What runs inside the stages, one phrase per started activity, and how many wait for a worker. */
-export async function workInside(handle: WorkflowHandle): Promise<string> {
+/** What runs inside the stages: a phrase per started activity, and how many wait for a worker. */
+export async function workInside(handle: WorkflowHandle): Promise<string[]> {
   const all = await runningActivities(handle);
   const started = all.filter((a) => a.started).map(describeActivity);
   const waiting = all.length - started.length;
-  return [...started, ...(waiting ? [`${waiting} queued`] : [])].join('; ');
+  return [...started, ...(waiting ? [`${waiting} queued`] : [])];
 }
 
 /** Follows a running pipeline until it ends; returns its result (or throws its failure). */
@@ -63,7 +63,10 @@ export async function followPipeline(
     const now = Date.now();
     const refresh = !done && now - insideAt >= (bar ? Math.min(5000, detailEveryMs) : detailEveryMs);
     if (refresh) {
-      inside = await workInside(handle).catch(() => inside);
+      inside = await workInside(handle).then(
+        (phrases) => phrases.join('; '),
+        () => inside,
+      );
       insideAt = now;
     }
     const fields = { running: running.slice(0, 3).join(', ') || p.stage, etaText: eta(p.etaSeconds), inside };

@@ -34,15 +34,17 @@ export async function runningActivities(handle: WorkflowHandle, depth = 0, prefi
   });
   if (depth >= MAX_DEPTH) return out;
   const parentId = handle.workflowId;
-  for (const c of raw.pendingChildren ?? []) {
-    if (!c.workflowId) continue;
-    const name = c.workflowId.startsWith(`${parentId}/`) ? c.workflowId.slice(parentId.length + 1) : c.workflowId;
-    const child = handle.client.getHandle(c.workflowId);
-    // a child that ends between the two calls has nothing running
-    const inner = await runningActivities(child, depth + 1, prefix ? `${prefix}/${name}` : name).catch(() => []);
-    out.push(...inner);
-  }
-  return out;
+  const children = (raw.pendingChildren ?? []).flatMap((c) => (c.workflowId ? [c.workflowId] : []));
+  const inner = await Promise.all(
+    children.map((id) => {
+      const name = id.startsWith(`${parentId}/`) ? id.slice(parentId.length + 1) : id;
+      // a child that ends between the two calls has nothing running
+      return runningActivities(handle.client.getHandle(id), depth + 1, prefix ? `${prefix}/${name}` : name).catch(
+        () => [],
+      );
+    }),
+  );
+  return [...out, ...inner.flat()];
 }
 
 const LABELS = ['stage', 'phase', 'benchmark', 'what'] as const;

@@ -67,7 +67,7 @@ test('pipeline: every arm built, scored, fine-tuned and evaluated; the rewriter 
   let ended = false;
   void result.finally(() => (ended = true)).catch(() => undefined);
   while (!ended) {
-    for (const phrase of (await workInside(handle).catch(() => '')).split('; ')) if (phrase) inside.add(phrase);
+    for (const phrase of await workInside(handle).catch(() => [])) inside.add(phrase);
     await new Promise((r) => setTimeout(r, 200));
   }
   const out = (first = await result);
