@@ -2,7 +2,7 @@
  * onnxruntime's per-op profile of one program run (never part of npm test):
  *   npx tsx bench/engine-profile.ts generate [--width 384|128] [--batch B] [--prompt P] [--new N] [--lora R]
  *        [--top-p X] [--temperature X] [--vocab V] [--nodes K]
- *   npx tsx bench/engine-profile.ts train [--width 128|384] [--batch B] [--seq T] [--lora R] [--nodes K]
+ *   npx tsx bench/engine-profile.ts train [--width 128|384] [--batch B] [--seq T] [--lora R] [--packed] [--nodes K]
  * --dump FILE writes the run's node events (onnxruntime's profile JSON, last run only) to FILE.
  * Width 384 is the benches' ~10M-parameter Llama (bench/engine-model-common.ts); width 128 is the
  * embedded world's backbone (world/recipe.ts). Prints the kernel time per op type of the last of
@@ -66,7 +66,8 @@ if (mode === 'generate') {
 } else {
   const B = flag('--batch', 32);
   const T = flag('--seq', 128);
-  const tp = await TrainProgram.create(runner.asRunner(), model, { objective: 'sft', lora: lc, name: 'train' });
+  const packed = args.includes('--packed');
+  const tp = await TrainProgram.create(runner.asRunner(), model, { objective: 'sft', lora: lc, packed, name: 'train' });
   await tp.init(lc ? initLoraWeights(config, lc, 1) : model.weights);
   const examples = Array.from({ length: B }, (_, i) => ({
     prompt: Array.from({ length: 16 }, (_, j) => 3 + ((i * 13 + j * 7) % 250)),
@@ -77,7 +78,7 @@ if (mode === 'generate') {
   await tp.step([examples], 1e-4);
   const ms = performance.now() - t0;
   console.log(
-    `train step (SFT, AdamW, clip) width ${width}, ${B} x ${T} tokens${lc ? `, LoRA r${rank}` : ', full'}: ${ms.toFixed(0)} ms (profiler on); load ${load0.toFixed(2)}`,
+    `train step (SFT, AdamW, clip) width ${width}, ${B} x ${T} tokens${lc ? `, LoRA r${rank}` : ', full'}${packed ? ', packed' : ''}: ${ms.toFixed(0)} ms (profiler on); load ${load0.toFixed(2)}`,
   );
   report(await runner.profile('train'), 25);
 }

@@ -1,13 +1,18 @@
 /**
- * The embedded world's width-128 train step, padded (the default) against packed rows
- * (TrainProgramOptions.packed), in one run on the same batches (never part of npm test):
- *   npx tsx bench/engine-world-train.ts [--steps N] [--batch B] [--threads N]
+ * The embedded world's width-128 train step three ways, in one run on the same batches (never part of
+ * npm test):
+ *   npx tsx bench/engine-world-train.ts [--steps N] [--batch B] [--threads N] [--rounds R]
+ * - before: the padded step as it was (onnxruntime's memory pattern on), the baseline;
+ * - padded: the default step (memory pattern off, TrainProgram.create);
+ * - packed: the flat-stream step (TrainProgramOptions.packed).
  * The batches are the world's pretraining stream as the default recipe cuts it (batch 32, random
  * batches in two length buckets, up to and above 128 tokens), on the recipe's backbone shape with
- * random weights. The two programs alternate step by step (which one goes first alternates too), each
- * on its own runner, so load on this shared machine hits both alike. Throughput counts unpadded
- * tokens and the FLOPs of the unpadded examples (3x the forward matmul FLOPs of each example at its
- * own length); the losses of both paths are printed side by side (same start, same batches).
+ * random weights. All three programs share one runner and take turns by whole passes over the
+ * batches (R rounds, the order rotating), so load on this shared machine hits all alike. A step's time is its wall
+ * time from the caller (building the feeds included); the run time inside onnxruntime is shown beside
+ * it. Throughput counts unpadded tokens and the FLOPs of the unpadded examples (3x the forward matmul
+ * FLOPs of each example at its own length); the losses of the paths are printed side by side (same
+ * start, same batches).
  */
 import { loadavg } from 'node:os';
 import { Runner } from '../engine/runner';
@@ -23,6 +28,7 @@ const { flag } = benchArgs();
 const STEPS = flag('--steps', 24);
 const B = flag('--batch', DEFAULT_RECIPE.pretrain.batchSize);
 const THREADS = flag('--threads', 2);
+const ROUNDS = flag('--rounds', 3);
 const FORMAT = 'Problem:\n{question}\n\nAnswer:\n';
 
 const config = parseDecoderConfig(backboneConfig(DEFAULT_RECIPE.backbone));
@@ -41,54 +47,63 @@ const len = (e: SftExample) => e.prompt.length + e.target.length;
 const order = new LengthGroupedBatches(pool.map(len), B, 0, 1, DEFAULT_RECIPE.pretrain.lengthBuckets);
 const batches = Array.from({ length: STEPS }, () => order.next().map((i) => pool[i]));
 
-// Normal priority like the PyTorch-free benches: the machine is shared, both paths see the same load.
-const runners = {
-  padded: new Runner({ intraOpThreads: THREADS, nice: 5 }),
-  packed: new Runner({ intraOpThreads: THREADS, nice: 5 }),
-};
-const programs = {
-  padded: await TrainProgram.create(runners.padded, { config, weights }, { objective: 'sft', name: 'padded' }),
-  packed: await TrainProgram.create(
-    runners.packed,
-    { config, weights },
-    { objective: 'sft', packed: true, name: 'packed' },
-  ),
+// Normal priority like the PyTorch-free benches: the machine is shared, all paths see the same load.
+const runner = new Runner({ intraOpThreads: THREADS, nice: 5 });
+const ARMS = ['before', 'padded', 'packed'] as const;
+type Arm = (typeof ARMS)[number];
+const model = { config, weights };
+const programs: Record<Arm, TrainProgram> = {
+  before: await TrainProgram.create(runner, model, { objective: 'sft', name: 'before', memoryPattern: true }),
+  padded: await TrainProgram.create(runner, model, { objective: 'sft', name: 'padded' }),
+  packed: await TrainProgram.create(runner, model, { objective: 'sft', packed: true, name: 'packed' }),
 };
 const load0 = loadavg()[0];
-const peak = await matmulPeak(runners.padded);
+const peak = await matmulPeak(runner);
+const zero = () => ({ before: 0, padded: 0, packed: 0 });
+const wall = zero();
+const run = zero();
+const losses = { before: [] as number[], padded: [] as number[], packed: [] as number[] };
+// A runner's state (parameters, optimizer moments) is one per runner, so the paths take turns by
+// whole passes over the batches, each from the same start, the order rotating round by round.
 for (const p of Object.values(programs)) {
   await p.init(weights);
-  await p.step([batches[0]], 1e-3); // warm-up (not timed), then back to the same start
-  await p.init(weights);
+  await p.step([batches[0]], 1e-3); // warm-up, not timed
 }
-const ms = { padded: 0, packed: 0 };
-const losses = { padded: [] as number[], packed: [] as number[] };
+for (let round = 0; round < ROUNDS; round++) {
+  for (const k of [...ARMS.slice(round % ARMS.length), ...ARMS.slice(0, round % ARMS.length)]) {
+    await programs[k].init(weights);
+    for (const batch of batches) {
+      const t0 = performance.now();
+      const r = await programs[k].step([batch], 1e-3);
+      wall[k] += performance.now() - t0;
+      run[k] += r.runMs;
+      if (round === 0) losses[k].push(r.losses[0]);
+    }
+  }
+}
+await runner.close();
 let tokens = 0;
 let padded = 0;
 let flops = 0;
-for (const [s, batch] of batches.entries()) {
-  const pair = s % 2 ? (['packed', 'padded'] as const) : (['padded', 'packed'] as const);
-  for (const k of pair) {
-    const r = await programs[k].step([batch], 1e-3);
-    ms[k] += r.runMs;
-    losses[k].push(r.losses[0]);
-  }
+for (const batch of batches) {
   tokens += batch.reduce((a, e) => a + len(e), 0);
   padded += batch.length * Math.max(...batch.map(len));
   flops += batch.reduce((a, e) => a + 3 * decoderForwardFlops(config, 1, len(e)), 0);
 }
-await Promise.all(Object.values(runners).map((r) => r.close()));
 
+const steps = STEPS * ROUNDS;
 console.log(
-  `world backbone width ${config.hiddenSize}, ${config.numLayers} layers; ${STEPS} steps of ${B} pretraining examples (${tokens} tokens, ${(100 * (1 - tokens / padded)).toFixed(0)}% of the padded batches is padding); ${THREADS} threads; matmul peak now ${peak.toFixed(0)} GFLOP/s`,
+  `world backbone width ${config.hiddenSize}, ${config.numLayers} layers; ${STEPS} steps of ${B} pretraining examples (${tokens} tokens, ${(100 * (1 - tokens / padded)).toFixed(0)}% of the padded batches is padding), ${ROUNDS} rounds; ${THREADS} threads; matmul peak now ${peak.toFixed(0)} GFLOP/s`,
 );
-for (const k of ['padded', 'packed'] as const)
+console.log('path      ms/step (wall)  in onnxruntime  tokens/s  GFLOP/s on unpadded tokens  speed-up over before');
+for (const k of ARMS) {
+  const ms = wall[k] / ROUNDS;
   console.log(
-    `${k.padEnd(7)} ${(ms[k] / STEPS).toFixed(0).padStart(6)} ms/step  ${((tokens * 1000) / ms[k]).toFixed(0).padStart(6)} tokens/s  ${(flops / ms[k] / 1e6).toFixed(1).padStart(5)} GFLOP/s on unpadded tokens (${(flops / ms[k] / 1e6 / peak).toFixed(2)} of peak)`,
+    `${k.padEnd(8)} ${(wall[k] / steps).toFixed(0).padStart(10)} ${(run[k] / steps).toFixed(0).padStart(15)} ${((tokens * 1000) / ms).toFixed(0).padStart(12)} ${(flops / ms / 1e6).toFixed(1).padStart(10)} (${(flops / ms / 1e6 / peak).toFixed(2)} of peak) ${(wall.before / wall[k]).toFixed(2).padStart(12)}x`,
   );
-console.log(`packed / padded speed: ${(ms.padded / ms.packed).toFixed(2)}x`);
-const diff = Math.max(...losses.padded.map((l, i) => Math.abs(l - losses.packed[i])));
+}
+const diff = (k: Arm) => Math.max(...losses.before.map((l, i) => Math.abs(l - losses[k][i])));
 console.log(
-  `loss padded ${losses.padded[0].toFixed(4)} -> ${losses.padded[STEPS - 1].toFixed(4)}, packed ${losses.packed[0].toFixed(4)} -> ${losses.packed[STEPS - 1].toFixed(4)}; largest step difference ${diff.toExponential(1)}`,
+  `loss ${ARMS.map((k) => `${k} ${losses[k][0].toFixed(4)} -> ${losses[k][STEPS - 1].toFixed(4)}`).join(', ')}; largest step difference from before: padded ${diff('padded').toExponential(1)}, packed ${diff('packed').toExponential(1)}`,
 );
 console.log(`load average: ${load0.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end`);

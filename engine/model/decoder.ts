@@ -98,22 +98,6 @@ export function causalPaddingBias(mask: Tensor): Tensor {
   return op.where(ok, op.scalar(g, 0, 'float32'), op.scalar(g, NEG_INF, 'float32'));
 }
 
-/**
- * Additive attention bias [B, 1, 1, T, T] of packed rows: `segments` [B, T] int64 numbers the
- * example each column belongs to (0 = padding); a query attends to the keys of its own example at
- * or before it, so examples side by side in a row never see each other.
- */
-export function packedCausalBias(segments: Tensor): Tensor {
-  const g = segments.graph;
-  const t = op.dimOf(segments, 1);
-  const pos = op.range(op.scalar(g, 0, 'int64'), t, op.scalar(g, 1, 'int64'));
-  const causal = op.greaterOrEqual(op.unsqueeze(pos, [1]), op.unsqueeze(pos, [0])); // [T, T]
-  const same = op.equal(op.unsqueeze(segments, [2]), op.unsqueeze(segments, [1])); // [B, T, T]
-  const keyOk = op.unsqueeze(op.not(op.equal(segments, op.scalar(g, 0, 'int64'))), [1]); // [B, 1, T]
-  const ok = op.unsqueeze(op.and(op.and(same, keyOk), causal), [1, 2]);
-  return op.where(ok, op.scalar(g, 0, 'float32'), op.scalar(g, NEG_INF, 'float32'));
-}
-
 export interface LayerKV {
   /** Keys after RoPE and values, [B, kvHeads, T, headDim]. */
   k: Tensor;

@@ -4,28 +4,38 @@ import type { DecoderConfig } from './config';
 import { type DecoderParams, embed, rmsNorm, ropeAngles } from './decoder';
 
 /**
+ * Attention of the fused layers: queries [..., numHeads * headDim] (RoPE applied, scaled by
+ * 1 / sqrt(headDim)), keys and values [..., numKvHeads * headDim], in the layout of the tokens; returns
+ * the context in that layout.
+ */
+export type FusedAttention = (q: Tensor, k: Tensor, v: Tensor) => Tensor;
+
+/**
  * The decoder's layers for small-width training (the packed train step): the same function as
- * decoderLayers with causalAttention, written with fewer and larger ops, because at width 128 the
- * per-op cost of many small elementwise ops, not the matmul FLOPs, dominates a train step
- * (onnxruntime's per-op profile of the world's backbone: RoPE's split, broadcast multiplies and
- * concat alone took 15% of the step, its AdamW 3%):
+ * decoderLayers, written with fewer and larger ops, because at width 128 the per-op cost of many
+ * small elementwise ops, not the matmul FLOPs, dominates a train step (onnxruntime's per-op profile
+ * of the world's backbone: RoPE's split, broadcast multiplies and concat alone took 15% of the step,
+ * its AdamW 3%):
  * - q, k and v come out of one matmul, whose weight also holds the rotate-half images of the q and
  *   k columns (a signed permutation of columns, exact), so RoPE is two same-shape multiplies and an
  *   add with cos/sin tiled once per step, and 1 / sqrt(headDim) rides on the q angles;
- * - gate and up come out of one matmul;
  * - LoRA adapters are merged into the weights in the graph (W + s A B, weight-sized), so the fused
- *   matmuls serve LoRA too;
- * - attention scores are one matmul per key/value head with the G query heads of the group stacked
- *   (no broadcast over G).
+ *   matmuls serve LoRA too.
  * The sums run in other orders, so results agree with decoderLayers up to float rounding.
- * tokens and positions [R, T] int64, bias [R, 1, 1, T, T]; returns the final-norm hidden states.
+ * tokens and positions int64 of any shape [...]; returns the final-norm hidden states [..., hidden].
  */
-export function fusedDecoderLayers(m: DecoderParams, tokens: Tensor, positions: Tensor, bias: Tensor): Tensor {
+export function fusedDecoderLayers(
+  m: DecoderParams,
+  tokens: Tensor,
+  positions: Tensor,
+  attention: FusedAttention,
+): Tensor {
   const c = m.config;
-  const { cos, sin } = ropeAngles(c, positions); // [R, T, D/2]
+  const { cos, sin } = ropeAngles(c, positions); // [..., D/2]
   const tile = (x: Tensor, heads: number, scale = 1) => {
-    const full = op.unsqueeze(op.concat([x, x], -1), [2]); // [R, T, 1, D]
-    const t = op.reshape(op.expand(full, [1, 1, heads, 1]), [0, 0, heads * c.headDim]);
+    const lead = x.shape.slice(0, -1).map(() => 0);
+    const full = op.unsqueeze(op.concat([x, x], -1), [-2]); // [..., 1, D]
+    const t = op.reshape(op.expand(full, [...lead.map(() => 1), heads, 1]), [...lead, heads * c.headDim]);
     return scale === 1 ? t : op.mul(t, scale);
   };
   const scale = 1 / Math.sqrt(c.headDim);
@@ -35,7 +45,6 @@ export function fusedDecoderLayers(m: DecoderParams, tokens: Tensor, positions: 
     cosK: tile(cos, c.numKvHeads),
     sinK: tile(sin, c.numKvHeads),
   };
-  const stacked = stackedBias(c, bias);
   const [q, kv] = [c.numHeads * c.headDim, c.numKvHeads * c.headDim];
   let h = embed(m, tokens);
   for (let l = 0; l < c.numLayers; l++) {
@@ -44,18 +53,14 @@ export function fusedDecoderLayers(m: DecoderParams, tokens: Tensor, positions: 
     const [qa, qb, ka, kb, v] = op.split(qkv, [q, q, kv, kv, kv], -1);
     const qr = op.add(op.mul(qa, rope.cosQ), op.mul(qb, rope.sinQ));
     const kr = op.add(op.mul(ka, rope.cosK), op.mul(kb, rope.sinK));
-    const ctx = groupedAttention(c, qr, kr, v, stacked);
-    h = op.add(h, op.matmul(ctx, effectiveWeight(m, `${p}self_attn.o_proj`)));
+    h = op.add(h, op.matmul(attention(qr, kr, v), effectiveWeight(m, `${p}self_attn.o_proj`)));
     if (c.oBias) h = op.add(h, m.weight(`${p}self_attn.o_proj.bias`));
     const y = rmsNorm(h, m.weight(`${p}post_attention_layernorm.weight`), c.rmsNormEps);
-    const gu = op.matmul(
-      y,
-      op.concat([effectiveWeight(m, `${p}mlp.gate_proj`), effectiveWeight(m, `${p}mlp.up_proj`)], 1),
-    );
-    const gub = c.mlpBias
-      ? op.add(gu, op.concat([m.weight(`${p}mlp.gate_proj.bias`), m.weight(`${p}mlp.up_proj.bias`)], 0))
-      : gu;
-    const [gate, up] = op.split(gub, 2, -1);
+    const mlp = (name: string) => {
+      const z = op.matmul(y, effectiveWeight(m, `${p}mlp.${name}`));
+      return c.mlpBias ? op.add(z, m.weight(`${p}mlp.${name}.bias`)) : z;
+    };
+    const [gate, up] = [mlp('gate_proj'), mlp('up_proj')];
     let down = op.matmul(op.mul(op.mul(gate, op.sigmoid(gate)), up), effectiveWeight(m, `${p}mlp.down_proj`));
     if (c.mlpBias) down = op.add(down, m.weight(`${p}mlp.down_proj.bias`));
     h = op.add(h, down);
@@ -107,24 +112,56 @@ function fusedProjection(m: DecoderParams, x: Tensor, p: string, c: DecoderConfi
 }
 
 /**
- * Causal attention of rows over themselves with each key/value head's G query heads stacked into one
- * matmul: q [R, T, H * D] (RoPE applied, scaled), k and v [R, T, Hkv * D], `stackedBias`
- * [R, 1, G * T, T] (stackedBias of the rows' bias).
+ * The attention blocks of a flat token stream (engine/programs/packing.ts): each block gathers its
+ * examples' query rows [E, Q] and key rows [E, K] from the stream, attends under its bias
+ * [E, 1, Q, K], and every row's context is gathered back from the block holding it as a query.
+ * All gathers read each row at most once, so their gradients are gathers too (gatherRows).
+ */
+export interface FlatBlock {
+  q: Tensor;
+  k: Tensor;
+  bias: Tensor;
+  /** Per stream row, its slot in q / k flattened, or one past the end. */
+  qInv: Tensor;
+  kInv: Tensor;
+}
+
+export function blockAttention(
+  c: DecoderConfig,
+  blocks: FlatBlock[],
+  out: { rows: Tensor; inverse: Tensor },
+): FusedAttention {
+  const stacked = blocks.map((b) => stackedBias(c, b.bias));
+  const width = c.numHeads * c.headDim;
+  return (q, k, v) => {
+    const ctx = blocks.map((b, i) => {
+      const qb = op.gatherRows(q, b.q, b.qInv); // [E, Q, H * D]
+      const kb = op.gatherRows(k, b.k, b.kInv);
+      const vb = op.gatherRows(v, b.k, b.kInv);
+      return op.reshape(groupedAttention(c, qb, kb, vb, stacked[i]), [-1, width]);
+    });
+    return op.gatherRows(op.concat(ctx, 0), out.rows, out.inverse);
+  };
+}
+
+/**
+ * Attention of E examples with each key/value head's G query heads stacked into one matmul:
+ * q [E, Q, H * D] (RoPE applied, scaled), k and v [E, K, Hkv * D], `stackedBias` [E, 1, G * Q, K]
+ * (stackedBias of the bias [E, 1, Q, K]); returns the context [E, Q, H * D].
  */
 function groupedAttention(c: DecoderConfig, q: Tensor, k: Tensor, v: Tensor, stackedBias: Tensor): Tensor {
   const G = c.numHeads / c.numKvHeads;
   const D = c.headDim;
   const Hkv = c.numKvHeads;
-  const qh = op.reshape(op.transpose(op.reshape(q, [0, 0, Hkv, G, D]), [0, 2, 3, 1, 4]), [0, 0, -1, D]); // [R, Hkv, G T, D]
-  const kh = op.transpose(op.reshape(k, [0, 0, Hkv, D]), [0, 2, 3, 1]); // [R, Hkv, D, T]
-  const vh = op.transpose(op.reshape(v, [0, 0, Hkv, D]), [0, 2, 1, 3]); // [R, Hkv, T, D]
-  const probs = op.softmax(op.add(op.matmul(qh, kh), stackedBias), -1); // [R, Hkv, G T, T]
-  const ctx = op.reshape(op.matmul(probs, vh), [0, 0, G, -1, D]); // [R, Hkv, G, T, D]
+  const qh = op.reshape(op.transpose(op.reshape(q, [0, 0, Hkv, G, D]), [0, 2, 3, 1, 4]), [0, 0, -1, D]); // [E, Hkv, G Q, D]
+  const kh = op.transpose(op.reshape(k, [0, 0, Hkv, D]), [0, 2, 3, 1]); // [E, Hkv, D, K]
+  const vh = op.transpose(op.reshape(v, [0, 0, Hkv, D]), [0, 2, 1, 3]); // [E, Hkv, K, D]
+  const probs = op.softmax(op.add(op.matmul(qh, kh), stackedBias), -1); // [E, Hkv, G Q, K]
+  const ctx = op.reshape(op.matmul(probs, vh), [0, 0, G, -1, D]); // [E, Hkv, G, Q, D]
   return op.reshape(op.transpose(ctx, [0, 3, 1, 2, 4]), [0, 0, c.numHeads * D]);
 }
 
-/** An attention bias [R, 1, 1, T, T] repeated for the G stacked query heads: [R, 1, G * T, T]. */
-export function stackedBias(c: DecoderConfig, bias: Tensor): Tensor {
-  const b = op.squeeze(bias, [1]); // [R, 1, T, T]
-  return op.concat(new Array<Tensor>(c.numHeads / c.numKvHeads).fill(b), 2);
+/** An attention bias [E, 1, Q, K] repeated for the G stacked query heads: [E, 1, G * Q, K]. */
+function stackedBias(c: DecoderConfig, bias: Tensor): Tensor {
+  return op.concat(new Array<Tensor>(c.numHeads / c.numKvHeads).fill(bias), 2);
 }

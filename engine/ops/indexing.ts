@@ -15,6 +15,23 @@ function requireIndex(op: string, idx: Tensor): void {
 /** Gather(x, indices, axis): x[..., indices, ...]. */
 export const gather = gatherOp;
 
+/** Gather nodes of gatherRows, with the inverse map their gradient reads. */
+const rowInverses = new WeakMap<object, Tensor>();
+
+/**
+ * Rows of x [N, ...] at `idx` (any shape), like gather(x, idx, 0), for an index map that reads every
+ * row at most once where it matters: `inverse` [N] gives, for each row of x, its position in the
+ * flattened idx, or idx.size (one past the end) for a row not read. Slots of idx beyond those the
+ * inverse names may read any row, but their gradient must be zero (padding that nothing downstream
+ * uses, keys under a -1e9 bias): it is dropped. The gradient is then a gather of the output's
+ * gradient rather than a scatter-add (onnxruntime's ScatterElements adds row after row on one thread).
+ */
+export function gatherRows(x: Tensor, idx: Tensor, inverse: Tensor): Tensor {
+  const y = gatherOp(x, idx, 0);
+  rowInverses.set(y.producer!, inverse);
+  return y;
+}
+
 export function gatherElements(x: Tensor, idx: Tensor, axis: number): Tensor {
   requireIndex('GatherElements', idx);
   const a = normAxis('GatherElements', axis, x.rank);
@@ -57,6 +74,20 @@ export function scatterElements(
 
 // ---- gradient rules ----
 
+/** gatherRows' gradient: rows of d (flattened over idx's dims, then a zero row) at `inverse`. */
+function gatherByInverse(x: Tensor, d: Tensor, inverse: Tensor): Tensor {
+  const rest = x.shape.slice(1);
+  const g = x.graph;
+  const restShape = isStatic(rest) ? undefined : slice(shapeOf(x), [1], [x.rank], [0]);
+  const rows = restShape ? reshape(d, concat([ints(g, [-1]), restShape], 0)) : reshape(d, [-1, ...(rest as number[])]);
+  const zero = constantOfShape(
+    restShape ? concat([ints(g, [1]), restShape], 0) : ints(g, [1, ...(rest as number[])]),
+    0,
+    d.dtype,
+  );
+  return gatherOp(concat([rows, zero], 0), inverse, 0);
+}
+
 /** Zeros with x's shape permuted by perm, without materialising the permutation of x. */
 function zerosPermuted(x: Tensor, perm: number[]): Tensor {
   const dims: Dim[] = perm.map((p) => x.shape[p]);
@@ -83,6 +114,8 @@ defineGrad('Gather', (n, [d]) => {
   const [x, idx] = n.inputs as Tensor[];
   const a = (n.attrs.axis as { value: number }).value;
   const ri = idx.rank;
+  const inverse = rowInverses.get(n);
+  if (inverse) return [gatherByInverse(x, d!, inverse), undefined];
   if (a === 0) return [scatterAddRows(zerosLike(x), idx, d!), undefined];
   // Move the gathered axis to the front, scatter-add, move it back.
   const xPerm = [a, ...[...Array(x.rank).keys()].filter((i) => i !== a)];

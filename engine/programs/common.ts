@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Graph, Tensor, TensorData } from '../graph';
 import { initializerBytes, saveModel, serializeModel } from '../onnx';
-import type { Runner } from '../runner';
+import type { Runner, SessionOptions } from '../runner';
 import type { DecoderConfig } from '../model/config';
 import type { DecoderParams, LoraTensors } from '../model/decoder';
 import { type DecoderWeights, expectedWeights, isLinearWeight } from '../model/weights';
@@ -130,9 +130,9 @@ export function asParamState(w: Record<string, TensorData>): Record<string, Tens
  * Loads a program on a runner: in memory when small, through a temporary file with ONNX external
  * data when its initializers approach the 2 GiB protobuf limit (large models).
  */
-export async function loadProgram(runner: Runner, name: string, g: Graph): Promise<void> {
+export async function loadProgram(runner: Runner, name: string, g: Graph, options: SessionOptions = {}): Promise<void> {
   if (initializerBytes(g) < 1.5 * 2 ** 30) {
-    await runner.load(name, serializeModel(g));
+    await runner.load(name, serializeModel(g), options);
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'rewrite-rl-program-'));
@@ -140,7 +140,7 @@ export async function loadProgram(runner: Runner, name: string, g: Graph): Promi
     const { path } = await saveModel(g, join(dir, `${name.replace(/[^\w.-]/g, '_')}.onnx`), {
       externalDataThreshold: 0,
     });
-    await runner.load(name, path);
+    await runner.load(name, path, options);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

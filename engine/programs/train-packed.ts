@@ -1,40 +1,79 @@
-// The packed SFT train step (TrainProgramOptions.packed): examples side by side in rows
-// (packing.ts), attention block-diagonal per example, the decoder's layers in fewer, larger ops
-// (model/fused.ts), and the LM head and loss over exactly the trained tokens (gathered from the
-// flattened hidden states). Against the padded step it computes
-// the same token-mean cross-entropy on the same examples, with less padding in every layer.
+// The packed SFT train step (TrainProgramOptions.packed): the batch's examples as one flat token
+// stream (packing.ts), the decoder's layers in fewer, larger ops over it (model/fused.ts), attention
+// in blocks of examples of similar length, and the LM head and loss over exactly the trained tokens.
+// Against the padded step it computes the same token-mean cross-entropy on the same examples without
+// computing anything on padding, and attention without most of what causality masks.
 import type { Tensor, TensorData } from '../graph';
 import * as op from '../ops';
 import type { BatchSpec } from '../program';
 import { names } from '../program';
-import { type DecoderParams, lmHead, packedCausalBias } from '../model/decoder';
-import { fusedDecoderLayers } from '../model/fused';
+import { type DecoderParams, NEG_INF, lmHead } from '../model/decoder';
+import { type FlatBlock, blockAttention, fusedDecoderLayers } from '../model/fused';
 import { f32, i64 } from './common';
-import { packRows, packedFeeds } from './packing';
+import { packedDims, packedFeeds, packedLayout } from './packing';
 
 export interface PackedExample {
   prompt: number[];
   target: number[];
 }
 
-/** Batch inputs of one micro-batch: rows [R, T] and trained-token slots [N]. */
-export const PACKED_BATCH: BatchSpec[] = [
-  { name: 'tokens', dtype: 'int64', shape: ['rows', 'width'] },
-  { name: 'segments', dtype: 'int64', shape: ['rows', 'width'] },
-  { name: 'positions', dtype: 'int64', shape: ['rows', 'width'] },
-  { name: 'pred', dtype: 'int64', shape: ['trained'] },
-  { name: 'target', dtype: 'int64', shape: ['trained'] },
-  { name: 'weight', dtype: 'float32', shape: ['trained'] },
-];
+/**
+ * Attention blocks of a packed step: up to `groups` groups of examples by length, each in `chunks`
+ * causal chunks of queries. The default is measured on the world's pretraining batches
+ * (bench/engine-world-train.ts).
+ */
+export interface PackedBlocks {
+  groups: number;
+  chunks: number;
+}
+
+export const PACKED_BLOCKS: PackedBlocks = { groups: 2, chunks: 2 };
+
+/** Batch inputs of one micro-batch (packing.ts packedFeeds), with symbolic sizes. */
+export function packedBatch({ groups, chunks }: PackedBlocks): BatchSpec[] {
+  return [
+    { name: 'tokens', dtype: 'int64', shape: ['rows'] },
+    { name: 'positions', dtype: 'int64', shape: ['rows'] },
+    { name: 'out', dtype: 'int64', shape: ['rows'] },
+    { name: 'out_inv', dtype: 'int64', shape: ['slots'] },
+    { name: 'pred', dtype: 'int64', shape: ['trained'] },
+    { name: 'pred_inv', dtype: 'int64', shape: ['rows'] },
+    { name: 'target', dtype: 'int64', shape: ['trained'] },
+    { name: 'weight', dtype: 'float32', shape: ['trained'] },
+    ...Array.from({ length: groups * chunks }, (_, b): BatchSpec[] => [
+      { name: `q${b}`, dtype: 'int64', shape: [`e${b}`, `q${b}`] },
+      { name: `k${b}`, dtype: 'int64', shape: [`e${b}`, `k${b}`] },
+      { name: `qpos${b}`, dtype: 'int64', shape: [`e${b}`, `q${b}`] },
+      { name: `q_inv${b}`, dtype: 'int64', shape: ['rows'] },
+      { name: `k_inv${b}`, dtype: 'int64', shape: ['rows'] },
+    ]).flat(),
+  ];
+}
+
+/** A block's attention bias [E, 1, Q, K]: 0 where key slot s <= the query's position, else NEG_INF. */
+function blockBias(qpos: Tensor, k: Tensor): Tensor {
+  const g = qpos.graph;
+  const slots = op.range(op.scalar(g, 0, 'int64'), op.dimOf(k, 1), op.scalar(g, 1, 'int64')); // [K]
+  const seen = op.lessOrEqual(slots, op.unsqueeze(qpos, [2])); // [E, Q, K]
+  return op.unsqueeze(op.where(seen, op.scalar(g, 0, 'float32'), op.scalar(g, NEG_INF, 'float32')), [1]);
+}
 
 /** Token-mean cross-entropy over the weighted trained slots, and their count as the `tokens` metric. */
 export function packedSftLoss(
   dm: DecoderParams,
   b: Record<string, Tensor>,
+  { groups, chunks }: PackedBlocks,
 ): { loss: Tensor; metrics: Record<string, Tensor> } {
-  const hidden = fusedDecoderLayers(dm, b.tokens, b.positions, packedCausalBias(b.segments));
-  const flat = op.reshape(hidden, [-1, dm.config.hiddenSize]);
-  const logits = lmHead(dm, op.gather(flat, b.pred, 0)); // [N, vocab]
+  const blocks = Array.from({ length: groups * chunks }, (_, i): FlatBlock => ({
+    q: b[`q${i}`],
+    k: b[`k${i}`],
+    bias: blockBias(b[`qpos${i}`], b[`k${i}`]),
+    qInv: b[`q_inv${i}`],
+    kInv: b[`k_inv${i}`],
+  }));
+  const attention = blockAttention(dm.config, blocks, { rows: b.out, inverse: b.out_inv });
+  const hidden = fusedDecoderLayers(dm, b.tokens, b.positions, attention); // [rows, hidden]
+  const logits = lmHead(dm, op.gatherRows(hidden, b.pred, b.pred_inv)); // [trained, vocab]
   const lp = op.squeeze(op.gatherElements(op.logSoftmax(logits, -1), op.unsqueeze(b.target, [-1]), -1), [-1]);
   const count = op.reduceSum(b.weight);
   const loss = op.neg(op.div(op.reduceSum(op.mul(lp, b.weight)), op.max(count, 1)));
@@ -42,35 +81,48 @@ export function packedSftLoss(
 }
 
 /**
- * Feeds of a run: micro-batches packed one by one, then all laid out in one shape (the run's
- * longest example as the row width, the most rows and trained tokens of any micro-batch), with a
- * leading shape `lead` ([K], or [steps, micro-batches] when accumulating).
+ * Feeds of a run: micro-batches laid out one by one, then all at one set of sizes (the largest of
+ * any micro-batch), with a leading shape `lead` ([K], or [steps, micro-batches] when accumulating).
  */
-export function packedRunFeeds(micro: PackedExample[][], lead: number[]): Record<string, TensorData> {
-  const all = micro.flat();
-  const T = Math.max(2, ...all.map((e) => e.prompt.length + e.target.length));
-  const packs = micro.map((mb) =>
-    packRows(
-      mb.map((e) => e.prompt.length + e.target.length),
-      T,
+export function packedRunFeeds(
+  micro: PackedExample[][],
+  lead: number[],
+  { groups, chunks }: PackedBlocks,
+): Record<string, TensorData> {
+  const layouts = micro.map((mb) =>
+    packedLayout(
+      mb.map((e) => ({ tokens: [...e.prompt, ...e.target], firstTrained: e.prompt.length })),
+      groups,
+      chunks,
     ),
   );
-  const R = Math.max(1, ...packs.map((p) => p.rows.length));
-  const N = Math.max(1, ...micro.map((mb) => mb.reduce((s, e) => s + e.target.length, 0)));
-  const cols: Record<string, number[]> = { tokens: [], segments: [], positions: [], pred: [], target: [], weight: [] };
-  micro.forEach((mb, k) => {
-    const items = mb.map((e) => ({ tokens: [...e.prompt, ...e.target], firstTrained: e.prompt.length }));
-    const f = packedFeeds(items, packs[k], R, T, N);
-    for (const key of Object.keys(cols)) for (const v of f[key as keyof typeof f]) cols[key].push(v);
-  });
-  const rowShape = [...lead, R, T];
-  const slotShape = [...lead, N];
-  return {
-    [names.batch('tokens')]: i64(rowShape, cols.tokens),
-    [names.batch('segments')]: i64(rowShape, cols.segments),
-    [names.batch('positions')]: i64(rowShape, cols.positions),
-    [names.batch('pred')]: i64(slotShape, cols.pred),
-    [names.batch('target')]: i64(slotShape, cols.target),
-    [names.batch('weight')]: f32(slotShape, cols.weight),
+  const d = packedDims(layouts);
+  const feeds = layouts.map((l) => packedFeeds(l, d));
+  const slots = d.blocks.reduce((s, x) => s + x.examples * x.queries, 0);
+  const shapes: Record<string, number[]> = {
+    tokens: [d.rows],
+    positions: [d.rows],
+    out: [d.rows],
+    out_inv: [slots],
+    pred: [d.trained],
+    pred_inv: [d.rows],
+    target: [d.trained],
+    weight: [d.trained],
   };
+  d.blocks.forEach(({ examples: e, queries: q, keys: k }, b) =>
+    Object.assign(shapes, {
+      [`q${b}`]: [e, q],
+      [`k${b}`]: [e, k],
+      [`qpos${b}`]: [e, q],
+      [`q_inv${b}`]: [d.rows],
+      [`k_inv${b}`]: [d.rows],
+    }),
+  );
+  return Object.fromEntries(
+    Object.entries(shapes).map(([name, shape]) => {
+      const data = feeds.flatMap((f) => f[name]);
+      const s = [...lead, ...shape];
+      return [names.batch(name), name === 'weight' ? f32(s, data) : i64(s, data)];
+    }),
+  );
 }

@@ -16,7 +16,7 @@ import { expectedWeights, isLinearWeight } from '../model/weights';
 import { type LoraConfig, type LoraWeights, loraModules, loraParamName, loraScale } from '../lora/lora';
 import { type ProgramModel, checkTokens, f32, loadProgram } from './common';
 import { grpoLoss } from './grpo-loss';
-import { PACKED_BATCH, packedRunFeeds, packedSftLoss } from './train-packed';
+import { PACKED_BLOCKS, type PackedBlocks, packedBatch, packedRunFeeds, packedSftLoss } from './train-packed';
 import { SHARED_PROMPT_BATCH, SHARED_REF_LOGP, sharedPromptFeeds, sharedPromptLogprobs } from './train-shared';
 
 export interface GrpoOptions {
@@ -55,12 +55,14 @@ export interface TrainProgramOptions {
   /** Take one learning rate per optimizer step of a run (schedules inside a run). */
   lrPerStep?: boolean;
   /**
-   * SFT only: pack each batch's examples side by side into rows (train-packed.ts) instead of padding
-   * every example to the longest. The same loss on the same examples up to float rounding, so a run
+   * SFT only: lay each batch's examples out as one flat token stream (train-packed.ts) instead of
+   * padding every example to the longest. The same loss on the same examples up to float rounding, so a run
    * trains to the same loss but not bit for bit: off by default, which keeps trained weights (and
    * everything keyed by them) exactly as before.
    */
   packed?: boolean;
+  /** The packed step's attention blocks (default PACKED_BLOCKS, measured on the world's batches). */
+  packedBlocks?: PackedBlocks;
 }
 
 /** Trainable parameter specs: LoRA tensors, or every base weight (no decay on norms and biases). */
@@ -133,7 +135,7 @@ export function trainStepSpec(
   if (o.packed && grpo) throw new Error('train step: packed rows are for the SFT objective only');
   const shared = grpo && !!gopt.sharedPrompts;
   const batch: TrainStepSpec['batch'] = o.packed
-    ? [...PACKED_BATCH]
+    ? packedBatch(o.packedBlocks ?? PACKED_BLOCKS)
     : shared
       ? [...SHARED_PROMPT_BATCH, ...(klCoef !== 0 && reference === 'input' ? [SHARED_REF_LOGP] : [])]
       : [
@@ -178,7 +180,7 @@ export function trainStepSpec(
             }
           : undefined,
       };
-      if (o.packed) return packedSftLoss(dm, b);
+      if (o.packed) return packedSftLoss(dm, b, o.packedBlocks ?? PACKED_BLOCKS);
       if (shared) {
         const ref =
           klCoef === 0
@@ -270,12 +272,15 @@ export class TrainProgram {
   static async create(
     runner: Runner,
     model: ProgramModel,
-    o: TrainProgramOptions & { name?: string },
+    o: TrainProgramOptions & { name?: string; memoryPattern?: boolean },
   ): Promise<TrainProgram> {
     const spec = trainStepSpec(model, o);
     const program = compileTrainStep(spec);
     const name = o.name ?? `train-${o.objective}${o.lora ? '+lora' : ''}`;
-    await loadProgram(runner, name, program.graph);
+    // Batch shapes change from step to step (length buckets, packed sizes), so onnxruntime's memory
+    // pattern is off by default (SessionOptions.memoryPattern; the world's train step: 1.06x padded,
+    // 1.12x packed, bench/engine-world-train.ts).
+    await loadProgram(runner, name, program.graph, { memoryPattern: o.memoryPattern ?? false });
     return new TrainProgram(runner, name, model, o, spec, program);
   }
 
@@ -357,7 +362,10 @@ export class TrainProgram {
     const K = micro.length;
     const lead = acc ? [steps.length, M] : [K];
     if (this.options.packed)
-      return this.run({ ...packedRunFeeds(micro as SftExample[][], lead), [names.lr]: this.lrFeed(lr, steps.length) });
+      return this.run({
+        ...packedRunFeeds(micro as SftExample[][], lead, this.options.packedBlocks ?? PACKED_BLOCKS),
+        [names.lr]: this.lrFeed(lr, steps.length),
+      });
     if (grpo && this.options.grpo?.sharedPrompts) {
       const withRef = this.spec.batch.some((b) => b.name === 'ref_logp');
       const feeds = sharedPromptFeeds(micro as GrpoExample[][], lead, withRef);

@@ -17,6 +17,13 @@ export interface SessionOptions {
    * (or anything else) on the same machine needs: on 2 shared cores a train step ran faster without.
    */
   spinning?: boolean;
+  /**
+   * onnxruntime's memory pattern (default on): buffers planned once per input shape and reused. A
+   * train step whose shapes change from batch to batch (length-bucketed batches) replans and
+   * re-faults its buffers on every new shape; off, kernels take buffers from the arena as they run
+   * (TrainProgram turns it off: see there).
+   */
+  memoryPattern?: boolean;
 }
 
 export interface ParsedDevice {
@@ -62,6 +69,7 @@ export async function createSession(
     graphOptimizationLevel: opts.graphOptimization ?? 'all',
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
     ...(opts.interOpThreads ? { interOpNumThreads: opts.interOpThreads } : {}),
+    ...(opts.memoryPattern === false ? { enableMemPattern: false } : {}),
     ...(opts.spinning === false
       ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
       : {}),

@@ -4,7 +4,7 @@ import { Runner } from '../../../engine/runner';
 import { makeConfigJson, parseDecoderConfig, randomDecoderWeights } from '../../../engine/model';
 import { initLoraWeights, loraConfig } from '../../../engine/lora/lora';
 import { type SftExample, TrainProgram, type TrainProgramOptions } from '../../../engine/programs/train';
-import { packRows, packedFeeds } from '../../../engine/programs/packing';
+import { lengthGroups, packedDims, packedFeeds, packedLayout } from '../../../engine/programs/packing';
 import type { TensorData } from '../../../engine/graph';
 import { TextTokenizer, byteLevelTokenizerFiles } from '../../../engine/tokenizer';
 import { LengthGroupedBatches } from '../../../training/batches';
@@ -30,25 +30,52 @@ function batch(seed: number, n: number): SftExample[] {
   });
 }
 
-test('packRows: first-fit decreasing into rows of the longest example, a pure function of the lengths', () => {
-  assert.deepEqual(packRows([5, 2, 8, 3, 3]), { width: 8, rows: [[2], [0, 3], [4, 1]] });
-  assert.deepEqual(packRows([4, 4, 4], 8).rows, [[0, 1], [2]]);
-  assert.throws(() => packRows([9], 8), /9 tokens exceeds rows of 8/);
+test('lengthGroups: runs of lengths sorted longest first minimising examples x longest^2, fewer runs on a tie', () => {
+  // 10^2 * 1 + 3^2 * 3 = 127 in two runs, against 10^2 * 4 = 400 in one
+  assert.deepEqual(lengthGroups([10, 3, 3, 3], 2), [1, 4]);
+  assert.deepEqual(lengthGroups([4, 4, 4], 3), [3]);
+  assert.deepEqual(lengthGroups([9, 8, 2, 1], 4), [1, 2, 3, 4]);
+  assert.deepEqual(lengthGroups([5], 4), [1]);
 });
 
-test('packedFeeds: segments, positions from 0 per example, and the column predicting each trained token', () => {
+test('packedLayout: a flat stream in input order, positions from 0 per example, blocks by length in causal chunks', () => {
+  const items = [
+    { tokens: [5, 6], firstTrained: 1 },
+    { tokens: [1, 2, 3, 4, 5, 6, 7, 8], firstTrained: 6 },
+  ];
+  const l = packedLayout(items, 2, 2);
+  assert.deepEqual(l.tokens, [5, 6, 1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(l.positions, [0, 1, 0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(l.pred, [0, 7, 8]);
+  assert.deepEqual(l.target, [6, 7, 8]);
+  // group 0 holds the long example (chunks of 4 queries), group 1 the short one (chunks of 1)
+  assert.deepEqual(l.blocks, [
+    { queries: [[2, 3, 4, 5]], keys: [[2, 3, 4, 5]] },
+    { queries: [[6, 7, 8, 9]], keys: [[2, 3, 4, 5, 6, 7, 8, 9]] },
+    { queries: [[0]], keys: [[0]] },
+    { queries: [[1]], keys: [[0, 1]] },
+  ]);
+  assert.throws(() => packedLayout([{ tokens: [1, 2], firstTrained: 0 }], 1, 1), /prompt token/);
+});
+
+test('packedFeeds: padded sizes, query positions for the causal bias, and the inverse maps of every gather', () => {
   const items = [
     { tokens: [5, 6, 7], firstTrained: 1 },
     { tokens: [8, 9], firstTrained: 1 },
   ];
-  const f = packedFeeds(items, { width: 5, rows: [[0, 1]] }, 2, 6, 4);
-  assert.deepEqual(f.tokens, [5, 6, 7, 8, 9, 0, 0, 0, 0, 0, 0, 0]);
-  assert.deepEqual(f.segments, [1, 1, 1, 2, 2, 0, 0, 0, 0, 0, 0, 0]);
-  assert.deepEqual(f.positions, [0, 1, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
-  assert.deepEqual(f.pred, [0, 1, 3, 0]);
-  assert.deepEqual(f.target, [6, 7, 9, 0]);
-  assert.deepEqual(f.weight, [1, 1, 1, 0]);
-  assert.throws(() => packedFeeds([{ tokens: [1, 2], firstTrained: 0 }], packRows([2]), 1, 2, 2), /prompt token/);
+  const l = packedLayout(items, 1, 1);
+  const d = packedDims([l, packedLayout([{ tokens: [1, 2, 3, 4], firstTrained: 2 }], 1, 1)]);
+  assert.deepEqual(d, { rows: 5, trained: 3, blocks: [{ examples: 2, queries: 4, keys: 4 }] });
+  const f = packedFeeds(l, d);
+  assert.deepEqual(f.tokens, [5, 6, 7, 8, 9]);
+  assert.deepEqual(f.pred, [0, 1, 3]);
+  assert.deepEqual(f.pred_inv, [0, 1, 3, 2, 3]);
+  assert.deepEqual(f.q0, [0, 1, 2, 0, 3, 4, 0, 0]);
+  assert.deepEqual(f.q_inv0, [0, 1, 2, 4, 5]);
+  assert.deepEqual(f.out, [0, 1, 2, 4, 5]);
+  assert.deepEqual(f.out_inv, [0, 1, 2, 5, 3, 4, 5, 5]);
+  // each query's position in its example (it sees key slots 0..position), -1 for padding
+  assert.deepEqual(f.qpos0, [0, 1, 2, -1, 0, 1, -1, -1]);
 });
 
 /** Losses and final parameters of the same steps with and without packing (one runner, state reset). */
