@@ -9,6 +9,8 @@ import { gradCheck, randomInput, type CheckInput } from './helpers/gradcheck';
 // linear there, so a step of 1e-2 is exact up to float32 rounding (~6e-8 / 2e-2), hence the stated tolerance 1e-5.
 const X = randomInput;
 const I = (name: string, shape: number[], values: number[]): CheckInput => ({ name, shape, values, dtype: 'int64' });
+/** A float64 input held constant (a mask). */
+const M = (name: string, shape: number[], values: number[]): CheckInput => ({ name, shape, values, diff: false });
 
 type Case = [string, (x: Record<string, Tensor>) => Tensor, CheckInput[], { tol: number; h: number }?];
 const cases: Case[] = [
@@ -57,6 +59,17 @@ const cases: Case[] = [
     'Gather axis 0 (repeated indices)',
     (x) => op.gather(x.a, x.i, 0),
     [X('a', [4, 3], 45), I('i', [2, 3], [0, 2, 2, 3, 0, 0])],
+  ],
+  [
+    'gatherRows (a row read once, one unread)',
+    (x) => op.gatherRows(x.a, x.i, x.inv),
+    [X('a', [5, 3], 53), I('i', [2, 2], [3, 0, 4, 1]), I('inv', [5], [1, 3, 4, 0, 2])],
+  ],
+  [
+    // the repeated read of row 2 is masked out downstream: its gradient is zero, as gatherRows requires
+    'gatherRows (a padding slot with zero gradient)',
+    (x) => op.mul(op.gatherRows(x.a, x.i, x.inv), x.m),
+    [X('a', [4, 3], 54), I('i', [2, 2], [1, 0, 2, 2]), I('inv', [4], [1, 0, 2, 4]), M('m', [2, 2, 1], [1, 1, 1, 0])],
   ],
   ['Gather axis 1', (x) => op.gather(x.a, x.i, 1), [X('a', [2, 4, 3], 46), I('i', [3], [3, 1, 3])]],
   ['GatherElements', (x) => op.gatherElements(x.a, x.i, 1), [X('a', [2, 3], 47), I('i', [2, 2], [0, 2, 2, 2])]],
