@@ -3,9 +3,11 @@
  *   npx tsx bench/engine-profile.ts generate [--width 384|128] [--batch B] [--prompt P] [--new N] [--lora R]
  *        [--top-p X] [--temperature X] [--vocab V] [--nodes K]
  *   npx tsx bench/engine-profile.ts train [--width 128|384] [--batch B] [--seq T] [--lora R] [--packed] [--nodes K]
+ *        [--world N]
  * --dump FILE writes the run's node events (onnxruntime's profile JSON, last run only) to FILE.
  * Width 384 is the benches' ~10M-parameter Llama (bench/engine-model-common.ts); width 128 is the
- * embedded world's backbone (world/recipe.ts). Prints the kernel time per op type of the last of
+ * embedded world's backbone (world/recipe.ts). --world N trains on the world's pretraining batch N
+ * (bench/world-batches.ts, 0 to 23; batch 0 is short, 2 is long) instead of B examples of T tokens. Prints the kernel time per op type of the last of
  * two runs (the first warms up), and the K slowest nodes. Without an argument it profiles nothing
  * and prints this usage.
  */
@@ -17,6 +19,7 @@ import { TrainProgram } from '../engine/programs/train';
 import { initLoraWeights, loraConfig } from '../engine/lora';
 import { ProfilingRunner, profileTable } from './profile-runner';
 import { benchArgs } from './engine-model-common';
+import { exampleLength, worldPretrainBatches } from './world-batches';
 
 const { args, flag } = benchArgs();
 const mode = args[0];
@@ -69,16 +72,22 @@ if (mode === 'generate') {
   const packed = args.includes('--packed');
   const tp = await TrainProgram.create(runner.asRunner(), model, { objective: 'sft', lora: lc, packed, name: 'train' });
   await tp.init(lc ? initLoraWeights(config, lc, 1) : model.weights);
-  const examples = Array.from({ length: B }, (_, i) => ({
-    prompt: Array.from({ length: 16 }, (_, j) => 3 + ((i * 13 + j * 7) % 250)),
-    target: Array.from({ length: T - 16 }, (_, j) => 3 + ((i * 5 + j * 11) % 250)),
-  }));
+  const world = benchArgs().value('--world');
+  const examples = world
+    ? worldPretrainBatches(24, 32)[Number(world)]
+    : Array.from({ length: B }, (_, i) => ({
+        prompt: Array.from({ length: 16 }, (_, j) => 3 + ((i * 13 + j * 7) % 250)),
+        target: Array.from({ length: T - 16 }, (_, j) => 3 + ((i * 5 + j * 11) % 250)),
+      }));
+  const shapeText = world
+    ? `world batch ${world} (${examples.length} examples, ${examples.reduce((a, e) => a + exampleLength(e), 0)} tokens)`
+    : `${B} x ${T} tokens`;
   await tp.step([examples], 1e-4);
   const t0 = performance.now();
   await tp.step([examples], 1e-4);
   const ms = performance.now() - t0;
   console.log(
-    `train step (SFT, AdamW, clip) width ${width}, ${B} x ${T} tokens${lc ? `, LoRA r${rank}` : ', full'}${packed ? ', packed' : ''}: ${ms.toFixed(0)} ms (profiler on); load ${load0.toFixed(2)}`,
+    `train step (SFT, AdamW, clip) width ${width}, ${shapeText}${lc ? `, LoRA r${rank}` : ', full'}${packed ? ', packed' : ''}: ${ms.toFixed(0)} ms (profiler on); load ${load0.toFixed(2)}`,
   );
   report(await runner.profile('train'), 25);
 }

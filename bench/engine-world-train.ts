@@ -16,36 +16,21 @@
  */
 import { loadavg } from 'node:os';
 import { Runner } from '../engine/runner';
-import { TrainProgram, type SftExample } from '../engine/programs/train';
+import { TrainProgram } from '../engine/programs/train';
 import { decoderForwardFlops, parseDecoderConfig, randomDecoderWeights } from '../engine/model';
-import { TextTokenizer, byteLevelTokenizerFiles } from '../engine/tokenizer';
 import { DEFAULT_RECIPE, backboneConfig } from '../world/recipe';
-import { makeWorld, pretrainItemAt } from '../world/world';
-import { LengthGroupedBatches } from '../training/batches';
 import { benchArgs, matmulPeak } from './engine-model-common';
+import { exampleLength as len, worldPretrainBatches } from './world-batches';
 
 const { flag } = benchArgs();
 const STEPS = flag('--steps', 24);
 const B = flag('--batch', DEFAULT_RECIPE.pretrain.batchSize);
 const THREADS = flag('--threads', 2);
 const ROUNDS = flag('--rounds', 3);
-const FORMAT = 'Problem:\n{question}\n\nAnswer:\n';
 
 const config = parseDecoderConfig(backboneConfig(DEFAULT_RECIPE.backbone));
 const weights = randomDecoderWeights(config, 1);
-const { tokenizerJson, tokenizerConfig } = byteLevelTokenizerFiles();
-const tok = new TextTokenizer(tokenizerJson, tokenizerConfig);
-const world = makeWorld(0);
-const pool = Array.from({ length: STEPS * B * 4 }, (_, i): SftExample => {
-  const it = pretrainItemAt(world, 0, i);
-  return {
-    prompt: tok.encode(FORMAT.replace('{question}', it.question)),
-    target: [...tok.encode(it.answer, { addSpecialTokens: false }), 258],
-  };
-});
-const len = (e: SftExample) => e.prompt.length + e.target.length;
-const order = new LengthGroupedBatches(pool.map(len), B, 0, 1, DEFAULT_RECIPE.pretrain.lengthBuckets);
-const batches = Array.from({ length: STEPS }, () => order.next().map((i) => pool[i]));
+const batches = worldPretrainBatches(STEPS, B);
 
 // Normal priority like the PyTorch-free benches: the machine is shared, all paths see the same load.
 const runner = new Runner({ intraOpThreads: THREADS, nice: 5 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 const dir = import.meta.dirname;
 // Modules the benchmarks import, not benchmarks themselves.
-const helpers = new Set(['run.ts', 'engine-model-common.ts', 'profile-runner.ts']);
+const helpers = new Set(['run.ts', 'engine-model-common.ts', 'profile-runner.ts', 'world-batches.ts']);
 const wanted = process.argv.slice(2);
 const benches = readdirSync(dir)
   .filter((f) => f.endsWith('.ts') && !helpers.has(f))

@@ -1,0 +1,36 @@
+// The embedded world's pretraining batches as the default recipe cuts them (a bench helper).
+import type { SftExample } from '../engine/programs/train';
+import { TextTokenizer, byteLevelTokenizerFiles } from '../engine/tokenizer';
+import { DEFAULT_RECIPE } from '../world/recipe';
+import { makeWorld, pretrainItemAt } from '../world/world';
+import { LengthGroupedBatches } from '../training/batches';
+
+const FORMAT = 'Problem:\n{question}\n\nAnswer:\n';
+
+export const exampleLength = (e: SftExample): number => e.prompt.length + e.target.length;
+
+/**
+ * `steps` batches of `batchSize` world-0 pretraining examples (prompt format, byte-level tokens, EOS
+ * 258), drawn as the recipe draws them: random batches within the length buckets, from a pool four
+ * times the batches' size.
+ */
+export function worldPretrainBatches(steps: number, batchSize: number): SftExample[][] {
+  const { tokenizerJson, tokenizerConfig } = byteLevelTokenizerFiles();
+  const tok = new TextTokenizer(tokenizerJson, tokenizerConfig);
+  const world = makeWorld(0);
+  const pool = Array.from({ length: steps * batchSize * 4 }, (_, i): SftExample => {
+    const it = pretrainItemAt(world, 0, i);
+    return {
+      prompt: tok.encode(FORMAT.replace('{question}', it.question)),
+      target: [...tok.encode(it.answer, { addSpecialTokens: false }), 258],
+    };
+  });
+  const order = new LengthGroupedBatches(
+    pool.map(exampleLength),
+    batchSize,
+    0,
+    1,
+    DEFAULT_RECIPE.pretrain.lengthBuckets,
+  );
+  return Array.from({ length: steps }, () => order.next().map((i) => pool[i]));
+}
