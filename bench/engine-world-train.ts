@@ -1,10 +1,11 @@
 /**
  * The embedded world's width-128 train step three ways, in one run on the same batches (never part of
  * npm test):
- *   npx tsx bench/engine-world-train.ts [--steps N] [--batch B] [--threads N] [--rounds R]
+ *   npx tsx bench/engine-world-train.ts [--steps N] [--batch B] [--threads N] [--rounds R] [--blocks G,C]
  * - before: the padded step as it was (onnxruntime's memory pattern on), the baseline;
  * - padded: the default step (memory pattern off, TrainProgram.create);
- * - packed: the flat-stream step (TrainProgramOptions.packed).
+ * - packed: the flat-stream step (TrainProgramOptions.packed; --blocks: its packedBlocks, groups and
+ *   chunks, default PACKED_BLOCKS).
  * The batches are the world's pretraining stream as the default recipe cuts it (batch 32, random
  * batches in two length buckets, up to and above 128 tokens), on the recipe's backbone shape with
  * random weights. All three programs share one runner and take turns by whole passes over the
@@ -17,16 +18,20 @@
 import { loadavg } from 'node:os';
 import { Runner } from '../engine/runner';
 import { TrainProgram } from '../engine/programs/train';
+import { PACKED_BLOCKS } from '../engine/programs/train-packed';
 import { decoderForwardFlops, parseDecoderConfig, randomDecoderWeights } from '../engine/model';
 import { DEFAULT_RECIPE, backboneConfig } from '../world/recipe';
 import { benchArgs, matmulPeak } from './engine-model-common';
 import { exampleLength as len, worldPretrainBatches } from './world-batches';
 
-const { flag } = benchArgs();
+const { flag, value } = benchArgs();
 const STEPS = flag('--steps', 24);
 const B = flag('--batch', DEFAULT_RECIPE.pretrain.batchSize);
 const THREADS = flag('--threads', 2);
 const ROUNDS = flag('--rounds', 3);
+const [groups, chunks] = (value('--blocks') ?? `${PACKED_BLOCKS.groups},${PACKED_BLOCKS.chunks}`)
+  .split(',')
+  .map(Number);
 
 const config = parseDecoderConfig(backboneConfig(DEFAULT_RECIPE.backbone));
 const weights = randomDecoderWeights(config, 1);
@@ -40,7 +45,12 @@ const model = { config, weights };
 const programs: Record<Arm, TrainProgram> = {
   before: await TrainProgram.create(runner, model, { objective: 'sft', name: 'before', memoryPattern: true }),
   padded: await TrainProgram.create(runner, model, { objective: 'sft', name: 'padded' }),
-  packed: await TrainProgram.create(runner, model, { objective: 'sft', packed: true, name: 'packed' }),
+  packed: await TrainProgram.create(runner, model, {
+    objective: 'sft',
+    packed: true,
+    packedBlocks: { groups, chunks },
+    name: 'packed',
+  }),
 };
 const load0 = loadavg()[0];
 const peak = await matmulPeak(runner);
@@ -78,7 +88,7 @@ for (const batch of batches) {
 
 const steps = STEPS * ROUNDS;
 console.log(
-  `world backbone width ${config.hiddenSize}, ${config.numLayers} layers; ${STEPS} steps of ${B} pretraining examples (${tokens} tokens, ${(100 * (1 - tokens / padded)).toFixed(0)}% of the padded batches is padding), ${ROUNDS} rounds; ${THREADS} threads; matmul peak now ${peak.toFixed(0)} GFLOP/s`,
+  `world backbone width ${config.hiddenSize}, ${config.numLayers} layers; ${STEPS} steps of ${B} pretraining examples (${tokens} tokens, ${(100 * (1 - tokens / padded)).toFixed(0)}% of the padded batches is padding), ${ROUNDS} rounds; ${THREADS} threads; matmul peak now ${peak.toFixed(0)} GFLOP/s; packed blocks ${groups} x ${chunks}`,
 );
 console.log('path      ms/step (wall)  in onnxruntime  tokens/s  GFLOP/s on unpadded tokens  speed-up over before');
 for (const k of ARMS) {

@@ -111,21 +111,25 @@ function fusedProjection(m: DecoderParams, x: Tensor, p: string, c: DecoderConfi
   return y;
 }
 
-/**
- * The attention blocks of a flat token stream (engine/programs/packing.ts): each block gathers its
- * examples' query rows [E, Q] and key rows [E, K] from the stream, attends under its bias
- * [E, 1, Q, K], and every row's context is gathered back from the block holding it as a query.
- * All gathers read each row at most once, so their gradients are gathers too (gatherRows).
- */
+/** One attention block of a flat token stream (engine/programs/packing.ts). */
 export interface FlatBlock {
+  /** Stream rows of the block's queries [E, Q] and keys [E, K], per example of the block. */
   q: Tensor;
   k: Tensor;
+  /** [E, 1, Q, K]: 0 where the query sees the key, else NEG_INF. */
   bias: Tensor;
   /** Per stream row, its slot in q / k flattened, or one past the end. */
   qInv: Tensor;
   kInv: Tensor;
 }
 
+/**
+ * Attention over a flat token stream in blocks: each block gathers its examples' query and key rows
+ * from the stream, attends under its bias, and every row's context is gathered back (`out.rows`: its
+ * slot among all blocks' query slots, block by block) from the block holding it as a query. Every
+ * gather reads each row at most once where the gradient is not zero, so their gradients are gathers
+ * too (gatherRows).
+ */
 export function blockAttention(
   c: DecoderConfig,
   blocks: FlatBlock[],
