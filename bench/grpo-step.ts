@@ -1,6 +1,6 @@
 /**
  * One GRPO step of the embedded world's setting, ours against PyTorch in the same run (never part of npm test):
- *   npx tsx bench/grpo-step.ts [--steps N] [--threads T] [--attn sdpa|eager] [--python P]
+ *   npx tsx bench/grpo-step.ts [--steps N] [--threads T] [--attn sdpa|eager] [--python P (default $TORCH_PYTHON, else python3)]
  *     [--preset world] [--prompts P] [--k K] [--new-tokens N] [--temperature X]
  * The world backbone's shape (world/recipe.ts DEFAULT_RECIPE.backbone) with its initial random weights
  * (world/backbone.ts: no pretraining needed), LoRA rank 8 alpha 16 on every linear layer, 8 prompts x K = 5
@@ -56,7 +56,7 @@ const opt = (name: string, dflt: string) => {
 const STEPS = Number(opt('--steps', '3'));
 const THREADS = Number(opt('--threads', '2'));
 const ATTN = opt('--attn', 'sdpa');
-const PYTHON = opt('--python', process.env.PYTHON ?? 'python3');
+const PYTHON = opt('--python', process.env.TORCH_PYTHON ?? 'python3'); // as the other PyTorch benches
 // --preset world: the sizes of trainRewriter's world preset (schemas/rewriter-presets.ts) instead of
 // the default 8 prompts x K = 5, LoRA r8/alpha 16, temperature 1, lr 1e-4.
 const preset = args.includes('--preset') ? REWRITER_PRESETS[opt('--preset', 'world') as 'world'] : undefined;
