@@ -54,22 +54,31 @@ export function sampleFromSorted(p: Tensor, idx: Tensor, u: Tensor, topP: Tensor
 /** Below this log-probability exp() is 0 in float32, so no such token can be in a nucleus. */
 const LOGP_FLOOR = -110;
 
+/** Bisection steps per iteration of the wide nucleus's Loop (a step on a closed bracket is a no-op). */
+const BISECTION_UNROLL = 4;
+/** Block width of the wide nucleus's inverse CDF: block sums first, then one block's running sum. */
+const CDF_BLOCK = 1024;
+
 /**
  * Top-p (< 1) sampling without sorting the vocabulary, for rows whose nucleus is wide (a flat step of
  * a real vocabulary keeps most of it): log-probabilities `lp` [n, V], noise `u` [n]. The sort keeps
  * the tokens whose preceding mass is below top-p; the least likely of them has log-probability v*,
  * the smallest value whose strictly-more-likely mass A(v) = sum of p over lp > v is below top-p.
  * A(v) < top-p holds exactly for v >= v*, so bisection on v (lo where it fails, hi where it holds)
- * ends with hi = v* once no float lies between lo and hi (about 27 passes of three ops over [n, V]).
- * The tokens tied at v* are kept in vocabulary order while the mass before them is below top-p,
- * as the sort (ties by lower index first) keeps them; the token is then drawn by inverse CDF over
- * the nucleus in vocabulary order.
+ * ends with hi = v* once no float lies between lo and hi (about 23 passes of three ops over [n, V]
+ * on a flat step). A step on such a closed bracket changes nothing (its midpoint rounds to lo, which
+ * fails, or to hi, which holds), so the Loop takes BISECTION_UNROLL steps per iteration and checks
+ * the bracket once (a step's small ops cost about 40% of its passes over V). The tokens tied at v* are kept in vocabulary order while the mass before them is below
+ * top-p, as the sort (ties by lower index first) keeps them; when even the last of them is kept
+ * (the usual case: v* is one token's), the nucleus is simply lp >= v*. The token is then drawn by
+ * inverse CDF over the nucleus in vocabulary order, in two levels: the running sum of CDF_BLOCK-wide
+ * block sums picks the block, that block's running sum the token (no running sum over all of V).
  */
 export function sampleWideNucleus(lp: Tensor, u: Tensor, topP: Tensor, vocab: number): Tensor {
   const g = lp.graph;
   const zero = op.scalar(g, 0, 'float32');
   const p = op.exp(lp);
-  const massAbove = (v: Tensor) => op.reduceSum(op.where(op.greater(lp, v), p, zero), [1], true); // [n, 1]
+  const massWhere = (cond: Tensor) => op.reduceSum(op.where(cond, p, zero), [1], true); // [n, 1]
   const lo0 = op.sub(
     op.max(op.reduceMin(lp, [1], true), op.scalar(g, LOGP_FLOOR, 'float32')),
     op.scalar(g, 1, 'float32'),
@@ -80,25 +89,65 @@ export function sampleWideNucleus(lp: Tensor, u: Tensor, topP: Tensor, vocab: nu
     cond: op.cast(op.scalar(g, 1, 'int64'), 'bool'),
     carried: [lo0, hi0],
     name: 'nucleus_bisection',
-    body: ({ carried: [lo, hi] }) => {
-      const mid = op.add(lo, op.mul(op.sub(hi, lo), op.scalar(lo.graph, 0.5, 'float32')));
-      const open = op.and(op.greater(mid, lo), op.less(mid, hi)); // [n, 1]
-      const holds = op.less(massAbove(mid), topP);
-      return {
-        cond: op.greater(op.reduceSum(op.cast(open, 'int64')), op.scalar(lo.graph, 0, 'int64')),
-        carried: [op.where(op.and(open, op.not(holds)), mid, lo), op.where(op.and(open, holds), mid, hi)],
-      };
+    body: ({ graph: b, carried: [lo, hi] }) => {
+      let open: Tensor | undefined;
+      for (let i = 0; i < BISECTION_UNROLL; i++) {
+        const mid = op.add(lo, op.mul(op.sub(hi, lo), op.scalar(b, 0.5, 'float32')));
+        if (i === BISECTION_UNROLL - 1) open = op.and(op.greater(mid, lo), op.less(mid, hi)); // [n, 1]
+        const holds = op.less(massWhere(op.greater(lp, mid)), topP);
+        [lo, hi] = [op.where(holds, lo, mid), op.where(holds, mid, hi)];
+      }
+      return { cond: op.greater(op.reduceSum(op.cast(open!, 'int64')), op.scalar(b, 0, 'int64')), carried: [lo, hi] };
     },
   }).carried;
-  const tie = op.equal(lp, vStar);
-  const tieBefore = op.cumSum(op.where(tie, p, zero), 1, { exclusive: true });
-  const keep = op.or(op.greater(lp, vStar), op.and(tie, op.less(op.add(massAbove(vStar), tieBefore), topP)));
-  const cum = op.cumSum(op.where(keep, p, zero), 1);
-  const total = op.slice(cum, op.ints(g, [vocab - 1]), op.ints(g, [vocab]), [1]); // [n, 1]
-  const below = op.reduceSum(op.cast(op.lessOrEqual(cum, op.mul(op.unsqueeze(u, [1]), total)), 'int64'), [1]);
-  const ids = op.range(op.scalar(g, 0, 'int64'), op.scalar(g, vocab, 'int64'), op.scalar(g, 1, 'int64'));
-  const lastKept = op.reduceMax(op.where(keep, ids, op.scalar(g, -1, 'int64')), [1]); // u * total rounding to the top
-  return op.min(below, lastKept);
+  const atLeast = op.greaterOrEqual(lp, vStar);
+  // Every tied token is kept when the mass before the last of them, A(v*) + (ties - 1) p*, is below top-p.
+  const allTies = op.less(op.sub(massWhere(atLeast), op.exp(vStar)), topP); // [n, 1]
+  const [keep] = op.ifElse(
+    g,
+    op.equal(op.reduceMin(op.cast(allTies, 'int64')), op.scalar(g, 1, 'int64')),
+    (b) => [local(b, atLeast)],
+    (b) => {
+      const [l, v, pp] = [local(b, lp), local(b, vStar), local(b, p)];
+      const z = op.scalar(b, 0, 'float32');
+      const tie = op.equal(l, v);
+      const tieBefore = op.cumSum(op.where(tie, pp, z), 1, { exclusive: true });
+      const above = op.reduceSum(op.where(op.greater(l, v), pp, z), [1], true);
+      return [op.or(op.greater(l, v), op.and(tie, op.less(op.add(above, tieBefore), local(b, topP))))];
+    },
+  );
+  return inverseCdfByBlocks(op.where(keep, p, zero), u, vocab);
+}
+
+/**
+ * The token whose running sum of `pk` [n, V] (vocabulary order) first exceeds u [n] times the total,
+ * by blocks: the running sum of the block sums picks the block, the block's own running sum the
+ * token; a threshold that rounds to the top takes the last token of positive mass.
+ */
+function inverseCdfByBlocks(pk: Tensor, u: Tensor, vocab: number): Tensor {
+  const g = pk.graph;
+  const L = CDF_BLOCK;
+  const C = Math.ceil(vocab / L);
+  const blocks = op.reshape(op.pad(pk, [0, 0, 0, C * L - vocab]), [-1, C, L]); // [n, C, L]
+  const sums = op.reduceSum(blocks, [2]); // [n, C]
+  const cum = op.cumSum(sums, 1);
+  const thr = op.mul(op.unsqueeze(u, [1]), op.slice(cum, op.ints(g, [C - 1]), op.ints(g, [C]), [1])); // [n, 1]
+  const lastPositive = (x: Tensor, n: number) =>
+    op.reduceMax(
+      op.where(
+        op.greater(x, op.scalar(g, 0, 'float32')),
+        op.range(op.scalar(g, 0, 'int64'), op.scalar(g, n, 'int64'), op.scalar(g, 1, 'int64')),
+        op.scalar(g, -1, 'int64'),
+      ),
+      [1],
+      true,
+    ); // [n, 1]
+  const below = (running: Tensor) => op.reduceSum(op.cast(op.lessOrEqual(running, thr), 'int64'), [1], true);
+  const j = op.min(below(cum), lastPositive(sums, C)); // [n, 1]
+  const before = op.gatherElements(op.cumSum(sums, 1, { exclusive: true }), j, 1); // [n, 1]
+  const block = op.squeeze(op.gatherElements(blocks, op.expand(op.unsqueeze(j, [2]), op.ints(g, [1, 1, L])), 1), [1]); // [n, L]
+  const k = op.min(below(op.add(op.cumSum(block, 1), before)), lastPositive(block, L));
+  return op.squeeze(op.add(op.mul(j, op.scalar(g, L, 'int64')), k), [1]);
 }
 
 /** Greedy (temperature <= 0) and the log-probabilities [B, V] under logits / temperature (1 when greedy). */
