@@ -91,6 +91,32 @@ test('LoRA fine-tuning writes a PEFT adapter; the output model is the base with 
   assert.ok(merged.model.weights);
 });
 
+test("packed SFT (input.packed) trains to the padded run's losses, under an artifact key of its own", async () => {
+  const { store, model, dataset } = await setup();
+  const input = {
+    model,
+    dataset,
+    epochs: 4,
+    batchSize: 3,
+    learningRate: 1e-2,
+    schedule: 'constant' as const,
+    stepsPerRun: 2,
+  };
+  const padded = await sft(store, session, input, noProgress);
+  const packed = await sft(store, session, { ...input, packed: true }, noProgress);
+  assert.notEqual(packed.uri, padded.uri);
+  assert.equal(packed.reused, false);
+  const losses = (uri: string) =>
+    readFileSync(`${store.resolve(uri)}/log.jsonl`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { loss: number }).loss);
+  const [a, b] = [losses(padded.uri), losses(packed.uri)];
+  assert.equal(b.length, a.length);
+  assert.ok(a[a.length - 1] < a[0], `padded losses ${a}`);
+  assert.ok(Math.max(...a.map((x, i) => Math.abs(x - b[i]))) < 1e-3, `padded ${a} / packed ${b}`);
+});
+
 test('a crash after a checkpoint resumes from it and ends with the parameters of an uninterrupted run', async () => {
   const recipe = { epochs: 4, batchSize: 2, learningRate: 5e-3, checkpointEvery: 4, stepsPerRun: 2, seed: 3 };
   const a = await setup();

@@ -9308,7 +9308,7 @@ validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 exports.validateModelRef = validate29;
 
 exports.validatePipelineConfig = validate67;
-const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"enum":["original","drop"],"default":"original"},"rewriter":{"$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"type":"number","minimum":0,"maximum":10},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"matchedCap":{"type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"},"mode":{"enum":["full","lora"]},"lora":{"$ref":"sft-input.schema.json#/properties/lora"},"promptFormat":{"type":"string","maxLength":10000},"maxLength":{"type":"integer","minimum":2,"maximum":1048576}}},"seeds":{"type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"enum":["original","drop"],"default":"original"},"rewriter":{"$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"type":"number","minimum":0,"maximum":10},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"matchedCap":{"type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"},"packed":{"$ref":"sft-input.schema.json#/properties/packed"},"mode":{"enum":["full","lora"]},"lora":{"$ref":"sft-input.schema.json#/properties/lora"},"promptFormat":{"type":"string","maxLength":10000},"maxLength":{"type":"integer","minimum":2,"maximum":1048576}}},"seeds":{"type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 const schema129 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
 const schema130 = {"type":"integer","minimum":1,"maximum":4096};
 const schema131 = {"type":"number","exclusiveMinimum":0,"maximum":1};
@@ -9316,7 +9316,8 @@ const schema132 = {"type":"integer","minimum":0,"maximum":10000000};
 const schema133 = {"enum":["constant","linear","cosine"]};
 const schema134 = {"type":"number","minimum":0,"maximum":10};
 const schema139 = {"type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"};
-const schema142 = {"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}};
+const schema142 = {"type":"boolean"};
+const schema143 = {"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}};
 const pattern47 = new RegExp("^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$", "u");
 const schema117 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"enum":["world","paper","test"],"default":"world"},"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"type":"object","additionalProperties":false,"properties":{"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"every":{"type":"integer","minimum":1,"maximum":1000000},"samples":{"type":"integer","minimum":1,"maximum":64},"limit":{"type":"integer","minimum":1,"maximum":1000000}}},"rewritePrompt":{"type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"type":"integer","minimum":1,"maximum":1000000},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"type":"integer","minimum":1,"maximum":1000000},"carry":{"type":"object","additionalProperties":true},"faults":{"type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"type":"integer","minimum":1,"maximum":1000000}}},"skipTiedGroups":{"type":"boolean"}}};
 
@@ -11264,10 +11265,9 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data16.mode !== undefined){
-let data24 = data16.mode;
-if(!((data24 === "full") || (data24 === "lora"))){
-const err52 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema113.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
+if(data16.packed !== undefined){
+if(typeof data16.packed !== "boolean"){
+const err52 = {instancePath:instancePath+"/sft/packed",schemaPath:"sft-input.schema.json#/properties/packed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -11277,21 +11277,10 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data16.lora !== undefined){
-let data25 = data16.lora;
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(data25.rank === undefined){
-data25.rank = 8;
-}
-if(data25.alpha === undefined){
-data25.alpha = 16;
-}
-if(data25.targetModules === undefined){
-data25.targetModules = ["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"];
-}
-for(const key3 in data25){
-if(!(((key3 === "rank") || (key3 === "alpha")) || (key3 === "targetModules"))){
-const err53 = {instancePath:instancePath+"/sft/lora",schemaPath:"sft-input.schema.json#/properties/lora/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data16.mode !== undefined){
+let data25 = data16.mode;
+if(!((data25 === "full") || (data25 === "lora"))){
+const err53 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema113.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -11301,9 +11290,21 @@ vErrors.push(err53);
 errors++;
 }
 }
-let data26 = data25.rank;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err54 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data16.lora !== undefined){
+let data26 = data16.lora;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.rank === undefined){
+data26.rank = 8;
+}
+if(data26.alpha === undefined){
+data26.alpha = 16;
+}
+if(data26.targetModules === undefined){
+data26.targetModules = ["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"];
+}
+for(const key3 in data26){
+if(!(((key3 === "rank") || (key3 === "alpha")) || (key3 === "targetModules"))){
+const err54 = {instancePath:instancePath+"/sft/lora",schemaPath:"sft-input.schema.json#/properties/lora/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -11312,9 +11313,10 @@ vErrors.push(err54);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 1024 || isNaN(data26)){
-const err55 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
+}
+let data27 = data26.rank;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err55 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -11323,8 +11325,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data26 < 1 || isNaN(data26)){
-const err56 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 1024 || isNaN(data27)){
+const err56 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -11333,11 +11336,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-let data27 = data25.alpha;
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 65536 || isNaN(data27)){
-const err57 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
+if(data27 < 1 || isNaN(data27)){
+const err57 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -11346,8 +11346,11 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(data27 <= 0 || isNaN(data27)){
-const err58 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+}
+let data28 = data26.alpha;
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 65536 || isNaN(data28)){
+const err58 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -11356,9 +11359,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-else {
-const err59 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data28 <= 0 || isNaN(data28)){
+const err59 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -11367,10 +11369,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-let data28 = data25.targetModules;
-if(Array.isArray(data28)){
-if(data28.length < 1){
-const err60 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+else {
+const err60 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -11379,11 +11380,10 @@ vErrors.push(err60);
 }
 errors++;
 }
-const len2 = data28.length;
-for(let i3=0; i3<len2; i3++){
-let data29 = data28[i3];
-if(!(((((((data29 === "q_proj") || (data29 === "k_proj")) || (data29 === "v_proj")) || (data29 === "o_proj")) || (data29 === "gate_proj")) || (data29 === "up_proj")) || (data29 === "down_proj"))){
-const err61 = {instancePath:instancePath+"/sft/lora/targetModules/" + i3,schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema142.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+let data29 = data26.targetModules;
+if(Array.isArray(data29)){
+if(data29.length < 1){
+const err61 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -11392,20 +11392,33 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-let i4 = data28.length;
-let j1;
-if(i4 > 1){
-outer1:
-for(;i4--;){
-for(j1 = i4; j1--;){
-if(func0(data28[i4], data28[j1])){
-const err62 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
+const len2 = data29.length;
+for(let i3=0; i3<len2; i3++){
+let data30 = data29[i3];
+if(!(((((((data30 === "q_proj") || (data30 === "k_proj")) || (data30 === "v_proj")) || (data30 === "o_proj")) || (data30 === "gate_proj")) || (data30 === "up_proj")) || (data30 === "down_proj"))){
+const err62 = {instancePath:instancePath+"/sft/lora/targetModules/" + i3,schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema143.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err62];
 }
 else {
 vErrors.push(err62);
+}
+errors++;
+}
+}
+let i4 = data29.length;
+let j1;
+if(i4 > 1){
+outer1:
+for(;i4--;){
+for(j1 = i4; j1--;){
+if(func0(data29[i4], data29[j1])){
+const err63 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
 }
 errors++;
 break outer1;
@@ -11415,18 +11428,7 @@ break outer1;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-}
-else {
-const err64 = {instancePath:instancePath+"/sft/lora",schemaPath:"sft-input.schema.json#/properties/lora/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err64 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -11436,11 +11438,8 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data16.promptFormat !== undefined){
-let data30 = data16.promptFormat;
-if(typeof data30 === "string"){
-if(func1(data30) > 10000){
-const err65 = {instancePath:instancePath+"/sft/promptFormat",schemaPath:"#/properties/sft/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
+else {
+const err65 = {instancePath:instancePath+"/sft/lora",schemaPath:"sft-input.schema.json#/properties/lora/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -11450,8 +11449,11 @@ vErrors.push(err65);
 errors++;
 }
 }
-else {
-const err66 = {instancePath:instancePath+"/sft/promptFormat",schemaPath:"#/properties/sft/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.promptFormat !== undefined){
+let data31 = data16.promptFormat;
+if(typeof data31 === "string"){
+if(func1(data31) > 10000){
+const err66 = {instancePath:instancePath+"/sft/promptFormat",schemaPath:"#/properties/sft/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -11461,10 +11463,8 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data16.maxLength !== undefined){
-let data31 = data16.maxLength;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err67 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err67 = {instancePath:instancePath+"/sft/promptFormat",schemaPath:"#/properties/sft/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -11473,9 +11473,11 @@ vErrors.push(err67);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 > 1048576 || isNaN(data31)){
-const err68 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
+}
+if(data16.maxLength !== undefined){
+let data32 = data16.maxLength;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err68 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -11484,8 +11486,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(data31 < 2 || isNaN(data31)){
-const err69 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 1048576 || isNaN(data32)){
+const err69 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -11494,11 +11497,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err70 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data32 < 2 || isNaN(data32)){
+const err70 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -11508,10 +11508,10 @@ vErrors.push(err70);
 errors++;
 }
 }
-let data32 = data.seeds;
-if(Array.isArray(data32)){
-if(data32.length > 32){
-const err71 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+}
+else {
+const err71 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -11520,8 +11520,11 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(data32.length < 1){
-const err72 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+let data33 = data.seeds;
+if(Array.isArray(data33)){
+if(data33.length > 32){
+const err72 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -11530,11 +11533,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-const len3 = data32.length;
-for(let i5=0; i5<len3; i5++){
-let data33 = data32[i5];
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err73 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data33.length < 1){
+const err73 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -11543,9 +11543,11 @@ vErrors.push(err73);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 4294967295 || isNaN(data33)){
-const err74 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+const len3 = data33.length;
+for(let i5=0; i5<len3; i5++){
+let data34 = data33[i5];
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err74 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -11554,8 +11556,9 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data33 < 0 || isNaN(data33)){
-const err75 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 4294967295 || isNaN(data34)){
+const err75 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -11564,21 +11567,31 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-}
-let i6 = data32.length;
-let j2;
-if(i6 > 1){
-outer2:
-for(;i6--;){
-for(j2 = i6; j2--;){
-if(func0(data32[i6], data32[j2])){
-const err76 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)"};
+if(data34 < 0 || isNaN(data34)){
+const err76 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err76];
 }
 else {
 vErrors.push(err76);
+}
+errors++;
+}
+}
+}
+let i6 = data33.length;
+let j2;
+if(i6 > 1){
+outer2:
+for(;i6--;){
+for(j2 = i6; j2--;){
+if(func0(data33[i6], data33[j2])){
+const err77 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
 }
 errors++;
 break outer2;
@@ -11588,19 +11601,7 @@ break outer2;
 }
 }
 else {
-const err77 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-let data34 = data.device;
-if(typeof data34 === "string"){
-if(!pattern18.test(data34)){
-const err78 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
+const err78 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -11609,9 +11610,10 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-else {
-const err79 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data35 = data.device;
+if(typeof data35 === "string"){
+if(!pattern18.test(data35)){
+const err79 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -11622,12 +11624,23 @@ errors++;
 }
 }
 else {
-const err80 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err80 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err80];
 }
 else {
 vErrors.push(err80);
+}
+errors++;
+}
+}
+else {
+const err81 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
 }
 errors++;
 }
@@ -11637,9 +11650,9 @@ return errors === 0;
 validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineOutput = validate77;
-const schema145 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-output.schema.json","title":"PipelineOutput","type":"object","additionalProperties":false,"required":["backbone","fallback","seeds","base","rewriters","arms"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"fallback":{"enum":["original","drop"]},"seeds":{"type":"array","items":{"$ref":"common.schema.json#/$defs/seed"}},"base":{"$ref":"evaluate-output.schema.json"},"rewriters":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["run","steps","best","curves","metrics"],"properties":{"run":{"$ref":"train-rewriter-output.schema.json#/properties/run"},"steps":{"$ref":"train-rewriter-output.schema.json#/properties/steps"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"curves":{"$ref":"train-rewriter-output.schema.json#/properties/curves"},"metrics":{"$ref":"train-rewriter-output.schema.json#/properties/metrics"}}}},"arms":{"type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/arm"}},"empty":{"type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/emptyArm"}},"report":{"$ref":"pipeline-report-output.schema.json#/$defs/summary","unevaluatedProperties":false},"reports":{"type":"array","items":{"type":"object","$ref":"forgetting-report-output.schema.json#/$defs/summary","required":["seed"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}},"$defs":{"armData":{"type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"type":"integer","minimum":1},"data":{"$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}},"arm":{"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false},"emptyArm":{"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"type":"string"}},"unevaluatedProperties":false}}};
-const schema158 = {"type":"integer","minimum":0};
-const schema159 = {"type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}};
+const schema146 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-output.schema.json","title":"PipelineOutput","type":"object","additionalProperties":false,"required":["backbone","fallback","seeds","base","rewriters","arms"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"fallback":{"enum":["original","drop"]},"seeds":{"type":"array","items":{"$ref":"common.schema.json#/$defs/seed"}},"base":{"$ref":"evaluate-output.schema.json"},"rewriters":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["run","steps","best","curves","metrics"],"properties":{"run":{"$ref":"train-rewriter-output.schema.json#/properties/run"},"steps":{"$ref":"train-rewriter-output.schema.json#/properties/steps"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"curves":{"$ref":"train-rewriter-output.schema.json#/properties/curves"},"metrics":{"$ref":"train-rewriter-output.schema.json#/properties/metrics"}}}},"arms":{"type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/arm"}},"empty":{"type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/emptyArm"}},"report":{"$ref":"pipeline-report-output.schema.json#/$defs/summary","unevaluatedProperties":false},"reports":{"type":"array","items":{"type":"object","$ref":"forgetting-report-output.schema.json#/$defs/summary","required":["seed"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}},"$defs":{"armData":{"type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"type":"integer","minimum":1},"data":{"$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}},"arm":{"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false},"emptyArm":{"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"type":"string"}},"unevaluatedProperties":false}}};
+const schema159 = {"type":"integer","minimum":0};
+const schema160 = {"type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}};
 
 function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -11780,7 +11793,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data3 = data.meanNll;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (data3 !== null)){
-const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema159.properties.meanNll.type},message:"must be number,null"};
+const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema160.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -11806,11 +11819,11 @@ return errors === 0;
 }
 validate84.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema163 = {"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false};
-const schema164 = {"type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"type":"integer","minimum":1},"data":{"$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}};
-const schema165 = {"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]};
-const schema167 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json","title":"RewriteDatasetOutput","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","unevaluatedProperties":false,"$defs":{"fields":{"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1},"samplePassRate":{"type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"type":"number","minimum":0,"maximum":1},"copyRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}}}};
-const schema168 = {"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1},"samplePassRate":{"type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"type":"number","minimum":0,"maximum":1},"copyRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema164 = {"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false};
+const schema165 = {"type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"type":"integer","minimum":1},"data":{"$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}};
+const schema166 = {"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]};
+const schema168 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json","title":"RewriteDatasetOutput","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","unevaluatedProperties":false,"$defs":{"fields":{"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1},"samplePassRate":{"type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"type":"number","minimum":0,"maximum":1},"copyRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}}}};
+const schema169 = {"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1},"samplePassRate":{"type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"type":"number","minimum":0,"maximum":1},"copyRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
 function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12311,7 +12324,7 @@ return errors === 0;
 }
 validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema171 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-output.schema.json","title":"SelfAlignOutput","type":"object","additionalProperties":false,"required":["uri","data","records","provenance","passRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"provenance":{"type":"object","additionalProperties":false,"required":["own","guided","original"],"properties":{"own":{"type":"integer","minimum":0},"guided":{"type":"integer","minimum":0},"original":{"type":"integer","minimum":0}}},"passRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema172 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-output.schema.json","title":"SelfAlignOutput","type":"object","additionalProperties":false,"required":["uri","data","records","provenance","passRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"provenance":{"type":"object","additionalProperties":false,"required":["own","guided","original"],"properties":{"own":{"type":"integer","minimum":0},"guided":{"type":"integer","minimum":0},"original":{"type":"integer","minimum":0}}},"passRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
 function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/self-align-output.schema.json" */;
@@ -12787,7 +12800,7 @@ errors++;
 if(data.arm !== undefined){
 let data0 = data.arm;
 if(!((((((((((((((((data0 === "vanilla") || (data0 === "foreign")) || (data0 === "prompted")) || (data0 === "prompted-matched")) || (data0 === "sdft")) || (data0 === "self-alignment")) || (data0 === "rl")) || (data0 === "rl-no-dist")) || (data0 === "rl-no-div")) || (data0 === "rl-no-gate")) || (data0 === "oracle")) || (data0 === "oracle-25")) || (data0 === "oracle-50")) || (data0 === "oracle-75")) || (data0 === "oracle-90")) || (data0 === "oracle-95"))){
-const err3 = {instancePath:instancePath+"/arm",schemaPath:"pipeline-config.schema.json#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema165.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/arm",schemaPath:"pipeline-config.schema.json#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema166.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -12939,7 +12952,7 @@ return errors === 0;
 }
 validate87.evaluated = {"props":{"arm":true,"seed":true,"builder":true,"k":true,"data":true,"note":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema174 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-output.schema.json","title":"ScoreDatasetOutput","type":"object","additionalProperties":false,"required":["uri","records","tokens","meanNll","meanRecordNll","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"tokens":{"type":"integer","minimum":0},"meanNll":{"type":"number"},"meanRecordNll":{"type":"number"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"},"reused":{"type":"boolean"}}};
+const schema175 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-output.schema.json","title":"ScoreDatasetOutput","type":"object","additionalProperties":false,"required":["uri","records","tokens","meanNll","meanRecordNll","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"tokens":{"type":"integer","minimum":0},"meanNll":{"type":"number"},"meanRecordNll":{"type":"number"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"},"reused":{"type":"boolean"}}};
 
 function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/score-dataset-output.schema.json" */;
@@ -13460,7 +13473,7 @@ return errors === 0;
 }
 validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema178 = {"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"type":"string"}},"unevaluatedProperties":false};
+const schema179 = {"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"type":"string"}},"unevaluatedProperties":false};
 
 function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13527,7 +13540,7 @@ return errors === 0;
 }
 validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema180 = {"type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"$ref":"common.schema.json#/$defs/artifactRef"},"html":{"$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}};
+const schema181 = {"type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"$ref":"common.schema.json#/$defs/artifactRef"},"html":{"$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}};
 
 function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13783,7 +13796,7 @@ errors++;
 if(data.fallback !== undefined){
 let data4 = data.fallback;
 if(!((data4 === "original") || (data4 === "drop"))){
-const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema180.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema181.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -15301,7 +15314,7 @@ vErrors.push(err5);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema145.properties, key0))){
+if(!(func4.call(schema146.properties, key0))){
 const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err6];
@@ -15321,7 +15334,7 @@ errors = vErrors.length;
 if(data.fallback !== undefined){
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err7 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema145.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema146.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -15820,7 +15833,7 @@ return errors === 0;
 validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineProgress = validate116;
-const schema212 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-progress.schema.json","title":"PipelineProgress","type":"object","additionalProperties":false,"required":["stage","done","total","stages"],"properties":{"stage":{"type":"string"},"done":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0},"stages":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","state"],"properties":{"name":{"type":"string"},"state":{"enum":["pending","running","done","failed","skipped"]},"startedAt":{"type":"number"},"ms":{"type":"number"}}}},"etaSeconds":{"type":"number"}}};
+const schema213 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-progress.schema.json","title":"PipelineProgress","type":"object","additionalProperties":false,"required":["stage","done","total","stages"],"properties":{"stage":{"type":"string"},"done":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0},"stages":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","state"],"properties":{"name":{"type":"string"},"state":{"enum":["pending","running","done","failed","skipped"]},"startedAt":{"type":"number"},"ms":{"type":"number"}}}},"etaSeconds":{"type":"number"}}};
 
 function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-progress.schema.json" */;
@@ -16002,7 +16015,7 @@ errors++;
 if(data4.state !== undefined){
 let data6 = data4.state;
 if(!(((((data6 === "pending") || (data6 === "running")) || (data6 === "done")) || (data6 === "failed")) || (data6 === "skipped"))){
-const err14 = {instancePath:instancePath+"/stages/" + i0+"/state",schemaPath:"#/properties/stages/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema212.properties.stages.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err14 = {instancePath:instancePath+"/stages/" + i0+"/state",schemaPath:"#/properties/stages/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema213.properties.stages.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -16092,13 +16105,13 @@ return errors === 0;
 validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineReportInput = validate117;
-const schema213 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"enum":["original","drop"],"default":"original"},"reference":{"$ref":"#/$defs/arm","default":"vanilla"},"method":{"$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}},"evaluation":{"type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"type":"integer","minimum":0,"maximum":1000000000}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0,"maximum":1000000000},"score":{"type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
-const schema215 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
-const schema232 = {"type":"number","minimum":0,"maximum":1};
-const schema225 = {"type":"number","minimum":0,"maximum":1000};
-const schema237 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}};
-const schema218 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"type":"integer","minimum":0,"maximum":1000000000}}}}}};
-const schema220 = {"type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
+const schema214 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"enum":["original","drop"],"default":"original"},"reference":{"$ref":"#/$defs/arm","default":"vanilla"},"method":{"$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}},"evaluation":{"type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"type":"integer","minimum":0,"maximum":1000000000}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0,"maximum":1000000000},"score":{"type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
+const schema216 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
+const schema233 = {"type":"number","minimum":0,"maximum":1};
+const schema226 = {"type":"number","minimum":0,"maximum":1000};
+const schema238 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}};
+const schema219 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"type":"integer","minimum":0,"maximum":1000000000}}}}}};
+const schema221 = {"type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
 
 function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -16203,7 +16216,7 @@ errors++;
 if(data0.role !== undefined){
 let data2 = data0.role;
 if(!((data2 === "downstream") || (data2 === "general"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema220.items.properties.role.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema221.items.properties.role.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -16286,7 +16299,7 @@ return errors === 0;
 }
 validate119.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema223 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0,"maximum":1000000000},"score":{"type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}};
+const schema224 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0,"maximum":1000000000},"score":{"type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}};
 
 function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -17094,7 +17107,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema213.properties, key0))){
+if(!(func4.call(schema214.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -17130,7 +17143,7 @@ errors++;
 }
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema213.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema214.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -18283,7 +18296,7 @@ return errors === 0;
 validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineReportOutput = validate104;
-const schema179 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-output.schema.json","title":"PipelineReportOutput","type":"object","$ref":"pipeline-report-output.schema.json#/$defs/summary","required":["groups"],"properties":{"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}}},"unevaluatedProperties":false,"$defs":{"summary":{"type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"$ref":"common.schema.json#/$defs/artifactRef"},"html":{"$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}},"groupReport":{"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}}}};
+const schema180 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-output.schema.json","title":"PipelineReportOutput","type":"object","$ref":"pipeline-report-output.schema.json#/$defs/summary","required":["groups"],"properties":{"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}}},"unevaluatedProperties":false,"$defs":{"summary":{"type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"$ref":"common.schema.json#/$defs/artifactRef"},"html":{"$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}},"groupReport":{"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}}}};
 
 function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -18539,7 +18552,7 @@ errors++;
 if(data.fallback !== undefined){
 let data4 = data.fallback;
 if(!((data4 === "original") || (data4 === "drop"))){
-const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema180.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema181.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -18577,8 +18590,8 @@ return errors === 0;
 }
 validate105.evaluated = {"props":{"uri":true,"json":true,"markdown":true,"html":true,"fallback":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema185 = {"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}};
-const schema186 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pooled-report.schema.json","title":"PooledReport","type":"object","additionalProperties":false,"required":["runs","resamples","seed","general","downstreamBenchmarks","base","arms","differences"],"properties":{"runs":{"type":"integer","minimum":0},"resamples":{"type":"integer","minimum":0},"seed":{"type":"integer"},"general":{"type":"array","items":{"type":"string"}},"downstreamBenchmarks":{"type":"array","items":{"type":"string"}},"base":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"arms":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","mean","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"mean":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}}}}},"differences":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["a","b","difference"],"properties":{"a":{"type":"string"},"b":{"type":"string"},"difference":{"$ref":"common.schema.json#/$defs/interval"}}}},"cut":{"type":"object","additionalProperties":false,"required":["reference","rows"],"properties":{"reference":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","absolute","relative"],"properties":{"arm":{"type":"string"},"absolute":{"$ref":"common.schema.json#/$defs/interval"},"relative":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}},"versus":{"type":"object","additionalProperties":false,"required":["method","rows"],"properties":{"method":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}}}};
+const schema186 = {"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}};
+const schema187 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pooled-report.schema.json","title":"PooledReport","type":"object","additionalProperties":false,"required":["runs","resamples","seed","general","downstreamBenchmarks","base","arms","differences"],"properties":{"runs":{"type":"integer","minimum":0},"resamples":{"type":"integer","minimum":0},"seed":{"type":"integer"},"general":{"type":"array","items":{"type":"string"}},"downstreamBenchmarks":{"type":"array","items":{"type":"string"}},"base":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"arms":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","mean","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"mean":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}}}}},"differences":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["a","b","difference"],"properties":{"a":{"type":"string"},"b":{"type":"string"},"difference":{"$ref":"common.schema.json#/$defs/interval"}}}},"cut":{"type":"object","additionalProperties":false,"required":["reference","rows"],"properties":{"reference":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","absolute","relative"],"properties":{"arm":{"type":"string"},"absolute":{"$ref":"common.schema.json#/$defs/interval"},"relative":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}},"versus":{"type":"object","additionalProperties":false,"required":["method","rows"],"properties":{"method":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}}}};
 
 function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pooled-report.schema.json" */;
@@ -18673,7 +18686,7 @@ vErrors.push(err7);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema186.properties, key0))){
+if(!(func4.call(schema187.properties, key0))){
 const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err8];
@@ -20955,7 +20968,7 @@ validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 exports.validatePooledReport = validate108;
 
 exports.validatePrepareRewriterRunInput = validate125;
-const schema239 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json","title":"PrepareRewriterRunInput","type":"object","additionalProperties":false,"required":["name","config","backbone","dataset","validationSize"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"config":{"type":"object"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0}}};
+const schema240 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json","title":"PrepareRewriterRunInput","type":"object","additionalProperties":false,"required":["name","config","backbone","dataset","validationSize"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"config":{"type":"object"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0}}};
 
 function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json" */;
@@ -21207,7 +21220,7 @@ return errors === 0;
 validate125.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePrepareRewriterRunOutput = validate127;
-const schema243 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json","title":"PrepareRewriterRunOutput","type":"object","additionalProperties":false,"required":["run","pool","poolSize","validation","validationSize","reused"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"pool":{"$ref":"common.schema.json#/$defs/artifactRef"},"poolSize":{"type":"integer","minimum":0},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema244 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json","title":"PrepareRewriterRunOutput","type":"object","additionalProperties":false,"required":["run","pool","poolSize","validation","validationSize","reused"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"pool":{"$ref":"common.schema.json#/$defs/artifactRef"},"poolSize":{"type":"integer","minimum":0},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
 function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json" */;
@@ -21507,7 +21520,7 @@ return errors === 0;
 validate127.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePrepareWorldInput = validate128;
-const schema247 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"type":"boolean","default":false}}};
+const schema248 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"type":"boolean","default":false}}};
 
 function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
@@ -21547,7 +21560,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema247.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema248.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -21674,11 +21687,432 @@ return errors === 0;
 validate128.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePretrainOutput = validate129;
-const schema251 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pretrain-output.schema.json","title":"PretrainOutput","type":"object","additionalProperties":false,"required":["world","backbone","pretraining"],"properties":{"world":{"$ref":"world-output.schema.json"},"backbone":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}};
-const schema252 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
-const schema253 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"type":"integer","minimum":1},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}}}};
-const schema256 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
-const schema257 = {"type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"type":"integer","minimum":1},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1}}};
+const schema252 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pretrain-output.schema.json","title":"PretrainOutput","type":"object","additionalProperties":false,"required":["world","backbone","pretraining"],"properties":{"world":{"$ref":"world-output.schema.json"},"backbone":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}};
+const schema253 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
+const schema254 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"type":"integer","minimum":1},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1},"packed":{"$ref":"sft-input.schema.json#/properties/packed"}}}}};
+const schema257 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
+const schema258 = {"type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"type":"integer","minimum":1},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1},"packed":{"$ref":"sft-input.schema.json#/properties/packed"}}};
+
+function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate132.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.epochs === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epochs"},message:"must have required property '"+"epochs"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.batchSize === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "batchSize"},message:"must have required property '"+"batchSize"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.learningRate === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "learningRate"},message:"must have required property '"+"learningRate"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.warmupSteps === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "warmupSteps"},message:"must have required property '"+"warmupSteps"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.schedule === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schedule"},message:"must have required property '"+"schedule"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.weightDecay === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "weightDecay"},message:"must have required property '"+"weightDecay"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.stepsPerRun === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stepsPerRun"},message:"must have required property '"+"stepsPerRun"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.checkpointEvery === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checkpointEvery"},message:"must have required property '"+"checkpointEvery"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func4.call(schema258.properties, key0))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.epochs !== undefined){
+let data0 = data.epochs;
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 <= 0 || isNaN(data0)){
+const err9 = {instancePath:instancePath+"/epochs",schemaPath:"#/properties/epochs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/epochs",schemaPath:"#/properties/epochs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.batchSize !== undefined){
+let data1 = data.batchSize;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err11 = {instancePath:instancePath+"/batchSize",schemaPath:"#/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 1 || isNaN(data1)){
+const err12 = {instancePath:instancePath+"/batchSize",schemaPath:"#/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+if(data.learningRate !== undefined){
+let data2 = data.learningRate;
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 <= 0 || isNaN(data2)){
+const err13 = {instancePath:instancePath+"/learningRate",schemaPath:"#/properties/learningRate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/learningRate",schemaPath:"#/properties/learningRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.warmupSteps !== undefined){
+let data3 = data.warmupSteps;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err15 = {instancePath:instancePath+"/warmupSteps",schemaPath:"#/properties/warmupSteps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+const err16 = {instancePath:instancePath+"/warmupSteps",schemaPath:"#/properties/warmupSteps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+if(data.schedule !== undefined){
+let data4 = data.schedule;
+if(!(((data4 === "constant") || (data4 === "linear")) || (data4 === "cosine"))){
+const err17 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema258.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.weightDecay !== undefined){
+let data5 = data.weightDecay;
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err18 = {instancePath:instancePath+"/weightDecay",schemaPath:"#/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/weightDecay",schemaPath:"#/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.adamBeta2 !== undefined){
+let data6 = data.adamBeta2;
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 >= 1 || isNaN(data6)){
+const err20 = {instancePath:instancePath+"/adamBeta2",schemaPath:"#/properties/adamBeta2/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data6 <= 0 || isNaN(data6)){
+const err21 = {instancePath:instancePath+"/adamBeta2",schemaPath:"#/properties/adamBeta2/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/adamBeta2",schemaPath:"#/properties/adamBeta2/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data.lengthGroupBatches !== undefined){
+let data7 = data.lengthGroupBatches;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err23 = {instancePath:instancePath+"/lengthGroupBatches",schemaPath:"#/properties/lengthGroupBatches/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 1 || isNaN(data7)){
+const err24 = {instancePath:instancePath+"/lengthGroupBatches",schemaPath:"#/properties/lengthGroupBatches/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+if(data.lengthBuckets !== undefined){
+let data8 = data.lengthBuckets;
+if(Array.isArray(data8)){
+const len0 = data8.length;
+for(let i0=0; i0<len0; i0++){
+let data9 = data8[i0];
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err25 = {instancePath:instancePath+"/lengthBuckets/" + i0,schemaPath:"#/properties/lengthBuckets/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 1 || isNaN(data9)){
+const err26 = {instancePath:instancePath+"/lengthBuckets/" + i0,schemaPath:"#/properties/lengthBuckets/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/lengthBuckets",schemaPath:"#/properties/lengthBuckets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data.stepsPerRun !== undefined){
+let data10 = data.stepsPerRun;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err28 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 < 1 || isNaN(data10)){
+const err29 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+if(data.checkpointEvery !== undefined){
+let data11 = data.checkpointEvery;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err30 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 1 || isNaN(data11)){
+const err31 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+if(data.packed !== undefined){
+if(typeof data.packed !== "boolean"){
+const err32 = {instancePath:instancePath+"/packed",schemaPath:"sft-input.schema.json#/properties/packed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+else {
+const err33 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+validate132.errors = vErrors;
+return errors === 0;
+}
+validate132.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-recipe.schema.json" */;
@@ -21783,7 +22217,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema253.properties, key0))){
+if(!(func4.call(schema254.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -22117,10 +22551,15 @@ errors++;
 }
 }
 if(data.pretrain !== undefined){
-let data10 = data.pretrain;
-if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
-if(data10.epochs === undefined){
-const err37 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "epochs"},message:"must have required property '"+"epochs"+"'"};
+if(!(validate132(data.pretrain, {instancePath:instancePath+"/pretrain",parentData:data,parentDataProperty:"pretrain",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
+errors = vErrors.length;
+}
+}
+if(data.benchmarkSize !== undefined){
+let data11 = data.benchmarkSize;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err37 = {instancePath:instancePath+"/benchmarkSize",schemaPath:"#/properties/benchmarkSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -22129,8 +22568,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data10.batchSize === undefined){
-const err38 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "batchSize"},message:"must have required property '"+"batchSize"+"'"};
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 1 || isNaN(data11)){
+const err38 = {instancePath:instancePath+"/benchmarkSize",schemaPath:"#/properties/benchmarkSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -22139,8 +22579,12 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(data10.learningRate === undefined){
-const err39 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "learningRate"},message:"must have required property '"+"learningRate"+"'"};
+}
+}
+if(data.downstreamTrainSize !== undefined){
+let data12 = data.downstreamTrainSize;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err39 = {instancePath:instancePath+"/downstreamTrainSize",schemaPath:"#/properties/downstreamTrainSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -22149,8 +22593,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(data10.warmupSteps === undefined){
-const err40 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "warmupSteps"},message:"must have required property '"+"warmupSteps"+"'"};
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 < 1 || isNaN(data12)){
+const err40 = {instancePath:instancePath+"/downstreamTrainSize",schemaPath:"#/properties/downstreamTrainSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -22159,8 +22604,17 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data10.schedule === undefined){
-const err41 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "schedule"},message:"must have required property '"+"schedule"+"'"};
+}
+}
+if(data.mixtures !== undefined){
+let data13 = data.mixtures;
+if(Array.isArray(data13)){
+const len0 = data13.length;
+for(let i0=0; i0<len0; i0++){
+let data14 = data13[i0];
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 1 || isNaN(data14)){
+const err41 = {instancePath:instancePath+"/mixtures/" + i0,schemaPath:"#/properties/mixtures/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -22169,8 +22623,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data10.weightDecay === undefined){
-const err42 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "weightDecay"},message:"must have required property '"+"weightDecay"+"'"};
+if(data14 < 0 || isNaN(data14)){
+const err42 = {instancePath:instancePath+"/mixtures/" + i0,schemaPath:"#/properties/mixtures/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -22179,8 +22633,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data10.stepsPerRun === undefined){
-const err43 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "stepsPerRun"},message:"must have required property '"+"stepsPerRun"+"'"};
+}
+else {
+const err43 = {instancePath:instancePath+"/mixtures/" + i0,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -22189,8 +22644,10 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(data10.checkpointEvery === undefined){
-const err44 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "checkpointEvery"},message:"must have required property '"+"checkpointEvery"+"'"};
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -22199,9 +22656,16 @@ vErrors.push(err44);
 }
 errors++;
 }
-for(const key2 in data10){
-if(!(func4.call(schema257.properties, key2))){
-const err45 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+if(data.sft !== undefined){
+if(!(validate132(data.sft, {instancePath:instancePath+"/sft",parentData:data,parentDataProperty:"sft",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -22210,828 +22674,18 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-if(data10.epochs !== undefined){
-let data11 = data10.epochs;
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 <= 0 || isNaN(data11)){
-const err46 = {instancePath:instancePath+"/pretrain/epochs",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/epochs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-}
-else {
-const err47 = {instancePath:instancePath+"/pretrain/epochs",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/epochs/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-}
-}
-if(data10.batchSize !== undefined){
-let data12 = data10.batchSize;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err48 = {instancePath:instancePath+"/pretrain/batchSize",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
-}
-errors++;
-}
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 < 1 || isNaN(data12)){
-const err49 = {instancePath:instancePath+"/pretrain/batchSize",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-}
-}
-if(data10.learningRate !== undefined){
-let data13 = data10.learningRate;
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 <= 0 || isNaN(data13)){
-const err50 = {instancePath:instancePath+"/pretrain/learningRate",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/learningRate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-}
-else {
-const err51 = {instancePath:instancePath+"/pretrain/learningRate",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/learningRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-}
-if(data10.warmupSteps !== undefined){
-let data14 = data10.warmupSteps;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err52 = {instancePath:instancePath+"/pretrain/warmupSteps",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/warmupSteps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 < 0 || isNaN(data14)){
-const err53 = {instancePath:instancePath+"/pretrain/warmupSteps",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/warmupSteps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-}
-}
-}
-if(data10.schedule !== undefined){
-let data15 = data10.schedule;
-if(!(((data15 === "constant") || (data15 === "linear")) || (data15 === "cosine"))){
-const err54 = {instancePath:instancePath+"/pretrain/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema257.properties.schedule.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-}
-if(data10.weightDecay !== undefined){
-let data16 = data10.weightDecay;
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err55 = {instancePath:instancePath+"/pretrain/weightDecay",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
-}
-errors++;
-}
-}
-else {
-const err56 = {instancePath:instancePath+"/pretrain/weightDecay",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-}
-}
-if(data10.adamBeta2 !== undefined){
-let data17 = data10.adamBeta2;
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 >= 1 || isNaN(data17)){
-const err57 = {instancePath:instancePath+"/pretrain/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
-if(vErrors === null){
-vErrors = [err57];
-}
-else {
-vErrors.push(err57);
-}
-errors++;
-}
-if(data17 <= 0 || isNaN(data17)){
-const err58 = {instancePath:instancePath+"/pretrain/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-}
-else {
-const err59 = {instancePath:instancePath+"/pretrain/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err59];
-}
-else {
-vErrors.push(err59);
-}
-errors++;
-}
-}
-if(data10.lengthGroupBatches !== undefined){
-let data18 = data10.lengthGroupBatches;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err60 = {instancePath:instancePath+"/pretrain/lengthGroupBatches",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthGroupBatches/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
-}
-errors++;
-}
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 1 || isNaN(data18)){
-const err61 = {instancePath:instancePath+"/pretrain/lengthGroupBatches",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthGroupBatches/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err61];
-}
-else {
-vErrors.push(err61);
-}
-errors++;
-}
-}
-}
-if(data10.lengthBuckets !== undefined){
-let data19 = data10.lengthBuckets;
-if(Array.isArray(data19)){
-const len0 = data19.length;
-for(let i0=0; i0<len0; i0++){
-let data20 = data19[i0];
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err62 = {instancePath:instancePath+"/pretrain/lengthBuckets/" + i0,schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 1 || isNaN(data20)){
-const err63 = {instancePath:instancePath+"/pretrain/lengthBuckets/" + i0,schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err64 = {instancePath:instancePath+"/pretrain/lengthBuckets",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-}
-if(data10.stepsPerRun !== undefined){
-let data21 = data10.stepsPerRun;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err65 = {instancePath:instancePath+"/pretrain/stepsPerRun",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-}
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 < 1 || isNaN(data21)){
-const err66 = {instancePath:instancePath+"/pretrain/stepsPerRun",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-}
-}
-if(data10.checkpointEvery !== undefined){
-let data22 = data10.checkpointEvery;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err67 = {instancePath:instancePath+"/pretrain/checkpointEvery",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 1 || isNaN(data22)){
-const err68 = {instancePath:instancePath+"/pretrain/checkpointEvery",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err69 = {instancePath:instancePath+"/pretrain",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-}
-if(data.benchmarkSize !== undefined){
-let data23 = data.benchmarkSize;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err70 = {instancePath:instancePath+"/benchmarkSize",schemaPath:"#/properties/benchmarkSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err70];
-}
-else {
-vErrors.push(err70);
-}
-errors++;
-}
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 1 || isNaN(data23)){
-const err71 = {instancePath:instancePath+"/benchmarkSize",schemaPath:"#/properties/benchmarkSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-}
-}
-if(data.downstreamTrainSize !== undefined){
-let data24 = data.downstreamTrainSize;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err72 = {instancePath:instancePath+"/downstreamTrainSize",schemaPath:"#/properties/downstreamTrainSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-}
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 1 || isNaN(data24)){
-const err73 = {instancePath:instancePath+"/downstreamTrainSize",schemaPath:"#/properties/downstreamTrainSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-}
-}
-if(data.mixtures !== undefined){
-let data25 = data.mixtures;
-if(Array.isArray(data25)){
-const len1 = data25.length;
-for(let i1=0; i1<len1; i1++){
-let data26 = data25[i1];
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 1 || isNaN(data26)){
-const err74 = {instancePath:instancePath+"/mixtures/" + i1,schemaPath:"#/properties/mixtures/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-if(data26 < 0 || isNaN(data26)){
-const err75 = {instancePath:instancePath+"/mixtures/" + i1,schemaPath:"#/properties/mixtures/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-}
-}
-else {
-const err76 = {instancePath:instancePath+"/mixtures/" + i1,schemaPath:"#/properties/mixtures/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err76];
-}
-else {
-vErrors.push(err76);
-}
-errors++;
-}
-}
-}
-else {
-const err77 = {instancePath:instancePath+"/mixtures",schemaPath:"#/properties/mixtures/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-}
-if(data.sft !== undefined){
-let data27 = data.sft;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(data27.epochs === undefined){
-const err78 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "epochs"},message:"must have required property '"+"epochs"+"'"};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-}
-if(data27.batchSize === undefined){
-const err79 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "batchSize"},message:"must have required property '"+"batchSize"+"'"};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-if(data27.learningRate === undefined){
-const err80 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "learningRate"},message:"must have required property '"+"learningRate"+"'"};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
-}
-errors++;
-}
-if(data27.warmupSteps === undefined){
-const err81 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "warmupSteps"},message:"must have required property '"+"warmupSteps"+"'"};
-if(vErrors === null){
-vErrors = [err81];
-}
-else {
-vErrors.push(err81);
-}
-errors++;
-}
-if(data27.schedule === undefined){
-const err82 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "schedule"},message:"must have required property '"+"schedule"+"'"};
-if(vErrors === null){
-vErrors = [err82];
-}
-else {
-vErrors.push(err82);
-}
-errors++;
-}
-if(data27.weightDecay === undefined){
-const err83 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "weightDecay"},message:"must have required property '"+"weightDecay"+"'"};
-if(vErrors === null){
-vErrors = [err83];
-}
-else {
-vErrors.push(err83);
-}
-errors++;
-}
-if(data27.stepsPerRun === undefined){
-const err84 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "stepsPerRun"},message:"must have required property '"+"stepsPerRun"+"'"};
-if(vErrors === null){
-vErrors = [err84];
-}
-else {
-vErrors.push(err84);
-}
-errors++;
-}
-if(data27.checkpointEvery === undefined){
-const err85 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/required",keyword:"required",params:{missingProperty: "checkpointEvery"},message:"must have required property '"+"checkpointEvery"+"'"};
-if(vErrors === null){
-vErrors = [err85];
-}
-else {
-vErrors.push(err85);
-}
-errors++;
-}
-for(const key3 in data27){
-if(!(func4.call(schema257.properties, key3))){
-const err86 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err86];
-}
-else {
-vErrors.push(err86);
-}
-errors++;
-}
-}
-if(data27.epochs !== undefined){
-let data28 = data27.epochs;
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 <= 0 || isNaN(data28)){
-const err87 = {instancePath:instancePath+"/sft/epochs",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/epochs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
-if(vErrors === null){
-vErrors = [err87];
-}
-else {
-vErrors.push(err87);
-}
-errors++;
-}
-}
-else {
-const err88 = {instancePath:instancePath+"/sft/epochs",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/epochs/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err88];
-}
-else {
-vErrors.push(err88);
-}
-errors++;
-}
-}
-if(data27.batchSize !== undefined){
-let data29 = data27.batchSize;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err89 = {instancePath:instancePath+"/sft/batchSize",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err89];
-}
-else {
-vErrors.push(err89);
-}
-errors++;
-}
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 < 1 || isNaN(data29)){
-const err90 = {instancePath:instancePath+"/sft/batchSize",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err90];
-}
-else {
-vErrors.push(err90);
-}
-errors++;
-}
-}
-}
-if(data27.learningRate !== undefined){
-let data30 = data27.learningRate;
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 <= 0 || isNaN(data30)){
-const err91 = {instancePath:instancePath+"/sft/learningRate",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/learningRate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
-}
-errors++;
-}
-}
-else {
-const err92 = {instancePath:instancePath+"/sft/learningRate",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/learningRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err92];
-}
-else {
-vErrors.push(err92);
-}
-errors++;
-}
-}
-if(data27.warmupSteps !== undefined){
-let data31 = data27.warmupSteps;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err93 = {instancePath:instancePath+"/sft/warmupSteps",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/warmupSteps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err93];
-}
-else {
-vErrors.push(err93);
-}
-errors++;
-}
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err94 = {instancePath:instancePath+"/sft/warmupSteps",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/warmupSteps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
-}
-errors++;
-}
-}
-}
-if(data27.schedule !== undefined){
-let data32 = data27.schedule;
-if(!(((data32 === "constant") || (data32 === "linear")) || (data32 === "cosine"))){
-const err95 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema257.properties.schedule.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err95];
-}
-else {
-vErrors.push(err95);
-}
-errors++;
-}
-}
-if(data27.weightDecay !== undefined){
-let data33 = data27.weightDecay;
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err96 = {instancePath:instancePath+"/sft/weightDecay",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err96];
-}
-else {
-vErrors.push(err96);
-}
-errors++;
-}
-}
-else {
-const err97 = {instancePath:instancePath+"/sft/weightDecay",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err97];
-}
-else {
-vErrors.push(err97);
-}
-errors++;
-}
-}
-if(data27.adamBeta2 !== undefined){
-let data34 = data27.adamBeta2;
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 >= 1 || isNaN(data34)){
-const err98 = {instancePath:instancePath+"/sft/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1"};
-if(vErrors === null){
-vErrors = [err98];
-}
-else {
-vErrors.push(err98);
-}
-errors++;
-}
-if(data34 <= 0 || isNaN(data34)){
-const err99 = {instancePath:instancePath+"/sft/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
-if(vErrors === null){
-vErrors = [err99];
-}
-else {
-vErrors.push(err99);
-}
-errors++;
-}
-}
-else {
-const err100 = {instancePath:instancePath+"/sft/adamBeta2",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/adamBeta2/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err100];
-}
-else {
-vErrors.push(err100);
-}
-errors++;
-}
-}
-if(data27.lengthGroupBatches !== undefined){
-let data35 = data27.lengthGroupBatches;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err101 = {instancePath:instancePath+"/sft/lengthGroupBatches",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthGroupBatches/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err101];
-}
-else {
-vErrors.push(err101);
-}
-errors++;
-}
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 < 1 || isNaN(data35)){
-const err102 = {instancePath:instancePath+"/sft/lengthGroupBatches",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthGroupBatches/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err102];
-}
-else {
-vErrors.push(err102);
-}
-errors++;
-}
-}
-}
-if(data27.lengthBuckets !== undefined){
-let data36 = data27.lengthBuckets;
-if(Array.isArray(data36)){
-const len2 = data36.length;
-for(let i2=0; i2<len2; i2++){
-let data37 = data36[i2];
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err103 = {instancePath:instancePath+"/sft/lengthBuckets/" + i2,schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err103];
-}
-else {
-vErrors.push(err103);
-}
-errors++;
-}
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 < 1 || isNaN(data37)){
-const err104 = {instancePath:instancePath+"/sft/lengthBuckets/" + i2,schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err104];
-}
-else {
-vErrors.push(err104);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err105 = {instancePath:instancePath+"/sft/lengthBuckets",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/lengthBuckets/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err105];
-}
-else {
-vErrors.push(err105);
-}
-errors++;
-}
-}
-if(data27.stepsPerRun !== undefined){
-let data38 = data27.stepsPerRun;
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err106 = {instancePath:instancePath+"/sft/stepsPerRun",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err106];
-}
-else {
-vErrors.push(err106);
-}
-errors++;
-}
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 < 1 || isNaN(data38)){
-const err107 = {instancePath:instancePath+"/sft/stepsPerRun",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err107];
-}
-else {
-vErrors.push(err107);
-}
-errors++;
-}
-}
-}
-if(data27.checkpointEvery !== undefined){
-let data39 = data27.checkpointEvery;
-if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
-const err108 = {instancePath:instancePath+"/sft/checkpointEvery",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err108];
-}
-else {
-vErrors.push(err108);
-}
-errors++;
-}
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 < 1 || isNaN(data39)){
-const err109 = {instancePath:instancePath+"/sft/checkpointEvery",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err109];
-}
-else {
-vErrors.push(err109);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err110 = {instancePath:instancePath+"/sft",schemaPath:"world-recipe.schema.json#/$defs/trainRecipe/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err110];
-}
-else {
-vErrors.push(err110);
-}
-errors++;
-}
-}
-}
-else {
-const err111 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err111];
-}
-else {
-vErrors.push(err111);
-}
-errors++;
-}
 validate131.errors = vErrors;
 return errors === 0;
 }
 validate131.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema259 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"type":"string"},"model":{"$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"type":"number"},"log":{"type":"string"},"reused":{"type":"boolean"}}};
+const schema260 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"type":"string"},"model":{"$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"type":"number"},"log":{"type":"string"},"reused":{"type":"boolean"}}};
 
-function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate136.evaluated;
+const evaluated0 = validate139.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23260,10 +22914,10 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate136.errors = vErrors;
+validate139.errors = vErrors;
 return errors === 0;
 }
-validate136.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate139.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -23349,7 +23003,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema252.properties, key0))){
+if(!(func4.call(schema253.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -23511,8 +23165,8 @@ errors = vErrors.length;
 }
 }
 if(data10.pretraining !== undefined){
-if(!(validate136(data10.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data10,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+if(!(validate139(data10.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data10,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
 errors = vErrors.length;
 }
 }
@@ -23612,8 +23266,8 @@ errors = vErrors.length;
 }
 }
 if(data.pretraining !== undefined){
-if(!(validate136(data.pretraining, {instancePath:instancePath+"/pretraining",parentData:data,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+if(!(validate139(data.pretraining, {instancePath:instancePath+"/pretraining",parentData:data,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
 errors = vErrors.length;
 }
 }
@@ -23633,14 +23287,14 @@ return errors === 0;
 }
 validate129.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRecordStepInput = validate142;
-const schema260 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-input.schema.json","title":"RecordStepInput","type":"object","additionalProperties":false,"required":["run","step","metrics","timings"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"metrics":{"type":"object"},"timings":{"type":"object","additionalProperties":{"type":"number"}}}};
+exports.validateRecordStepInput = validate145;
+const schema261 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-input.schema.json","title":"RecordStepInput","type":"object","additionalProperties":false,"required":["run","step","metrics","timings"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"metrics":{"type":"object"},"timings":{"type":"object","additionalProperties":{"type":"number"}}}};
 
-function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/record-step-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate142.evaluated;
+const evaluated0 = validate145.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23822,19 +23476,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate142.errors = vErrors;
+validate145.errors = vErrors;
 return errors === 0;
 }
-validate142.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRecordStepOutput = validate143;
-const schema262 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-output.schema.json","title":"RecordStepOutput","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"}}};
+exports.validateRecordStepOutput = validate146;
+const schema263 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-output.schema.json","title":"RecordStepOutput","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"}}};
 
-function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/record-step-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate143.evaluated;
+const evaluated0 = validate146.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23920,19 +23574,19 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate143.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
-validate143.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateReportModel = validate144;
-const schema264 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/report-model.schema.json","title":"ReportModel","type":"object","additionalProperties":false,"required":["name","fallback","reference","method","general","downstream","groups","runs","data","empty","passAtK","mixtures","rewriter","samples"],"properties":{"name":{"type":"string"},"fallback":{"$ref":"pipeline-report-input.schema.json#/properties/fallback"},"reference":{"type":"string"},"method":{"type":"string"},"general":{"type":"array","items":{"type":"string"}},"downstream":{"type":"array","items":{"type":"string"}},"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}},"runs":{"type":"array","items":{"$ref":"run-report.schema.json"}},"data":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","stats"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"stats":{"$ref":"data-stats.schema.json"}}}},"empty":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","records"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"records":{"type":"integer","minimum":0}}}},"passAtK":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"type":"string"},"k":{"type":"integer","minimum":1},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1}}}},"mixtures":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","backbone","nll","forgetting"],"properties":{"arm":{"type":"string"},"backbone":{"type":"string"},"oracleShare":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"common.schema.json#/$defs/interval"},"lenient":{"$ref":"common.schema.json#/$defs/interval"}}}}}},"rewriter":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["steps"],"properties":{"steps":{"type":"array","items":{"type":"object","additionalProperties":{"type":"number"}}}}}]},"samples":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["id","question","original","answer","rewriteSuccess","reward"],"properties":{"id":{"type":"string"},"question":{"type":"string"},"original":{"type":"string"},"answer":{"type":"string"},"rewriteSuccess":{"type":"boolean"},"reward":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":{"type":"number"}}]}}}}}};
-const schema265 = {"enum":["original","drop"],"default":"original"};
+exports.validateReportModel = validate147;
+const schema265 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/report-model.schema.json","title":"ReportModel","type":"object","additionalProperties":false,"required":["name","fallback","reference","method","general","downstream","groups","runs","data","empty","passAtK","mixtures","rewriter","samples"],"properties":{"name":{"type":"string"},"fallback":{"$ref":"pipeline-report-input.schema.json#/properties/fallback"},"reference":{"type":"string"},"method":{"type":"string"},"general":{"type":"array","items":{"type":"string"}},"downstream":{"type":"array","items":{"type":"string"}},"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}},"runs":{"type":"array","items":{"$ref":"run-report.schema.json"}},"data":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","stats"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"stats":{"$ref":"data-stats.schema.json"}}}},"empty":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","records"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"records":{"type":"integer","minimum":0}}}},"passAtK":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"type":"string"},"k":{"type":"integer","minimum":1},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1}}}},"mixtures":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","backbone","nll","forgetting"],"properties":{"arm":{"type":"string"},"backbone":{"type":"string"},"oracleShare":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"common.schema.json#/$defs/interval"},"lenient":{"$ref":"common.schema.json#/$defs/interval"}}}}}},"rewriter":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["steps"],"properties":{"steps":{"type":"array","items":{"type":"object","additionalProperties":{"type":"number"}}}}}]},"samples":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["id","question","original","answer","rewriteSuccess","reward"],"properties":{"id":{"type":"string"},"question":{"type":"string"},"original":{"type":"string"},"answer":{"type":"string"},"rewriteSuccess":{"type":"boolean"},"reward":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":{"type":"number"}}]}}}}}};
+const schema266 = {"enum":["original","drop"],"default":"original"};
 
-function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate145.evaluated;
+const evaluated0 = validate148.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24512,18 +24166,18 @@ vErrors.push(err47);
 }
 errors++;
 }
-validate145.errors = vErrors;
+validate148.errors = vErrors;
 return errors === 0;
 }
-validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema268 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/run-report.schema.json","title":"RunReport","type":"object","additionalProperties":false,"required":["backbone","seed","strict","lenient"],"properties":{"backbone":{"type":"string"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"}}};
+const schema269 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/run-report.schema.json","title":"RunReport","type":"object","additionalProperties":false,"required":["backbone","seed","strict","lenient"],"properties":{"backbone":{"type":"string"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"}}};
 
-function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/run-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate149.evaluated;
+const evaluated0 = validate152.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24653,17 +24307,17 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate149.errors = vErrors;
+validate152.errors = vErrors;
 return errors === 0;
 }
-validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate152.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/report-model.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate144.evaluated;
+const evaluated0 = validate147.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24812,7 +24466,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema264.properties, key0))){
+if(!(func4.call(schema265.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -24838,7 +24492,7 @@ errors++;
 if(data.fallback !== undefined){
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err16 = {instancePath:instancePath+"/fallback",schemaPath:"pipeline-report-input.schema.json#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema265.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/fallback",schemaPath:"pipeline-report-input.schema.json#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema266.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -24933,8 +24587,8 @@ let data8 = data.groups;
 if(Array.isArray(data8)){
 const len2 = data8.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate145(data8[i2], {instancePath:instancePath+"/groups/" + i2,parentData:data8,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+if(!(validate148(data8[i2], {instancePath:instancePath+"/groups/" + i2,parentData:data8,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate148.errors : vErrors.concat(validate148.errors);
 errors = vErrors.length;
 }
 }
@@ -24955,8 +24609,8 @@ let data10 = data.runs;
 if(Array.isArray(data10)){
 const len3 = data10.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate149(data10[i3], {instancePath:instancePath+"/runs/" + i3,parentData:data10,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate149.errors : vErrors.concat(validate149.errors);
+if(!(validate152(data10[i3], {instancePath:instancePath+"/runs/" + i3,parentData:data10,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
 errors = vErrors.length;
 }
 }
@@ -26625,19 +26279,19 @@ vErrors.push(err160);
 }
 errors++;
 }
-validate144.errors = vErrors;
+validate147.errors = vErrors;
 return errors === 0;
 }
-validate144.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardInput = validate153;
-const schema273 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
+exports.validateRewardInput = validate156;
+const schema274 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
 
-function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate153.evaluated;
+const evaluated0 = validate156.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26736,7 +26390,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema273.properties, key0))){
+if(!(func4.call(schema274.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -27112,7 +26766,7 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(!(((((((data13 === "q_proj") || (data13 === "k_proj")) || (data13 === "v_proj")) || (data13 === "o_proj")) || (data13 === "gate_proj")) || (data13 === "up_proj")) || (data13 === "down_proj"))){
-const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema273.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema274.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -27157,19 +26811,19 @@ vErrors.push(err43);
 }
 errors++;
 }
-validate153.errors = vErrors;
+validate156.errors = vErrors;
 return errors === 0;
 }
-validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate156.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardOutput = validate155;
-const schema277 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"type":["number","null"]},"diversity":{"type":"number"},"allEqualGroups":{"type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRewardOutput = validate158;
+const schema278 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"type":["number","null"]},"diversity":{"type":"number"},"allEqualGroups":{"type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate155.evaluated;
+const evaluated0 = validate158.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27288,7 +26942,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema277.properties, key0))){
+if(!(func4.call(schema278.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -27412,7 +27066,7 @@ errors++;
 if(data.feasibleNll !== undefined){
 let data6 = data.feasibleNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema277.properties.feasibleNll.type},message:"must be number,null"};
+const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema278.properties.feasibleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -27484,26 +27138,26 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate155.errors = vErrors;
+validate158.errors = vErrors;
 return errors === 0;
 }
-validate155.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate158.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriteDatasetInput = validate156;
-const schema279 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json","title":"RewriteDatasetInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"dataset-builder-input.schema.json#/properties/model"},"dataset":{"$ref":"dataset-builder-input.schema.json#/properties/dataset"},"name":{"$ref":"dataset-builder-input.schema.json#/properties/name"},"promptFormat":{"$ref":"dataset-builder-input.schema.json#/properties/promptFormat"},"qaPrompt":{"$ref":"dataset-builder-input.schema.json#/properties/qaPrompt"},"gate":{"$ref":"dataset-builder-input.schema.json#/properties/gate"},"temperature":{"$ref":"dataset-builder-input.schema.json#/properties/temperature"},"seed":{"$ref":"dataset-builder-input.schema.json#/properties/seed"},"maxNewTokens":{"$ref":"dataset-builder-input.schema.json#/properties/maxNewTokens"},"batchSize":{"$ref":"dataset-builder-input.schema.json#/properties/batchSize"},"limit":{"$ref":"dataset-builder-input.schema.json#/properties/limit"},"extractor":{"$ref":"common.schema.json#/$defs/extractor"},"rewardWeights":{"type":"object","additionalProperties":false,"required":["lambdaDist","lambdaDiv"],"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100}}},"samples":{"type":"integer","minimum":1,"maximum":1024},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"rejectGiveaways":{"type":"boolean"}}};
-const schema285 = {"type":"string","minLength":1,"maxLength":128};
-const schema286 = {"type":"string","minLength":1,"maxLength":100000};
+exports.validateRewriteDatasetInput = validate159;
+const schema280 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json","title":"RewriteDatasetInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"dataset-builder-input.schema.json#/properties/model"},"dataset":{"$ref":"dataset-builder-input.schema.json#/properties/dataset"},"name":{"$ref":"dataset-builder-input.schema.json#/properties/name"},"promptFormat":{"$ref":"dataset-builder-input.schema.json#/properties/promptFormat"},"qaPrompt":{"$ref":"dataset-builder-input.schema.json#/properties/qaPrompt"},"gate":{"$ref":"dataset-builder-input.schema.json#/properties/gate"},"temperature":{"$ref":"dataset-builder-input.schema.json#/properties/temperature"},"seed":{"$ref":"dataset-builder-input.schema.json#/properties/seed"},"maxNewTokens":{"$ref":"dataset-builder-input.schema.json#/properties/maxNewTokens"},"batchSize":{"$ref":"dataset-builder-input.schema.json#/properties/batchSize"},"limit":{"$ref":"dataset-builder-input.schema.json#/properties/limit"},"extractor":{"$ref":"common.schema.json#/$defs/extractor"},"rewardWeights":{"type":"object","additionalProperties":false,"required":["lambdaDist","lambdaDiv"],"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100}}},"samples":{"type":"integer","minimum":1,"maximum":1024},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"rejectGiveaways":{"type":"boolean"}}};
+const schema286 = {"type":"string","minLength":1,"maxLength":128};
 const schema287 = {"type":"string","minLength":1,"maxLength":100000};
-const schema290 = {"type":"number","minimum":0,"maximum":10};
-const schema292 = {"type":"integer","minimum":1,"maximum":65536};
-const schema293 = {"type":"integer","minimum":1,"maximum":4096};
-const schema294 = {"type":"integer","minimum":1};
+const schema288 = {"type":"string","minLength":1,"maxLength":100000};
+const schema291 = {"type":"number","minimum":0,"maximum":10};
+const schema293 = {"type":"integer","minimum":1,"maximum":65536};
+const schema294 = {"type":"integer","minimum":1,"maximum":4096};
+const schema295 = {"type":"integer","minimum":1};
 
-function validate157(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/model-ref.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate157.evaluated;
+const evaluated0 = validate160.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27659,17 +27313,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate157.errors = vErrors;
+validate160.errors = vErrors;
 return errors === 0;
 }
-validate157.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/gate-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate159.evaluated;
+const evaluated0 = validate162.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27952,17 +27606,17 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate159.errors = vErrors;
+validate162.errors = vErrors;
 return errors === 0;
 }
-validate159.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate156.evaluated;
+const evaluated0 = validate159.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27991,7 +27645,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema279.properties, key0))){
+if(!(func4.call(schema280.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -28003,8 +27657,8 @@ errors++;
 }
 }
 if(data.model !== undefined){
-if(!(validate157(data.model, {instancePath:instancePath+"/model",parentData:data,parentDataProperty:"model",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate157.errors : vErrors.concat(validate157.errors);
+if(!(validate160(data.model, {instancePath:instancePath+"/model",parentData:data,parentDataProperty:"model",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
 errors = vErrors.length;
 }
 }
@@ -28159,8 +27813,8 @@ errors++;
 }
 }
 if(data.gate !== undefined){
-if(!(validate159(data.gate, {instancePath:instancePath+"/gate",parentData:data,parentDataProperty:"gate",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
+if(!(validate162(data.gate, {instancePath:instancePath+"/gate",parentData:data,parentDataProperty:"gate",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
 errors = vErrors.length;
 }
 }
@@ -28675,21 +28329,21 @@ vErrors.push(err58);
 }
 errors++;
 }
-validate156.errors = vErrors;
+validate159.errors = vErrors;
 return errors === 0;
 }
-validate156.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate159.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateRewriteDatasetOutput = validate88;
 
-exports.validateRewriterAdjust = validate161;
-const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
+exports.validateRewriterAdjust = validate164;
+const schema154 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
 
-function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate161.evaluated;
+const evaluated0 = validate164.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28905,19 +28559,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate161.errors = vErrors;
+validate164.errors = vErrors;
 return errors === 0;
 }
-validate161.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeInput = validate162;
-const schema297 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"arm":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"type":"integer","minimum":1,"maximum":10000000},"temperatures":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateRewriterProbeInput = validate165;
+const schema298 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"arm":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"type":"integer","minimum":1,"maximum":10000000},"temperatures":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate162.evaluated;
+const evaluated0 = validate165.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28957,7 +28611,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema297.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema298.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -29003,7 +28657,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema297.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema298.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -29240,18 +28894,18 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate165.errors = vErrors;
 return errors === 0;
 }
-validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate165.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeOutput = validate163;
-const schema301 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json","title":"RewriterProbeOutput","type":"object","additionalProperties":false,"required":["recipe","arm","backbone","dataset","runs"],"properties":{"recipe":{"type":"string"},"arm":{"type":"string"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"runs":{"type":"array","items":{"type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","required":["temperature","samples","seed"],"properties":{"temperature":{"type":"number","minimum":0},"samples":{"type":"integer","minimum":1},"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}}};
+exports.validateRewriterProbeOutput = validate166;
+const schema302 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json","title":"RewriterProbeOutput","type":"object","additionalProperties":false,"required":["recipe","arm","backbone","dataset","runs"],"properties":{"recipe":{"type":"string"},"arm":{"type":"string"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"runs":{"type":"array","items":{"type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","required":["temperature","samples","seed"],"properties":{"temperature":{"type":"number","minimum":0},"samples":{"type":"integer","minimum":1},"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}}};
 
-function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate165.evaluated;
+const evaluated0 = validate168.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29697,17 +29351,17 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate165.errors = vErrors;
+validate168.errors = vErrors;
 return errors === 0;
 }
-validate165.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
+validate168.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate163.evaluated;
+const evaluated0 = validate166.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29858,8 +29512,8 @@ if(Array.isArray(data4)){
 const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
-if(!(validate165(data5, {instancePath:instancePath+"/runs/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
+if(!(validate168(data5, {instancePath:instancePath+"/runs/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
 errors = vErrors.length;
 }
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
@@ -30025,20 +29679,20 @@ vErrors.push(err25);
 }
 errors++;
 }
-validate163.errors = vErrors;
+validate166.errors = vErrors;
 return errors === 0;
 }
-validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterSettings = validate167;
-const schema307 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-settings.schema.json","title":"RewriterSettings","type":"object","additionalProperties":false,"required":["gate","groupSize","promptsPerStep","steps","lambdaDist","lambdaDiv","gateInReward","skipTiedGroups","learningRate","weightDecay","klCoef","clip","temperature","topP","maxNewTokens","lora","validation","keepEvery","heartbeatTimeout"],"properties":{"rewritePrompt":{"type":"string"},"qaPrompt":{"type":"string"},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer"},"promptsPerStep":{"type":"integer"},"steps":{"type":"integer"},"lambdaDist":{"type":"number"},"lambdaDiv":{"type":"number"},"gateInReward":{"type":"boolean"},"skipTiedGroups":{"type":"boolean"},"learningRate":{"type":"number"},"weightDecay":{"type":"number"},"klCoef":{"type":"number"},"clip":{"type":"number"},"temperature":{"type":"number"},"topP":{"type":"number"},"maxNewTokens":{"type":"integer"},"lora":{"$ref":"rollout-input.schema.json#/properties/lora"},"validation":{"type":"object","additionalProperties":false,"required":["every","samples"],"properties":{"every":{"type":"integer"},"samples":{"type":"integer"},"limit":{"type":"integer"}}},"keepEvery":{"type":"integer"},"heartbeatTimeout":{"type":"string"}}};
-const schema313 = {"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}};
+exports.validateRewriterSettings = validate170;
+const schema308 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-settings.schema.json","title":"RewriterSettings","type":"object","additionalProperties":false,"required":["gate","groupSize","promptsPerStep","steps","lambdaDist","lambdaDiv","gateInReward","skipTiedGroups","learningRate","weightDecay","klCoef","clip","temperature","topP","maxNewTokens","lora","validation","keepEvery","heartbeatTimeout"],"properties":{"rewritePrompt":{"type":"string"},"qaPrompt":{"type":"string"},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer"},"promptsPerStep":{"type":"integer"},"steps":{"type":"integer"},"lambdaDist":{"type":"number"},"lambdaDiv":{"type":"number"},"gateInReward":{"type":"boolean"},"skipTiedGroups":{"type":"boolean"},"learningRate":{"type":"number"},"weightDecay":{"type":"number"},"klCoef":{"type":"number"},"clip":{"type":"number"},"temperature":{"type":"number"},"topP":{"type":"number"},"maxNewTokens":{"type":"integer"},"lora":{"$ref":"rollout-input.schema.json#/properties/lora"},"validation":{"type":"object","additionalProperties":false,"required":["every","samples"],"properties":{"every":{"type":"integer"},"samples":{"type":"integer"},"limit":{"type":"integer"}}},"keepEvery":{"type":"integer"},"heartbeatTimeout":{"type":"string"}}};
+const schema314 = {"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}};
 
-function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-settings.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate167.evaluated;
+const evaluated0 = validate170.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30237,7 +29891,7 @@ vErrors.push(err18);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema307.properties, key0))){
+if(!(func4.call(schema308.properties, key0))){
 const err19 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
@@ -30570,7 +30224,7 @@ const len0 = data20.length;
 for(let i0=0; i0<len0; i0++){
 let data21 = data20[i0];
 if(!(((((((data21 === "q_proj") || (data21 === "k_proj")) || (data21 === "v_proj")) || (data21 === "o_proj")) || (data21 === "gate_proj")) || (data21 === "up_proj")) || (data21 === "down_proj"))){
-const err45 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"rollout-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema313.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err45 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"rollout-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema314.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -30726,19 +30380,19 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate167.errors = vErrors;
+validate170.errors = vErrors;
 return errors === 0;
 }
-validate167.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate170.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutInput = validate169;
-const schema308 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
+exports.validateRolloutInput = validate172;
+const schema309 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
 
-function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate169.evaluated;
+const evaluated0 = validate172.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30857,7 +30511,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema308.properties, key0))){
+if(!(func4.call(schema309.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -31056,7 +30710,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema308.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema309.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -31386,19 +31040,19 @@ vErrors.push(err54);
 }
 errors++;
 }
-validate169.errors = vErrors;
+validate172.errors = vErrors;
 return errors === 0;
 }
-validate169.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutOutput = validate171;
-const schema314 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRolloutOutput = validate174;
+const schema315 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate171.evaluated;
+const evaluated0 = validate174.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31668,21 +31322,21 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate171.errors = vErrors;
+validate174.errors = vErrors;
 return errors === 0;
 }
-validate171.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRunReport = validate149;
+exports.validateRunReport = validate152;
 
-exports.validateScoreDatasetInput = validate172;
-const schema316 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-input.schema.json","title":"ScoreDatasetInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"promptFormat":{"type":"string","maxLength":10000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"embeddings":{"type":"boolean"}}};
+exports.validateScoreDatasetInput = validate175;
+const schema317 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-input.schema.json","title":"ScoreDatasetInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"promptFormat":{"type":"string","maxLength":10000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"embeddings":{"type":"boolean"}}};
 
-function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/score-dataset-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate172.evaluated;
+const evaluated0 = validate175.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31856,21 +31510,21 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate172.errors = vErrors;
+validate175.errors = vErrors;
 return errors === 0;
 }
-validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate175.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateScoreDatasetOutput = validate96;
 
-exports.validateSelfAlignInput = validate174;
-const schema318 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-input.schema.json","title":"SelfAlignInput","$ref":"dataset-builder-input.schema.json"};
+exports.validateSelfAlignInput = validate177;
+const schema319 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-input.schema.json","title":"SelfAlignInput","$ref":"dataset-builder-input.schema.json"};
 
-function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/self-align-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate174.evaluated;
+const evaluated0 = validate177.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31881,15 +31535,15 @@ if(!(validate28(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
 errors = vErrors.length;
 }
-validate174.errors = vErrors;
+validate177.errors = vErrors;
 return errors === 0;
 }
-validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate177.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateSelfAlignOutput = validate92;
 
 exports.validateSftInput = validate75;
-const schema135 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"stepsPerRun":{"type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
+const schema135 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"packed":{"type":"boolean"},"stepsPerRun":{"type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
 
 function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
@@ -32591,9 +32245,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-let data21 = data.stepsPerRun;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err54 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.packed !== undefined){
+if(typeof data.packed !== "boolean"){
+const err54 = {instancePath:instancePath+"/packed",schemaPath:"#/properties/packed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -32602,9 +32256,10 @@ vErrors.push(err54);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 256 || isNaN(data21)){
-const err55 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
+}
+let data22 = data.stepsPerRun;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err55 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -32613,8 +32268,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data21 < 1 || isNaN(data21)){
-const err56 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 256 || isNaN(data22)){
+const err56 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -32623,10 +32279,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-let data22 = data.checkpointEvery;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err57 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data22 < 1 || isNaN(data22)){
+const err57 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -32635,9 +32289,10 @@ vErrors.push(err57);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 10000000 || isNaN(data22)){
-const err58 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+}
+let data23 = data.checkpointEvery;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err58 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -32646,8 +32301,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data22 < 1 || isNaN(data22)){
-const err59 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 10000000 || isNaN(data23)){
+const err59 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -32656,12 +32312,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-if(data.heartbeatTimeout !== undefined){
-let data23 = data.heartbeatTimeout;
-if(typeof data23 === "string"){
-if(!pattern47.test(data23)){
-const err60 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
+if(data23 < 1 || isNaN(data23)){
+const err60 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -32671,8 +32323,11 @@ vErrors.push(err60);
 errors++;
 }
 }
-else {
-const err61 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.heartbeatTimeout !== undefined){
+let data24 = data.heartbeatTimeout;
+if(typeof data24 === "string"){
+if(!pattern47.test(data24)){
+const err61 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -32682,9 +32337,8 @@ vErrors.push(err61);
 errors++;
 }
 }
-let data24 = data.seed;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err62 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err62 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -32693,9 +32347,10 @@ vErrors.push(err62);
 }
 errors++;
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 4294967295 || isNaN(data24)){
-const err63 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+}
+let data25 = data.seed;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err63 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -32704,8 +32359,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data24 < 0 || isNaN(data24)){
-const err64 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 4294967295 || isNaN(data25)){
+const err64 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -32714,11 +32370,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-let data25 = data.promptFormat;
-if(typeof data25 === "string"){
-if(func1(data25) > 10000){
-const err65 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
+if(data25 < 0 || isNaN(data25)){
+const err65 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -32728,8 +32381,10 @@ vErrors.push(err65);
 errors++;
 }
 }
-else {
-const err66 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data26 = data.promptFormat;
+if(typeof data26 === "string"){
+if(func1(data26) > 10000){
+const err66 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -32738,9 +32393,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-let data26 = data.maxLength;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err67 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err67 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -32749,9 +32404,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 1048576 || isNaN(data26)){
-const err68 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
+let data27 = data.maxLength;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err68 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -32760,8 +32415,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(data26 < 2 || isNaN(data26)){
-const err69 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 1048576 || isNaN(data27)){
+const err69 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -32770,10 +32426,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-}
-else {
-const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data27 < 2 || isNaN(data27)){
+const err70 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -32782,18 +32436,30 @@ vErrors.push(err70);
 }
 errors++;
 }
+}
+}
+else {
+const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
 validate75.errors = vErrors;
 return errors === 0;
 }
 validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftOutput = validate136;
+exports.validateSftOutput = validate139;
 
 exports.validateTrainRewriterInput = validate70;
 
 exports.validateTrainRewriterOutput = validate80;
-const schema147 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json","title":"TrainRewriterOutput","type":"object","additionalProperties":false,"required":["run","steps","best","last","validations","adjustments","metrics","timings","curves","backbone"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"best":{"type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}},"last":{"type":"object","additionalProperties":false,"required":["step"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"}}},"validations":{"type":"array","items":{"$ref":"validate-rewriter-output.schema.json"}},"adjustments":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["fromStep","values"],"properties":{"fromStep":{"type":"integer","minimum":0},"values":{"$ref":"rewriter-adjust.schema.json"}}}},"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"},"timings":{"$ref":"common.schema.json#/$defs/artifactRef"},"curves":{"$ref":"common.schema.json#/$defs/artifactRef"},"backbone":{"$ref":"model-ref.schema.json"}}};
-const schema151 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"]},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"type":["number","null"]}}};
+const schema148 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json","title":"TrainRewriterOutput","type":"object","additionalProperties":false,"required":["run","steps","best","last","validations","adjustments","metrics","timings","curves","backbone"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"best":{"type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}},"last":{"type":"object","additionalProperties":false,"required":["step"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"}}},"validations":{"type":"array","items":{"$ref":"validate-rewriter-output.schema.json"}},"adjustments":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["fromStep","values"],"properties":{"fromStep":{"type":"integer","minimum":0},"values":{"$ref":"rewriter-adjust.schema.json"}}}},"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"},"timings":{"$ref":"common.schema.json#/$defs/artifactRef"},"curves":{"$ref":"common.schema.json#/$defs/artifactRef"},"backbone":{"$ref":"model-ref.schema.json"}}};
+const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"]},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"type":["number","null"]}}};
 
 function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json" */;
@@ -32918,7 +32584,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema151.properties, key0))){
+if(!(func4.call(schema152.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -33079,7 +32745,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data7 = data.meanNll;
 if((!((typeof data7 == "number") && (isFinite(data7)))) && (data7 !== null)){
-const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema151.properties.meanNll.type},message:"must be number,null"};
+const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema152.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -33130,7 +32796,7 @@ errors++;
 if(data.oracleNll !== undefined){
 let data11 = data.oracleNll;
 if((!((typeof data11 == "number") && (isFinite(data11)))) && (data11 !== null)){
-const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema151.properties.oracleNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema152.properties.oracleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -33270,7 +32936,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema147.properties, key0))){
+if(!(func4.call(schema148.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -33482,7 +33148,7 @@ errors++;
 if(data2.meanNll !== undefined){
 let data6 = data2.meanNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err28 = {instancePath:instancePath+"/best/meanNll",schemaPath:"#/properties/best/properties/meanNll/type",keyword:"type",params:{type: schema147.properties.best.properties.meanNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/best/meanNll",schemaPath:"#/properties/best/properties/meanNll/type",keyword:"type",params:{type: schema148.properties.best.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -34090,13 +33756,13 @@ return errors === 0;
 }
 validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateTrainRewriterProgress = validate176;
-const schema319 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json","title":"TrainRewriterProgress","type":"object","additionalProperties":false,"required":["stage","step","of","paused","settings"],"properties":{"stage":{"type":"string"},"step":{"type":"integer","minimum":0},"of":{"type":"integer","minimum":0},"paused":{"type":"boolean"},"last":{"type":"object"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"etaSeconds":{"type":"number","minimum":0},"settings":{"$ref":"rewriter-settings.schema.json"}}};
+exports.validateTrainRewriterProgress = validate179;
+const schema320 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json","title":"TrainRewriterProgress","type":"object","additionalProperties":false,"required":["stage","step","of","paused","settings"],"properties":{"stage":{"type":"string"},"step":{"type":"integer","minimum":0},"of":{"type":"integer","minimum":0},"paused":{"type":"boolean"},"last":{"type":"object"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"etaSeconds":{"type":"number","minimum":0},"settings":{"$ref":"rewriter-settings.schema.json"}}};
 
-function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate177.evaluated;
+const evaluated0 = validate180.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -34232,7 +33898,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data3 = data.meanNll;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (data3 !== null)){
-const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema159.properties.meanNll.type},message:"must be number,null"};
+const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema160.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -34253,17 +33919,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate177.errors = vErrors;
+validate180.errors = vErrors;
 return errors === 0;
 }
-validate177.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate180.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate176.evaluated;
+const evaluated0 = validate179.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -34421,8 +34087,8 @@ errors++;
 }
 }
 if(data.best !== undefined){
-if(!(validate177(data.best, {instancePath:instancePath+"/best",parentData:data,parentDataProperty:"best",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
+if(!(validate180(data.best, {instancePath:instancePath+"/best",parentData:data,parentDataProperty:"best",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -34452,8 +34118,8 @@ errors++;
 }
 }
 if(data.settings !== undefined){
-if(!(validate167(data.settings, {instancePath:instancePath+"/settings",parentData:data,parentDataProperty:"settings",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate167.errors : vErrors.concat(validate167.errors);
+if(!(validate170(data.settings, {instancePath:instancePath+"/settings",parentData:data,parentDataProperty:"settings",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
 errors = vErrors.length;
 }
 }
@@ -34468,19 +34134,19 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate176.errors = vErrors;
+validate179.errors = vErrors;
 return errors === 0;
 }
-validate176.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate179.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateUpdateInput = validate180;
-const schema322 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"type":"boolean"},"skipTiedGroups":{"type":"boolean","default":false}}};
+exports.validateUpdateInput = validate183;
+const schema323 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"type":"boolean"},"skipTiedGroups":{"type":"boolean","default":false}}};
 
-function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate180.evaluated;
+const evaluated0 = validate183.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -34612,7 +34278,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema322.properties, key0))){
+if(!(func4.call(schema323.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -34811,7 +34477,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema322.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema323.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -35198,19 +34864,19 @@ vErrors.push(err60);
 }
 errors++;
 }
-validate180.errors = vErrors;
+validate183.errors = vErrors;
 return errors === 0;
 }
-validate180.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate183.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateUpdateOutput = validate182;
-const schema328 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateUpdateOutput = validate185;
+const schema329 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate182.evaluated;
+const evaluated0 = validate185.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -35309,7 +34975,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema328.properties, key0))){
+if(!(func4.call(schema329.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -35491,19 +35157,19 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate182.errors = vErrors;
+validate185.errors = vErrors;
 return errors === 0;
 }
-validate182.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate185.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateValidateRewriterInput = validate183;
-const schema330 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
+exports.validateValidateRewriterInput = validate186;
+const schema331 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
 
-function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate183.evaluated;
+const evaluated0 = validate186.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -35622,7 +35288,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema330.properties, key0))){
+if(!(func4.call(schema331.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -35821,7 +35487,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema330.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema331.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -36182,10 +35848,10 @@ vErrors.push(err56);
 }
 errors++;
 }
-validate183.errors = vErrors;
+validate186.errors = vErrors;
 return errors === 0;
 }
-validate183.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate186.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateValidateRewriterOutput = validate81;
 
@@ -36654,13 +36320,13 @@ return errors === 0;
 }
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldForgettingOutput = validate186;
-const schema335 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json","title":"WorldForgettingOutput","type":"object","additionalProperties":false,"required":["backbone","base","arms","nll","report"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"base":{"$ref":"evaluate-output.schema.json"},"arms":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["model","evaluation"],"properties":{"model":{"$ref":"model-ref.schema.json"},"evaluation":{"$ref":"evaluate-output.schema.json"}}}},"nll":{"type":"object","additionalProperties":{"type":"number"}},"report":{"$ref":"forgetting-report-output.schema.json#/$defs/summary","unevaluatedProperties":false}}};
+exports.validateWorldForgettingOutput = validate189;
+const schema336 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json","title":"WorldForgettingOutput","type":"object","additionalProperties":false,"required":["backbone","base","arms","nll","report"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"base":{"$ref":"evaluate-output.schema.json"},"arms":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["model","evaluation"],"properties":{"model":{"$ref":"model-ref.schema.json"},"evaluation":{"$ref":"evaluate-output.schema.json"}}}},"nll":{"type":"object","additionalProperties":{"type":"number"}},"report":{"$ref":"forgetting-report-output.schema.json#/$defs/summary","unevaluatedProperties":false}}};
 
-function validate191(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate194(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate191.evaluated;
+const evaluated0 = validate194.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38057,17 +37723,17 @@ vErrors.push(err114);
 }
 errors++;
 }
-validate191.errors = vErrors;
+validate194.errors = vErrors;
 return errors === 0;
 }
-validate191.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
+validate194.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate189(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate186.evaluated;
+const evaluated0 = validate189.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38253,8 +37919,8 @@ errors++;
 }
 if(data.report !== undefined){
 let data8 = data.report;
-if(!(validate191(data8, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
+if(!(validate194(data8, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
 errors = vErrors.length;
 }
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
@@ -38283,10 +37949,10 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate186.errors = vErrors;
+validate189.errors = vErrors;
 return errors === 0;
 }
-validate186.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate189.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateWorldOutput = validate130;
 

@@ -1220,7 +1220,7 @@ return errors === 0;
 validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineConfig = validate67;
-const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"enum":["original","drop"],"default":"original"},"rewriter":{"$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"type":"number","minimum":0,"maximum":10},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"matchedCap":{"type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"},"mode":{"enum":["full","lora"]},"lora":{"$ref":"sft-input.schema.json#/properties/lora"},"promptFormat":{"type":"string","maxLength":10000},"maxLength":{"type":"integer","minimum":2,"maximum":1048576}}},"seeds":{"type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"enum":["original","drop"],"default":"original"},"rewriter":{"$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"type":"number","minimum":0,"maximum":10},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"matchedCap":{"type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"},"packed":{"$ref":"sft-input.schema.json#/properties/packed"},"mode":{"enum":["full","lora"]},"lora":{"$ref":"sft-input.schema.json#/properties/lora"},"promptFormat":{"type":"string","maxLength":10000},"maxLength":{"type":"integer","minimum":2,"maximum":1048576}}},"seeds":{"type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 const schema129 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
 const schema130 = {"type":"integer","minimum":1,"maximum":4096};
 const schema131 = {"type":"number","exclusiveMinimum":0,"maximum":1};
@@ -1228,7 +1228,8 @@ const schema132 = {"type":"integer","minimum":0,"maximum":10000000};
 const schema133 = {"enum":["constant","linear","cosine"]};
 const schema134 = {"type":"number","minimum":0,"maximum":10};
 const schema139 = {"type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"};
-const schema142 = {"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}};
+const schema142 = {"type":"boolean"};
+const schema143 = {"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}};
 const func4 = Object.prototype.hasOwnProperty;
 const func0 = require("ajv/dist/runtime/equal").default;
 const pattern47 = new RegExp("^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$", "u");
@@ -3473,10 +3474,9 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data16.mode !== undefined){
-let data24 = data16.mode;
-if(!((data24 === "full") || (data24 === "lora"))){
-const err52 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema113.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
+if(data16.packed !== undefined){
+if(typeof data16.packed !== "boolean"){
+const err52 = {instancePath:instancePath+"/sft/packed",schemaPath:"sft-input.schema.json#/properties/packed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -3486,21 +3486,10 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data16.lora !== undefined){
-let data25 = data16.lora;
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(data25.rank === undefined){
-data25.rank = 8;
-}
-if(data25.alpha === undefined){
-data25.alpha = 16;
-}
-if(data25.targetModules === undefined){
-data25.targetModules = ["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"];
-}
-for(const key3 in data25){
-if(!(((key3 === "rank") || (key3 === "alpha")) || (key3 === "targetModules"))){
-const err53 = {instancePath:instancePath+"/sft/lora",schemaPath:"sft-input.schema.json#/properties/lora/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data16.mode !== undefined){
+let data25 = data16.mode;
+if(!((data25 === "full") || (data25 === "lora"))){
+const err53 = {instancePath:instancePath+"/sft/mode",schemaPath:"#/properties/sft/properties/mode/enum",keyword:"enum",params:{allowedValues: schema113.properties.sft.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -3510,9 +3499,21 @@ vErrors.push(err53);
 errors++;
 }
 }
-let data26 = data25.rank;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err54 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data16.lora !== undefined){
+let data26 = data16.lora;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.rank === undefined){
+data26.rank = 8;
+}
+if(data26.alpha === undefined){
+data26.alpha = 16;
+}
+if(data26.targetModules === undefined){
+data26.targetModules = ["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"];
+}
+for(const key3 in data26){
+if(!(((key3 === "rank") || (key3 === "alpha")) || (key3 === "targetModules"))){
+const err54 = {instancePath:instancePath+"/sft/lora",schemaPath:"sft-input.schema.json#/properties/lora/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -3521,9 +3522,10 @@ vErrors.push(err54);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 1024 || isNaN(data26)){
-const err55 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
+}
+let data27 = data26.rank;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err55 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -3532,8 +3534,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data26 < 1 || isNaN(data26)){
-const err56 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 1024 || isNaN(data27)){
+const err56 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -3542,11 +3545,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-let data27 = data25.alpha;
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 65536 || isNaN(data27)){
-const err57 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
+if(data27 < 1 || isNaN(data27)){
+const err57 = {instancePath:instancePath+"/sft/lora/rank",schemaPath:"sft-input.schema.json#/properties/lora/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -3555,8 +3555,11 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(data27 <= 0 || isNaN(data27)){
-const err58 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+}
+let data28 = data26.alpha;
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 65536 || isNaN(data28)){
+const err58 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -3565,9 +3568,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-else {
-const err59 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data28 <= 0 || isNaN(data28)){
+const err59 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -3576,10 +3578,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-let data28 = data25.targetModules;
-if(Array.isArray(data28)){
-if(data28.length < 1){
-const err60 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+else {
+const err60 = {instancePath:instancePath+"/sft/lora/alpha",schemaPath:"sft-input.schema.json#/properties/lora/properties/alpha/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -3588,11 +3589,10 @@ vErrors.push(err60);
 }
 errors++;
 }
-const len2 = data28.length;
-for(let i3=0; i3<len2; i3++){
-let data29 = data28[i3];
-if(!(((((((data29 === "q_proj") || (data29 === "k_proj")) || (data29 === "v_proj")) || (data29 === "o_proj")) || (data29 === "gate_proj")) || (data29 === "up_proj")) || (data29 === "down_proj"))){
-const err61 = {instancePath:instancePath+"/sft/lora/targetModules/" + i3,schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema142.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+let data29 = data26.targetModules;
+if(Array.isArray(data29)){
+if(data29.length < 1){
+const err61 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -3601,20 +3601,33 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-let i4 = data28.length;
-let j1;
-if(i4 > 1){
-outer1:
-for(;i4--;){
-for(j1 = i4; j1--;){
-if(func0(data28[i4], data28[j1])){
-const err62 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
+const len2 = data29.length;
+for(let i3=0; i3<len2; i3++){
+let data30 = data29[i3];
+if(!(((((((data30 === "q_proj") || (data30 === "k_proj")) || (data30 === "v_proj")) || (data30 === "o_proj")) || (data30 === "gate_proj")) || (data30 === "up_proj")) || (data30 === "down_proj"))){
+const err62 = {instancePath:instancePath+"/sft/lora/targetModules/" + i3,schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema143.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err62];
 }
 else {
 vErrors.push(err62);
+}
+errors++;
+}
+}
+let i4 = data29.length;
+let j1;
+if(i4 > 1){
+outer1:
+for(;i4--;){
+for(j1 = i4; j1--;){
+if(func0(data29[i4], data29[j1])){
+const err63 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
 }
 errors++;
 break outer1;
@@ -3624,18 +3637,7 @@ break outer1;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-}
-else {
-const err64 = {instancePath:instancePath+"/sft/lora",schemaPath:"sft-input.schema.json#/properties/lora/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err64 = {instancePath:instancePath+"/sft/lora/targetModules",schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -3645,11 +3647,8 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data16.promptFormat !== undefined){
-let data30 = data16.promptFormat;
-if(typeof data30 === "string"){
-if(func1(data30) > 10000){
-const err65 = {instancePath:instancePath+"/sft/promptFormat",schemaPath:"#/properties/sft/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
+else {
+const err65 = {instancePath:instancePath+"/sft/lora",schemaPath:"sft-input.schema.json#/properties/lora/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -3659,8 +3658,11 @@ vErrors.push(err65);
 errors++;
 }
 }
-else {
-const err66 = {instancePath:instancePath+"/sft/promptFormat",schemaPath:"#/properties/sft/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.promptFormat !== undefined){
+let data31 = data16.promptFormat;
+if(typeof data31 === "string"){
+if(func1(data31) > 10000){
+const err66 = {instancePath:instancePath+"/sft/promptFormat",schemaPath:"#/properties/sft/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -3670,10 +3672,8 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data16.maxLength !== undefined){
-let data31 = data16.maxLength;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err67 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err67 = {instancePath:instancePath+"/sft/promptFormat",schemaPath:"#/properties/sft/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -3682,9 +3682,11 @@ vErrors.push(err67);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 > 1048576 || isNaN(data31)){
-const err68 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
+}
+if(data16.maxLength !== undefined){
+let data32 = data16.maxLength;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err68 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -3693,8 +3695,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(data31 < 2 || isNaN(data31)){
-const err69 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 1048576 || isNaN(data32)){
+const err69 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -3703,11 +3706,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err70 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data32 < 2 || isNaN(data32)){
+const err70 = {instancePath:instancePath+"/sft/maxLength",schemaPath:"#/properties/sft/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -3717,10 +3717,10 @@ vErrors.push(err70);
 errors++;
 }
 }
-let data32 = data.seeds;
-if(Array.isArray(data32)){
-if(data32.length > 32){
-const err71 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+}
+else {
+const err71 = {instancePath:instancePath+"/sft",schemaPath:"#/properties/sft/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -3729,8 +3729,11 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(data32.length < 1){
-const err72 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+let data33 = data.seeds;
+if(Array.isArray(data33)){
+if(data33.length > 32){
+const err72 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -3739,11 +3742,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-const len3 = data32.length;
-for(let i5=0; i5<len3; i5++){
-let data33 = data32[i5];
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err73 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data33.length < 1){
+const err73 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -3752,9 +3752,11 @@ vErrors.push(err73);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 4294967295 || isNaN(data33)){
-const err74 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+const len3 = data33.length;
+for(let i5=0; i5<len3; i5++){
+let data34 = data33[i5];
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err74 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3763,8 +3765,9 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data33 < 0 || isNaN(data33)){
-const err75 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 4294967295 || isNaN(data34)){
+const err75 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3773,21 +3776,31 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-}
-let i6 = data32.length;
-let j2;
-if(i6 > 1){
-outer2:
-for(;i6--;){
-for(j2 = i6; j2--;){
-if(func0(data32[i6], data32[j2])){
-const err76 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)"};
+if(data34 < 0 || isNaN(data34)){
+const err76 = {instancePath:instancePath+"/seeds/" + i5,schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err76];
 }
 else {
 vErrors.push(err76);
+}
+errors++;
+}
+}
+}
+let i6 = data33.length;
+let j2;
+if(i6 > 1){
+outer2:
+for(;i6--;){
+for(j2 = i6; j2--;){
+if(func0(data33[i6], data33[j2])){
+const err77 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
 }
 errors++;
 break outer2;
@@ -3797,19 +3810,7 @@ break outer2;
 }
 }
 else {
-const err77 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-let data34 = data.device;
-if(typeof data34 === "string"){
-if(!pattern18.test(data34)){
-const err78 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
+const err78 = {instancePath:instancePath+"/seeds",schemaPath:"#/properties/seeds/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -3818,9 +3819,10 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-else {
-const err79 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data35 = data.device;
+if(typeof data35 === "string"){
+if(!pattern18.test(data35)){
+const err79 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -3831,12 +3833,23 @@ errors++;
 }
 }
 else {
-const err80 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err80 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err80];
 }
 else {
 vErrors.push(err80);
+}
+errors++;
+}
+}
+else {
+const err81 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
 }
 errors++;
 }
@@ -3846,7 +3859,7 @@ return errors === 0;
 validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePrepareWorldInput = validate128;
-const schema247 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"type":"boolean","default":false}}};
+const schema248 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"type":"boolean","default":false}}};
 
 function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
@@ -3886,7 +3899,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema247.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema248.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4012,14 +4025,14 @@ return errors === 0;
 }
 validate128.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterAdjust = validate161;
-const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
+exports.validateRewriterAdjust = validate164;
+const schema154 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
 
-function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate161.evaluated;
+const evaluated0 = validate164.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4235,19 +4248,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate161.errors = vErrors;
+validate164.errors = vErrors;
 return errors === 0;
 }
-validate161.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeInput = validate162;
-const schema297 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"arm":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"type":"integer","minimum":1,"maximum":10000000},"temperatures":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateRewriterProbeInput = validate165;
+const schema298 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"arm":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"type":"integer","minimum":1,"maximum":10000000},"temperatures":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate162.evaluated;
+const evaluated0 = validate165.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4287,7 +4300,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema297.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema298.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4333,7 +4346,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema297.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema298.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4570,13 +4583,13 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate165.errors = vErrors;
 return errors === 0;
 }
-validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate165.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateSftInput = validate75;
-const schema135 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"stepsPerRun":{"type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
+const schema135 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"packed":{"type":"boolean"},"stepsPerRun":{"type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
 
 function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
@@ -5278,9 +5291,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-let data21 = data.stepsPerRun;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err54 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.packed !== undefined){
+if(typeof data.packed !== "boolean"){
+const err54 = {instancePath:instancePath+"/packed",schemaPath:"#/properties/packed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -5289,9 +5302,10 @@ vErrors.push(err54);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 256 || isNaN(data21)){
-const err55 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
+}
+let data22 = data.stepsPerRun;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err55 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -5300,8 +5314,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data21 < 1 || isNaN(data21)){
-const err56 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 256 || isNaN(data22)){
+const err56 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -5310,10 +5325,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-let data22 = data.checkpointEvery;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err57 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data22 < 1 || isNaN(data22)){
+const err57 = {instancePath:instancePath+"/stepsPerRun",schemaPath:"#/properties/stepsPerRun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -5322,9 +5335,10 @@ vErrors.push(err57);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 10000000 || isNaN(data22)){
-const err58 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+}
+let data23 = data.checkpointEvery;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err58 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -5333,8 +5347,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data22 < 1 || isNaN(data22)){
-const err59 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 10000000 || isNaN(data23)){
+const err59 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -5343,12 +5358,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-if(data.heartbeatTimeout !== undefined){
-let data23 = data.heartbeatTimeout;
-if(typeof data23 === "string"){
-if(!pattern47.test(data23)){
-const err60 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
+if(data23 < 1 || isNaN(data23)){
+const err60 = {instancePath:instancePath+"/checkpointEvery",schemaPath:"#/properties/checkpointEvery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -5358,8 +5369,11 @@ vErrors.push(err60);
 errors++;
 }
 }
-else {
-const err61 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.heartbeatTimeout !== undefined){
+let data24 = data.heartbeatTimeout;
+if(typeof data24 === "string"){
+if(!pattern47.test(data24)){
+const err61 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},message:"must match pattern \""+"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"+"\""};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -5369,9 +5383,8 @@ vErrors.push(err61);
 errors++;
 }
 }
-let data24 = data.seed;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err62 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err62 = {instancePath:instancePath+"/heartbeatTimeout",schemaPath:"train-rewriter-input.schema.json#/properties/heartbeatTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -5380,9 +5393,10 @@ vErrors.push(err62);
 }
 errors++;
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 4294967295 || isNaN(data24)){
-const err63 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+}
+let data25 = data.seed;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err63 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -5391,8 +5405,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data24 < 0 || isNaN(data24)){
-const err64 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 4294967295 || isNaN(data25)){
+const err64 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -5401,11 +5416,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-let data25 = data.promptFormat;
-if(typeof data25 === "string"){
-if(func1(data25) > 10000){
-const err65 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
+if(data25 < 0 || isNaN(data25)){
+const err65 = {instancePath:instancePath+"/seed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -5415,8 +5427,10 @@ vErrors.push(err65);
 errors++;
 }
 }
-else {
-const err66 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data26 = data.promptFormat;
+if(typeof data26 === "string"){
+if(func1(data26) > 10000){
+const err66 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -5425,9 +5439,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-let data26 = data.maxLength;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err67 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err67 = {instancePath:instancePath+"/promptFormat",schemaPath:"#/properties/promptFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -5436,9 +5450,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 1048576 || isNaN(data26)){
-const err68 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
+let data27 = data.maxLength;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err68 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -5447,8 +5461,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(data26 < 2 || isNaN(data26)){
-const err69 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 1048576 || isNaN(data27)){
+const err69 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -5457,15 +5472,25 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-}
-else {
-const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data27 < 2 || isNaN(data27)){
+const err70 = {instancePath:instancePath+"/maxLength",schemaPath:"#/properties/maxLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
 if(vErrors === null){
 vErrors = [err70];
 }
 else {
 vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+else {
+const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
 }
 errors++;
 }
