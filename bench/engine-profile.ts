@@ -21,7 +21,7 @@ import { ProfilingRunner, profileTable } from './profile-runner';
 import { benchArgs } from './engine-model-common';
 import { exampleLength, worldPretrainBatches } from './world-batches';
 
-const { args, flag } = benchArgs();
+const { args, flag, value } = benchArgs();
 const mode = args[0];
 if (mode !== 'generate' && mode !== 'train') {
   console.log('usage: engine-profile.ts generate|train [options] (see the header)');
@@ -41,7 +41,7 @@ const lc = rank ? loraConfig({ rank, alpha: 2 * rank }) : undefined;
 const runner = new ProfilingRunner(flag('--threads', 2));
 const nodes = flag('--nodes', 15);
 const load0 = loadavg()[0];
-const dump = benchArgs().value('--dump');
+const dump = value('--dump');
 function report(events: Parameters<typeof profileTable>[0], top: number) {
   if (dump) writeFileSync(dump, JSON.stringify(events));
   console.log(profileTable(events, top, nodes));
@@ -72,7 +72,7 @@ if (mode === 'generate') {
   const packed = args.includes('--packed');
   const tp = await TrainProgram.create(runner.asRunner(), model, { objective: 'sft', lora: lc, packed, name: 'train' });
   await tp.init(lc ? initLoraWeights(config, lc, 1) : model.weights);
-  const world = benchArgs().value('--world');
+  const world = value('--world');
   const examples = world
     ? worldPretrainBatches(24, 32)[Number(world)]
     : Array.from({ length: B }, (_, i) => ({

@@ -110,10 +110,10 @@ export function sampleWideNucleus(lp: Tensor, u: Tensor, topP: Tensor, vocab: nu
     (b) => {
       const [l, v, pp] = [local(b, lp), local(b, vStar), local(b, p)];
       const z = op.scalar(b, 0, 'float32');
-      const tie = op.equal(l, v);
+      const [tie, above] = [op.equal(l, v), op.greater(l, v)];
       const tieBefore = op.cumSum(op.where(tie, pp, z), 1, { exclusive: true });
-      const above = op.reduceSum(op.where(op.greater(l, v), pp, z), [1], true);
-      return [op.or(op.greater(l, v), op.and(tie, op.less(op.add(above, tieBefore), local(b, topP))))];
+      const massAbove = op.reduceSum(op.where(above, pp, z), [1], true);
+      return [op.or(above, op.and(tie, op.less(op.add(massAbove, tieBefore), local(b, topP))))];
     },
   );
   return inverseCdfByBlocks(op.where(keep, p, zero), u, vocab);
@@ -145,7 +145,7 @@ function inverseCdfByBlocks(pk: Tensor, u: Tensor, vocab: number): Tensor {
   const below = (running: Tensor) => op.reduceSum(op.cast(op.lessOrEqual(running, thr), 'int64'), [1], true);
   const j = op.min(below(cum), lastPositive(sums, C)); // [n, 1]
   const before = op.gatherElements(op.cumSum(sums, 1, { exclusive: true }), j, 1); // [n, 1]
-  const block = op.squeeze(op.gatherElements(blocks, op.expand(op.unsqueeze(j, [2]), op.ints(g, [1, 1, L])), 1), [1]); // [n, L]
+  const block = op.squeeze(op.gatherElements(blocks, op.expand(op.unsqueeze(j, [2]), [1, 1, L]), 1), [1]); // [n, L]
   const k = op.min(below(op.add(op.cumSum(block, 1), before)), lastPositive(block, L));
   return op.squeeze(op.add(op.mul(j, op.scalar(g, L, 'int64')), k), [1]);
 }

@@ -85,17 +85,18 @@ export function packedLayout(items: PackItem[], groups: number, chunks: number):
     order.map((i) => items[i].tokens.length),
     groups,
   );
+  // flat rows of example i's columns from..to (clipped to its length)
+  const cols = (from: number, to: number, i: number) => {
+    const rows: number[] = [];
+    for (let j = from; j < Math.min(to, items[i].tokens.length); j++) rows.push(start[i] + j);
+    return rows;
+  };
   const blocks: AttentionBlock[] = [];
   for (let g = 0; g < groups; g++) {
     const members = g < ends.length ? order.slice(g ? ends[g - 1] : 0, ends[g]) : [];
     const width = Math.max(0, ...members.map((i) => items[i].tokens.length));
     const w = Math.ceil(width / chunks);
     for (let c = 0; c < chunks; c++) {
-      const cols = (from: number, to: number, i: number) => {
-        const rows: number[] = [];
-        for (let j = from; j < Math.min(to, items[i].tokens.length); j++) rows.push(start[i] + j);
-        return rows;
-      };
       blocks.push({
         queries: members.map((i) => cols(c * w, (c + 1) * w, i)),
         keys: members.map((i) => cols(0, (c + 1) * w, i)),

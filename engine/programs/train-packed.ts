@@ -30,7 +30,7 @@ export interface PackedBlocks {
 export const PACKED_BLOCKS: PackedBlocks = { groups: 2, chunks: 2 };
 
 /** Batch inputs of one micro-batch (packing.ts packedFeeds), with symbolic sizes. */
-export function packedBatch({ groups, chunks }: PackedBlocks): BatchSpec[] {
+export function packedBatch({ groups, chunks }: PackedBlocks = PACKED_BLOCKS): BatchSpec[] {
   return [
     { name: 'tokens', dtype: 'int64', shape: ['rows'] },
     { name: 'positions', dtype: 'int64', shape: ['rows'] },
@@ -62,7 +62,7 @@ function blockBias(qpos: Tensor, k: Tensor): Tensor {
 export function packedSftLoss(
   dm: DecoderParams,
   b: Record<string, Tensor>,
-  { groups, chunks }: PackedBlocks,
+  { groups, chunks }: PackedBlocks = PACKED_BLOCKS,
 ): { loss: Tensor; metrics: Record<string, Tensor> } {
   const blocks = Array.from({ length: groups * chunks }, (_, i): FlatBlock => ({
     q: b[`q${i}`],
@@ -87,7 +87,7 @@ export function packedSftLoss(
 export function packedRunFeeds(
   micro: PackedExample[][],
   lead: number[],
-  { groups, chunks }: PackedBlocks,
+  { groups, chunks }: PackedBlocks = PACKED_BLOCKS,
 ): Record<string, TensorData> {
   const layouts = micro.map((mb) =>
     packedLayout(

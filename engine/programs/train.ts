@@ -16,7 +16,7 @@ import { expectedWeights, isLinearWeight } from '../model/weights';
 import { type LoraConfig, type LoraWeights, loraModules, loraParamName, loraScale } from '../lora/lora';
 import { type ProgramModel, checkTokens, f32, loadProgram } from './common';
 import { grpoLoss } from './grpo-loss';
-import { PACKED_BLOCKS, type PackedBlocks, packedBatch, packedRunFeeds, packedSftLoss } from './train-packed';
+import { type PackedBlocks, packedBatch, packedRunFeeds, packedSftLoss } from './train-packed';
 import { SHARED_PROMPT_BATCH, SHARED_REF_LOGP, sharedPromptFeeds, sharedPromptLogprobs } from './train-shared';
 
 export interface GrpoOptions {
@@ -135,7 +135,7 @@ export function trainStepSpec(
   if (o.packed && grpo) throw new Error('train step: packed rows are for the SFT objective only');
   const shared = grpo && !!gopt.sharedPrompts;
   const batch: TrainStepSpec['batch'] = o.packed
-    ? packedBatch(o.packedBlocks ?? PACKED_BLOCKS)
+    ? packedBatch(o.packedBlocks)
     : shared
       ? [...SHARED_PROMPT_BATCH, ...(klCoef !== 0 && reference === 'input' ? [SHARED_REF_LOGP] : [])]
       : [
@@ -180,7 +180,7 @@ export function trainStepSpec(
             }
           : undefined,
       };
-      if (o.packed) return packedSftLoss(dm, b, o.packedBlocks ?? PACKED_BLOCKS);
+      if (o.packed) return packedSftLoss(dm, b, o.packedBlocks);
       if (shared) {
         const ref =
           klCoef === 0
@@ -363,7 +363,7 @@ export class TrainProgram {
     const lead = acc ? [steps.length, M] : [K];
     if (this.options.packed)
       return this.run({
-        ...packedRunFeeds(micro as SftExample[][], lead, this.options.packedBlocks ?? PACKED_BLOCKS),
+        ...packedRunFeeds(micro as SftExample[][], lead, this.options.packedBlocks),
         [names.lr]: this.lrFeed(lr, steps.length),
       });
     if (grpo && this.options.grpo?.sharedPrompts) {
