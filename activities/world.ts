@@ -52,7 +52,9 @@ export async function prepareWorld(
   });
   const reused = existsSync(result);
   if (!reused) await writeWorld(store, recipe, ref, progress);
-  const pretrained = input.retrain ? undefined : await installShippedBackbone(store, recipe.name, recipe.seed, key);
+  // the shipped backbone was trained with the recipe's own pretraining settings: overrides retrain it
+  const retrain = input.retrain || input.pretrain !== undefined;
+  const pretrained = retrain ? undefined : await installShippedBackbone(store, recipe.name, recipe.seed, key);
   const validation = await validationSetOf(store, recipe, `${ref}-validation`);
   const world = { ...(await asStored()), reused, validation, ...(pretrained ? { pretrained } : {}) };
   const sample = input.dataSeed === 0 ? ref : `${ref}-data${input.dataSeed}`;

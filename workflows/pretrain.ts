@@ -29,6 +29,7 @@ export async function pretrain(input: PrepareWorldInputInput): Promise<PretrainO
   const { sft } = deviceActivities(resolved.device, 'training');
   const pretraining = await sft({
     ...recipe.pretrain,
+    ...resolved.pretrain,
     name: `backbone-${recipe.name}`,
     model: world.initialModel,
     dataset: world.pretrainData,

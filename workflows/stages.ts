@@ -98,13 +98,14 @@ export function child<W extends Workflow>(
 /** The world's backbone (prepared and pretrained, cached by content) as a `pretrain` child. */
 export function pretrainChild(
   parentId: string,
-  o: Pick<PrepareWorldInput, 'recipe' | 'device' | 'seed'> & { dataSeed?: number },
+  o: Pick<PrepareWorldInput, 'recipe' | 'device' | 'seed' | 'pretrain'> & { dataSeed?: number },
 ) {
   return child<typeof pretrain>('pretrain', parentId, 'pretrain', {
     recipe: o.recipe,
     device: o.device,
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.dataSeed ? { dataSeed: o.dataSeed } : {}),
+    ...(o.pretrain ? { pretrain: o.pretrain } : {}),
   });
 }
 

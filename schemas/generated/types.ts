@@ -2911,6 +2911,16 @@ export const prepareWorldInputSchema = {
       "description": "Pretrain the backbone even when the repository ships one for this recipe and seed.",
       "type": "boolean",
       "default": false
+    },
+    "pretrain": {
+      "description": "Overrides of the recipe's pretraining settings (how the backbone's train step runs, not what it learns from). Given, the backbone is pretrained under its own key even when the repository ships one for this recipe and seed (that one was trained without them); absent, everything is as before.",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "packed": {
+          "$ref": "sft-input.schema.json#/properties/packed"
+        }
+      }
     }
   }
 } as const;
@@ -5255,6 +5265,9 @@ export const worldForgettingInputSchema = {
           "maximum": 10
         }
       }
+    },
+    "pretrain": {
+      "$ref": "prepare-world-input.schema.json#/properties/pretrain"
     },
     "sftSeed": {
       "description": "Seed of the SFT data order.",

@@ -9309,15 +9309,15 @@ exports.validateModelRef = validate29;
 
 exports.validatePipelineConfig = validate67;
 const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"enum":["original","drop"],"default":"original"},"rewriter":{"$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"type":"number","minimum":0,"maximum":10},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"matchedCap":{"type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"},"packed":{"$ref":"sft-input.schema.json#/properties/packed"},"mode":{"enum":["full","lora"]},"lora":{"$ref":"sft-input.schema.json#/properties/lora"},"promptFormat":{"type":"string","maxLength":10000},"maxLength":{"type":"integer","minimum":2,"maximum":1048576}}},"seeds":{"type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
-const schema129 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
-const schema130 = {"type":"integer","minimum":1,"maximum":4096};
-const schema131 = {"type":"number","exclusiveMinimum":0,"maximum":1};
-const schema132 = {"type":"integer","minimum":0,"maximum":10000000};
-const schema133 = {"enum":["constant","linear","cosine"]};
-const schema134 = {"type":"number","minimum":0,"maximum":10};
-const schema139 = {"type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"};
-const schema142 = {"type":"boolean"};
-const schema143 = {"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}};
+const schema142 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
+const schema143 = {"type":"integer","minimum":1,"maximum":4096};
+const schema144 = {"type":"number","exclusiveMinimum":0,"maximum":1};
+const schema145 = {"type":"integer","minimum":0,"maximum":10000000};
+const schema146 = {"enum":["constant","linear","cosine"]};
+const schema147 = {"type":"number","minimum":0,"maximum":10};
+const schema134 = {"type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"};
+const schema136 = {"type":"boolean"};
+const schema150 = {"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}};
 const pattern47 = new RegExp("^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$", "u");
 const schema117 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-input.schema.json","title":"TrainRewriterInput","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"rewriter"},"preset":{"enum":["world","paper","test"],"default":"world"},"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"type":"object","additionalProperties":false,"properties":{"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"every":{"type":"integer","minimum":1,"maximum":1000000},"samples":{"type":"integer","minimum":1,"maximum":64},"limit":{"type":"integer","minimum":1,"maximum":1000000}}},"rewritePrompt":{"type":"string","minLength":1,"maxLength":20000},"qaPrompt":{"type":"string","minLength":1,"maxLength":20000},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer","minimum":2,"maximum":64},"promptsPerStep":{"type":"integer","minimum":1,"maximum":4096},"steps":{"type":"integer","minimum":1,"maximum":1000000},"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"gateInReward":{"type":"boolean"},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"weightDecay":{"type":"number","minimum":0,"maximum":1},"klCoef":{"type":"number","minimum":0,"maximum":100},"clip":{"type":"number","exclusiveMinimum":0,"maximum":10},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"lora":{"type":"object","additionalProperties":false,"properties":{"rank":{"type":"integer","minimum":1,"maximum":4096},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"rlSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"keepEvery":{"type":"integer","minimum":1,"maximum":1000000},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"heartbeatTimeout":{"type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"},"continueAsNewEvery":{"type":"integer","minimum":1,"maximum":1000000},"carry":{"type":"object","additionalProperties":true},"faults":{"type":"object","additionalProperties":false,"properties":{"nonFiniteAtStep":{"type":"integer","minimum":1,"maximum":1000000}}},"skipTiedGroups":{"type":"boolean"}}};
 
@@ -11195,7 +11195,7 @@ errors++;
 if(data16.schedule !== undefined){
 let data21 = data16.schedule;
 if(!(((data21 === "constant") || (data21 === "linear")) || (data21 === "cosine"))){
-const err46 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema133.enum},message:"must be equal to one of the allowed values"};
+const err46 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema146.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -11396,7 +11396,7 @@ const len2 = data29.length;
 for(let i3=0; i3<len2; i3++){
 let data30 = data29[i3];
 if(!(((((((data30 === "q_proj") || (data30 === "k_proj")) || (data30 === "v_proj")) || (data30 === "o_proj")) || (data30 === "gate_proj")) || (data30 === "up_proj")) || (data30 === "down_proj"))){
-const err62 = {instancePath:instancePath+"/sft/lora/targetModules/" + i3,schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema143.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err62 = {instancePath:instancePath+"/sft/lora/targetModules/" + i3,schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema150.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -11649,15 +11649,15 @@ return errors === 0;
 }
 validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePipelineOutput = validate77;
-const schema146 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-output.schema.json","title":"PipelineOutput","type":"object","additionalProperties":false,"required":["backbone","fallback","seeds","base","rewriters","arms"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"fallback":{"enum":["original","drop"]},"seeds":{"type":"array","items":{"$ref":"common.schema.json#/$defs/seed"}},"base":{"$ref":"evaluate-output.schema.json"},"rewriters":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["run","steps","best","curves","metrics"],"properties":{"run":{"$ref":"train-rewriter-output.schema.json#/properties/run"},"steps":{"$ref":"train-rewriter-output.schema.json#/properties/steps"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"curves":{"$ref":"train-rewriter-output.schema.json#/properties/curves"},"metrics":{"$ref":"train-rewriter-output.schema.json#/properties/metrics"}}}},"arms":{"type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/arm"}},"empty":{"type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/emptyArm"}},"report":{"$ref":"pipeline-report-output.schema.json#/$defs/summary","unevaluatedProperties":false},"reports":{"type":"array","items":{"type":"object","$ref":"forgetting-report-output.schema.json#/$defs/summary","required":["seed"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}},"$defs":{"armData":{"type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"type":"integer","minimum":1},"data":{"$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}},"arm":{"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false},"emptyArm":{"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"type":"string"}},"unevaluatedProperties":false}}};
-const schema159 = {"type":"integer","minimum":0};
-const schema160 = {"type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}};
+exports.validatePipelineOutput = validate80;
+const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-output.schema.json","title":"PipelineOutput","type":"object","additionalProperties":false,"required":["backbone","fallback","seeds","base","rewriters","arms"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"fallback":{"enum":["original","drop"]},"seeds":{"type":"array","items":{"$ref":"common.schema.json#/$defs/seed"}},"base":{"$ref":"evaluate-output.schema.json"},"rewriters":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["run","steps","best","curves","metrics"],"properties":{"run":{"$ref":"train-rewriter-output.schema.json#/properties/run"},"steps":{"$ref":"train-rewriter-output.schema.json#/properties/steps"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"curves":{"$ref":"train-rewriter-output.schema.json#/properties/curves"},"metrics":{"$ref":"train-rewriter-output.schema.json#/properties/metrics"}}}},"arms":{"type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/arm"}},"empty":{"type":"array","items":{"$ref":"pipeline-output.schema.json#/$defs/emptyArm"}},"report":{"$ref":"pipeline-report-output.schema.json#/$defs/summary","unevaluatedProperties":false},"reports":{"type":"array","items":{"type":"object","$ref":"forgetting-report-output.schema.json#/$defs/summary","required":["seed"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}},"$defs":{"armData":{"type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"type":"integer","minimum":1},"data":{"$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}},"arm":{"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false},"emptyArm":{"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"type":"string"}},"unevaluatedProperties":false}}};
+const schema166 = {"type":"integer","minimum":0};
+const schema167 = {"type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}};
 
-function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate84.evaluated;
+const evaluated0 = validate87.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11793,7 +11793,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data3 = data.meanNll;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (data3 !== null)){
-const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema160.properties.meanNll.type},message:"must be number,null"};
+const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema167.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -11814,21 +11814,21 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate84.errors = vErrors;
+validate87.errors = vErrors;
 return errors === 0;
 }
-validate84.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema164 = {"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false};
-const schema165 = {"type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"type":"integer","minimum":1},"data":{"$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}};
-const schema166 = {"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]};
-const schema168 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json","title":"RewriteDatasetOutput","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","unevaluatedProperties":false,"$defs":{"fields":{"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1},"samplePassRate":{"type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"type":"number","minimum":0,"maximum":1},"copyRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}}}};
-const schema169 = {"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1},"samplePassRate":{"type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"type":"number","minimum":0,"maximum":1},"copyRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema171 = {"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["score","model","sft","evaluation"],"properties":{"score":{"$ref":"score-dataset-output.schema.json"},"model":{"$ref":"model-ref.schema.json"},"sft":{"type":"object","additionalProperties":false,"required":["uri","steps","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}},"evaluation":{"$ref":"evaluate-output.schema.json"}},"unevaluatedProperties":false};
+const schema172 = {"type":"object","required":["arm","seed","data"],"properties":{"arm":{"$ref":"pipeline-config.schema.json#/properties/arms/items"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"builder":{"anyOf":[{"$ref":"rewrite-dataset-output.schema.json"},{"$ref":"self-align-output.schema.json"}]},"k":{"type":"integer","minimum":1},"data":{"$ref":"arm-data-output.schema.json"},"note":{"type":"string"}}};
+const schema173 = {"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]};
+const schema175 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json","title":"RewriteDatasetOutput","type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","unevaluatedProperties":false,"$defs":{"fields":{"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1},"samplePassRate":{"type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"type":"number","minimum":0,"maximum":1},"copyRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}}}};
+const schema176 = {"type":"object","required":["uri","data","records","passRate","answerPassRate","samplePassRate","sampleAnswerPassRate","copyRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1},"samplePassRate":{"type":"number","minimum":0,"maximum":1},"sampleAnswerPassRate":{"type":"number","minimum":0,"maximum":1},"copyRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate89.evaluated;
+const evaluated0 = validate92.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12274,25 +12274,25 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate89.errors = vErrors;
+validate92.errors = vErrors;
 return errors === 0;
 }
-validate89.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
+validate92.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewrite-dataset-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate88.evaluated;
+const evaluated0 = validate91.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate89(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
+if(!(validate92(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
 errors = vErrors.length;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12319,18 +12319,18 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate88.errors = vErrors;
+validate91.errors = vErrors;
 return errors === 0;
 }
-validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema172 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-output.schema.json","title":"SelfAlignOutput","type":"object","additionalProperties":false,"required":["uri","data","records","provenance","passRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"provenance":{"type":"object","additionalProperties":false,"required":["own","guided","original"],"properties":{"own":{"type":"integer","minimum":0},"guided":{"type":"integer","minimum":0},"original":{"type":"integer","minimum":0}}},"passRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+const schema179 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-output.schema.json","title":"SelfAlignOutput","type":"object","additionalProperties":false,"required":["uri","data","records","provenance","passRate","truncated","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"data":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"provenance":{"type":"object","additionalProperties":false,"required":["own","guided","original"],"properties":{"own":{"type":"integer","minimum":0},"guided":{"type":"integer","minimum":0},"original":{"type":"integer","minimum":0}}},"passRate":{"type":"number","minimum":0,"maximum":1},"truncated":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
-function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/self-align-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate92.evaluated;
+const evaluated0 = validate95.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12750,16 +12750,16 @@ vErrors.push(err35);
 }
 errors++;
 }
-validate92.errors = vErrors;
+validate95.errors = vErrors;
 return errors === 0;
 }
-validate92.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate95.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate87.evaluated;
+const evaluated0 = validate90.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12800,7 +12800,7 @@ errors++;
 if(data.arm !== undefined){
 let data0 = data.arm;
 if(!((((((((((((((((data0 === "vanilla") || (data0 === "foreign")) || (data0 === "prompted")) || (data0 === "prompted-matched")) || (data0 === "sdft")) || (data0 === "self-alignment")) || (data0 === "rl")) || (data0 === "rl-no-dist")) || (data0 === "rl-no-div")) || (data0 === "rl-no-gate")) || (data0 === "oracle")) || (data0 === "oracle-25")) || (data0 === "oracle-50")) || (data0 === "oracle-75")) || (data0 === "oracle-90")) || (data0 === "oracle-95"))){
-const err3 = {instancePath:instancePath+"/arm",schemaPath:"pipeline-config.schema.json#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema166.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/arm",schemaPath:"pipeline-config.schema.json#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema173.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -12850,8 +12850,8 @@ let data2 = data.builder;
 const _errs7 = errors;
 let valid3 = false;
 const _errs8 = errors;
-if(!(validate88(data2, {instancePath:instancePath+"/builder",parentData:data,parentDataProperty:"builder",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+if(!(validate91(data2, {instancePath:instancePath+"/builder",parentData:data,parentDataProperty:"builder",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs8 === errors;
@@ -12860,8 +12860,8 @@ if(_valid0){
 var props0 = true;
 }
 const _errs9 = errors;
-if(!(validate92(data2, {instancePath:instancePath+"/builder",parentData:data,parentDataProperty:"builder",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+if(!(validate95(data2, {instancePath:instancePath+"/builder",parentData:data,parentDataProperty:"builder",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs9 === errors;
@@ -12947,18 +12947,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate87.errors = vErrors;
+validate90.errors = vErrors;
 return errors === 0;
 }
-validate87.evaluated = {"props":{"arm":true,"seed":true,"builder":true,"k":true,"data":true,"note":true},"dynamicProps":false,"dynamicItems":false};
+validate90.evaluated = {"props":{"arm":true,"seed":true,"builder":true,"k":true,"data":true,"note":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema175 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-output.schema.json","title":"ScoreDatasetOutput","type":"object","additionalProperties":false,"required":["uri","records","tokens","meanNll","meanRecordNll","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"tokens":{"type":"integer","minimum":0},"meanNll":{"type":"number"},"meanRecordNll":{"type":"number"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"},"reused":{"type":"boolean"}}};
+const schema182 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-output.schema.json","title":"ScoreDatasetOutput","type":"object","additionalProperties":false,"required":["uri","records","tokens","meanNll","meanRecordNll","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0},"tokens":{"type":"integer","minimum":0},"meanNll":{"type":"number"},"meanRecordNll":{"type":"number"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"},"reused":{"type":"boolean"}}};
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/score-dataset-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate96.evaluated;
+const evaluated0 = validate99.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13227,24 +13227,24 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate86.evaluated;
+const evaluated0 = validate89.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate87(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+if(!(validate90(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13289,8 +13289,8 @@ vErrors.push(err3);
 errors++;
 }
 if(data.score !== undefined){
-if(!(validate96(data.score, {instancePath:instancePath+"/score",parentData:data,parentDataProperty:"score",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+if(!(validate99(data.score, {instancePath:instancePath+"/score",parentData:data,parentDataProperty:"score",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
 errors = vErrors.length;
 }
 }
@@ -13468,25 +13468,25 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate86.errors = vErrors;
+validate89.errors = vErrors;
 return errors === 0;
 }
-validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate89.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema179 = {"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"type":"string"}},"unevaluatedProperties":false};
+const schema186 = {"type":"object","$ref":"pipeline-output.schema.json#/$defs/armData","required":["empty"],"properties":{"empty":{"type":"string"}},"unevaluatedProperties":false};
 
-function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate101.evaluated;
+const evaluated0 = validate104.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate87(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+if(!(validate90(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13535,17 +13535,17 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate101.errors = vErrors;
+validate104.errors = vErrors;
 return errors === 0;
 }
-validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema181 = {"type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"$ref":"common.schema.json#/$defs/artifactRef"},"html":{"$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}};
+const schema188 = {"type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"$ref":"common.schema.json#/$defs/artifactRef"},"html":{"$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}};
 
-function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate112.evaluated;
+const evaluated0 = validate115.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13796,7 +13796,7 @@ errors++;
 if(data.fallback !== undefined){
 let data4 = data.fallback;
 if(!((data4 === "original") || (data4 === "drop"))){
-const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema181.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema188.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -13829,16 +13829,16 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate112.errors = vErrors;
+validate115.errors = vErrors;
 return errors === 0;
 }
-validate112.evaluated = {"props":{"uri":true,"json":true,"markdown":true,"html":true,"fallback":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
+validate115.evaluated = {"props":{"uri":true,"json":true,"markdown":true,"html":true,"fallback":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate114.evaluated;
+const evaluated0 = validate117.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15235,17 +15235,17 @@ vErrors.push(err114);
 }
 errors++;
 }
-validate114.errors = vErrors;
+validate117.errors = vErrors;
 return errors === 0;
 }
-validate114.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
+validate117.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate77.evaluated;
+const evaluated0 = validate80.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15314,7 +15314,7 @@ vErrors.push(err5);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema146.properties, key0))){
+if(!(func4.call(schema153.properties, key0))){
 const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err6];
@@ -15334,7 +15334,7 @@ errors = vErrors.length;
 if(data.fallback !== undefined){
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err7 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema146.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema153.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -15540,8 +15540,8 @@ errors++;
 }
 }
 if(data6.best !== undefined){
-if(!(validate84(data6.best, {instancePath:instancePath+"/rewriters/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/best",parentData:data6,parentDataProperty:"best",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+if(!(validate87(data6.best, {instancePath:instancePath+"/rewriters/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/best",parentData:data6,parentDataProperty:"best",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
 errors = vErrors.length;
 }
 }
@@ -15664,8 +15664,8 @@ let data12 = data.arms;
 if(Array.isArray(data12)){
 const len1 = data12.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate86(data12[i1], {instancePath:instancePath+"/arms/" + i1,parentData:data12,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+if(!(validate89(data12[i1], {instancePath:instancePath+"/arms/" + i1,parentData:data12,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
 errors = vErrors.length;
 }
 }
@@ -15686,8 +15686,8 @@ let data14 = data.empty;
 if(Array.isArray(data14)){
 const len2 = data14.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate101(data14[i2], {instancePath:instancePath+"/empty/" + i2,parentData:data14,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
+if(!(validate104(data14[i2], {instancePath:instancePath+"/empty/" + i2,parentData:data14,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
 }
@@ -15705,8 +15705,8 @@ errors++;
 }
 if(data.report !== undefined){
 let data16 = data.report;
-if(!(validate112(data16, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
+if(!(validate115(data16, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
@@ -15730,8 +15730,8 @@ if(Array.isArray(data17)){
 const len3 = data17.length;
 for(let i3=0; i3<len3; i3++){
 let data18 = data17[i3];
-if(!(validate114(data18, {instancePath:instancePath+"/reports/" + i3,parentData:data17,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
+if(!(validate117(data18, {instancePath:instancePath+"/reports/" + i3,parentData:data17,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
 errors = vErrors.length;
 }
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
@@ -15827,19 +15827,19 @@ vErrors.push(err44);
 }
 errors++;
 }
-validate77.errors = vErrors;
+validate80.errors = vErrors;
 return errors === 0;
 }
-validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePipelineProgress = validate116;
-const schema213 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-progress.schema.json","title":"PipelineProgress","type":"object","additionalProperties":false,"required":["stage","done","total","stages"],"properties":{"stage":{"type":"string"},"done":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0},"stages":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","state"],"properties":{"name":{"type":"string"},"state":{"enum":["pending","running","done","failed","skipped"]},"startedAt":{"type":"number"},"ms":{"type":"number"}}}},"etaSeconds":{"type":"number"}}};
+exports.validatePipelineProgress = validate119;
+const schema220 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-progress.schema.json","title":"PipelineProgress","type":"object","additionalProperties":false,"required":["stage","done","total","stages"],"properties":{"stage":{"type":"string"},"done":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0},"stages":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","state"],"properties":{"name":{"type":"string"},"state":{"enum":["pending","running","done","failed","skipped"]},"startedAt":{"type":"number"},"ms":{"type":"number"}}}},"etaSeconds":{"type":"number"}}};
 
-function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-progress.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate116.evaluated;
+const evaluated0 = validate119.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16015,7 +16015,7 @@ errors++;
 if(data4.state !== undefined){
 let data6 = data4.state;
 if(!(((((data6 === "pending") || (data6 === "running")) || (data6 === "done")) || (data6 === "failed")) || (data6 === "skipped"))){
-const err14 = {instancePath:instancePath+"/stages/" + i0+"/state",schemaPath:"#/properties/stages/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema213.properties.stages.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err14 = {instancePath:instancePath+"/stages/" + i0+"/state",schemaPath:"#/properties/stages/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema220.properties.stages.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -16099,24 +16099,24 @@ vErrors.push(err20);
 }
 errors++;
 }
-validate116.errors = vErrors;
+validate119.errors = vErrors;
 return errors === 0;
 }
-validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate119.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePipelineReportInput = validate117;
-const schema214 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"enum":["original","drop"],"default":"original"},"reference":{"$ref":"#/$defs/arm","default":"vanilla"},"method":{"$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}},"evaluation":{"type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"type":"integer","minimum":0,"maximum":1000000000}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0,"maximum":1000000000},"score":{"type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
-const schema216 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
-const schema233 = {"type":"number","minimum":0,"maximum":1};
-const schema226 = {"type":"number","minimum":0,"maximum":1000};
-const schema238 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}};
-const schema219 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"type":"integer","minimum":0,"maximum":1000000000}}}}}};
-const schema221 = {"type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
+exports.validatePipelineReportInput = validate120;
+const schema221 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json","title":"PipelineReportInput","type":"object","additionalProperties":false,"required":["runs"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"fallback":{"enum":["original","drop"],"default":"original"},"reference":{"$ref":"#/$defs/arm","default":"vanilla"},"method":{"$ref":"#/$defs/arm","default":"rl"},"resamples":{"type":"integer","minimum":100,"maximum":100000,"default":2000},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"runs":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/run"}},"rewriter":{"type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"},"validations":{"type":"array","maxItems":1000,"items":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"passAtK":{"type":"array","maxItems":1024,"items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"$ref":"#/$defs/arm"},"k":{"type":"integer","minimum":1,"maximum":4096},"passRate":{"$ref":"#/$defs/share"},"answerPassRate":{"$ref":"#/$defs/share"}}}},"mixtures":{"type":"array","maxItems":64,"items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare"],"properties":{"arm":{"$ref":"#/$defs/arm"},"backbone":{"type":"string","minLength":1,"maxLength":128},"oracleShare":{"$ref":"#/$defs/share"},"nll":{"$ref":"#/$defs/nll"},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"#/$defs/interval"},"lenient":{"$ref":"#/$defs/interval"}}}}}},"samples":{"type":"integer","minimum":0,"maximum":200,"default":8}},"$defs":{"arm":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"share":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0,"maximum":1000},"interval":{"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}},"evaluation":{"type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}},"run":{"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"type":"integer","minimum":0,"maximum":1000000000}}}}}},"armRun":{"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0,"maximum":1000000000},"score":{"type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}}}};
+const schema223 = {"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
+const schema240 = {"type":"number","minimum":0,"maximum":1};
+const schema233 = {"type":"number","minimum":0,"maximum":1000};
+const schema245 = {"type":"object","additionalProperties":false,"required":["value","low","high"],"properties":{"value":{"type":"number","minimum":-100,"maximum":100},"low":{"type":"number","minimum":-100,"maximum":100},"high":{"type":"number","minimum":-100,"maximum":100}}};
+const schema226 = {"type":"object","additionalProperties":false,"required":["seed","backbone","base","arms"],"properties":{"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"type":"string","minLength":1,"maxLength":128},"base":{"$ref":"#/$defs/evaluation"},"arms":{"type":"object","minProperties":1,"maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"$ref":"#/$defs/armRun"}},"empty":{"type":"object","maxProperties":64,"propertyNames":{"$ref":"#/$defs/arm"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["records"],"properties":{"records":{"type":"integer","minimum":0,"maximum":1000000000}}}}}};
+const schema228 = {"type":"array","minItems":1,"maxItems":256,"items":{"type":"object","additionalProperties":true,"required":["benchmark","role","uri"],"properties":{"benchmark":{"type":"string","minLength":1,"maxLength":64},"role":{"enum":["downstream","general"]},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"}}}};
 
-function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate119.evaluated;
+const evaluated0 = validate122.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16216,7 +16216,7 @@ errors++;
 if(data0.role !== undefined){
 let data2 = data0.role;
 if(!((data2 === "downstream") || (data2 === "general"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema221.items.properties.role.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema228.items.properties.role.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -16294,17 +16294,17 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate119.errors = vErrors;
+validate122.errors = vErrors;
 return errors === 0;
 }
-validate119.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate122.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema224 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0,"maximum":1000000000},"score":{"type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}};
+const schema231 = {"type":"object","additionalProperties":false,"required":["evaluation","dataset","score"],"properties":{"evaluation":{"$ref":"#/$defs/evaluation"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"records":{"type":"integer","minimum":0,"maximum":1000000000},"score":{"type":"object","additionalProperties":true,"required":["meanNll","tokens","records"],"properties":{"meanNll":{"$ref":"#/$defs/nll"},"tokens":{"type":"integer","minimum":0,"maximum":1000000000000},"records":{"type":"integer","minimum":0,"maximum":1000000000},"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"embeddings":{"$ref":"common.schema.json#/$defs/artifactRef"}}}}};
 
-function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate121.evaluated;
+const evaluated0 = validate124.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16355,8 +16355,8 @@ errors++;
 }
 }
 if(data.evaluation !== undefined){
-if(!(validate119(data.evaluation, {instancePath:instancePath+"/evaluation",parentData:data,parentDataProperty:"evaluation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
+if(!(validate122(data.evaluation, {instancePath:instancePath+"/evaluation",parentData:data,parentDataProperty:"evaluation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate122.errors : vErrors.concat(validate122.errors);
 errors = vErrors.length;
 }
 }
@@ -16691,16 +16691,16 @@ vErrors.push(err32);
 }
 errors++;
 }
-validate121.errors = vErrors;
+validate124.errors = vErrors;
 return errors === 0;
 }
-validate121.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate124.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate118.evaluated;
+const evaluated0 = validate121.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16831,8 +16831,8 @@ errors++;
 }
 }
 if(data.base !== undefined){
-if(!(validate119(data.base, {instancePath:instancePath+"/base",parentData:data,parentDataProperty:"base",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
+if(!(validate122(data.base, {instancePath:instancePath+"/base",parentData:data,parentDataProperty:"base",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate122.errors : vErrors.concat(validate122.errors);
 errors = vErrors.length;
 }
 }
@@ -16896,8 +16896,8 @@ errors++;
 }
 }
 for(const key2 in data3){
-if(!(validate121(data3[key2], {instancePath:instancePath+"/arms/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data3,parentDataProperty:key2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+if(!(validate124(data3[key2], {instancePath:instancePath+"/arms/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data3,parentDataProperty:key2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
 errors = vErrors.length;
 }
 }
@@ -17057,17 +17057,17 @@ vErrors.push(err28);
 }
 errors++;
 }
-validate118.errors = vErrors;
+validate121.errors = vErrors;
 return errors === 0;
 }
-validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate121.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-report-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate117.evaluated;
+const evaluated0 = validate120.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17107,7 +17107,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema214.properties, key0))){
+if(!(func4.call(schema221.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -17143,7 +17143,7 @@ errors++;
 }
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema214.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema221.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -17289,8 +17289,8 @@ errors++;
 }
 const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate118(data6[i0], {instancePath:instancePath+"/runs/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
+if(!(validate121(data6[i0], {instancePath:instancePath+"/runs/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
 errors = vErrors.length;
 }
 }
@@ -18290,18 +18290,18 @@ vErrors.push(err101);
 }
 errors++;
 }
-validate117.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
-validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePipelineReportOutput = validate104;
-const schema180 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-output.schema.json","title":"PipelineReportOutput","type":"object","$ref":"pipeline-report-output.schema.json#/$defs/summary","required":["groups"],"properties":{"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}}},"unevaluatedProperties":false,"$defs":{"summary":{"type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"$ref":"common.schema.json#/$defs/artifactRef"},"html":{"$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}},"groupReport":{"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}}}};
+exports.validatePipelineReportOutput = validate107;
+const schema187 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-report-output.schema.json","title":"PipelineReportOutput","type":"object","$ref":"pipeline-report-output.schema.json#/$defs/summary","required":["groups"],"properties":{"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}}},"unevaluatedProperties":false,"$defs":{"summary":{"type":"object","required":["uri","json","markdown","html","fallback","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"json":{"$ref":"common.schema.json#/$defs/artifactRef"},"markdown":{"$ref":"common.schema.json#/$defs/artifactRef"},"html":{"$ref":"common.schema.json#/$defs/artifactRef"},"fallback":{"enum":["original","drop"]},"reused":{"type":"boolean"}}},"groupReport":{"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}}}};
 
-function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate105.evaluated;
+const evaluated0 = validate108.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18552,7 +18552,7 @@ errors++;
 if(data.fallback !== undefined){
 let data4 = data.fallback;
 if(!((data4 === "original") || (data4 === "drop"))){
-const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema181.properties.fallback.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema188.properties.fallback.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -18585,19 +18585,19 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate105.errors = vErrors;
+validate108.errors = vErrors;
 return errors === 0;
 }
-validate105.evaluated = {"props":{"uri":true,"json":true,"markdown":true,"html":true,"fallback":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
+validate108.evaluated = {"props":{"uri":true,"json":true,"markdown":true,"html":true,"fallback":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema186 = {"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}};
-const schema187 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pooled-report.schema.json","title":"PooledReport","type":"object","additionalProperties":false,"required":["runs","resamples","seed","general","downstreamBenchmarks","base","arms","differences"],"properties":{"runs":{"type":"integer","minimum":0},"resamples":{"type":"integer","minimum":0},"seed":{"type":"integer"},"general":{"type":"array","items":{"type":"string"}},"downstreamBenchmarks":{"type":"array","items":{"type":"string"}},"base":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"arms":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","mean","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"mean":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}}}}},"differences":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["a","b","difference"],"properties":{"a":{"type":"string"},"b":{"type":"string"},"difference":{"$ref":"common.schema.json#/$defs/interval"}}}},"cut":{"type":"object","additionalProperties":false,"required":["reference","rows"],"properties":{"reference":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","absolute","relative"],"properties":{"arm":{"type":"string"},"absolute":{"$ref":"common.schema.json#/$defs/interval"},"relative":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}},"versus":{"type":"object","additionalProperties":false,"required":["method","rows"],"properties":{"method":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}}}};
+const schema193 = {"type":"object","additionalProperties":false,"required":["backbone","seeds","strict","lenient","data"],"properties":{"backbone":{"type":"string"},"seeds":{"type":"array","items":{"type":"integer"}},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"},"data":{"type":"object","additionalProperties":{"$ref":"data-stats.schema.json"}}}};
+const schema194 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pooled-report.schema.json","title":"PooledReport","type":"object","additionalProperties":false,"required":["runs","resamples","seed","general","downstreamBenchmarks","base","arms","differences"],"properties":{"runs":{"type":"integer","minimum":0},"resamples":{"type":"integer","minimum":0},"seed":{"type":"integer"},"general":{"type":"array","items":{"type":"string"}},"downstreamBenchmarks":{"type":"array","items":{"type":"string"}},"base":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"arms":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","mean","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}},"mean":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"type":"object","additionalProperties":{"$ref":"common.schema.json#/$defs/interval"}}}}},"differences":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["a","b","difference"],"properties":{"a":{"type":"string"},"b":{"type":"string"},"difference":{"$ref":"common.schema.json#/$defs/interval"}}}},"cut":{"type":"object","additionalProperties":false,"required":["reference","rows"],"properties":{"reference":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","absolute","relative"],"properties":{"arm":{"type":"string"},"absolute":{"$ref":"common.schema.json#/$defs/interval"},"relative":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}},"versus":{"type":"object","additionalProperties":false,"required":["method","rows"],"properties":{"method":{"type":"string"},"rows":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","forgetting","downstream"],"properties":{"arm":{"type":"string"},"forgetting":{"$ref":"common.schema.json#/$defs/interval"},"downstream":{"anyOf":[{"type":"null"},{"$ref":"common.schema.json#/$defs/interval"}]}}}}}}}};
 
-function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pooled-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate108.evaluated;
+const evaluated0 = validate111.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18686,7 +18686,7 @@ vErrors.push(err7);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema187.properties, key0))){
+if(!(func4.call(schema194.properties, key0))){
 const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err8];
@@ -20294,16 +20294,16 @@ vErrors.push(err137);
 }
 errors++;
 }
-validate108.errors = vErrors;
+validate111.errors = vErrors;
 return errors === 0;
 }
-validate108.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate111.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate107.evaluated;
+const evaluated0 = validate110.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20415,14 +20415,14 @@ errors++;
 }
 }
 if(data.strict !== undefined){
-if(!(validate108(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate111(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
 errors = vErrors.length;
 }
 }
 if(data.lenient !== undefined){
-if(!(validate108(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate111(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
 errors = vErrors.length;
 }
 }
@@ -20883,25 +20883,25 @@ vErrors.push(err47);
 }
 errors++;
 }
-validate107.errors = vErrors;
+validate110.errors = vErrors;
 return errors === 0;
 }
-validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pipeline-report-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate104.evaluated;
+const evaluated0 = validate107.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate105(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
+if(!(validate108(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
 errors = vErrors.length;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -20920,8 +20920,8 @@ let data0 = data.groups;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate107(data0[i0], {instancePath:instancePath+"/groups/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+if(!(validate110(data0[i0], {instancePath:instancePath+"/groups/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
 errors = vErrors.length;
 }
 }
@@ -20960,21 +20960,21 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate104.errors = vErrors;
+validate107.errors = vErrors;
 return errors === 0;
 }
-validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePooledReport = validate108;
+exports.validatePooledReport = validate111;
 
-exports.validatePrepareRewriterRunInput = validate125;
-const schema240 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json","title":"PrepareRewriterRunInput","type":"object","additionalProperties":false,"required":["name","config","backbone","dataset","validationSize"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"config":{"type":"object"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0}}};
+exports.validatePrepareRewriterRunInput = validate128;
+const schema247 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json","title":"PrepareRewriterRunInput","type":"object","additionalProperties":false,"required":["name","config","backbone","dataset","validationSize"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"config":{"type":"object"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0}}};
 
-function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-rewriter-run-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate125.evaluated;
+const evaluated0 = validate128.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21214,19 +21214,19 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate125.errors = vErrors;
+validate128.errors = vErrors;
 return errors === 0;
 }
-validate125.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate128.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePrepareRewriterRunOutput = validate127;
-const schema244 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json","title":"PrepareRewriterRunOutput","type":"object","additionalProperties":false,"required":["run","pool","poolSize","validation","validationSize","reused"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"pool":{"$ref":"common.schema.json#/$defs/artifactRef"},"poolSize":{"type":"integer","minimum":0},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
+exports.validatePrepareRewriterRunOutput = validate130;
+const schema251 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json","title":"PrepareRewriterRunOutput","type":"object","additionalProperties":false,"required":["run","pool","poolSize","validation","validationSize","reused"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"pool":{"$ref":"common.schema.json#/$defs/artifactRef"},"poolSize":{"type":"integer","minimum":0},"validation":{"$ref":"common.schema.json#/$defs/artifactRef"},"validationSize":{"type":"integer","minimum":0},"reused":{"type":"boolean"}}};
 
-function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-rewriter-run-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate127.evaluated;
+const evaluated0 = validate130.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21514,19 +21514,19 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate127.errors = vErrors;
+validate130.errors = vErrors;
 return errors === 0;
 }
-validate127.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate130.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePrepareWorldInput = validate128;
-const schema248 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"type":"boolean","default":false}}};
+exports.validatePrepareWorldInput = validate75;
+const schema126 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"type":"boolean","default":false},"pretrain":{"type":"object","additionalProperties":false,"properties":{"packed":{"$ref":"sft-input.schema.json#/properties/packed"}}}}};
 
-function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate128.evaluated;
+const evaluated0 = validate75.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21547,7 +21547,7 @@ if(data.retrain === undefined){
 data.retrain = false;
 }
 for(const key0 in data){
-if(!(((((key0 === "recipe") || (key0 === "seed")) || (key0 === "dataSeed")) || (key0 === "device")) || (key0 === "retrain"))){
+if(!((((((key0 === "recipe") || (key0 === "seed")) || (key0 === "dataSeed")) || (key0 === "device")) || (key0 === "retrain")) || (key0 === "pretrain"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -21560,7 +21560,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema248.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema126.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -21670,9 +21670,12 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.pretrain !== undefined){
+let data5 = data.pretrain;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key1 in data5){
+if(!(key1 === "packed")){
+const err11 = {instancePath:instancePath+"/pretrain",schemaPath:"#/properties/pretrain/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -21681,22 +21684,58 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate128.errors = vErrors;
+}
+if(data5.packed !== undefined){
+if(typeof data5.packed !== "boolean"){
+const err12 = {instancePath:instancePath+"/pretrain/packed",schemaPath:"sft-input.schema.json#/properties/packed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/pretrain",schemaPath:"#/properties/pretrain/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate75.errors = vErrors;
 return errors === 0;
 }
-validate128.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePretrainOutput = validate129;
-const schema252 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pretrain-output.schema.json","title":"PretrainOutput","type":"object","additionalProperties":false,"required":["world","backbone","pretraining"],"properties":{"world":{"$ref":"world-output.schema.json"},"backbone":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}};
-const schema253 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
-const schema254 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"type":"integer","minimum":1},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1},"packed":{"$ref":"sft-input.schema.json#/properties/packed"}}}}};
-const schema257 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
-const schema258 = {"type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"type":"integer","minimum":1},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1},"packed":{"$ref":"sft-input.schema.json#/properties/packed"}}};
+exports.validatePretrainOutput = validate131;
+const schema255 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pretrain-output.schema.json","title":"PretrainOutput","type":"object","additionalProperties":false,"required":["world","backbone","pretraining"],"properties":{"world":{"$ref":"world-output.schema.json"},"backbone":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}};
+const schema256 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-output.schema.json","title":"WorldOutput","type":"object","additionalProperties":false,"required":["uri","recipe","benchmarks","train","pretrainData","initialModel","reused"],"properties":{"uri":{"type":"string"},"recipe":{"$ref":"world-recipe.schema.json"},"benchmarks":{"type":"array","items":{"$ref":"benchmark-spec.schema.json"}},"train":{"type":"object","additionalProperties":{"type":"string"}},"pretrainData":{"type":"string"},"validation":{"type":"string"},"initialModel":{"$ref":"model-ref.schema.json"},"reused":{"type":"boolean"},"pretrained":{"type":"object","additionalProperties":false,"required":["model","pretraining"],"properties":{"model":{"$ref":"model-ref.schema.json"},"pretraining":{"$ref":"sft-output.schema.json"}}}}};
+const schema257 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-recipe.schema.json","title":"WorldRecipe","type":"object","additionalProperties":false,"required":["name","seed","backbone","pretrainExamples","pretrain","benchmarkSize","downstreamTrainSize","mixtures","sft"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"world-recipe.schema.json#/$defs/backboneShape"},"pretrainExamples":{"type":"integer","minimum":1},"pretrain":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"},"benchmarkSize":{"type":"integer","minimum":1},"downstreamTrainSize":{"type":"integer","minimum":1},"mixtures":{"type":"array","items":{"type":"number","minimum":0,"maximum":1}},"sft":{"$ref":"world-recipe.schema.json#/$defs/trainRecipe"}},"$defs":{"backboneShape":{"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}},"trainRecipe":{"type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"type":"integer","minimum":1},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1},"packed":{"$ref":"sft-input.schema.json#/properties/packed"}}}}};
+const schema260 = {"type":"object","additionalProperties":false,"required":["hiddenSize","layers","heads","kvHeads","intermediateSize","maxPositions"],"properties":{"hiddenSize":{"type":"integer","minimum":1},"layers":{"type":"integer","minimum":1},"heads":{"type":"integer","minimum":1},"kvHeads":{"type":"integer","minimum":1},"intermediateSize":{"type":"integer","minimum":1},"maxPositions":{"type":"integer","minimum":1}}};
+const schema261 = {"type":"object","additionalProperties":false,"required":["epochs","batchSize","learningRate","warmupSteps","schedule","weightDecay","stepsPerRun","checkpointEvery"],"properties":{"epochs":{"type":"number","exclusiveMinimum":0},"batchSize":{"type":"integer","minimum":1},"learningRate":{"type":"number","exclusiveMinimum":0},"warmupSteps":{"type":"integer","minimum":0},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"lengthGroupBatches":{"type":"integer","minimum":1},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1}},"stepsPerRun":{"type":"integer","minimum":1},"checkpointEvery":{"type":"integer","minimum":1},"packed":{"$ref":"sft-input.schema.json#/properties/packed"}}};
 
-function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate132.evaluated;
+const evaluated0 = validate134.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21785,7 +21824,7 @@ vErrors.push(err7);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema258.properties, key0))){
+if(!(func4.call(schema261.properties, key0))){
 const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err8];
@@ -21899,7 +21938,7 @@ errors++;
 if(data.schedule !== undefined){
 let data4 = data.schedule;
 if(!(((data4 === "constant") || (data4 === "linear")) || (data4 === "cosine"))){
-const err17 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema258.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema261.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -22108,17 +22147,17 @@ vErrors.push(err33);
 }
 errors++;
 }
-validate132.errors = vErrors;
+validate134.errors = vErrors;
 return errors === 0;
 }
-validate132.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate134.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate133(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-recipe.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate131.evaluated;
+const evaluated0 = validate133.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22217,7 +22256,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema254.properties, key0))){
+if(!(func4.call(schema257.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -22551,8 +22590,8 @@ errors++;
 }
 }
 if(data.pretrain !== undefined){
-if(!(validate132(data.pretrain, {instancePath:instancePath+"/pretrain",parentData:data,parentDataProperty:"pretrain",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
+if(!(validate134(data.pretrain, {instancePath:instancePath+"/pretrain",parentData:data,parentDataProperty:"pretrain",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
 errors = vErrors.length;
 }
 }
@@ -22658,8 +22697,8 @@ errors++;
 }
 }
 if(data.sft !== undefined){
-if(!(validate132(data.sft, {instancePath:instancePath+"/sft",parentData:data,parentDataProperty:"sft",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
+if(!(validate134(data.sft, {instancePath:instancePath+"/sft",parentData:data,parentDataProperty:"sft",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
 errors = vErrors.length;
 }
 }
@@ -22674,18 +22713,18 @@ vErrors.push(err45);
 }
 errors++;
 }
-validate131.errors = vErrors;
+validate133.errors = vErrors;
 return errors === 0;
 }
-validate131.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate133.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema260 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"type":"string"},"model":{"$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"type":"number"},"log":{"type":"string"},"reused":{"type":"boolean"}}};
+const schema263 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-output.schema.json","title":"SftOutput","type":"object","additionalProperties":false,"required":["uri","model","steps","examples","firstLoss","finalLoss","log","reused"],"properties":{"uri":{"type":"string"},"model":{"$ref":"model-ref.schema.json"},"steps":{"type":"integer","minimum":0},"examples":{"type":"integer","minimum":0},"firstLoss":{"type":"number"},"finalLoss":{"type":"number"},"log":{"type":"string"},"reused":{"type":"boolean"}}};
 
-function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate139.evaluated;
+const evaluated0 = validate141.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22914,17 +22953,17 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate139.errors = vErrors;
+validate141.errors = vErrors;
 return errors === 0;
 }
-validate139.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate141.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate130.evaluated;
+const evaluated0 = validate132.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23003,7 +23042,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema253.properties, key0))){
+if(!(func4.call(schema256.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -23027,8 +23066,8 @@ errors++;
 }
 }
 if(data.recipe !== undefined){
-if(!(validate131(data.recipe, {instancePath:instancePath+"/recipe",parentData:data,parentDataProperty:"recipe",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate131.errors : vErrors.concat(validate131.errors);
+if(!(validate133(data.recipe, {instancePath:instancePath+"/recipe",parentData:data,parentDataProperty:"recipe",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate133.errors : vErrors.concat(validate133.errors);
 errors = vErrors.length;
 }
 }
@@ -23165,8 +23204,8 @@ errors = vErrors.length;
 }
 }
 if(data10.pretraining !== undefined){
-if(!(validate139(data10.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data10,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+if(!(validate141(data10.pretraining, {instancePath:instancePath+"/pretrained/pretraining",parentData:data10,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
 errors = vErrors.length;
 }
 }
@@ -23193,17 +23232,17 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate130.errors = vErrors;
+validate132.errors = vErrors;
 return errors === 0;
 }
-validate130.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate132.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/pretrain-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate129.evaluated;
+const evaluated0 = validate131.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23254,8 +23293,8 @@ errors++;
 }
 }
 if(data.world !== undefined){
-if(!(validate130(data.world, {instancePath:instancePath+"/world",parentData:data,parentDataProperty:"world",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate130.errors : vErrors.concat(validate130.errors);
+if(!(validate132(data.world, {instancePath:instancePath+"/world",parentData:data,parentDataProperty:"world",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 }
@@ -23266,8 +23305,8 @@ errors = vErrors.length;
 }
 }
 if(data.pretraining !== undefined){
-if(!(validate139(data.pretraining, {instancePath:instancePath+"/pretraining",parentData:data,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+if(!(validate141(data.pretraining, {instancePath:instancePath+"/pretraining",parentData:data,parentDataProperty:"pretraining",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
 errors = vErrors.length;
 }
 }
@@ -23282,19 +23321,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate129.errors = vErrors;
+validate131.errors = vErrors;
 return errors === 0;
 }
-validate129.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate131.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRecordStepInput = validate145;
-const schema261 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-input.schema.json","title":"RecordStepInput","type":"object","additionalProperties":false,"required":["run","step","metrics","timings"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"metrics":{"type":"object"},"timings":{"type":"object","additionalProperties":{"type":"number"}}}};
+exports.validateRecordStepInput = validate147;
+const schema264 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-input.schema.json","title":"RecordStepInput","type":"object","additionalProperties":false,"required":["run","step","metrics","timings"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"metrics":{"type":"object"},"timings":{"type":"object","additionalProperties":{"type":"number"}}}};
 
-function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/record-step-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate145.evaluated;
+const evaluated0 = validate147.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23476,19 +23515,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate145.errors = vErrors;
+validate147.errors = vErrors;
 return errors === 0;
 }
-validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRecordStepOutput = validate146;
-const schema263 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-output.schema.json","title":"RecordStepOutput","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"}}};
+exports.validateRecordStepOutput = validate148;
+const schema266 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/record-step-output.schema.json","title":"RecordStepOutput","type":"object","additionalProperties":false,"required":["metrics"],"properties":{"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"}}};
 
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/record-step-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate146.evaluated;
+const evaluated0 = validate148.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23574,19 +23613,19 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate146.errors = vErrors;
+validate148.errors = vErrors;
 return errors === 0;
 }
-validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateReportModel = validate147;
-const schema265 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/report-model.schema.json","title":"ReportModel","type":"object","additionalProperties":false,"required":["name","fallback","reference","method","general","downstream","groups","runs","data","empty","passAtK","mixtures","rewriter","samples"],"properties":{"name":{"type":"string"},"fallback":{"$ref":"pipeline-report-input.schema.json#/properties/fallback"},"reference":{"type":"string"},"method":{"type":"string"},"general":{"type":"array","items":{"type":"string"}},"downstream":{"type":"array","items":{"type":"string"}},"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}},"runs":{"type":"array","items":{"$ref":"run-report.schema.json"}},"data":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","stats"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"stats":{"$ref":"data-stats.schema.json"}}}},"empty":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","records"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"records":{"type":"integer","minimum":0}}}},"passAtK":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"type":"string"},"k":{"type":"integer","minimum":1},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1}}}},"mixtures":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","backbone","nll","forgetting"],"properties":{"arm":{"type":"string"},"backbone":{"type":"string"},"oracleShare":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"common.schema.json#/$defs/interval"},"lenient":{"$ref":"common.schema.json#/$defs/interval"}}}}}},"rewriter":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["steps"],"properties":{"steps":{"type":"array","items":{"type":"object","additionalProperties":{"type":"number"}}}}}]},"samples":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["id","question","original","answer","rewriteSuccess","reward"],"properties":{"id":{"type":"string"},"question":{"type":"string"},"original":{"type":"string"},"answer":{"type":"string"},"rewriteSuccess":{"type":"boolean"},"reward":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":{"type":"number"}}]}}}}}};
-const schema266 = {"enum":["original","drop"],"default":"original"};
+exports.validateReportModel = validate149;
+const schema268 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/report-model.schema.json","title":"ReportModel","type":"object","additionalProperties":false,"required":["name","fallback","reference","method","general","downstream","groups","runs","data","empty","passAtK","mixtures","rewriter","samples"],"properties":{"name":{"type":"string"},"fallback":{"$ref":"pipeline-report-input.schema.json#/properties/fallback"},"reference":{"type":"string"},"method":{"type":"string"},"general":{"type":"array","items":{"type":"string"}},"downstream":{"type":"array","items":{"type":"string"}},"groups":{"type":"array","items":{"$ref":"pipeline-report-output.schema.json#/$defs/groupReport"}},"runs":{"type":"array","items":{"$ref":"run-report.schema.json"}},"data":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","stats"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"stats":{"$ref":"data-stats.schema.json"}}}},"empty":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["backbone","seed","arm","records"],"properties":{"backbone":{"type":"string"},"seed":{"type":"integer"},"arm":{"type":"string"},"records":{"type":"integer","minimum":0}}}},"passAtK":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","k","passRate"],"properties":{"arm":{"type":"string"},"k":{"type":"integer","minimum":1},"passRate":{"type":"number","minimum":0,"maximum":1},"answerPassRate":{"type":"number","minimum":0,"maximum":1}}}},"mixtures":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["arm","oracleShare","backbone","nll","forgetting"],"properties":{"arm":{"type":"string"},"backbone":{"type":"string"},"oracleShare":{"type":"number","minimum":0,"maximum":1},"nll":{"type":"number","minimum":0},"forgetting":{"type":"object","additionalProperties":false,"required":["strict","lenient"],"properties":{"strict":{"$ref":"common.schema.json#/$defs/interval"},"lenient":{"$ref":"common.schema.json#/$defs/interval"}}}}}},"rewriter":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":false,"required":["steps"],"properties":{"steps":{"type":"array","items":{"type":"object","additionalProperties":{"type":"number"}}}}}]},"samples":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["id","question","original","answer","rewriteSuccess","reward"],"properties":{"id":{"type":"string"},"question":{"type":"string"},"original":{"type":"string"},"answer":{"type":"string"},"rewriteSuccess":{"type":"boolean"},"reward":{"anyOf":[{"type":"null"},{"type":"object","additionalProperties":{"type":"number"}}]}}}}}};
+const schema269 = {"enum":["original","drop"],"default":"original"};
 
-function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate148.evaluated;
+const evaluated0 = validate150.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23698,14 +23737,14 @@ errors++;
 }
 }
 if(data.strict !== undefined){
-if(!(validate108(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate111(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
 errors = vErrors.length;
 }
 }
 if(data.lenient !== undefined){
-if(!(validate108(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate111(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
 errors = vErrors.length;
 }
 }
@@ -24166,18 +24205,18 @@ vErrors.push(err47);
 }
 errors++;
 }
-validate148.errors = vErrors;
+validate150.errors = vErrors;
 return errors === 0;
 }
-validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate150.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema269 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/run-report.schema.json","title":"RunReport","type":"object","additionalProperties":false,"required":["backbone","seed","strict","lenient"],"properties":{"backbone":{"type":"string"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"}}};
+const schema272 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/run-report.schema.json","title":"RunReport","type":"object","additionalProperties":false,"required":["backbone","seed","strict","lenient"],"properties":{"backbone":{"type":"string"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"strict":{"$ref":"pooled-report.schema.json"},"lenient":{"$ref":"pooled-report.schema.json"}}};
 
-function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/run-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate152.evaluated;
+const evaluated0 = validate154.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24285,14 +24324,14 @@ errors++;
 }
 }
 if(data.strict !== undefined){
-if(!(validate108(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate111(data.strict, {instancePath:instancePath+"/strict",parentData:data,parentDataProperty:"strict",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
 errors = vErrors.length;
 }
 }
 if(data.lenient !== undefined){
-if(!(validate108(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate111(data.lenient, {instancePath:instancePath+"/lenient",parentData:data,parentDataProperty:"lenient",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
 errors = vErrors.length;
 }
 }
@@ -24307,17 +24346,17 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate152.errors = vErrors;
+validate154.errors = vErrors;
 return errors === 0;
 }
-validate152.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate154.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/report-model.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate147.evaluated;
+const evaluated0 = validate149.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24466,7 +24505,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema265.properties, key0))){
+if(!(func4.call(schema268.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -24492,7 +24531,7 @@ errors++;
 if(data.fallback !== undefined){
 let data1 = data.fallback;
 if(!((data1 === "original") || (data1 === "drop"))){
-const err16 = {instancePath:instancePath+"/fallback",schemaPath:"pipeline-report-input.schema.json#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema266.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/fallback",schemaPath:"pipeline-report-input.schema.json#/properties/fallback/enum",keyword:"enum",params:{allowedValues: schema269.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -24587,8 +24626,8 @@ let data8 = data.groups;
 if(Array.isArray(data8)){
 const len2 = data8.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate148(data8[i2], {instancePath:instancePath+"/groups/" + i2,parentData:data8,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate148.errors : vErrors.concat(validate148.errors);
+if(!(validate150(data8[i2], {instancePath:instancePath+"/groups/" + i2,parentData:data8,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
 errors = vErrors.length;
 }
 }
@@ -24609,8 +24648,8 @@ let data10 = data.runs;
 if(Array.isArray(data10)){
 const len3 = data10.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate152(data10[i3], {instancePath:instancePath+"/runs/" + i3,parentData:data10,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
+if(!(validate154(data10[i3], {instancePath:instancePath+"/runs/" + i3,parentData:data10,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
 errors = vErrors.length;
 }
 }
@@ -26279,19 +26318,19 @@ vErrors.push(err160);
 }
 errors++;
 }
-validate147.errors = vErrors;
+validate149.errors = vErrors;
 return errors === 0;
 }
-validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardInput = validate156;
-const schema274 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
+exports.validateRewardInput = validate158;
+const schema277 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-input.schema.json","title":"RewardInput","type":"object","additionalProperties":false,"required":["run","step","backbone","rollouts","verdicts","lambdaDist","lambdaDiv","gateInReward","lora"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"verdicts":{"$ref":"common.schema.json#/$defs/artifactRef"},"qaPrompt":{"type":"string","minLength":1},"lambdaDist":{"type":"number","minimum":0},"lambdaDiv":{"type":"number","minimum":0},"gateInReward":{"type":"boolean"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}}}};
 
-function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate156.evaluated;
+const evaluated0 = validate158.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26390,7 +26429,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema274.properties, key0))){
+if(!(func4.call(schema277.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -26766,7 +26805,7 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(!(((((((data13 === "q_proj") || (data13 === "k_proj")) || (data13 === "v_proj")) || (data13 === "o_proj")) || (data13 === "gate_proj")) || (data13 === "up_proj")) || (data13 === "down_proj"))){
-const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema274.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err40 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema277.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -26811,19 +26850,19 @@ vErrors.push(err43);
 }
 errors++;
 }
-validate156.errors = vErrors;
+validate158.errors = vErrors;
 return errors === 0;
 }
-validate156.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate158.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewardOutput = validate158;
-const schema278 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"type":["number","null"]},"diversity":{"type":"number"},"allEqualGroups":{"type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRewardOutput = validate160;
+const schema281 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/reward-output.schema.json","title":"RewardOutput","type":"object","additionalProperties":false,"required":["uri","rewardMean","rewardStd","gateMean","distMean","divMean","feasibleNll","diversity","allEqualGroups","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewardMean":{"type":"number"},"rewardStd":{"type":"number"},"gateMean":{"type":"number"},"distMean":{"type":"number"},"divMean":{"type":"number"},"feasibleNll":{"type":["number","null"]},"diversity":{"type":"number"},"allEqualGroups":{"type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/reward-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate158.evaluated;
+const evaluated0 = validate160.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26942,7 +26981,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema278.properties, key0))){
+if(!(func4.call(schema281.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -27066,7 +27105,7 @@ errors++;
 if(data.feasibleNll !== undefined){
 let data6 = data.feasibleNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema278.properties.feasibleNll.type},message:"must be number,null"};
+const err21 = {instancePath:instancePath+"/feasibleNll",schemaPath:"#/properties/feasibleNll/type",keyword:"type",params:{type: schema281.properties.feasibleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -27138,26 +27177,26 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate158.errors = vErrors;
+validate160.errors = vErrors;
 return errors === 0;
 }
-validate158.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriteDatasetInput = validate159;
-const schema280 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json","title":"RewriteDatasetInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"dataset-builder-input.schema.json#/properties/model"},"dataset":{"$ref":"dataset-builder-input.schema.json#/properties/dataset"},"name":{"$ref":"dataset-builder-input.schema.json#/properties/name"},"promptFormat":{"$ref":"dataset-builder-input.schema.json#/properties/promptFormat"},"qaPrompt":{"$ref":"dataset-builder-input.schema.json#/properties/qaPrompt"},"gate":{"$ref":"dataset-builder-input.schema.json#/properties/gate"},"temperature":{"$ref":"dataset-builder-input.schema.json#/properties/temperature"},"seed":{"$ref":"dataset-builder-input.schema.json#/properties/seed"},"maxNewTokens":{"$ref":"dataset-builder-input.schema.json#/properties/maxNewTokens"},"batchSize":{"$ref":"dataset-builder-input.schema.json#/properties/batchSize"},"limit":{"$ref":"dataset-builder-input.schema.json#/properties/limit"},"extractor":{"$ref":"common.schema.json#/$defs/extractor"},"rewardWeights":{"type":"object","additionalProperties":false,"required":["lambdaDist","lambdaDiv"],"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100}}},"samples":{"type":"integer","minimum":1,"maximum":1024},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"rejectGiveaways":{"type":"boolean"}}};
-const schema286 = {"type":"string","minLength":1,"maxLength":128};
-const schema287 = {"type":"string","minLength":1,"maxLength":100000};
-const schema288 = {"type":"string","minLength":1,"maxLength":100000};
-const schema291 = {"type":"number","minimum":0,"maximum":10};
-const schema293 = {"type":"integer","minimum":1,"maximum":65536};
-const schema294 = {"type":"integer","minimum":1,"maximum":4096};
-const schema295 = {"type":"integer","minimum":1};
+exports.validateRewriteDatasetInput = validate161;
+const schema283 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json","title":"RewriteDatasetInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"dataset-builder-input.schema.json#/properties/model"},"dataset":{"$ref":"dataset-builder-input.schema.json#/properties/dataset"},"name":{"$ref":"dataset-builder-input.schema.json#/properties/name"},"promptFormat":{"$ref":"dataset-builder-input.schema.json#/properties/promptFormat"},"qaPrompt":{"$ref":"dataset-builder-input.schema.json#/properties/qaPrompt"},"gate":{"$ref":"dataset-builder-input.schema.json#/properties/gate"},"temperature":{"$ref":"dataset-builder-input.schema.json#/properties/temperature"},"seed":{"$ref":"dataset-builder-input.schema.json#/properties/seed"},"maxNewTokens":{"$ref":"dataset-builder-input.schema.json#/properties/maxNewTokens"},"batchSize":{"$ref":"dataset-builder-input.schema.json#/properties/batchSize"},"limit":{"$ref":"dataset-builder-input.schema.json#/properties/limit"},"extractor":{"$ref":"common.schema.json#/$defs/extractor"},"rewardWeights":{"type":"object","additionalProperties":false,"required":["lambdaDist","lambdaDiv"],"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100}}},"samples":{"type":"integer","minimum":1,"maximum":1024},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"rejectGiveaways":{"type":"boolean"}}};
+const schema289 = {"type":"string","minLength":1,"maxLength":128};
+const schema290 = {"type":"string","minLength":1,"maxLength":100000};
+const schema291 = {"type":"string","minLength":1,"maxLength":100000};
+const schema294 = {"type":"number","minimum":0,"maximum":10};
+const schema296 = {"type":"integer","minimum":1,"maximum":65536};
+const schema297 = {"type":"integer","minimum":1,"maximum":4096};
+const schema298 = {"type":"integer","minimum":1};
 
-function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/model-ref.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate160.evaluated;
+const evaluated0 = validate162.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27313,17 +27352,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate160.errors = vErrors;
+validate162.errors = vErrors;
 return errors === 0;
 }
-validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/gate-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate162.evaluated;
+const evaluated0 = validate164.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27606,17 +27645,17 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate164.errors = vErrors;
 return errors === 0;
 }
-validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewrite-dataset-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate159.evaluated;
+const evaluated0 = validate161.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27645,7 +27684,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema280.properties, key0))){
+if(!(func4.call(schema283.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -27657,8 +27696,8 @@ errors++;
 }
 }
 if(data.model !== undefined){
-if(!(validate160(data.model, {instancePath:instancePath+"/model",parentData:data,parentDataProperty:"model",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+if(!(validate162(data.model, {instancePath:instancePath+"/model",parentData:data,parentDataProperty:"model",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
 errors = vErrors.length;
 }
 }
@@ -27813,8 +27852,8 @@ errors++;
 }
 }
 if(data.gate !== undefined){
-if(!(validate162(data.gate, {instancePath:instancePath+"/gate",parentData:data,parentDataProperty:"gate",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+if(!(validate164(data.gate, {instancePath:instancePath+"/gate",parentData:data,parentDataProperty:"gate",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
 errors = vErrors.length;
 }
 }
@@ -28329,21 +28368,21 @@ vErrors.push(err58);
 }
 errors++;
 }
-validate159.errors = vErrors;
+validate161.errors = vErrors;
 return errors === 0;
 }
-validate159.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate161.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriteDatasetOutput = validate88;
+exports.validateRewriteDatasetOutput = validate91;
 
-exports.validateRewriterAdjust = validate164;
-const schema154 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
+exports.validateRewriterAdjust = validate166;
+const schema161 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
 
-function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate164.evaluated;
+const evaluated0 = validate166.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28559,19 +28598,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate164.errors = vErrors;
+validate166.errors = vErrors;
 return errors === 0;
 }
-validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeInput = validate165;
-const schema298 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"arm":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"type":"integer","minimum":1,"maximum":10000000},"temperatures":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateRewriterProbeInput = validate167;
+const schema301 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"arm":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"type":"integer","minimum":1,"maximum":10000000},"temperatures":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate165.evaluated;
+const evaluated0 = validate167.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28611,7 +28650,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema298.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema301.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -28657,7 +28696,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema298.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema301.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -28894,18 +28933,18 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate165.errors = vErrors;
+validate167.errors = vErrors;
 return errors === 0;
 }
-validate165.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate167.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeOutput = validate166;
-const schema302 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json","title":"RewriterProbeOutput","type":"object","additionalProperties":false,"required":["recipe","arm","backbone","dataset","runs"],"properties":{"recipe":{"type":"string"},"arm":{"type":"string"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"runs":{"type":"array","items":{"type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","required":["temperature","samples","seed"],"properties":{"temperature":{"type":"number","minimum":0},"samples":{"type":"integer","minimum":1},"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}}};
+exports.validateRewriterProbeOutput = validate168;
+const schema305 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json","title":"RewriterProbeOutput","type":"object","additionalProperties":false,"required":["recipe","arm","backbone","dataset","runs"],"properties":{"recipe":{"type":"string"},"arm":{"type":"string"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"runs":{"type":"array","items":{"type":"object","$ref":"rewrite-dataset-output.schema.json#/$defs/fields","required":["temperature","samples","seed"],"properties":{"temperature":{"type":"number","minimum":0},"samples":{"type":"integer","minimum":1},"seed":{"$ref":"common.schema.json#/$defs/seed"}},"unevaluatedProperties":false}}}};
 
-function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate168.evaluated;
+const evaluated0 = validate170.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29351,17 +29390,17 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate168.errors = vErrors;
+validate170.errors = vErrors;
 return errors === 0;
 }
-validate168.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
+validate170.evaluated = {"props":{"uri":true,"data":true,"records":true,"passRate":true,"answerPassRate":true,"samplePassRate":true,"sampleAnswerPassRate":true,"copyRate":true,"truncated":true,"reused":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate166.evaluated;
+const evaluated0 = validate168.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29512,8 +29551,8 @@ if(Array.isArray(data4)){
 const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
-if(!(validate168(data5, {instancePath:instancePath+"/runs/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
+if(!(validate170(data5, {instancePath:instancePath+"/runs/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
 errors = vErrors.length;
 }
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
@@ -29679,20 +29718,20 @@ vErrors.push(err25);
 }
 errors++;
 }
-validate166.errors = vErrors;
+validate168.errors = vErrors;
 return errors === 0;
 }
-validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate168.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterSettings = validate170;
-const schema308 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-settings.schema.json","title":"RewriterSettings","type":"object","additionalProperties":false,"required":["gate","groupSize","promptsPerStep","steps","lambdaDist","lambdaDiv","gateInReward","skipTiedGroups","learningRate","weightDecay","klCoef","clip","temperature","topP","maxNewTokens","lora","validation","keepEvery","heartbeatTimeout"],"properties":{"rewritePrompt":{"type":"string"},"qaPrompt":{"type":"string"},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer"},"promptsPerStep":{"type":"integer"},"steps":{"type":"integer"},"lambdaDist":{"type":"number"},"lambdaDiv":{"type":"number"},"gateInReward":{"type":"boolean"},"skipTiedGroups":{"type":"boolean"},"learningRate":{"type":"number"},"weightDecay":{"type":"number"},"klCoef":{"type":"number"},"clip":{"type":"number"},"temperature":{"type":"number"},"topP":{"type":"number"},"maxNewTokens":{"type":"integer"},"lora":{"$ref":"rollout-input.schema.json#/properties/lora"},"validation":{"type":"object","additionalProperties":false,"required":["every","samples"],"properties":{"every":{"type":"integer"},"samples":{"type":"integer"},"limit":{"type":"integer"}}},"keepEvery":{"type":"integer"},"heartbeatTimeout":{"type":"string"}}};
-const schema314 = {"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}};
+exports.validateRewriterSettings = validate172;
+const schema311 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-settings.schema.json","title":"RewriterSettings","type":"object","additionalProperties":false,"required":["gate","groupSize","promptsPerStep","steps","lambdaDist","lambdaDiv","gateInReward","skipTiedGroups","learningRate","weightDecay","klCoef","clip","temperature","topP","maxNewTokens","lora","validation","keepEvery","heartbeatTimeout"],"properties":{"rewritePrompt":{"type":"string"},"qaPrompt":{"type":"string"},"gate":{"$ref":"gate-config.schema.json"},"groupSize":{"type":"integer"},"promptsPerStep":{"type":"integer"},"steps":{"type":"integer"},"lambdaDist":{"type":"number"},"lambdaDiv":{"type":"number"},"gateInReward":{"type":"boolean"},"skipTiedGroups":{"type":"boolean"},"learningRate":{"type":"number"},"weightDecay":{"type":"number"},"klCoef":{"type":"number"},"clip":{"type":"number"},"temperature":{"type":"number"},"topP":{"type":"number"},"maxNewTokens":{"type":"integer"},"lora":{"$ref":"rollout-input.schema.json#/properties/lora"},"validation":{"type":"object","additionalProperties":false,"required":["every","samples"],"properties":{"every":{"type":"integer"},"samples":{"type":"integer"},"limit":{"type":"integer"}}},"keepEvery":{"type":"integer"},"heartbeatTimeout":{"type":"string"}}};
+const schema317 = {"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}};
 
-function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-settings.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate170.evaluated;
+const evaluated0 = validate172.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29891,7 +29930,7 @@ vErrors.push(err18);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema308.properties, key0))){
+if(!(func4.call(schema311.properties, key0))){
 const err19 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
@@ -30224,7 +30263,7 @@ const len0 = data20.length;
 for(let i0=0; i0<len0; i0++){
 let data21 = data20[i0];
 if(!(((((((data21 === "q_proj") || (data21 === "k_proj")) || (data21 === "v_proj")) || (data21 === "o_proj")) || (data21 === "gate_proj")) || (data21 === "up_proj")) || (data21 === "down_proj"))){
-const err45 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"rollout-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema314.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err45 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"rollout-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema317.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -30380,19 +30419,19 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate170.errors = vErrors;
+validate172.errors = vErrors;
 return errors === 0;
 }
-validate170.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutInput = validate172;
-const schema309 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
+exports.validateRolloutInput = validate174;
+const schema312 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-input.schema.json","title":"RolloutInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","promptsPerStep","groupSize","temperature","topP","maxNewTokens"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"promptsPerStep":{"type":"integer","minimum":1},"groupSize":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1}}};
 
-function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate172.evaluated;
+const evaluated0 = validate174.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30511,7 +30550,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema309.properties, key0))){
+if(!(func4.call(schema312.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -30710,7 +30749,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema309.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema312.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -31040,19 +31079,19 @@ vErrors.push(err54);
 }
 errors++;
 }
-validate172.errors = vErrors;
+validate174.errors = vErrors;
 return errors === 0;
 }
-validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRolloutOutput = validate174;
-const schema315 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateRolloutOutput = validate176;
+const schema318 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rollout-output.schema.json","title":"RolloutOutput","type":"object","additionalProperties":false,"required":["uri","prompts","rollouts","meanLength","truncationRate","entropy","ms","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"prompts":{"type":"integer","minimum":0},"rollouts":{"type":"integer","minimum":0},"meanLength":{"type":"number"},"truncationRate":{"type":"number"},"entropy":{"type":"number"},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rollout-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate174.evaluated;
+const evaluated0 = validate176.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31322,21 +31361,21 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate174.errors = vErrors;
+validate176.errors = vErrors;
 return errors === 0;
 }
-validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate176.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRunReport = validate152;
+exports.validateRunReport = validate154;
 
-exports.validateScoreDatasetInput = validate175;
-const schema317 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-input.schema.json","title":"ScoreDatasetInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"promptFormat":{"type":"string","maxLength":10000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"embeddings":{"type":"boolean"}}};
+exports.validateScoreDatasetInput = validate177;
+const schema320 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/score-dataset-input.schema.json","title":"ScoreDatasetInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"promptFormat":{"type":"string","maxLength":10000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"embeddings":{"type":"boolean"}}};
 
-function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/score-dataset-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate175.evaluated;
+const evaluated0 = validate177.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31510,21 +31549,21 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate175.errors = vErrors;
+validate177.errors = vErrors;
 return errors === 0;
 }
-validate175.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate177.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateScoreDatasetOutput = validate96;
+exports.validateScoreDatasetOutput = validate99;
 
-exports.validateSelfAlignInput = validate177;
-const schema319 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-input.schema.json","title":"SelfAlignInput","$ref":"dataset-builder-input.schema.json"};
+exports.validateSelfAlignInput = validate179;
+const schema322 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/self-align-input.schema.json","title":"SelfAlignInput","$ref":"dataset-builder-input.schema.json"};
 
-function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/self-align-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate177.evaluated;
+const evaluated0 = validate179.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31535,21 +31574,21 @@ if(!(validate28(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
 errors = vErrors.length;
 }
-validate177.errors = vErrors;
+validate179.errors = vErrors;
 return errors === 0;
 }
-validate177.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate179.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSelfAlignOutput = validate92;
+exports.validateSelfAlignOutput = validate95;
 
-exports.validateSftInput = validate75;
-const schema135 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"packed":{"type":"boolean"},"stepsPerRun":{"type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
+exports.validateSftInput = validate76;
+const schema130 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"packed":{"type":"boolean"},"stepsPerRun":{"type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
 
-function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate75.evaluated;
+const evaluated0 = validate76.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31635,7 +31674,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema135.properties, key0))){
+if(!(func4.call(schema130.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -31745,7 +31784,7 @@ errors++;
 }
 let data4 = data.mode;
 if(!((data4 === "full") || (data4 === "lora"))){
-const err11 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema135.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema130.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -31859,7 +31898,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(!(((((((data9 === "q_proj") || (data9 === "k_proj")) || (data9 === "v_proj")) || (data9 === "o_proj")) || (data9 === "gate_proj")) || (data9 === "up_proj")) || (data9 === "down_proj"))){
-const err20 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema135.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema130.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -32045,7 +32084,7 @@ errors++;
 }
 let data14 = data.schedule;
 if(!(((data14 === "constant") || (data14 === "linear")) || (data14 === "cosine"))){
-const err36 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema135.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err36 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema130.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -32448,24 +32487,24 @@ vErrors.push(err71);
 }
 errors++;
 }
-validate75.errors = vErrors;
+validate76.errors = vErrors;
 return errors === 0;
 }
-validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftOutput = validate139;
+exports.validateSftOutput = validate141;
 
 exports.validateTrainRewriterInput = validate70;
 
-exports.validateTrainRewriterOutput = validate80;
-const schema148 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json","title":"TrainRewriterOutput","type":"object","additionalProperties":false,"required":["run","steps","best","last","validations","adjustments","metrics","timings","curves","backbone"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"best":{"type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}},"last":{"type":"object","additionalProperties":false,"required":["step"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"}}},"validations":{"type":"array","items":{"$ref":"validate-rewriter-output.schema.json"}},"adjustments":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["fromStep","values"],"properties":{"fromStep":{"type":"integer","minimum":0},"values":{"$ref":"rewriter-adjust.schema.json"}}}},"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"},"timings":{"$ref":"common.schema.json#/$defs/artifactRef"},"curves":{"$ref":"common.schema.json#/$defs/artifactRef"},"backbone":{"$ref":"model-ref.schema.json"}}};
-const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"]},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"type":["number","null"]}}};
+exports.validateTrainRewriterOutput = validate83;
+const schema155 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json","title":"TrainRewriterOutput","type":"object","additionalProperties":false,"required":["run","steps","best","last","validations","adjustments","metrics","timings","curves","backbone"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"steps":{"type":"integer","minimum":0},"best":{"type":"object","additionalProperties":false,"required":["step","greedyFullPassRate","meanNll"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"greedyFullPassRate":{"type":"number"},"meanNll":{"type":["number","null"]}}},"last":{"type":"object","additionalProperties":false,"required":["step"],"properties":{"step":{"type":"integer","minimum":0},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"}}},"validations":{"type":"array","items":{"$ref":"validate-rewriter-output.schema.json"}},"adjustments":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["fromStep","values"],"properties":{"fromStep":{"type":"integer","minimum":0},"values":{"$ref":"rewriter-adjust.schema.json"}}}},"metrics":{"$ref":"common.schema.json#/$defs/artifactRef"},"timings":{"$ref":"common.schema.json#/$defs/artifactRef"},"curves":{"$ref":"common.schema.json#/$defs/artifactRef"},"backbone":{"$ref":"model-ref.schema.json"}}};
+const schema159 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json","title":"ValidateRewriterOutput","type":"object","additionalProperties":false,"required":["uri","step","records","greedyFullPassRate","greedyAnswerPassRate","kFullPassRate","kAnswerPassRate","meanNll","diversity","copyRate","reused"],"properties":{"uri":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"greedyFullPassRate":{"type":"number"},"greedyAnswerPassRate":{"type":"number"},"kFullPassRate":{"type":"number"},"kAnswerPassRate":{"type":"number"},"meanNll":{"type":["number","null"]},"diversity":{"type":"number"},"copyRate":{"type":"number"},"reused":{"type":"boolean"},"oracleNll":{"type":["number","null"]}}};
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate81.evaluated;
+const evaluated0 = validate84.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32584,7 +32623,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema152.properties, key0))){
+if(!(func4.call(schema159.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -32745,7 +32784,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data7 = data.meanNll;
 if((!((typeof data7 == "number") && (isFinite(data7)))) && (data7 !== null)){
-const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema152.properties.meanNll.type},message:"must be number,null"};
+const err24 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema159.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -32796,7 +32835,7 @@ errors++;
 if(data.oracleNll !== undefined){
 let data11 = data.oracleNll;
 if((!((typeof data11 == "number") && (isFinite(data11)))) && (data11 !== null)){
-const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema152.properties.oracleNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/oracleNll",schemaPath:"#/properties/oracleNll/type",keyword:"type",params:{type: schema159.properties.oracleNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -32817,17 +32856,17 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate81.errors = vErrors;
+validate84.errors = vErrors;
 return errors === 0;
 }
-validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate84.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate80.evaluated;
+const evaluated0 = validate83.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32936,7 +32975,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema148.properties, key0))){
+if(!(func4.call(schema155.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -33148,7 +33187,7 @@ errors++;
 if(data2.meanNll !== undefined){
 let data6 = data2.meanNll;
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
-const err28 = {instancePath:instancePath+"/best/meanNll",schemaPath:"#/properties/best/properties/meanNll/type",keyword:"type",params:{type: schema148.properties.best.properties.meanNll.type},message:"must be number,null"};
+const err28 = {instancePath:instancePath+"/best/meanNll",schemaPath:"#/properties/best/properties/meanNll/type",keyword:"type",params:{type: schema155.properties.best.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -33282,8 +33321,8 @@ let data10 = data.validations;
 if(Array.isArray(data10)){
 const len0 = data10.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate81(data10[i0], {instancePath:instancePath+"/validations/" + i0,parentData:data10,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate84(data10[i0], {instancePath:instancePath+"/validations/" + i0,parentData:data10,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
 errors = vErrors.length;
 }
 }
@@ -33751,18 +33790,18 @@ vErrors.push(err77);
 }
 errors++;
 }
-validate80.errors = vErrors;
+validate83.errors = vErrors;
 return errors === 0;
 }
-validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateTrainRewriterProgress = validate179;
-const schema320 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json","title":"TrainRewriterProgress","type":"object","additionalProperties":false,"required":["stage","step","of","paused","settings"],"properties":{"stage":{"type":"string"},"step":{"type":"integer","minimum":0},"of":{"type":"integer","minimum":0},"paused":{"type":"boolean"},"last":{"type":"object"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"etaSeconds":{"type":"number","minimum":0},"settings":{"$ref":"rewriter-settings.schema.json"}}};
+exports.validateTrainRewriterProgress = validate181;
+const schema323 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json","title":"TrainRewriterProgress","type":"object","additionalProperties":false,"required":["stage","step","of","paused","settings"],"properties":{"stage":{"type":"string"},"step":{"type":"integer","minimum":0},"of":{"type":"integer","minimum":0},"paused":{"type":"boolean"},"last":{"type":"object"},"best":{"$ref":"train-rewriter-output.schema.json#/properties/best"},"etaSeconds":{"type":"number","minimum":0},"settings":{"$ref":"rewriter-settings.schema.json"}}};
 
-function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate180.evaluated;
+const evaluated0 = validate182.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -33898,7 +33937,7 @@ errors++;
 if(data.meanNll !== undefined){
 let data3 = data.meanNll;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (data3 !== null)){
-const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema160.properties.meanNll.type},message:"must be number,null"};
+const err11 = {instancePath:instancePath+"/meanNll",schemaPath:"#/properties/meanNll/type",keyword:"type",params:{type: schema167.properties.meanNll.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -33919,17 +33958,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate180.errors = vErrors;
+validate182.errors = vErrors;
 return errors === 0;
 }
-validate180.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate182.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/train-rewriter-progress.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate179.evaluated;
+const evaluated0 = validate181.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -34087,8 +34126,8 @@ errors++;
 }
 }
 if(data.best !== undefined){
-if(!(validate180(data.best, {instancePath:instancePath+"/best",parentData:data,parentDataProperty:"best",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate182(data.best, {instancePath:instancePath+"/best",parentData:data,parentDataProperty:"best",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
@@ -34118,8 +34157,8 @@ errors++;
 }
 }
 if(data.settings !== undefined){
-if(!(validate170(data.settings, {instancePath:instancePath+"/settings",parentData:data,parentDataProperty:"settings",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
+if(!(validate172(data.settings, {instancePath:instancePath+"/settings",parentData:data,parentDataProperty:"settings",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
 errors = vErrors.length;
 }
 }
@@ -34134,19 +34173,19 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate179.errors = vErrors;
+validate181.errors = vErrors;
 return errors === 0;
 }
-validate179.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate181.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateUpdateInput = validate183;
-const schema323 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"type":"boolean"},"skipTiedGroups":{"type":"boolean","default":false}}};
+exports.validateUpdateInput = validate185;
+const schema326 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-input.schema.json","title":"UpdateInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","rollouts","rewards","learningRate","weightDecay","klCoef","clip","temperature"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":1},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"rollouts":{"$ref":"common.schema.json#/$defs/artifactRef"},"rewards":{"$ref":"common.schema.json#/$defs/artifactRef"},"learningRate":{"type":"number","exclusiveMinimum":0},"weightDecay":{"type":"number","minimum":0},"klCoef":{"type":"number","minimum":0},"clip":{"type":"number","exclusiveMinimum":0},"temperature":{"type":"number","exclusiveMinimum":0},"microBatch":{"type":"integer","minimum":1},"injectNonFinite":{"type":"boolean"},"skipTiedGroups":{"type":"boolean","default":false}}};
 
-function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate183.evaluated;
+const evaluated0 = validate185.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -34278,7 +34317,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema323.properties, key0))){
+if(!(func4.call(schema326.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -34477,7 +34516,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema323.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema326.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -34864,19 +34903,19 @@ vErrors.push(err60);
 }
 errors++;
 }
-validate183.errors = vErrors;
+validate185.errors = vErrors;
 return errors === 0;
 }
-validate183.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate185.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateUpdateOutput = validate185;
-const schema329 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
+exports.validateUpdateOutput = validate187;
+const schema332 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/update-output.schema.json","title":"UpdateOutput","type":"object","additionalProperties":false,"required":["adapter","loss","kl","clipFraction","gradNorm","logprobGap","tokens","ms","reused"],"properties":{"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"loss":{"type":"number"},"kl":{"type":"number"},"clipFraction":{"type":"number"},"gradNorm":{"type":"number"},"logprobGap":{"type":"number"},"tokens":{"type":"integer","minimum":0},"ms":{"type":"number"},"reused":{"type":"boolean"}}};
 
-function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate187(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/update-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate185.evaluated;
+const evaluated0 = validate187.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -34975,7 +35014,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema329.properties, key0))){
+if(!(func4.call(schema332.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -35157,19 +35196,19 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate185.errors = vErrors;
+validate187.errors = vErrors;
 return errors === 0;
 }
-validate185.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate187.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateValidateRewriterInput = validate186;
-const schema331 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
+exports.validateValidateRewriterInput = validate188;
+const schema334 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json","title":"ValidateRewriterInput","type":"object","additionalProperties":false,"required":["run","step","backbone","lora","seed","dataset","samples","temperature","topP","maxNewTokens","gate"],"properties":{"run":{"$ref":"common.schema.json#/$defs/artifactRef"},"step":{"type":"integer","minimum":0},"backbone":{"$ref":"model-ref.schema.json"},"lora":{"type":"object","additionalProperties":false,"required":["rank","alpha","targetModules"],"properties":{"rank":{"type":"integer","minimum":1},"alpha":{"type":"number","exclusiveMinimum":0},"targetModules":{"type":"array","minItems":1,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}}},"adapter":{"$ref":"common.schema.json#/$defs/artifactRef"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"samples":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1},"temperature":{"type":"number","exclusiveMinimum":0},"topP":{"type":"number","exclusiveMinimum":0,"maximum":1},"maxNewTokens":{"type":"integer","minimum":1},"rewritePrompt":{"type":"string","minLength":1},"qaPrompt":{"type":"string","minLength":1},"gate":{"$ref":"gate-config.schema.json"}}};
 
-function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate188(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/validate-rewriter-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate186.evaluated;
+const evaluated0 = validate188.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -35288,7 +35327,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema331.properties, key0))){
+if(!(func4.call(schema334.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -35487,7 +35526,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 if(!(((((((data7 === "q_proj") || (data7 === "k_proj")) || (data7 === "v_proj")) || (data7 === "o_proj")) || (data7 === "gate_proj")) || (data7 === "up_proj")) || (data7 === "down_proj"))){
-const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema331.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema334.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -35848,15 +35887,68 @@ vErrors.push(err56);
 }
 errors++;
 }
-validate186.errors = vErrors;
+validate188.errors = vErrors;
 return errors === 0;
 }
-validate186.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate188.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateValidateRewriterOutput = validate81;
+exports.validateValidateRewriterOutput = validate84;
 
 exports.validateWorldForgettingInput = validate74;
-const schema124 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"sft":{"type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0,"maximum":10}}},"sftSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema124 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"sft":{"type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0,"maximum":10}}},"pretrain":{"$ref":"prepare-world-input.schema.json#/properties/pretrain"},"sftSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema137 = {"type":"object","additionalProperties":false,"properties":{"packed":{"$ref":"sft-input.schema.json#/properties/packed"}}};
+
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate78.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(key0 === "packed")){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.packed !== undefined){
+if(typeof data.packed !== "boolean"){
+const err1 = {instancePath:instancePath+"/packed",schemaPath:"sft-input.schema.json#/properties/packed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate78.errors = vErrors;
+return errors === 0;
+}
+validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json" */;
@@ -35886,7 +35978,7 @@ if(data.device === undefined){
 data.device = "cpu";
 }
 for(const key0 in data){
-if(!(((((((key0 === "recipe") || (key0 === "seed")) || (key0 === "sft")) || (key0 === "sftSeed")) || (key0 === "dataSeed")) || (key0 === "arms")) || (key0 === "device"))){
+if(!((((((((key0 === "recipe") || (key0 === "seed")) || (key0 === "sft")) || (key0 === "pretrain")) || (key0 === "sftSeed")) || (key0 === "dataSeed")) || (key0 === "arms")) || (key0 === "device"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -36158,8 +36250,14 @@ vErrors.push(err22);
 errors++;
 }
 }
-let data9 = data.sftSeed;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+if(data.pretrain !== undefined){
+if(!(validate78(data.pretrain, {instancePath:instancePath+"/pretrain",parentData:data,parentDataProperty:"pretrain",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+errors = vErrors.length;
+}
+}
+let data10 = data.sftSeed;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
 const err23 = {instancePath:instancePath+"/sftSeed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err23];
@@ -36169,8 +36267,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 4294967295 || isNaN(data9)){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 4294967295 || isNaN(data10)){
 const err24 = {instancePath:instancePath+"/sftSeed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err24];
@@ -36180,7 +36278,7 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(data9 < 0 || isNaN(data9)){
+if(data10 < 0 || isNaN(data10)){
 const err25 = {instancePath:instancePath+"/sftSeed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err25];
@@ -36191,8 +36289,8 @@ vErrors.push(err25);
 errors++;
 }
 }
-let data10 = data.dataSeed;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+let data11 = data.dataSeed;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
 const err26 = {instancePath:instancePath+"/dataSeed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err26];
@@ -36202,8 +36300,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 4294967295 || isNaN(data10)){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 4294967295 || isNaN(data11)){
 const err27 = {instancePath:instancePath+"/dataSeed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err27];
@@ -36213,7 +36311,7 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data10 < 0 || isNaN(data10)){
+if(data11 < 0 || isNaN(data11)){
 const err28 = {instancePath:instancePath+"/dataSeed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err28];
@@ -36224,9 +36322,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-let data11 = data.arms;
-if(Array.isArray(data11)){
-if(data11.length < 1){
+let data12 = data.arms;
+if(Array.isArray(data12)){
+if(data12.length < 1){
 const err29 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err29];
@@ -36236,10 +36334,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-const len0 = data11.length;
+const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
-let data12 = data11[i0];
-if(!(((((data12 === "foreign") || (data12 === "oracle")) || (data12 === "oracle-25")) || (data12 === "oracle-50")) || (data12 === "oracle-75"))){
+let data13 = data12[i0];
+if(!(((((data13 === "foreign") || (data13 === "oracle")) || (data13 === "oracle-25")) || (data13 === "oracle-50")) || (data13 === "oracle-75"))){
 const err30 = {instancePath:instancePath+"/arms/" + i0,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema124.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
@@ -36250,13 +36348,13 @@ vErrors.push(err30);
 errors++;
 }
 }
-let i1 = data11.length;
+let i1 = data12.length;
 let j0;
 if(i1 > 1){
 outer0:
 for(;i1--;){
 for(j0 = i1; j0--;){
-if(func0(data11[i1], data11[j0])){
+if(func0(data12[i1], data12[j0])){
 const err31 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
 vErrors = [err31];
@@ -36281,9 +36379,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-let data13 = data.device;
-if(typeof data13 === "string"){
-if(!pattern18.test(data13)){
+let data14 = data.device;
+if(typeof data14 === "string"){
+if(!pattern18.test(data14)){
 const err33 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
@@ -36320,13 +36418,13 @@ return errors === 0;
 }
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldForgettingOutput = validate189;
-const schema336 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json","title":"WorldForgettingOutput","type":"object","additionalProperties":false,"required":["backbone","base","arms","nll","report"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"base":{"$ref":"evaluate-output.schema.json"},"arms":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["model","evaluation"],"properties":{"model":{"$ref":"model-ref.schema.json"},"evaluation":{"$ref":"evaluate-output.schema.json"}}}},"nll":{"type":"object","additionalProperties":{"type":"number"}},"report":{"$ref":"forgetting-report-output.schema.json#/$defs/summary","unevaluatedProperties":false}}};
+exports.validateWorldForgettingOutput = validate191;
+const schema339 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json","title":"WorldForgettingOutput","type":"object","additionalProperties":false,"required":["backbone","base","arms","nll","report"],"properties":{"backbone":{"$ref":"model-ref.schema.json"},"base":{"$ref":"evaluate-output.schema.json"},"arms":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["model","evaluation"],"properties":{"model":{"$ref":"model-ref.schema.json"},"evaluation":{"$ref":"evaluate-output.schema.json"}}}},"nll":{"type":"object","additionalProperties":{"type":"number"}},"report":{"$ref":"forgetting-report-output.schema.json#/$defs/summary","unevaluatedProperties":false}}};
 
-function validate194(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate196(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate194.evaluated;
+const evaluated0 = validate196.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37723,17 +37821,17 @@ vErrors.push(err114);
 }
 errors++;
 }
-validate194.errors = vErrors;
+validate196.errors = vErrors;
 return errors === 0;
 }
-validate194.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
+validate196.evaluated = {"props":{"uri":true,"downstream":true,"doseResponse":true,"reduction":true,"markdown":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate189(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate191(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-forgetting-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate189.evaluated;
+const evaluated0 = validate191.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37919,8 +38017,8 @@ errors++;
 }
 if(data.report !== undefined){
 let data8 = data.report;
-if(!(validate194(data8, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
+if(!(validate196(data8, {instancePath:instancePath+"/report",parentData:data,parentDataProperty:"report",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
 errors = vErrors.length;
 }
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
@@ -37949,11 +38047,11 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate189.errors = vErrors;
+validate191.errors = vErrors;
 return errors === 0;
 }
-validate189.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate191.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateWorldOutput = validate130;
+exports.validateWorldOutput = validate132;
 
-exports.validateWorldRecipe = validate131;
+exports.validateWorldRecipe = validate133;

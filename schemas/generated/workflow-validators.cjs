@@ -1221,15 +1221,15 @@ validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validatePipelineConfig = validate67;
 const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/pipeline-config.schema.json","title":"PipelineConfig","type":"object","additionalProperties":false,"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"pipeline"},"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"backbone":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"benchmarks":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"benchmark-spec.schema.json"}},"arms":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["vanilla","foreign","prompted","prompted-matched","sdft","self-alignment","rl","rl-no-dist","rl-no-div","rl-no-gate","oracle","oracle-25","oracle-50","oracle-75","oracle-90","oracle-95"]}},"fallback":{"enum":["original","drop"],"default":"original"},"rewriter":{"$ref":"train-rewriter-input.schema.json","default":{}},"rewrite":{"type":"object","additionalProperties":false,"default":{},"properties":{"samples":{"type":"integer","minimum":1,"maximum":64,"default":4},"temperature":{"type":"number","minimum":0,"maximum":10},"maxNewTokens":{"type":"integer","minimum":1,"maximum":65536},"matchedCap":{"type":"integer","minimum":1,"maximum":256,"default":16}}},"sft":{"type":"object","additionalProperties":false,"properties":{"epochs":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/epochs"},"batchSize":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/batchSize"},"learningRate":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/learningRate"},"warmupSteps":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/warmupSteps"},"schedule":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/schedule"},"weightDecay":{"$ref":"world-forgetting-input.schema.json#/properties/sft/properties/weightDecay"},"heartbeatTimeout":{"$ref":"sft-input.schema.json#/properties/heartbeatTimeout"},"packed":{"$ref":"sft-input.schema.json#/properties/packed"},"mode":{"enum":["full","lora"]},"lora":{"$ref":"sft-input.schema.json#/properties/lora"},"promptFormat":{"type":"string","maxLength":10000},"maxLength":{"type":"integer","minimum":2,"maximum":1048576}}},"seeds":{"type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"common.schema.json#/$defs/seed"},"default":[0]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
-const schema129 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
-const schema130 = {"type":"integer","minimum":1,"maximum":4096};
-const schema131 = {"type":"number","exclusiveMinimum":0,"maximum":1};
-const schema132 = {"type":"integer","minimum":0,"maximum":10000000};
-const schema133 = {"enum":["constant","linear","cosine"]};
-const schema134 = {"type":"number","minimum":0,"maximum":10};
-const schema139 = {"type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"};
-const schema142 = {"type":"boolean"};
-const schema143 = {"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}};
+const schema142 = {"type":"number","exclusiveMinimum":0,"maximum":1000};
+const schema143 = {"type":"integer","minimum":1,"maximum":4096};
+const schema144 = {"type":"number","exclusiveMinimum":0,"maximum":1};
+const schema145 = {"type":"integer","minimum":0,"maximum":10000000};
+const schema146 = {"enum":["constant","linear","cosine"]};
+const schema147 = {"type":"number","minimum":0,"maximum":10};
+const schema134 = {"type":"string","pattern":"^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$"};
+const schema136 = {"type":"boolean"};
+const schema150 = {"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}};
 const func4 = Object.prototype.hasOwnProperty;
 const func0 = require("ajv/dist/runtime/equal").default;
 const pattern47 = new RegExp("^[1-9][0-9]{0,5} ?(ms|s|seconds|m|minutes)$", "u");
@@ -3404,7 +3404,7 @@ errors++;
 if(data16.schedule !== undefined){
 let data21 = data16.schedule;
 if(!(((data21 === "constant") || (data21 === "linear")) || (data21 === "cosine"))){
-const err46 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema133.enum},message:"must be equal to one of the allowed values"};
+const err46 = {instancePath:instancePath+"/sft/schedule",schemaPath:"world-forgetting-input.schema.json#/properties/sft/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema146.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -3605,7 +3605,7 @@ const len2 = data29.length;
 for(let i3=0; i3<len2; i3++){
 let data30 = data29[i3];
 if(!(((((((data30 === "q_proj") || (data30 === "k_proj")) || (data30 === "v_proj")) || (data30 === "o_proj")) || (data30 === "gate_proj")) || (data30 === "up_proj")) || (data30 === "down_proj"))){
-const err62 = {instancePath:instancePath+"/sft/lora/targetModules/" + i3,schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema143.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err62 = {instancePath:instancePath+"/sft/lora/targetModules/" + i3,schemaPath:"sft-input.schema.json#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema150.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -3858,14 +3858,14 @@ return errors === 0;
 }
 validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validatePrepareWorldInput = validate128;
-const schema248 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"type":"boolean","default":false}}};
+exports.validatePrepareWorldInput = validate75;
+const schema126 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/prepare-world-input.schema.json","title":"PrepareWorldInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"retrain":{"type":"boolean","default":false},"pretrain":{"type":"object","additionalProperties":false,"properties":{"packed":{"$ref":"sft-input.schema.json#/properties/packed"}}}}};
 
-function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/prepare-world-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate128.evaluated;
+const evaluated0 = validate75.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3886,7 +3886,7 @@ if(data.retrain === undefined){
 data.retrain = false;
 }
 for(const key0 in data){
-if(!(((((key0 === "recipe") || (key0 === "seed")) || (key0 === "dataSeed")) || (key0 === "device")) || (key0 === "retrain"))){
+if(!((((((key0 === "recipe") || (key0 === "seed")) || (key0 === "dataSeed")) || (key0 === "device")) || (key0 === "retrain")) || (key0 === "pretrain"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -3899,7 +3899,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema248.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema126.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4009,9 +4009,12 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.pretrain !== undefined){
+let data5 = data.pretrain;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key1 in data5){
+if(!(key1 === "packed")){
+const err11 = {instancePath:instancePath+"/pretrain",schemaPath:"#/properties/pretrain/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4020,19 +4023,55 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate128.errors = vErrors;
+}
+if(data5.packed !== undefined){
+if(typeof data5.packed !== "boolean"){
+const err12 = {instancePath:instancePath+"/pretrain/packed",schemaPath:"sft-input.schema.json#/properties/packed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/pretrain",schemaPath:"#/properties/pretrain/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate75.errors = vErrors;
 return errors === 0;
 }
-validate128.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterAdjust = validate164;
-const schema154 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
+exports.validateRewriterAdjust = validate166;
+const schema161 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json","title":"RewriterAdjust","type":"object","additionalProperties":false,"minProperties":1,"properties":{"lambdaDist":{"type":"number","minimum":0,"maximum":100},"lambdaDiv":{"type":"number","minimum":0,"maximum":100},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"temperature":{"type":"number","exclusiveMinimum":0,"maximum":10},"klCoef":{"type":"number","minimum":0,"maximum":100}}};
 
-function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-adjust.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate164.evaluated;
+const evaluated0 = validate166.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4248,19 +4287,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate164.errors = vErrors;
+validate166.errors = vErrors;
 return errors === 0;
 }
-validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateRewriterProbeInput = validate165;
-const schema298 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"arm":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"type":"integer","minimum":1,"maximum":10000000},"temperatures":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+exports.validateRewriterProbeInput = validate167;
+const schema301 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json","title":"RewriterProbeInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"arm":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"],"default":"foreign"},"limit":{"type":"integer","minimum":1,"maximum":10000000},"temperatures":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"number","minimum":0,"maximum":10},"default":[0,0.8]},"samples":{"type":"integer","minimum":1,"maximum":64,"default":1},"sampleSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
 
-function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/rewriter-probe-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate165.evaluated;
+const evaluated0 = validate167.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4300,7 +4339,7 @@ errors++;
 }
 let data0 = data.recipe;
 if(!((data0 === "default") || (data0 === "test"))){
-const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema298.properties.recipe.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/recipe",schemaPath:"#/properties/recipe/enum",keyword:"enum",params:{allowedValues: schema301.properties.recipe.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4346,7 +4385,7 @@ errors++;
 }
 let data2 = data.arm;
 if(!(((((data2 === "foreign") || (data2 === "oracle")) || (data2 === "oracle-25")) || (data2 === "oracle-50")) || (data2 === "oracle-75"))){
-const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema298.properties.arm.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/arm",schemaPath:"#/properties/arm/enum",keyword:"enum",params:{allowedValues: schema301.properties.arm.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4583,19 +4622,19 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate165.errors = vErrors;
+validate167.errors = vErrors;
 return errors === 0;
 }
-validate165.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate167.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-exports.validateSftInput = validate75;
-const schema135 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"packed":{"type":"boolean"},"stepsPerRun":{"type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
+exports.validateSftInput = validate76;
+const schema130 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/sft-input.schema.json","title":"SftInput","type":"object","additionalProperties":false,"required":["model","dataset"],"properties":{"name":{"$ref":"common.schema.json#/$defs/name","default":"sft"},"model":{"$ref":"model-ref.schema.json"},"dataset":{"$ref":"common.schema.json#/$defs/artifactRef"},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"},"mode":{"enum":["full","lora"],"default":"full"},"lora":{"type":"object","additionalProperties":false,"default":{},"properties":{"rank":{"type":"integer","minimum":1,"maximum":1024,"default":8},"alpha":{"type":"number","exclusiveMinimum":0,"maximum":65536,"default":16},"targetModules":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]},"default":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}}},"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000,"default":3},"batchSize":{"type":"integer","minimum":1,"maximum":4096,"default":16},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1,"default":0.00001},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000,"default":0},"schedule":{"enum":["constant","linear","cosine"],"default":"linear"},"weightDecay":{"type":"number","minimum":0,"maximum":10,"default":0},"adamBeta2":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.999},"clipNorm":{"type":"number","minimum":0,"maximum":1000000,"default":1},"lengthGroupBatches":{"type":"integer","minimum":1,"maximum":1024,"default":32},"lengthBuckets":{"type":"array","items":{"type":"integer","minimum":1,"maximum":1048576},"maxItems":16,"default":[]},"packed":{"type":"boolean"},"stepsPerRun":{"type":"integer","minimum":1,"maximum":256,"default":4},"checkpointEvery":{"type":"integer","minimum":1,"maximum":10000000,"default":100},"heartbeatTimeout":{"$ref":"train-rewriter-input.schema.json#/properties/heartbeatTimeout"},"seed":{"$ref":"common.schema.json#/$defs/seed","default":0},"promptFormat":{"type":"string","maxLength":10000,"default":"Problem:\n{question}\n\nAnswer:\n"},"maxLength":{"type":"integer","minimum":2,"maximum":1048576,"default":2048}}};
 
-function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/sft-input.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate75.evaluated;
+const evaluated0 = validate76.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4681,7 +4720,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func4.call(schema135.properties, key0))){
+if(!(func4.call(schema130.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -4791,7 +4830,7 @@ errors++;
 }
 let data4 = data.mode;
 if(!((data4 === "full") || (data4 === "lora"))){
-const err11 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema135.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema130.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4905,7 +4944,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(!(((((((data9 === "q_proj") || (data9 === "k_proj")) || (data9 === "v_proj")) || (data9 === "o_proj")) || (data9 === "gate_proj")) || (data9 === "up_proj")) || (data9 === "down_proj"))){
-const err20 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema135.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/lora/targetModules/" + i0,schemaPath:"#/properties/lora/properties/targetModules/items/enum",keyword:"enum",params:{allowedValues: schema130.properties.lora.properties.targetModules.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5091,7 +5130,7 @@ errors++;
 }
 let data14 = data.schedule;
 if(!(((data14 === "constant") || (data14 === "linear")) || (data14 === "cosine"))){
-const err36 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema135.properties.schedule.enum},message:"must be equal to one of the allowed values"};
+const err36 = {instancePath:instancePath+"/schedule",schemaPath:"#/properties/schedule/enum",keyword:"enum",params:{allowedValues: schema130.properties.schedule.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5494,15 +5533,68 @@ vErrors.push(err71);
 }
 errors++;
 }
-validate75.errors = vErrors;
+validate76.errors = vErrors;
 return errors === 0;
 }
-validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 exports.validateTrainRewriterInput = validate70;
 
 exports.validateWorldForgettingInput = validate74;
-const schema124 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"sft":{"type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0,"maximum":10}}},"sftSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema124 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json","title":"WorldForgettingInput","type":"object","additionalProperties":false,"properties":{"recipe":{"enum":["default","test"],"default":"default"},"seed":{"$ref":"common.schema.json#/$defs/seed"},"sft":{"type":"object","additionalProperties":false,"properties":{"epochs":{"type":"number","exclusiveMinimum":0,"maximum":1000},"batchSize":{"type":"integer","minimum":1,"maximum":4096},"learningRate":{"type":"number","exclusiveMinimum":0,"maximum":1},"warmupSteps":{"type":"integer","minimum":0,"maximum":10000000},"schedule":{"enum":["constant","linear","cosine"]},"weightDecay":{"type":"number","minimum":0,"maximum":10}}},"pretrain":{"$ref":"prepare-world-input.schema.json#/properties/pretrain"},"sftSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"dataSeed":{"$ref":"common.schema.json#/$defs/seed","default":0},"arms":{"type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["foreign","oracle","oracle-25","oracle-50","oracle-75"]},"default":["foreign"]},"device":{"$ref":"common.schema.json#/$defs/device","default":"cpu"}}};
+const schema137 = {"type":"object","additionalProperties":false,"properties":{"packed":{"$ref":"sft-input.schema.json#/properties/packed"}}};
+
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate78.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(key0 === "packed")){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.packed !== undefined){
+if(typeof data.packed !== "boolean"){
+const err1 = {instancePath:instancePath+"/packed",schemaPath:"sft-input.schema.json#/properties/packed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate78.errors = vErrors;
+return errors === 0;
+}
+validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://rewrite-rl.dev/schemas/world-forgetting-input.schema.json" */;
@@ -5532,7 +5624,7 @@ if(data.device === undefined){
 data.device = "cpu";
 }
 for(const key0 in data){
-if(!(((((((key0 === "recipe") || (key0 === "seed")) || (key0 === "sft")) || (key0 === "sftSeed")) || (key0 === "dataSeed")) || (key0 === "arms")) || (key0 === "device"))){
+if(!((((((((key0 === "recipe") || (key0 === "seed")) || (key0 === "sft")) || (key0 === "pretrain")) || (key0 === "sftSeed")) || (key0 === "dataSeed")) || (key0 === "arms")) || (key0 === "device"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -5804,8 +5896,14 @@ vErrors.push(err22);
 errors++;
 }
 }
-let data9 = data.sftSeed;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+if(data.pretrain !== undefined){
+if(!(validate78(data.pretrain, {instancePath:instancePath+"/pretrain",parentData:data,parentDataProperty:"pretrain",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+errors = vErrors.length;
+}
+}
+let data10 = data.sftSeed;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
 const err23 = {instancePath:instancePath+"/sftSeed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err23];
@@ -5815,8 +5913,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 4294967295 || isNaN(data9)){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 4294967295 || isNaN(data10)){
 const err24 = {instancePath:instancePath+"/sftSeed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err24];
@@ -5826,7 +5924,7 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(data9 < 0 || isNaN(data9)){
+if(data10 < 0 || isNaN(data10)){
 const err25 = {instancePath:instancePath+"/sftSeed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err25];
@@ -5837,8 +5935,8 @@ vErrors.push(err25);
 errors++;
 }
 }
-let data10 = data.dataSeed;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+let data11 = data.dataSeed;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
 const err26 = {instancePath:instancePath+"/dataSeed",schemaPath:"common.schema.json#/$defs/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err26];
@@ -5848,8 +5946,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 4294967295 || isNaN(data10)){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 4294967295 || isNaN(data11)){
 const err27 = {instancePath:instancePath+"/dataSeed",schemaPath:"common.schema.json#/$defs/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err27];
@@ -5859,7 +5957,7 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data10 < 0 || isNaN(data10)){
+if(data11 < 0 || isNaN(data11)){
 const err28 = {instancePath:instancePath+"/dataSeed",schemaPath:"common.schema.json#/$defs/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err28];
@@ -5870,9 +5968,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-let data11 = data.arms;
-if(Array.isArray(data11)){
-if(data11.length < 1){
+let data12 = data.arms;
+if(Array.isArray(data12)){
+if(data12.length < 1){
 const err29 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err29];
@@ -5882,10 +5980,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-const len0 = data11.length;
+const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
-let data12 = data11[i0];
-if(!(((((data12 === "foreign") || (data12 === "oracle")) || (data12 === "oracle-25")) || (data12 === "oracle-50")) || (data12 === "oracle-75"))){
+let data13 = data12[i0];
+if(!(((((data13 === "foreign") || (data13 === "oracle")) || (data13 === "oracle-25")) || (data13 === "oracle-50")) || (data13 === "oracle-75"))){
 const err30 = {instancePath:instancePath+"/arms/" + i0,schemaPath:"#/properties/arms/items/enum",keyword:"enum",params:{allowedValues: schema124.properties.arms.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
@@ -5896,13 +5994,13 @@ vErrors.push(err30);
 errors++;
 }
 }
-let i1 = data11.length;
+let i1 = data12.length;
 let j0;
 if(i1 > 1){
 outer0:
 for(;i1--;){
 for(j0 = i1; j0--;){
-if(func0(data11[i1], data11[j0])){
+if(func0(data12[i1], data12[j0])){
 const err31 = {instancePath:instancePath+"/arms",schemaPath:"#/properties/arms/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
 vErrors = [err31];
@@ -5927,9 +6025,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-let data13 = data.device;
-if(typeof data13 === "string"){
-if(!pattern18.test(data13)){
+let data14 = data.device;
+if(typeof data14 === "string"){
+if(!pattern18.test(data14)){
 const err33 = {instancePath:instancePath+"/device",schemaPath:"common.schema.json#/$defs/device/pattern",keyword:"pattern",params:{pattern: "^(cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(cpu|cuda:[0-9]{1,2})$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
