@@ -43,7 +43,11 @@ test('pretrain builds the world and a backbone once, then reuses them', async ()
 
 test("pretrain's overrides (the packed step) train another backbone of the same world, to the same losses", async () => {
   const run = (id: string, args: object) =>
-    t.env.client.workflow.execute('pretrain', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ recipe: 'test', ...args }] });
+    t.env.client.workflow.execute('pretrain', {
+      taskQueue: TASK_QUEUE,
+      workflowId: id,
+      args: [{ recipe: 'test', ...args }],
+    });
   const padded = await run('pretrain-padded', {});
   const packed = await run('pretrain-packed', { pretrain: { packed: true } });
   assert.equal(packed.world.uri, padded.world.uri);
@@ -51,6 +55,12 @@ test("pretrain's overrides (the packed step) train another backbone of the same 
   assert.notEqual(packed.backbone.uri, padded.backbone.uri);
   assert.equal(packed.pretraining.steps, padded.pretraining.steps);
   // the same examples and start: the packed stream's token-mean loss is the padded one's up to rounding
-  assert.ok(Math.abs(packed.pretraining.firstLoss - padded.pretraining.firstLoss) < 1e-4, JSON.stringify([packed, padded]));
-  assert.ok(Math.abs(packed.pretraining.finalLoss - padded.pretraining.finalLoss) < 1e-2, JSON.stringify([packed, padded]));
+  assert.ok(
+    Math.abs(packed.pretraining.firstLoss - padded.pretraining.firstLoss) < 1e-4,
+    JSON.stringify([packed, padded]),
+  );
+  assert.ok(
+    Math.abs(packed.pretraining.finalLoss - padded.pretraining.finalLoss) < 1e-2,
+    JSON.stringify([packed, padded]),
+  );
 });
