@@ -68,6 +68,7 @@ export async function sft(
         optimizer: { weightDecay: input.weightDecay, beta2: input.adamBeta2 },
         clipNorm: input.clipNorm,
         lrPerStep: true,
+        singleStep: input.stepsPerRun === 1,
         packed: input.packed,
       });
       const { model } = loaded;

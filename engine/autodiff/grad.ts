@@ -1,6 +1,6 @@
 import { type Node, type Tensor, isFloat, tensorData } from '../graph';
 import { add, constant, zerosLike } from '../ops';
-import { gradRule } from '../ops/grad-rules';
+import { compositeOf, ruleOf } from '../ops/grad-rules';
 import { dependencies } from '../graph/subgraph';
 
 export interface GradOptions {
@@ -27,7 +27,7 @@ export function grad(y: Tensor, wrt: Tensor[], opts: GradOptions = {}): (Tensor 
   const stack: Tensor[] = [y];
   while (stack.length) {
     const t = stack.pop()!;
-    const p = t.producer;
+    const p = compositeOf(t) ?? t.producer;
     if (!p || nodes.has(p)) continue;
     nodes.add(p);
     stack.push(...dependencies(p));
@@ -52,9 +52,11 @@ export function grad(y: Tensor, wrt: Tensor[], opts: GradOptions = {}): (Tensor 
   grads.set(y, seed);
   for (let k = activeNodes.length - 1; k >= 0; k--) {
     const n = activeNodes[k];
-    const dOut = n.outputs.map((o) => grads.get(o));
+    const rule = ruleOf(n);
+    // an op inside a composite, reached by another path: its outputs that are the composite's have
+    // their gradient taken by the composite's rule
+    const dOut = n.outputs.map((o) => (compositeOf(o) && compositeOf(o) !== n ? undefined : grads.get(o)));
     if (dOut.every((d) => !d)) continue;
-    const rule = gradRule(n.op);
     if (!rule)
       throw new Error(
         `grad: no gradient rule for ${n.op} (node ${n.name}); it lies between the parameters and the output`,

@@ -1,3 +1,3 @@
 import '../ops';
 export { grad, type GradOptions } from './grad';
-export { defineGrad, gradRule, type GradRule } from '../ops/grad-rules';
+export { defineComposite, defineGrad, gradRule, type GradRule } from '../ops/grad-rules';

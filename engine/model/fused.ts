@@ -1,7 +1,8 @@
 import type { Tensor } from '../graph';
 import * as op from '../ops';
 import type { DecoderConfig } from './config';
-import { type DecoderParams, embed, rmsNorm, ropeAngles } from './decoder';
+import { attentionCore, rmsNorm, swiGlu } from './composites';
+import { type DecoderParams, embed, ropeAngles } from './decoder';
 
 /**
  * Attention of the fused layers: queries [..., numHeads * headDim] (RoPE applied, scaled by
@@ -61,7 +62,7 @@ export function fusedDecoderLayers(
       return c.mlpBias ? op.add(z, m.weight(`${p}mlp.${name}.bias`)) : z;
     };
     const [gate, up] = [mlp('gate_proj'), mlp('up_proj')];
-    let down = op.matmul(op.mul(op.mul(gate, op.sigmoid(gate)), up), effectiveWeight(m, `${p}mlp.down_proj`));
+    let down = op.matmul(swiGlu(gate, up), effectiveWeight(m, `${p}mlp.down_proj`));
     if (c.mlpBias) down = op.add(down, m.weight(`${p}mlp.down_proj.bias`));
     h = op.add(h, down);
   }
@@ -160,8 +161,7 @@ function groupedAttention(c: DecoderConfig, q: Tensor, k: Tensor, v: Tensor, sta
   const qh = op.reshape(op.transpose(op.reshape(q, [0, 0, Hkv, G, D]), [0, 2, 3, 1, 4]), [0, 0, -1, D]); // [E, Hkv, G Q, D]
   const kh = op.transpose(op.reshape(k, [0, 0, Hkv, D]), [0, 2, 3, 1]); // [E, Hkv, D, K]
   const vh = op.transpose(op.reshape(v, [0, 0, Hkv, D]), [0, 2, 1, 3]); // [E, Hkv, K, D]
-  const probs = op.softmax(op.add(op.matmul(qh, kh), stackedBias), -1); // [E, Hkv, G Q, K]
-  const ctx = op.reshape(op.matmul(probs, vh), [0, 0, G, -1, D]); // [E, Hkv, G, Q, D]
+  const ctx = op.reshape(attentionCore(qh, kh, stackedBias, vh), [0, 0, G, -1, D]); // [E, Hkv, G, Q, D]
   return op.reshape(op.transpose(ctx, [0, 3, 1, 2, 4]), [0, 0, c.numHeads * D]);
 }
 

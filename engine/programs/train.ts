@@ -54,6 +54,8 @@ export interface TrainProgramOptions {
   accumulate?: boolean;
   /** Take one learning rate per optimizer step of a run (schedules inside a run). */
   lrPerStep?: boolean;
+  /** Runs take one optimizer step each (TrainStepSpec.singleStep: the same ops without the Loop). */
+  singleStep?: boolean;
   /**
    * SFT only: lay each batch's examples out as one flat token stream (train-packed.ts) instead of
    * padding every example to the longest. The same loss on the same examples up to float rounding, so a run
@@ -161,6 +163,7 @@ export function trainStepSpec(
     clipNorm: o.clipNorm === 0 ? undefined : (o.clipNorm ?? 1),
     accumulate: o.accumulate,
     lrPerStep: o.lrPerStep,
+    singleStep: o.singleStep,
     loss: ({ params: p, frozen: fz, batch: b }) => {
       const weight = (n: string) => {
         const t = lora ? fz[n] : p[n];
@@ -335,6 +338,8 @@ export class TrainProgram {
    */
   async step(steps: (Example[] | Example[][])[], lr: number | number[]): Promise<TrainStepResult> {
     if (!steps.length) throw new Error('train step: no steps');
+    if (this.options.singleStep && steps.length > 1)
+      throw new Error(`train step: this program takes one step per run (singleStep), got ${steps.length}`);
     const acc = !!this.options.accumulate;
     const M = acc ? (steps[0] as Example[][]).length : 1;
     const micro: Example[][] = [];

@@ -129,15 +129,19 @@ for (const [label, spec, init, mkBatches, lr] of [
     3e-3,
   ],
 ] as const) {
-  test(`${label}: 10 compiled AdamW steps match TypeScript AdamW on compiled gradients; K-step Loop = K runs`, async () => {
+  test(`${label}: 10 compiled AdamW steps match TypeScript AdamW on compiled gradients; K-step Loop = K runs = K Loop-free runs`, async () => {
     const prog = `train-${label}`;
     const gradProg = `grads-${label}`;
     await runner.load(prog, serializeModel(compileTrainStep(spec).graph));
+    await runner.load(`${prog}-1`, serializeModel(compileTrainStep({ ...spec, singleStep: true }).graph));
     await runner.load(gradProg, serializeModel(compileGradients(spec).graph));
     const batches = mkBatches() as Record<string, TensorData>[];
     const single = await trainCompiled(prog, spec, init, batches, 1, lr);
     const looped = await trainCompiled(prog, spec, init, batches, 10, lr);
     const ref = await trainReference(gradProg, spec, init, batches, lr);
+    // the Loop-free program runs the same ops: the same numbers
+    const loopFree = await trainCompiled(`${prog}-1`, spec, init, batches, 1, lr);
+    assert.deepEqual(loopFree, single);
     let worstRef = 0;
     let worstLoop = 0;
     for (const s of spec.params) {

@@ -1,0 +1,70 @@
+import type { Tensor } from '../graph';
+import * as op from '../ops';
+import { defineComposite } from '../ops/grad-rules';
+
+/**
+ * Pieces of the fused layers (fused.ts) with hand-written gradients (ops/grad-rules.ts
+ * defineComposite). Their forward ops are those of decoder.ts; only the backward differs, in fewer
+ * passes over the large tensors than the chain rule through each op takes, because at width 128 those
+ * memory-bound passes, not the matmuls, fill most of a train step. The results agree with the
+ * op-by-op gradient up to float rounding (test/engine/composites.test.ts checks both against finite
+ * differences).
+ */
+
+/**
+ * RMSNorm x / sqrt(mean(x^2) + eps) * weight over the last axis. With n = x r (r the inverse root),
+ * dn = dy w, dx = r dn - n r mean(dn n), dweight = the sum of dy n over the leading axes: eight
+ * passes over x's shape where the op-by-op rule takes eleven and an Expand.
+ */
+export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  const r = op.reciprocal(op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), eps)));
+  const n = op.mul(x, r);
+  const y = op.mul(n, weight);
+  defineComposite('rms_norm', [x, weight], [y], (_node, [dy], needs) => {
+    const dn = op.mul(dy!, weight);
+    const c = op.mul(op.reduceMean(op.mul(dn, n), [-1], true), r);
+    const dx = needs[0] ? op.sub(op.mul(dn, r), op.mul(n, c)) : undefined;
+    const lead = Array.from({ length: x.rank - 1 }, (_, i) => i);
+    const dw = needs[1] ? op.reduceSum(op.mul(dy!, n), lead) : undefined;
+    return [dx, dw];
+  });
+  return y;
+}
+
+/**
+ * SwiGLU's gating silu(gate) * up. With s = sigmoid(gate) and a = gate s (kept from the forward),
+ * dup = dh a, dgate = dh up (s + a (1 - s)): six passes where the op-by-op rule takes eight.
+ */
+export function swiGlu(gate: Tensor, up: Tensor): Tensor {
+  const s = op.sigmoid(gate);
+  const a = op.mul(gate, s);
+  const h = op.mul(a, up);
+  defineComposite('swiglu', [gate, up], [h], (_node, [dh], needs) => {
+    const dgate = needs[0] ? op.mul(op.mul(dh!, up), op.add(s, op.mul(a, op.sub(1, s)))) : undefined;
+    return [dgate, needs[1] ? op.mul(dh!, a) : undefined];
+  });
+  return h;
+}
+
+/**
+ * The attention core softmax(q k + bias) v: q [..., Q, D] (scaled), k [..., D, K] (keys transposed),
+ * bias broadcastable to the scores [..., Q, K] (not differentiated), v [..., K, D]; returns [..., Q, D].
+ * The softmax's gradient p (dp - rowsum(dp p)) takes its row sums from the context instead,
+ * rowsum(dp p) = rowsum(dctx ctx) (FlashAttention's identity), a pass over [Q, D] where the scores'
+ * row sums take a multiply and a reduction over [Q, K]: two passes over the scores instead of four.
+ */
+export function attentionCore(q: Tensor, k: Tensor, bias: Tensor, v: Tensor): Tensor {
+  const p = op.softmax(op.add(op.matmul(q, k), bias), -1);
+  const ctx = op.matmul(p, v);
+  defineComposite('attention_core', [q, k, bias, v], [ctx], (_node, [dctx], needs) => {
+    const dp = op.matmul(dctx!, op.transposeLast2(v));
+    const ds = op.mul(p, op.sub(dp, op.reduceSum(op.mul(dctx!, ctx), [-1], true)));
+    return [
+      needs[0] ? op.matmul(ds, op.transposeLast2(k)) : undefined,
+      needs[1] ? op.matmul(op.transposeLast2(q), ds) : undefined,
+      undefined,
+      needs[3] ? op.matmul(op.transposeLast2(p), dctx!) : undefined,
+    ];
+  });
+  return ctx;
+}

@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as op from '../../engine/ops';
+import { attentionCore, rmsNorm, swiGlu } from '../../engine/model/composites';
+import { gradCheck, randomInput as X, type CheckInput } from './helpers/gradcheck';
+
+// The fused layers' hand-written gradients (engine/model/composites.ts) against central finite
+// differences in float64, alone, inside larger expressions, and with an input that needs no gradient.
+const M = (name: string, shape: number[], values: number[]): CheckInput => ({ name, shape, values, diff: false });
+const causal = (q: number, k: number) =>
+  Array.from({ length: q * k }, (_, i) => (i % k <= Math.floor(i / k) + (k - q) ? 0 : -1e9));
+
+const cases: [string, Parameters<typeof gradCheck>[0], CheckInput[]][] = [
+  ['rmsNorm', (x) => rmsNorm(x.a, x.w, 1e-6), [X('a', [2, 3, 5], 1), X('w', [5], 2, 0.5, 1.5)]],
+  ['rmsNorm, frozen weight', (x) => rmsNorm(x.a, x.w, 1e-5), [X('a', [4, 6], 3), M('w', [6], [1, 2, 3, 1, 2, 3])]],
+  [
+    'rmsNorm of a function of its input, used twice',
+    (x) => op.mul(rmsNorm(op.mul(x.a, x.a), x.w, 1e-6), rmsNorm(x.a, x.w, 1e-6)),
+    [X('a', [3, 4], 4), X('w', [4], 5)],
+  ],
+  ['swiGlu', (x) => swiGlu(x.g, x.u), [X('g', [3, 7], 6, -3, 3), X('u', [3, 7], 7)]],
+  ['swiGlu, gate and up one tensor', (x) => swiGlu(x.g, op.tanh(x.g)), [X('g', [2, 5], 8, -3, 3)]],
+  [
+    'attentionCore (causal bias)',
+    (x) => attentionCore(x.q, x.k, x.bias, x.v),
+    [
+      X('q', [2, 2, 3, 4], 9),
+      X('k', [2, 2, 4, 5], 10),
+      M('bias', [2, 1, 3, 5], [...causal(3, 5), ...causal(3, 5)]),
+      X('v', [2, 2, 5, 4], 11),
+    ],
+  ],
+  [
+    'attentionCore with keys and values from one tensor',
+    (x) => attentionCore(op.mul(x.q, 0.5), op.transposeLast2(x.kv), x.bias, op.tanh(x.kv)),
+    [X('q', [1, 3, 4], 12), X('kv', [1, 3, 4], 13), M('bias', [1, 3, 3], causal(3, 3))],
+  ],
+];
+
+for (const [name, build, inputs] of cases) {
+  test(`composite gradient: ${name}`, async () => {
+    const r = await gradCheck(build, inputs);
+    assert.ok(r.checked > 0);
+  });
+}
