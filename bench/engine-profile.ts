@@ -70,7 +70,13 @@ if (mode === 'generate') {
   const B = flag('--batch', 32);
   const T = flag('--seq', 128);
   const packed = args.includes('--packed');
-  const tp = await TrainProgram.create(runner.asRunner(), model, { objective: 'sft', lora: lc, packed, name: 'train' });
+  const tp = await TrainProgram.create(runner.asRunner(), model, {
+    objective: 'sft',
+    lora: lc,
+    packed,
+    singleStep: true,
+    name: 'train',
+  });
   await tp.init(lc ? initLoraWeights(config, lc, 1) : model.weights);
   const world = value('--world');
   const examples = world

@@ -3,9 +3,10 @@
  * npm test):
  *   npx tsx bench/engine-world-train.ts [--steps N] [--batch B] [--threads N] [--rounds R] [--blocks G,C]
  * - before: the padded step as it was (onnxruntime's memory pattern on), the baseline;
- * - padded: the default step (memory pattern off, TrainProgram.create);
- * - packed: the flat-stream step (TrainProgramOptions.packed; --blocks: its packedBlocks, groups and
- *   chunks, default PACKED_BLOCKS).
+ * - padded: the default step as sft runs it at one step per run (memory pattern off, no Loop:
+ *   TrainProgramOptions.singleStep);
+ * - packed: the same with the flat-stream step (TrainProgramOptions.packed; --blocks: its
+ *   packedBlocks, groups and chunks, default PACKED_BLOCKS).
  * The batches are the world's pretraining stream as the default recipe cuts it (batch 32, random
  * batches in two length buckets, up to and above 128 tokens), on the recipe's backbone shape with
  * random weights. All three programs share one runner and take turns by whole passes over the
@@ -44,9 +45,10 @@ type Arm = (typeof ARMS)[number];
 const model = { config, weights };
 const programs: Record<Arm, TrainProgram> = {
   before: await TrainProgram.create(runner, model, { objective: 'sft', name: 'before', memoryPattern: true }),
-  padded: await TrainProgram.create(runner, model, { objective: 'sft', name: 'padded' }),
+  padded: await TrainProgram.create(runner, model, { objective: 'sft', singleStep: true, name: 'padded' }),
   packed: await TrainProgram.create(runner, model, {
     objective: 'sft',
+    singleStep: true,
     packed: true,
     packedBlocks: { groups, chunks },
     name: 'packed',

@@ -1,4 +1,4 @@
-import type { Tensor } from '../graph';
+import { type Tensor, tensorData } from '../graph';
 import * as op from '../ops';
 import { defineComposite } from '../ops/grad-rules';
 
@@ -52,13 +52,18 @@ export function swiGlu(gate: Tensor, up: Tensor): Tensor {
  * The softmax's gradient p (dp - rowsum(dp p)) takes its row sums from the context instead,
  * rowsum(dp p) = rowsum(dctx ctx) (FlashAttention's identity), a pass over [Q, D] where the scores'
  * row sums take a multiply and a reduction over [Q, K]: two passes over the scores instead of four.
+ * `bias` of the scores' own shape keeps the forward's add a same-shape one (a broadcast add is slower).
  */
 export function attentionCore(q: Tensor, k: Tensor, bias: Tensor, v: Tensor): Tensor {
   const p = op.softmax(op.add(op.matmul(q, k), bias), -1);
   const ctx = op.matmul(p, v);
   defineComposite('attention_core', [q, k, bias, v], [ctx], (_node, [dctx], needs) => {
-    const dp = op.matmul(dctx!, op.transposeLast2(v));
-    const ds = op.mul(p, op.sub(dp, op.reduceSum(op.mul(dctx!, ctx), [-1], true)));
+    // dp - rowsum in one matmul: [dctx | -rowsum] [v | 1]^T, so no broadcast subtract (a slow
+    // kernel: 3x a same-shape multiply) passes over the scores
+    const rowsum = op.reduceSum(op.mul(dctx!, ctx), [-1], true); // [..., Q, 1]
+    const ones = op.constantOfShape(op.concat([op.shapeOf(v, 0, -1), op.ints(v.graph, [1])], 0), 1, v.dtype);
+    const dctxAug = op.concat([dctx!, op.neg(rowsum)], -1);
+    const ds = op.mul(p, op.matmul(dctxAug, op.transposeLast2(op.concat([v, ones], -1))));
     return [
       needs[0] ? op.matmul(ds, op.transposeLast2(k)) : undefined,
       needs[1] ? op.matmul(op.transposeLast2(q), ds) : undefined,
@@ -67,4 +72,32 @@ export function attentionCore(q: Tensor, k: Tensor, bias: Tensor, v: Tensor): Te
     ];
   });
   return ctx;
+}
+
+/** Vocabularies up to this size take the embedding gradient as a one-hot matmul (embedding). */
+export const ONE_HOT_MAX_VOCAB = 1024;
+
+/**
+ * The embedding lookup weight[tokens] (weight [V, H], tokens int64 of any shape). Up to
+ * ONE_HOT_MAX_VOCAB rows its gradient is onehot(tokens)^T dh, one matmul, where Gather's own rule
+ * scatter-adds row by row on one thread (a tenth of the world's width-128 step, at 259 tokens).
+ */
+export function embedding(weight: Tensor, tokens: Tensor): Tensor {
+  const h = op.gather(weight, tokens, 0);
+  const [V, H] = weight.shape;
+  if (typeof V !== 'number' || typeof H !== 'number' || V > ONE_HOT_MAX_VOCAB) return h;
+  defineComposite('embedding', [weight, tokens], [h], (_node, [dh], needs) => {
+    if (!needs[0]) return [undefined, undefined];
+    const vocab = op.constant(
+      weight.graph,
+      tensorData(
+        'int64',
+        [V],
+        Array.from({ length: V }, (_, i) => i),
+      ),
+    );
+    const oneHot = op.cast(op.equal(op.unsqueeze(op.reshape(tokens, [-1]), [-1]), vocab), weight.dtype); // [N, V]
+    return [op.matmul(op.transposeLast2(oneHot), op.reshape(dh!, [-1, H])), undefined];
+  });
+  return h;
 }

@@ -1,8 +1,8 @@
 import type { Tensor } from '../graph';
 import * as op from '../ops';
 import type { DecoderConfig } from './config';
-import { attentionCore, rmsNorm, swiGlu } from './composites';
-import { type DecoderParams, embed, ropeAngles } from './decoder';
+import { attentionCore, embedding, rmsNorm, swiGlu } from './composites';
+import { type DecoderParams, ropeAngles } from './decoder';
 
 /**
  * Attention of the fused layers: queries [..., numHeads * headDim] (RoPE applied, scaled by
@@ -47,7 +47,7 @@ export function fusedDecoderLayers(
     sinK: tile(sin, c.numKvHeads),
   };
   const [q, kv] = [c.numHeads * c.headDim, c.numKvHeads * c.headDim];
-  let h = embed(m, tokens);
+  let h = embedding(m.weight('model.embed_tokens.weight'), tokens);
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}.`;
     const qkv = fusedProjection(m, rmsNorm(h, m.weight(`${p}input_layernorm.weight`), c.rmsNormEps), p, c);
@@ -151,7 +151,7 @@ export function blockAttention(
 
 /**
  * Attention of E examples with each key/value head's G query heads stacked into one matmul:
- * q [E, Q, H * D] (RoPE applied, scaled), k and v [E, K, Hkv * D], `stackedBias` [E, 1, G * Q, K]
+ * q [E, Q, H * D] (RoPE applied, scaled), k and v [E, K, Hkv * D], `stackedBias` [E, Hkv, G * Q, K]
  * (stackedBias of the bias [E, 1, Q, K]); returns the context [E, Q, H * D].
  */
 function groupedAttention(c: DecoderConfig, q: Tensor, k: Tensor, v: Tensor, stackedBias: Tensor): Tensor {
@@ -165,7 +165,11 @@ function groupedAttention(c: DecoderConfig, q: Tensor, k: Tensor, v: Tensor, sta
   return op.reshape(op.transpose(ctx, [0, 3, 1, 2, 4]), [0, 0, c.numHeads * D]);
 }
 
-/** An attention bias [E, 1, Q, K] repeated for the G stacked query heads: [E, 1, G * Q, K]. */
+/**
+ * An attention bias [E, 1, Q, K] repeated for the G stacked query heads and the key/value heads:
+ * [E, Hkv, G * Q, K], the scores' shape, built once for every layer.
+ */
 function stackedBias(c: DecoderConfig, bias: Tensor): Tensor {
-  return op.concat(new Array<Tensor>(c.numHeads / c.numKvHeads).fill(bias), 2);
+  const stacked = op.concat(new Array<Tensor>(c.numHeads / c.numKvHeads).fill(bias), 2);
+  return op.expand(stacked, [1, c.numKvHeads, 1, 1]);
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as op from '../../engine/ops';
-import { attentionCore, rmsNorm, swiGlu } from '../../engine/model/composites';
+import { attentionCore, embedding, rmsNorm, swiGlu } from '../../engine/model/composites';
 import { gradCheck, randomInput as X, type CheckInput } from './helpers/gradcheck';
 
 // The fused layers' hand-written gradients (engine/model/composites.ts) against central finite
@@ -34,6 +34,11 @@ const cases: [string, Parameters<typeof gradCheck>[0], CheckInput[]][] = [
     'attentionCore with keys and values from one tensor',
     (x) => attentionCore(op.mul(x.q, 0.5), op.transposeLast2(x.kv), x.bias, op.tanh(x.kv)),
     [X('q', [1, 3, 4], 12), X('kv', [1, 3, 4], 13), M('bias', [1, 3, 3], causal(3, 3))],
+  ],
+  [
+    'embedding (one-hot gradient; repeated and unused rows)',
+    (x) => op.mul(embedding(x.w, x.t), op.reshape(embedding(x.w, op.reshape(x.t, [6])), [2, 3, 3])),
+    [X('w', [5, 3], 14), { name: 't', shape: [2, 3], values: [4, 1, 4, 0, 1, 1], dtype: 'int64' }],
   ],
 ];
 
