@@ -123,6 +123,7 @@ const train = await TrainProgram.create(runner, model, {
   grpo: { clip: CLIP, klCoef: KL, temperature: TEMPERATURE, reference: 'graph', sharedPrompts: true },
   optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
   clipNorm: 1,
+  singleStep: true,
 });
 await train.init(adapter0); // the adapter lives in the runner's state, shared by the three programs
 

@@ -368,6 +368,8 @@ export async function update(
       grpo: { clip: input.clip, klCoef: input.klCoef, temperature: input.temperature, sharedPrompts: true },
       optimizer: { weightDecay: input.weightDecay },
       accumulate: input.microBatch !== undefined,
+      // one optimizer step per GRPO step: the Loop-free program
+      singleStep: true,
     });
     progress.heartbeat({ stage: 'update', step });
     // the state is read back every step (it is small next to the step): what a resumed run does
