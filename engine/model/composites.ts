@@ -52,7 +52,6 @@ export function swiGlu(gate: Tensor, up: Tensor): Tensor {
  * The softmax's gradient p (dp - rowsum(dp p)) takes its row sums from the context instead,
  * rowsum(dp p) = rowsum(dctx ctx) (FlashAttention's identity), a pass over [Q, D] where the scores'
  * row sums take a multiply and a reduction over [Q, K]: two passes over the scores instead of four.
- * `bias` of the scores' own shape keeps the forward's add a same-shape one (a broadcast add is slower).
  */
 export function attentionCore(q: Tensor, k: Tensor, bias: Tensor, v: Tensor): Tensor {
   const p = op.softmax(op.add(op.matmul(q, k), bias), -1);

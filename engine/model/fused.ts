@@ -151,7 +151,7 @@ export function blockAttention(
 
 /**
  * Attention of E examples with each key/value head's G query heads stacked into one matmul:
- * q [E, Q, H * D] (RoPE applied, scaled), k and v [E, K, Hkv * D], `stackedBias` [E, Hkv, G * Q, K]
+ * q [E, Q, H * D] (RoPE applied, scaled), k and v [E, K, Hkv * D], `stackedBias` [E, 1, G * Q, K]
  * (stackedBias of the bias [E, 1, Q, K]); returns the context [E, Q, H * D].
  */
 function groupedAttention(c: DecoderConfig, q: Tensor, k: Tensor, v: Tensor, stackedBias: Tensor): Tensor {
@@ -166,10 +166,9 @@ function groupedAttention(c: DecoderConfig, q: Tensor, k: Tensor, v: Tensor, sta
 }
 
 /**
- * An attention bias [E, 1, Q, K] repeated for the G stacked query heads and the key/value heads:
- * [E, Hkv, G * Q, K], the scores' shape, built once for every layer.
+ * An attention bias [E, 1, Q, K] repeated for the G stacked query heads: [E, 1, G * Q, K] (expanded
+ * once per step to the scores' full shape, the step ran no faster: 257 against 259 ms).
  */
 function stackedBias(c: DecoderConfig, bias: Tensor): Tensor {
-  const stacked = op.concat(new Array<Tensor>(c.numHeads / c.numKvHeads).fill(bias), 2);
-  return op.expand(stacked, [1, c.numKvHeads, 1, 1]);
+  return op.concat(new Array<Tensor>(c.numHeads / c.numKvHeads).fill(bias), 2);
 }
