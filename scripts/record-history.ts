@@ -102,6 +102,9 @@ const runs: [string, string, unknown, ((h: WorkflowHandle) => Promise<void>)?][]
   ['pretrain', 'pretrain', { recipe: 'test' }],
   ['worldForgetting', 'world-forgetting', { recipe: 'test', arms: ['foreign'] }],
   ['rewriterProbe', 'rewriter-probe', { recipe: 'test', limit: 4, temperatures: [0, 0.8], samples: 2 }],
+  // pretraining overrides (the packed step): the pretrain child gets them, the backbone is trained anew
+  ['pretrain', 'pretrain-packed', { recipe: 'test', pretrain: { packed: true } }],
+  ['worldForgetting', 'world-forgetting-packed', { recipe: 'test', arms: ['foreign'], pretrain: { packed: true } }],
   // every arm once, the rewriter and one ablation as children; pipeline.json was recorded before the
   // pipeline's own report (a forgetting report per seed), pipeline-with-report.json after
   ...(['pipeline', 'pipeline-with-report'] as const).map((file): [string, string, unknown] => [
