@@ -55,7 +55,10 @@ export function grad(y: Tensor, wrt: Tensor[], opts: GradOptions = {}): (Tensor 
     const rule = ruleOf(n);
     // an op inside a composite, reached by another path: its outputs that are the composite's have
     // their gradient taken by the composite's rule
-    const dOut = n.outputs.map((o) => (compositeOf(o) && compositeOf(o) !== n ? undefined : grads.get(o)));
+    const dOut = n.outputs.map((o) => {
+      const c = compositeOf(o);
+      return c && c !== n ? undefined : grads.get(o);
+    });
     if (dOut.every((d) => !d)) continue;
     if (!rule)
       throw new Error(

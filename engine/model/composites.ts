@@ -79,7 +79,7 @@ export const ONE_HOT_MAX_VOCAB = 1024;
 /**
  * The embedding lookup weight[tokens] (weight [V, H], tokens int64 of any shape). Up to
  * ONE_HOT_MAX_VOCAB rows its gradient is onehot(tokens)^T dh, one matmul, where Gather's own rule
- * scatter-adds row by row on one thread (a tenth of the world's width-128 step, at 259 tokens).
+ * scatter-adds row by row on one thread (4% of the world's width-128 step: 259 tokens, 8,178 rows).
  */
 export function embedding(weight: Tensor, tokens: Tensor): Tensor {
   const h = op.gather(weight, tokens, 0);

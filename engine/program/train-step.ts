@@ -121,6 +121,7 @@ export function compileGradients(spec: TrainStepSpec): CompiledProgram {
  * K optimizer steps in one run: an ONNX Loop over the leading (micro-batch) axis of every batch
  * input. Inputs: params, optimizer state, `step` (int64, steps taken so far), `lr`, batches [K, ...].
  * Outputs: `new.*` for params/state/step, `losses` [K], `grad_norms` [K] when clipping, metrics [K].
+ * With `singleStep`, K is 1 and the Loop's body is written once in the main graph instead.
  */
 export function compileTrainStep(spec: TrainStepSpec): CompiledProgram {
   const dtype = spec.dtype ?? 'float32';
