@@ -47,14 +47,16 @@ export function swiGlu(gate: Tensor, up: Tensor): Tensor {
 }
 
 /**
- * The attention core softmax(q k + bias) v: q [..., Q, D] (scaled), k [..., D, K] (keys transposed),
- * bias broadcastable to the scores [..., Q, K] (not differentiated), v [..., K, D]; returns [..., Q, D].
+ * The attention core softmax(q k^T + bias) v: q [..., Q, D] (scaled), k [..., K, D], bias broadcastable
+ * to the scores [..., Q, K] (not differentiated), v [..., K, D]; returns [..., Q, D]. Keys enter
+ * untransposed: onnxruntime folds each transpose of the last two axes into its FusedMatMul, so no
+ * pass copies them.
  * The softmax's gradient p (dp - rowsum(dp p)) takes its row sums from the context instead,
  * rowsum(dp p) = rowsum(dctx ctx) (FlashAttention's identity), a pass over [Q, D] where the scores'
  * row sums take a multiply and a reduction over [Q, K]: two passes over the scores instead of four.
  */
 export function attentionCore(q: Tensor, k: Tensor, bias: Tensor, v: Tensor): Tensor {
-  const p = op.softmax(op.add(op.matmul(q, k), bias), -1);
+  const p = op.softmax(op.add(op.matmul(q, op.transposeLast2(k)), bias), -1);
   const ctx = op.matmul(p, v);
   defineComposite('attention_core', [q, k, bias, v], [ctx], (_node, [dctx], needs) => {
     // dp - rowsum in one matmul: [dctx | -rowsum] [v | 1]^T, so no broadcast subtract (a slow
@@ -64,8 +66,8 @@ export function attentionCore(q: Tensor, k: Tensor, bias: Tensor, v: Tensor): Te
     const dctxAug = op.concat([dctx!, op.neg(rowsum)], -1);
     const ds = op.mul(p, op.matmul(dctxAug, op.transposeLast2(op.concat([v, ones], -1))));
     return [
-      needs[0] ? op.matmul(ds, op.transposeLast2(k)) : undefined,
-      needs[1] ? op.matmul(op.transposeLast2(q), ds) : undefined,
+      needs[0] ? op.matmul(ds, k) : undefined,
+      needs[1] ? op.matmul(op.transposeLast2(ds), q) : undefined,
       undefined,
       needs[3] ? op.matmul(op.transposeLast2(p), dctx!) : undefined,
     ];

@@ -5,11 +5,13 @@ import { attentionCore, embedding, rmsNorm, swiGlu } from './composites';
 import { type DecoderParams, ropeAngles } from './decoder';
 
 /**
- * Attention of the fused layers: queries [..., numHeads * headDim] (RoPE applied, scaled by
- * 1 / sqrt(headDim)), keys and values [..., numKvHeads * headDim], in the layout of the tokens; returns
- * the context in that layout.
+ * Attention of the fused layers, by key/value head: per key/value head h, the queries of its G query
+ * heads q[h] [..., G * headDim] (RoPE applied, scaled by 1 / sqrt(headDim)), its keys k[h] and values
+ * v[h] [..., headDim], in the layout of the tokens; returns per h the context [..., G * headDim]. By
+ * head, because the projection's split can cut each head's columns out as cheaply as its q, k and v,
+ * and then no transpose ever moves heads in front of tokens.
  */
-export type FusedAttention = (q: Tensor, k: Tensor, v: Tensor) => Tensor;
+export type FusedAttention = (q: Tensor[], k: Tensor[], v: Tensor[]) => Tensor[];
 
 /**
  * The decoder's layers for small-width training (the packed train step): the same function as
@@ -32,29 +34,33 @@ export function fusedDecoderLayers(
   attention: FusedAttention,
 ): Tensor {
   const c = m.config;
+  const [D, Hkv, G] = [c.headDim, c.numKvHeads, c.numHeads / c.numKvHeads];
   const { cos, sin } = ropeAngles(c, positions); // [..., D/2]
   const tile = (x: Tensor, heads: number, scale = 1) => {
     const lead = x.shape.slice(0, -1).map(() => 0);
     const full = op.unsqueeze(op.concat([x, x], -1), [-2]); // [..., 1, D]
-    const t = op.reshape(op.expand(full, [...lead.map(() => 1), heads, 1]), [...lead, heads * c.headDim]);
+    const t = op.reshape(op.expand(full, [...lead.map(() => 1), heads, 1]), [...lead, heads * D]);
     return scale === 1 ? t : op.mul(t, scale);
   };
-  const scale = 1 / Math.sqrt(c.headDim);
-  const rope = {
-    cosQ: tile(cos, c.numHeads, scale),
-    sinQ: tile(sin, c.numHeads, scale),
-    cosK: tile(cos, c.numKvHeads),
-    sinK: tile(sin, c.numKvHeads),
-  };
-  const [q, kv] = [c.numHeads * c.headDim, c.numKvHeads * c.headDim];
+  const scale = 1 / Math.sqrt(D);
+  const rope = { cosQ: tile(cos, G, scale), sinQ: tile(sin, G, scale), cosK: tile(cos, 1), sinK: tile(sin, 1) };
+  const heads = Array.from({ length: Hkv }, (_, i) => i);
   let h = embedding(m.weight('model.embed_tokens.weight'), tokens);
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}.`;
     const qkv = fusedProjection(m, rmsNorm(h, m.weight(`${p}input_layernorm.weight`), c.rmsNormEps), p, c);
-    const [qa, qb, ka, kb, v] = op.split(qkv, [q, q, kv, kv, kv], -1);
-    const qr = op.add(op.mul(qa, rope.cosQ), op.mul(qb, rope.sinQ));
-    const kr = op.add(op.mul(ka, rope.cosK), op.mul(kb, rope.sinK));
-    h = op.add(h, op.matmul(attention(qr, kr, v), effectiveWeight(m, `${p}self_attn.o_proj`)));
+    // per head: q, rot(q) of its G query heads, then k, rot(k) and v of each key/value head
+    const parts = op.split(qkv, [...Array<number>(2 * Hkv).fill(G * D), ...Array<number>(3 * Hkv).fill(D)], -1);
+    const part = (i: number) => heads.map((j) => parts[i * Hkv + j]); // 0 q, 1 rot(q), 2 k, 3 rot(k), 4 v
+    const [qa, qb, ka, kb] = [0, 1, 2, 3].map(part);
+    const ctx = attention(
+      heads.map((j) => op.add(op.mul(qa[j], rope.cosQ), op.mul(qb[j], rope.sinQ))),
+      heads.map((j) => op.add(op.mul(ka[j], rope.cosK), op.mul(kb[j], rope.sinK))),
+      part(4),
+    );
+    // the output projection by head: rows of o_proj per head, each matmul adding onto h (a Gemm)
+    const wo = Hkv === 1 ? [effectiveWeight(m, `${p}self_attn.o_proj`)] : op.split(effectiveWeight(m, `${p}self_attn.o_proj`), Hkv, 0);
+    for (const j of heads) h = op.add(h, op.matmul(ctx[j], wo[j]));
     if (c.oBias) h = op.add(h, m.weight(`${p}self_attn.o_proj.bias`));
     const y = rmsNorm(h, m.weight(`${p}post_attention_layernorm.weight`), c.rmsNormEps);
     const mlp = (name: string) => {
@@ -117,7 +123,10 @@ export interface FlatBlock {
   /** Stream rows of the block's queries [E, Q] and keys [E, K], per example of the block. */
   q: Tensor;
   k: Tensor;
-  /** [E, 1, Q, K]: 0 where the query sees the key, else NEG_INF. */
+  /**
+   * [Q * G, K] (G query heads per key/value head), shared by the block's examples: row t G + g, query
+   * slot t's head g, is 0 where slot t sees key slot s, else NEG_INF.
+   */
   bias: Tensor;
   /** Per stream row, its slot in q / k flattened, or one past the end. */
   qInv: Tensor;
@@ -125,50 +134,28 @@ export interface FlatBlock {
 }
 
 /**
- * Attention over a flat token stream in blocks: each block gathers its examples' query and key rows
- * from the stream, attends under its bias, and every row's context is gathered back (`out.rows`: its
- * slot among all blocks' query slots, block by block) from the block holding it as a query. Every
- * gather reads each row at most once where the gradient is not zero, so their gradients are gathers
- * too (gatherRows).
+ * Attention over a flat token stream in blocks, key/value head by key/value head: each block gathers
+ * its examples' query and key rows from the stream, attends under its bias with the head's G query
+ * heads stacked into one matmul, and every row's context is gathered back (`out.rows`: its slot among
+ * all blocks' query slots, block by block) from the block holding it as a query. Every gather reads
+ * each row at most once where the gradient is not zero, so their gradients are gathers too
+ * (gatherRows).
  */
 export function blockAttention(
   c: DecoderConfig,
   blocks: FlatBlock[],
   out: { rows: Tensor; inverse: Tensor },
 ): FusedAttention {
-  const stacked = blocks.map((b) => stackedBias(c, b.bias));
-  const width = c.numHeads * c.headDim;
-  return (q, k, v) => {
-    const ctx = blocks.map((b, i) => {
-      const qb = op.gatherRows(q, b.q, b.qInv); // [E, Q, H * D]
-      const kb = op.gatherRows(k, b.k, b.kInv);
-      const vb = op.gatherRows(v, b.k, b.kInv);
-      return op.reshape(groupedAttention(c, qb, kb, vb, stacked[i]), [-1, width]);
+  const [D, G] = [c.headDim, c.numHeads / c.numKvHeads];
+  return (q, k, v) =>
+    q.map((qh, h) => {
+      const ctx = blocks.map((b) => {
+        // a query slot's G heads are G consecutive rows: [E, Q, G * D] as [E, Q * G, D], no copy
+        const qb = op.reshape(op.gatherRows(qh, b.q, b.qInv), [0, -1, D]);
+        const kb = op.gatherRows(k[h], b.k, b.kInv); // [E, K, D]
+        const vb = op.gatherRows(v[h], b.k, b.kInv);
+        return op.reshape(attentionCore(qb, kb, b.bias, vb), [-1, G * D]); // [E * Q, G * D]
+      });
+      return op.gatherRows(op.concat(ctx, 0), out.rows, out.inverse);
     });
-    return op.gatherRows(op.concat(ctx, 0), out.rows, out.inverse);
-  };
-}
-
-/**
- * Attention of E examples with each key/value head's G query heads stacked into one matmul:
- * q [E, Q, H * D] (RoPE applied, scaled), k and v [E, K, Hkv * D], `stackedBias` [E, 1, G * Q, K]
- * (stackedBias of the bias [E, 1, Q, K]); returns the context [E, Q, H * D].
- */
-function groupedAttention(c: DecoderConfig, q: Tensor, k: Tensor, v: Tensor, stackedBias: Tensor): Tensor {
-  const G = c.numHeads / c.numKvHeads;
-  const D = c.headDim;
-  const Hkv = c.numKvHeads;
-  const qh = op.reshape(op.transpose(op.reshape(q, [0, 0, Hkv, G, D]), [0, 2, 3, 1, 4]), [0, 0, -1, D]); // [E, Hkv, G Q, D]
-  const kh = op.transpose(op.reshape(k, [0, 0, Hkv, D]), [0, 2, 3, 1]); // [E, Hkv, D, K]
-  const vh = op.transpose(op.reshape(v, [0, 0, Hkv, D]), [0, 2, 1, 3]); // [E, Hkv, K, D]
-  const ctx = op.reshape(attentionCore(qh, kh, stackedBias, vh), [0, 0, G, -1, D]); // [E, Hkv, G, Q, D]
-  return op.reshape(op.transpose(ctx, [0, 3, 1, 2, 4]), [0, 0, c.numHeads * D]);
-}
-
-/**
- * An attention bias [E, 1, Q, K] repeated for the G stacked query heads: [E, 1, G * Q, K], left to
- * broadcast over the key/value heads (expanded to the scores' shape, the adds were no faster).
- */
-function stackedBias(c: DecoderConfig, bias: Tensor): Tensor {
-  return op.concat(new Array<Tensor>(c.numHeads / c.numKvHeads).fill(bias), 2);
 }

@@ -50,12 +50,20 @@ export function packedBatch({ groups, chunks }: PackedBlocks = PACKED_BLOCKS): B
   ];
 }
 
-/** A block's attention bias [E, 1, Q, K]: 0 where key slot s <= the query's position, else NEG_INF. */
-function blockBias(qpos: Tensor, k: Tensor): Tensor {
+/**
+ * A block's attention bias [Q * G, K] for its G-stacked queries (row t G + g: query slot t, head g):
+ * 0 where key slot s <= the query's position, else NEG_INF. One bias serves all the block's examples:
+ * its first example is its longest, so its positions qpos[0] are the chunk's (-1 past its end: those
+ * slots see nothing), and an example's key slot s is its column s, so the slots a query at position
+ * p sees, 0..p, are all real keys of its own example.
+ */
+function blockBias(qpos: Tensor, k: Tensor, G: number): Tensor {
   const g = qpos.graph;
+  const first = op.gather(qpos, op.scalar(g, 0, 'int64'), 0); // [Q]
+  const pos = G === 1 ? first : op.reshape(op.expand(op.unsqueeze(first, [1]), [1, G]), [-1]); // [Q * G]
   const slots = op.range(op.scalar(g, 0, 'int64'), op.dimOf(k, 1), op.scalar(g, 1, 'int64')); // [K]
-  const seen = op.lessOrEqual(slots, op.unsqueeze(qpos, [2])); // [E, Q, K]
-  return op.unsqueeze(op.where(seen, op.scalar(g, 0, 'float32'), op.scalar(g, NEG_INF, 'float32')), [1]);
+  const seen = op.lessOrEqual(slots, op.unsqueeze(pos, [1])); // [Q * G, K]
+  return op.where(seen, op.scalar(g, 0, 'float32'), op.scalar(g, NEG_INF, 'float32'));
 }
 
 /** Token-mean cross-entropy over the weighted trained slots, and their count as the `tokens` metric. */
@@ -67,7 +75,7 @@ export function packedSftLoss(
   const blocks = Array.from({ length: groups * chunks }, (_, i): FlatBlock => ({
     q: b[`q${i}`],
     k: b[`k${i}`],
-    bias: blockBias(b[`qpos${i}`], b[`k${i}`]),
+    bias: blockBias(b[`qpos${i}`], b[`k${i}`], dm.config.numHeads / dm.config.numKvHeads),
     qInv: b[`q_inv${i}`],
     kInv: b[`k_inv${i}`],
   }));

@@ -25,14 +25,14 @@ const cases: [string, Parameters<typeof gradCheck>[0], CheckInput[]][] = [
     (x) => attentionCore(x.q, x.k, x.bias, x.v),
     [
       X('q', [2, 2, 3, 4], 9),
-      X('k', [2, 2, 4, 5], 10),
+      X('k', [2, 2, 5, 4], 10),
       M('bias', [2, 1, 3, 5], [...causal(3, 5), ...causal(3, 5)]),
       X('v', [2, 2, 5, 4], 11),
     ],
   ],
   [
     'attentionCore with keys and values from one tensor',
-    (x) => attentionCore(op.mul(x.q, 0.5), op.transposeLast2(x.kv), x.bias, op.tanh(x.kv)),
+    (x) => attentionCore(op.mul(x.q, 0.5), x.kv, x.bias, op.tanh(x.kv)),
     [X('q', [1, 3, 4], 12), X('kv', [1, 3, 4], 13), M('bias', [1, 3, 3], causal(3, 3))],
   ],
   [
