@@ -12,23 +12,22 @@ import { defineComposite } from '../ops/grad-rules';
  */
 
 /**
- * RMSNorm x / sqrt(mean(x^2) + eps) * weight over the last axis. With n = x r (r the inverse root),
- * dn = dy w, dx = r dn - n r mean(dn n), dweight = the sum of dy n over the leading axes: eight
- * passes over x's shape where the op-by-op rule takes eleven and an Expand.
+ * RMS normalization x / sqrt(mean(x^2) + eps) over the last axis, without RMSNorm's weight: the fused
+ * layers fold that weight into the rows of the matmul the norm feeds (fused.ts), a weight-sized
+ * multiply in place of activation-sized passes. With n = x r (r the inverse root),
+ * dx = r dn - n r mean(dn n): five passes over x's shape where RMSNorm's op-by-op rule, weight
+ * included, takes eleven and an Expand.
  */
-export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
-  const r = op.reciprocal(op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), eps)));
+export function rmsNormalize(x: Tensor, eps: number): Tensor {
+  const H = x.shape[x.rank - 1];
+  if (typeof H !== 'number') throw new Error(`rmsNormalize: the last axis of ${x} must be static`);
+  const r = op.reciprocal(op.sqrt(op.add(op.mul(op.reduceSumSquare(x, [-1], true), 1 / H), eps)));
   const n = op.mul(x, r);
-  const y = op.mul(n, weight);
-  defineComposite('rms_norm', [x, weight], [y], (_node, [dy], needs) => {
-    const dn = op.mul(dy!, weight);
-    const c = op.mul(op.reduceMean(op.mul(dn, n), [-1], true), r);
-    const dx = needs[0] ? op.sub(op.mul(dn, r), op.mul(n, c)) : undefined;
-    const lead = Array.from({ length: x.rank - 1 }, (_, i) => i);
-    const dw = needs[1] ? op.reduceSum(op.mul(dy!, n), lead) : undefined;
-    return [dx, dw];
+  defineComposite('rms_normalize', [x], [n], (_node, [dn]) => {
+    const c = op.mul(op.reduceMean(op.mul(dn!, n), [-1], true), r);
+    return [op.sub(op.mul(dn!, r), op.mul(n, c))];
   });
-  return y;
+  return n;
 }
 
 /**

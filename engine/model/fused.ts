@@ -1,7 +1,7 @@
 import type { Tensor } from '../graph';
 import * as op from '../ops';
 import type { DecoderConfig } from './config';
-import { attentionCore, embedding, rmsNorm, swiGlu } from './composites';
+import { attentionCore, embedding, rmsNormalize, swiGlu } from './composites';
 import { type DecoderParams, ropeAngles } from './decoder';
 
 /**
@@ -22,10 +22,13 @@ export type FusedAttention = (q: Tensor[], k: Tensor[], v: Tensor[]) => Tensor[]
  * - q, k and v come out of one matmul, whose weight also holds the rotate-half images of the q and
  *   k columns (a signed permutation of columns, exact), so RoPE is two same-shape multiplies and an
  *   add with cos/sin tiled once per step, and 1 / sqrt(headDim) rides on the q angles;
+ * - each RMSNorm's weight is folded into the rows of the weights its output feeds (normFolded), so
+ *   the norm itself is only the normalization;
  * - LoRA adapters are merged into the weights in the graph (W + s A B, weight-sized), so the fused
  *   matmuls serve LoRA too.
  * The sums run in other orders, so results agree with decoderLayers up to float rounding.
- * tokens and positions int64 of any shape [...]; returns the final-norm hidden states [..., hidden].
+ * tokens and positions int64 of any shape [...]; returns the residual stream after the last layer
+ * [..., hidden], before the final norm (fusedLmHead applies it with the LM head, on the rows it needs).
  */
 export function fusedDecoderLayers(
   m: DecoderParams,
@@ -48,7 +51,7 @@ export function fusedDecoderLayers(
   let h = embedding(m.weight('model.embed_tokens.weight'), tokens);
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}.`;
-    const qkv = fusedProjection(m, rmsNorm(h, m.weight(`${p}input_layernorm.weight`), c.rmsNormEps), p, c);
+    const qkv = fusedProjection(m, rmsNormalize(h, c.rmsNormEps), m.weight(`${p}input_layernorm.weight`), p, c);
     // per head: q, rot(q) of its G query heads, then k, rot(k) and v of each key/value head
     const parts = op.split(qkv, [...Array<number>(2 * Hkv).fill(G * D), ...Array<number>(3 * Hkv).fill(D)], -1);
     const part = (i: number) => heads.map((j) => parts[i * Hkv + j]); // 0 q, 1 rot(q), 2 k, 3 rot(k), 4 v
@@ -62,9 +65,9 @@ export function fusedDecoderLayers(
     const wo = Hkv === 1 ? [effectiveWeight(m, `${p}self_attn.o_proj`)] : op.split(effectiveWeight(m, `${p}self_attn.o_proj`), Hkv, 0);
     for (const j of heads) h = op.add(h, op.matmul(ctx[j], wo[j]));
     if (c.oBias) h = op.add(h, m.weight(`${p}self_attn.o_proj.bias`));
-    const y = rmsNorm(h, m.weight(`${p}post_attention_layernorm.weight`), c.rmsNormEps);
+    const y = rmsNormalize(h, c.rmsNormEps);
     const mlp = (name: string) => {
-      const z = op.matmul(y, effectiveWeight(m, `${p}mlp.${name}`));
+      const z = op.matmul(y, normFolded(m.weight(`${p}post_attention_layernorm.weight`), effectiveWeight(m, `${p}mlp.${name}`)));
       return c.mlpBias ? op.add(z, m.weight(`${p}mlp.${name}.bias`)) : z;
     };
     const [gate, up] = [mlp('gate_proj'), mlp('up_proj')];
@@ -72,7 +75,25 @@ export function fusedDecoderLayers(
     if (c.mlpBias) down = op.add(down, m.weight(`${p}mlp.down_proj.bias`));
     h = op.add(h, down);
   }
-  return rmsNorm(h, m.weight('model.norm.weight'), c.rmsNormEps);
+  return h;
+}
+
+/**
+ * The final norm and LM head of the fused layers over rows of their output (the trained rows only:
+ * both are row-wise): logits [..., vocab].
+ */
+export function fusedLmHead(m: DecoderParams, hidden: Tensor): Tensor {
+  const c = m.config;
+  const w = c.tieWordEmbeddings ? op.transpose(m.weight('model.embed_tokens.weight')) : effectiveWeight(m, 'lm_head');
+  return op.matmul(rmsNormalize(hidden, c.rmsNormEps), normFolded(m.weight('model.norm.weight'), w));
+}
+
+/**
+ * diag(norm) w: an RMSNorm's weight [in] folded into the rows of the weight [in, out] its output
+ * feeds, since (n * norm) w = n (diag(norm) w).
+ */
+function normFolded(norm: Tensor, w: Tensor): Tensor {
+  return op.mul(op.unsqueeze(norm, [1]), w);
 }
 
 /** A linear weight [in, out] with its LoRA adapter merged (W + scale * A B), when adapted. */
@@ -89,8 +110,11 @@ function rotateHalfColumns(w: Tensor, heads: number, d: number): Tensor {
   return op.reshape(op.concat([op.neg(b), a], -2), [...w.shape.slice(0, -1).map(() => 0), heads * d]);
 }
 
-/** x [.., hidden] -> [q | rot(q) | k | rot(k) | v] in one matmul (biases likewise). */
-function fusedProjection(m: DecoderParams, x: Tensor, p: string, c: DecoderConfig): Tensor {
+/**
+ * RMS-normalized x [.., hidden] -> [q | rot(q) | k | rot(k) | v] in one matmul, the norm's weight
+ * folded into its rows (biases likewise, unfolded).
+ */
+function fusedProjection(m: DecoderParams, x: Tensor, norm: Tensor, p: string, c: DecoderConfig): Tensor {
   const wq = effectiveWeight(m, `${p}self_attn.q_proj`);
   const wk = effectiveWeight(m, `${p}self_attn.k_proj`);
   const wv = effectiveWeight(m, `${p}self_attn.v_proj`);
@@ -98,7 +122,7 @@ function fusedProjection(m: DecoderParams, x: Tensor, p: string, c: DecoderConfi
     [wq, rotateHalfColumns(wq, c.numHeads, c.headDim), wk, rotateHalfColumns(wk, c.numKvHeads, c.headDim), wv],
     1,
   );
-  let y = op.matmul(x, w);
+  let y = op.matmul(x, normFolded(norm, w));
   if (c.qkvBias) {
     const b = (n: string) => m.weight(`${p}self_attn.${n}.bias`);
     y = op.add(

@@ -7,8 +7,8 @@ import type { Tensor, TensorData } from '../graph';
 import * as op from '../ops';
 import type { BatchSpec } from '../program';
 import { names } from '../program';
-import { type DecoderParams, NEG_INF, lmHead } from '../model/decoder';
-import { type FlatBlock, blockAttention, fusedDecoderLayers } from '../model/fused';
+import { type DecoderParams, NEG_INF } from '../model/decoder';
+import { type FlatBlock, blockAttention, fusedDecoderLayers, fusedLmHead } from '../model/fused';
 import { f32, i64 } from './common';
 import { packedDims, packedFeeds, packedLayout } from './packing';
 
@@ -81,7 +81,7 @@ export function packedSftLoss(
   }));
   const attention = blockAttention(dm.config, blocks, { rows: b.out, inverse: b.out_inv });
   const hidden = fusedDecoderLayers(dm, b.tokens, b.positions, attention); // [rows, hidden]
-  const logits = lmHead(dm, op.gatherRows(hidden, b.pred, b.pred_inv)); // [trained, vocab]
+  const logits = fusedLmHead(dm, op.gatherRows(hidden, b.pred, b.pred_inv)); // [trained, vocab]
   const lp = op.squeeze(op.gatherElements(op.logSoftmax(logits, -1), op.unsqueeze(b.target, [-1]), -1), [-1]);
   const count = op.reduceSum(b.weight);
   const loss = op.neg(op.div(op.reduceSum(op.mul(lp, b.weight)), op.max(count, 1)));
