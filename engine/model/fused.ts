@@ -62,12 +62,18 @@ export function fusedDecoderLayers(
       part(4),
     );
     // the output projection by head: rows of o_proj per head, each matmul adding onto h (a Gemm)
-    const wo = Hkv === 1 ? [effectiveWeight(m, `${p}self_attn.o_proj`)] : op.split(effectiveWeight(m, `${p}self_attn.o_proj`), Hkv, 0);
+    const wo =
+      Hkv === 1
+        ? [effectiveWeight(m, `${p}self_attn.o_proj`)]
+        : op.split(effectiveWeight(m, `${p}self_attn.o_proj`), Hkv, 0);
     for (const j of heads) h = op.add(h, op.matmul(ctx[j], wo[j]));
     if (c.oBias) h = op.add(h, m.weight(`${p}self_attn.o_proj.bias`));
     const y = rmsNormalize(h, c.rmsNormEps);
     const mlp = (name: string) => {
-      const z = op.matmul(y, normFolded(m.weight(`${p}post_attention_layernorm.weight`), effectiveWeight(m, `${p}mlp.${name}`)));
+      const z = op.matmul(
+        y,
+        normFolded(m.weight(`${p}post_attention_layernorm.weight`), effectiveWeight(m, `${p}mlp.${name}`)),
+      );
       return c.mlpBias ? op.add(z, m.weight(`${p}mlp.${name}.bias`)) : z;
     };
     const [gate, up] = [mlp('gate_proj'), mlp('up_proj')];
