@@ -35,6 +35,8 @@ export interface RewriteRlPluginOptions {
   device?: string;
   /** For device activities: onnxruntime intra-op threads (default from REWRITE_RL_THREADS, else all cores). */
   threads?: number;
+  /** For device activities: onnxruntime's spin-waiting threads (default from REWRITE_RL_SPINNING, else the runner's). */
+  spinning?: boolean;
   /** A prebuilt workflow bundle (tests bundle once per run); by default the workflows are bundled at start. */
   workflowBundle?: WorkflowBundleOption;
 }
@@ -67,7 +69,9 @@ export class RewriteRlPlugin extends SimplePlugin {
     // a device worker keeps one runner and its loaded programs for its lifetime
     const session =
       kind === 'device'
-        ? new DeviceSession(opts.device ?? 'cpu', opts.threads ?? settingsFromEnv().threads)
+        ? new DeviceSession(opts.device ?? 'cpu', opts.threads ?? settingsFromEnv().threads, undefined, {
+            spinning: opts.spinning ?? settingsFromEnv().spinning,
+          })
         : undefined;
     const activities =
       kind === 'cpu'

@@ -28,6 +28,11 @@ export interface Settings {
   uiPort: number;
   /** onnxruntime intra-op threads of a device worker (default: onnxruntime's choice, all cores). */
   threads?: number;
+  /**
+   * Whether a device worker's onnxruntime threads spin-wait between kernels (RunnerOptions.spinning;
+   * REWRITE_RL_SPINNING=1 or 0; default: the runner's).
+   */
+  spinning?: boolean;
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -54,7 +59,17 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     port: Number(env.REWRITE_RL_SERVER_PORT ?? 7233),
     uiPort: Number(env.REWRITE_RL_UI_PORT ?? 8233),
     threads: env.REWRITE_RL_THREADS ? Number(env.REWRITE_RL_THREADS) : undefined,
+    spinning: flagOf(env, 'REWRITE_RL_SPINNING'),
   };
+}
+
+/** A boolean variable: 1/true or 0/false; unset or empty is undefined; anything else is an error naming it. */
+function flagOf(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  if (v === '1' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  throw new Error(`${name}=${v}: expected 1 or 0 (true or false)`);
 }
 
 /** The address clients and workers use: the user's server, else the local dev server. */

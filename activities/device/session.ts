@@ -74,10 +74,16 @@ export class DeviceSession {
     readonly threads?: number,
     /** Loaded models and programs kept; older ones are dropped first. */
     readonly capacity = 2,
+    /** Runner options beyond the device and threads (RunnerOptions.spinning). */
+    readonly runnerOptions: { spinning?: boolean } = {},
   ) {}
 
   runner(): Runner {
-    this.runnerInstance ??= new Runner({ device: this.device, intraOpThreads: this.threads });
+    this.runnerInstance ??= new Runner({
+      device: this.device,
+      intraOpThreads: this.threads,
+      ...(this.runnerOptions.spinning === undefined ? {} : { spinning: this.runnerOptions.spinning }),
+    });
     return this.runnerInstance;
   }
 
