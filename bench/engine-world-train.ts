@@ -1,17 +1,19 @@
 /**
  * The embedded world's width-128 train step three ways, in one run on the same batches (never part of
  * npm test):
- *   npx tsx bench/engine-world-train.ts [--steps N] [--batch B] [--threads N] [--rounds R] [--blocks G,C]
+ *   npx tsx bench/engine-world-train.ts [--steps N] [--batch B] [--threads N] [--rounds R] [--blocks G,C] [--no-spin]
  * - before: the padded step as it was (onnxruntime's memory pattern on), the baseline;
  * - padded: the default step as sft runs it at one step per run (memory pattern off, no Loop:
  *   TrainProgramOptions.singleStep);
  * - packed: the same with the flat-stream step (TrainProgramOptions.packed; --blocks: its
  *   packedBlocks, groups and chunks, default PACKED_BLOCKS).
+ * Padded and packed run on a runner with onnxruntime's spin-waiting threads, as a device worker runs
+ * them (REWRITE_RL_SPINNING, default on), before on one without, as the code it stands for ran;
+ * --no-spin runs all three without.
  * The batches are the world's pretraining stream as the default recipe cuts it (batch 32, random
  * batches in two length buckets, up to and above 128 tokens), on the recipe's backbone shape with
- * random weights. All three programs share one runner and take turns by whole passes over the
- * batches (R rounds, the order rotating), so load on this shared machine hits all alike. A step's time is its wall
- * time from the caller (building the feeds included); the run time inside onnxruntime is shown beside
+ * random weights. The programs take turns by whole passes over the batches (R rounds, the order
+ * rotating), so load on this shared machine hits all alike. A step's time is its wall time from the caller (building the feeds included); the run time inside onnxruntime is shown beside
  * it. Throughput counts unpadded tokens and the FLOPs of the unpadded examples (3x the forward matmul
  * FLOPs of each example at its own length); the losses of the paths are printed side by side (same
  * start, same batches).
@@ -25,7 +27,8 @@ import { DEFAULT_RECIPE, backboneConfig } from '../world/recipe';
 import { benchArgs, matmulPeak } from './engine-model-common';
 import { exampleLength as len, worldPretrainBatches } from './world-batches';
 
-const { flag, value } = benchArgs();
+const { flag, value, has } = benchArgs();
+const SPIN = !has('--no-spin');
 const STEPS = flag('--steps', 24);
 const B = flag('--batch', DEFAULT_RECIPE.pretrain.batchSize);
 const THREADS = flag('--threads', 2);
@@ -40,13 +43,14 @@ const batches = worldPretrainBatches(STEPS, B);
 
 // Normal priority like the PyTorch-free benches: the machine is shared, all paths see the same load.
 const runner = new Runner({ intraOpThreads: THREADS, nice: 5 });
+const newRunner = SPIN ? new Runner({ intraOpThreads: THREADS, nice: 5, spinning: true }) : runner;
 const ARMS = ['before', 'padded', 'packed'] as const;
 type Arm = (typeof ARMS)[number];
 const model = { config, weights };
 const programs: Record<Arm, TrainProgram> = {
   before: await TrainProgram.create(runner, model, { objective: 'sft', name: 'before', memoryPattern: true }),
-  padded: await TrainProgram.create(runner, model, { objective: 'sft', singleStep: true, name: 'padded' }),
-  packed: await TrainProgram.create(runner, model, {
+  padded: await TrainProgram.create(newRunner, model, { objective: 'sft', singleStep: true, name: 'padded' }),
+  packed: await TrainProgram.create(newRunner, model, {
     objective: 'sft',
     singleStep: true,
     packed: true,
@@ -79,6 +83,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 await runner.close();
+if (SPIN) await newRunner.close();
 let tokens = 0;
 let padded = 0;
 let flops = 0;
@@ -90,7 +95,7 @@ for (const batch of batches) {
 
 const steps = STEPS * ROUNDS;
 console.log(
-  `world backbone width ${config.hiddenSize}, ${config.numLayers} layers; ${STEPS} steps of ${B} pretraining examples (${tokens} tokens, ${(100 * (1 - tokens / padded)).toFixed(0)}% of the padded batches is padding), ${ROUNDS} rounds; ${THREADS} threads; matmul peak now ${peak.toFixed(0)} GFLOP/s; packed blocks ${groups} x ${chunks}`,
+  `world backbone width ${config.hiddenSize}, ${config.numLayers} layers; ${STEPS} steps of ${B} pretraining examples (${tokens} tokens, ${(100 * (1 - tokens / padded)).toFixed(0)}% of the padded batches is padding), ${ROUNDS} rounds; ${THREADS} threads, ${SPIN ? 'padded and packed spinning, before not' : 'no spinning'}; matmul peak now ${peak.toFixed(0)} GFLOP/s; packed blocks ${groups} x ${chunks}`,
 );
 console.log('path      ms/step (wall)  in onnxruntime  tokens/s  GFLOP/s on unpadded tokens  speed-up over before');
 for (const k of ARMS) {

@@ -30,7 +30,7 @@ export interface Settings {
   threads?: number;
   /**
    * Whether a device worker's onnxruntime threads spin-wait between kernels (RunnerOptions.spinning;
-   * REWRITE_RL_SPINNING=1 or 0; default: the runner's).
+   * REWRITE_RL_SPINNING=1 or 0; unset: on, workers/plugin.ts DEVICE_SPINNING).
    */
   spinning?: boolean;
 }
