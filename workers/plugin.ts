@@ -75,13 +75,17 @@ export class RewriteRlPlugin extends SimplePlugin {
 
   constructor(opts: RewriteRlPluginOptions = {}) {
     const kind = opts.activities ?? 'cpu';
-    const store = new ArtifactStore(opts.artifactRoot ?? settingsFromEnv().artifactRoot);
+    const env = settingsFromEnv();
+    const store = new ArtifactStore(opts.artifactRoot ?? env.artifactRoot);
     // a device worker keeps one runner and its loaded programs for its lifetime
     const session =
       kind === 'device'
-        ? new DeviceSession(opts.device ?? 'cpu', opts.threads ?? settingsFromEnv().threads, undefined, {
-            spinning: opts.spinning ?? settingsFromEnv().spinning ?? DEVICE_SPINNING,
-          })
+        ? new DeviceSession(
+            opts.device ?? 'cpu',
+            opts.threads ?? env.threads,
+            undefined,
+            opts.spinning ?? env.spinning ?? DEVICE_SPINNING,
+          )
         : undefined;
     const activities =
       kind === 'cpu'

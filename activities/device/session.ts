@@ -74,16 +74,12 @@ export class DeviceSession {
     readonly threads?: number,
     /** Loaded models and programs kept; older ones are dropped first. */
     readonly capacity = 2,
-    /** Runner options beyond the device and threads (RunnerOptions.spinning). */
-    readonly runnerOptions: { spinning?: boolean } = {},
+    /** onnxruntime's spin-waiting threads (RunnerOptions.spinning; undefined: the runner's default). */
+    readonly spinning?: boolean,
   ) {}
 
   runner(): Runner {
-    this.runnerInstance ??= new Runner({
-      device: this.device,
-      intraOpThreads: this.threads,
-      ...(this.runnerOptions.spinning === undefined ? {} : { spinning: this.runnerOptions.spinning }),
-    });
+    this.runnerInstance ??= new Runner({ device: this.device, intraOpThreads: this.threads, spinning: this.spinning });
     return this.runnerInstance;
   }
 

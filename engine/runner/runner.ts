@@ -132,11 +132,13 @@ export class Runner {
     model: Uint8Array | string,
     options: SessionOptions & { transferModel?: boolean } = {},
   ): Promise<LoadResult> {
-    const { name: _n, isolation: _i, nice: _p, ...base } = { spinning: false, ...this.options };
+    const { name: _n, isolation: _i, nice: _p, ...base } = this.options;
     const { transferModel, ...sessionOptions } = options;
     const transfer = transferModel && typeof model !== 'string' ? [model.buffer as ArrayBuffer] : [];
+    // no spinning unless asked, also when a caller passes `spinning: undefined`
+    const spinning = sessionOptions.spinning ?? base.spinning ?? false;
     const r = await this.call<LoadResult>(
-      { type: 'load', program, model, options: { ...base, ...sessionOptions } },
+      { type: 'load', program, model, options: { ...base, ...sessionOptions, spinning } },
       transfer,
     );
     this.programs.add(program);
