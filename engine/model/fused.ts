@@ -69,11 +69,9 @@ export function fusedDecoderLayers(
     for (const j of heads) h = op.add(h, op.matmul(ctx[j], wo[j]));
     if (c.oBias) h = op.add(h, m.weight(`${p}self_attn.o_proj.bias`));
     const y = rmsNormalize(h, c.rmsNormEps);
+    const norm = m.weight(`${p}post_attention_layernorm.weight`);
     const mlp = (name: string) => {
-      const z = op.matmul(
-        y,
-        normFolded(m.weight(`${p}post_attention_layernorm.weight`), effectiveWeight(m, `${p}mlp.${name}`)),
-      );
+      const z = op.matmul(y, normFolded(norm, effectiveWeight(m, `${p}mlp.${name}`)));
       return c.mlpBias ? op.add(z, m.weight(`${p}mlp.${name}.bias`)) : z;
     };
     const [gate, up] = [mlp('gate_proj'), mlp('up_proj')];
@@ -121,31 +119,19 @@ function rotateHalfColumns(w: Tensor, heads: number, d: number): Tensor {
  * folded into its rows (biases likewise, unfolded).
  */
 function fusedProjection(m: DecoderParams, x: Tensor, norm: Tensor, p: string, c: DecoderConfig): Tensor {
-  const wq = effectiveWeight(m, `${p}self_attn.q_proj`);
-  const wk = effectiveWeight(m, `${p}self_attn.k_proj`);
-  const wv = effectiveWeight(m, `${p}self_attn.v_proj`);
-  const w = op.concat(
-    [wq, rotateHalfColumns(wq, c.numHeads, c.headDim), wk, rotateHalfColumns(wk, c.numKvHeads, c.headDim), wv],
-    1,
+  // weights [in, out] and biases [out] alike: rotateHalfColumns works on the last axis
+  const layout = (f: (module: string) => Tensor) => {
+    const [q, k] = [f('q_proj'), f('k_proj')];
+    const parts = [q, rotateHalfColumns(q, c.numHeads, c.headDim), k, rotateHalfColumns(k, c.numKvHeads, c.headDim)];
+    return op.concat([...parts, f('v_proj')], -1);
+  };
+  const w = layout((n) => effectiveWeight(m, `${p}self_attn.${n}`));
+  const y = op.matmul(x, normFolded(norm, w));
+  if (!c.qkvBias) return y;
+  return op.add(
+    y,
+    layout((n) => m.weight(`${p}self_attn.${n}.bias`)),
   );
-  let y = op.matmul(x, normFolded(norm, w));
-  if (c.qkvBias) {
-    const b = (n: string) => m.weight(`${p}self_attn.${n}.bias`);
-    y = op.add(
-      y,
-      op.concat(
-        [
-          b('q_proj'),
-          rotateHalfColumns(b('q_proj'), c.numHeads, c.headDim),
-          b('k_proj'),
-          rotateHalfColumns(b('k_proj'), c.numKvHeads, c.headDim),
-          b('v_proj'),
-        ],
-        0,
-      ),
-    );
-  }
-  return y;
 }
 
 /** One attention block of a flat token stream (engine/programs/packing.ts). */

@@ -83,11 +83,12 @@ async function bothWays(
   o: Omit<TrainProgramOptions, 'packed'>,
   steps: SftExample[][][] | SftExample[][],
   init: () => Record<string, TensorData>,
+  model = { config, weights },
 ) {
   const out: { losses: number[]; tokens: number[]; params: Record<string, Float32Array> }[] = [];
   for (const packed of [false, true]) {
-    const name = `sft-${o.lora ? 'lora' : 'full'}-${o.accumulate ? 'acc' : 'plain'}-${packed ? 'packed' : 'padded'}`;
-    const p = await TrainProgram.create(runner, { config, weights }, { ...o, packed, name });
+    const name = `sft-${model.config.modelType}-${o.lora ? 'lora' : 'full'}-${o.accumulate ? 'acc' : 'plain'}-${packed ? 'packed' : 'padded'}`;
+    const p = await TrainProgram.create(runner, model, { ...o, packed, name });
     await p.init(init());
     const losses: number[] = [];
     const tokens: number[] = [];
@@ -113,6 +114,34 @@ function assertSameTraining(padded: Awaited<ReturnType<typeof bothWays>>[0], pac
 
 test('packed SFT trains exactly like the padded step (full fine-tuning, 3 steps per run)', async () => {
   const [padded, packed] = await bothWays({ objective: 'sft' }, [batch(0, 9), batch(1, 9), batch(2, 7)], () => weights);
+  assertSameTraining(padded, packed);
+});
+
+test('packed SFT trains exactly like the padded step (Qwen2: q, k and v biases)', async () => {
+  const qwen = parseDecoderConfig(
+    makeConfigJson({
+      vocabSize: 24,
+      hiddenSize: 32,
+      intermediateSize: 64,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 2,
+      modelType: 'qwen2',
+    }),
+  );
+  assert.ok(qwen.qkvBias);
+  // biases and norm weights away from their zero and one starts, so both paths must apply them
+  const w = Object.fromEntries(
+    Object.entries(randomDecoderWeights(qwen, 6, 0.1)).map(([k, t]) =>
+      /\.bias$|norm\.weight$/.test(k)
+        ? [k, { ...t, data: Float32Array.from(t.data as Float32Array, (x, i) => x + 0.3 * Math.sin(i + k.length)) }]
+        : [k, t],
+    ),
+  );
+  const [padded, packed] = await bothWays({ objective: 'sft' }, [batch(7, 8), batch(8, 6)], () => w, {
+    config: qwen,
+    weights: w,
+  });
   assertSameTraining(padded, packed);
 });
 
