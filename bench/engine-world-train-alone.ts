@@ -10,32 +10,25 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Runner } from '../engine/runner';
-import { TrainProgram } from '../engine/programs/train';
 import { parseDecoderConfig, randomDecoderWeights } from '../engine/model';
 import { DEFAULT_RECIPE, backboneConfig } from '../world/recipe';
 import { benchArgs } from './engine-model-common';
-import { worldPretrainBatches } from './world-batches';
+import { WORLD_TRAIN_ARMS, type WorldTrainArm, worldPretrainBatches, worldTrainProgram } from './world-batches';
 
 const { args } = benchArgs();
-const arm = args[0];
-if (arm !== 'before' && arm !== 'padded' && arm !== 'packed') {
+const arm = args[0] as WorldTrainArm;
+if (!WORLD_TRAIN_ARMS.includes(arm)) {
   console.log('usage: engine-world-train-alone.ts before|padded|packed [--spin] [--memory-pattern]');
   process.exit(0);
 }
 const spinning = args.includes('--spin');
-const memoryPattern = args.includes('--memory-pattern') || arm === 'before';
+const memoryPattern = args.includes('--memory-pattern');
 const minorFaults = () => Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[7]);
 const config = parseDecoderConfig(backboneConfig(DEFAULT_RECIPE.backbone));
 const weights = randomDecoderWeights(config, 1);
 const batches = worldPretrainBatches(24, DEFAULT_RECIPE.pretrain.batchSize);
 const runner = new Runner({ intraOpThreads: 2, nice: 5, spinning });
-const p = await TrainProgram.create(
-  runner,
-  { config, weights },
-  arm === 'before'
-    ? { objective: 'sft', name: arm, memoryPattern: true }
-    : { objective: 'sft', singleStep: true, packed: arm === 'packed', name: arm, memoryPattern },
-);
+const p = await worldTrainProgram(runner, { config, weights }, arm, { memoryPattern });
 const load0 = loadavg()[0];
 await p.init(weights);
 await p.step([batches[0]], 1e-3); // warm-up
@@ -47,7 +40,7 @@ for (let pass = 0; pass < 2; pass++) {
   for (const b of batches) run += (await p.step([b], 1e-3)).runMs;
   const n = batches.length;
   console.log(
-    `${arm}${spinning ? ', spinning' : ''}${memoryPattern ? ', memory pattern' : ''}, pass ${pass + 1}: ${((performance.now() - t0) / n).toFixed(0)} ms/step (${(run / n).toFixed(0)} in onnxruntime), ${((minorFaults() - f0) / n).toFixed(0)} minor faults/step`,
+    `${arm}${spinning ? ', spinning' : ''}${memoryPattern || arm === 'before' ? ', memory pattern' : ''}, pass ${pass + 1}: ${((performance.now() - t0) / n).toFixed(0)} ms/step (${(run / n).toFixed(0)} in onnxruntime), ${((minorFaults() - f0) / n).toFixed(0)} minor faults/step`,
   );
 }
 await runner.close();

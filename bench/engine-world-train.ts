@@ -20,12 +20,18 @@
  */
 import { loadavg } from 'node:os';
 import { Runner } from '../engine/runner';
-import { TrainProgram } from '../engine/programs/train';
+import type { TrainProgram } from '../engine/programs/train';
 import { PACKED_BLOCKS } from '../engine/programs/train-packed';
 import { decoderForwardFlops, parseDecoderConfig, randomDecoderWeights } from '../engine/model';
 import { DEFAULT_RECIPE, backboneConfig } from '../world/recipe';
 import { benchArgs, matmulPeak } from './engine-model-common';
-import { exampleLength as len, worldPretrainBatches } from './world-batches';
+import {
+  WORLD_TRAIN_ARMS as ARMS,
+  type WorldTrainArm as Arm,
+  exampleLength as len,
+  worldPretrainBatches,
+  worldTrainProgram,
+} from './world-batches';
 
 const { flag, value, has } = benchArgs();
 const SPIN = !has('--no-spin');
@@ -44,20 +50,12 @@ const batches = worldPretrainBatches(STEPS, B);
 // Normal priority like the PyTorch-free benches: the machine is shared, all paths see the same load.
 const runner = new Runner({ intraOpThreads: THREADS, nice: 5 });
 const newRunner = SPIN ? new Runner({ intraOpThreads: THREADS, nice: 5, spinning: true }) : runner;
-const ARMS = ['before', 'padded', 'packed'] as const;
-type Arm = (typeof ARMS)[number];
 const model = { config, weights };
-const programs: Record<Arm, TrainProgram> = {
-  before: await TrainProgram.create(runner, model, { objective: 'sft', name: 'before', memoryPattern: true }),
-  padded: await TrainProgram.create(newRunner, model, { objective: 'sft', singleStep: true, name: 'padded' }),
-  packed: await TrainProgram.create(newRunner, model, {
-    objective: 'sft',
-    singleStep: true,
-    packed: true,
+const programs = {} as Record<Arm, TrainProgram>;
+for (const arm of ARMS)
+  programs[arm] = await worldTrainProgram(arm === 'before' ? runner : newRunner, model, arm, {
     packedBlocks: { groups, chunks },
-    name: 'packed',
-  }),
-};
+  });
 const load0 = loadavg()[0];
 const peak = await matmulPeak(runner);
 const zero = () => ({ before: 0, padded: 0, packed: 0 });
