@@ -136,42 +136,63 @@ function fusedProjection(m: DecoderParams, x: Tensor, norm: Tensor, p: string, c
 
 /** One attention block of a flat token stream (engine/programs/packing.ts). */
 export interface FlatBlock {
-  /** Stream rows of the block's queries [E, Q] and keys [E, K], per example of the block. */
-  q: Tensor;
-  k: Tensor;
+  /** Any tensors of shapes [E, Q] and [E, K]: the block's examples and its query and key slots. */
+  queries: Tensor;
+  keys: Tensor;
   /**
    * [Q * G, K] (G query heads per key/value head), shared by the block's examples: row t G + g, query
    * slot t's head g, is 0 where slot t sees key slot s, else NEG_INF.
    */
   bias: Tensor;
-  /** Per stream row, its slot in q / k flattened, or one past the end. */
-  qInv: Tensor;
-  kInv: Tensor;
+}
+
+/** A gather of stream rows into slots: per slot its row, per row its slot or one past the last (gatherRows). */
+export interface RowMap {
+  rows: Tensor;
+  inverse: Tensor;
 }
 
 /**
- * Attention over a flat token stream in blocks, key/value head by key/value head: each block gathers
- * its examples' query and key rows from the stream, attends under its bias with the head's G query
- * heads stacked into one matmul, and every row's context is gathered back (`out.rows`: its slot among
- * all blocks' query slots, block by block) from the block holding it as a query. Every gather reads
- * each row at most once where the gradient is not zero, so their gradients are gathers too
- * (gatherRows).
+ * The gathers of block attention over blocks b = group * chunks + chunk: every block's query slots in
+ * one map, block by block; per chunk, the key slots of that chunk's block of every group; and `out`,
+ * per stream row its query slot (and per slot its row, or one past the last for padding).
  */
-export function blockAttention(
-  c: DecoderConfig,
-  blocks: FlatBlock[],
-  out: { rows: Tensor; inverse: Tensor },
-): FusedAttention {
+export interface BlockGathers {
+  queries: RowMap;
+  keys: RowMap[];
+  out: RowMap;
+}
+
+/**
+ * Attention over a flat token stream in blocks, key/value head by key/value head: one gather takes
+ * every block's query rows from the stream and one per chunk its blocks' key and value rows (each row
+ * at most once per gather, so every gradient is a gather too: gatherRowsSplit), each block attends
+ * under its bias with the head's G query heads stacked into one matmul, and every row's context is
+ * gathered back from the block holding it as a query.
+ */
+export function blockAttention(c: DecoderConfig, blocks: FlatBlock[], maps: BlockGathers): FusedAttention {
   const [D, G] = [c.headDim, c.numHeads / c.numKvHeads];
+  const chunks = maps.keys.length;
+  const size = (t: Tensor) => op.shapeOf(op.reshape(t, [-1])); // [E * Q] or [E * K], 1-D
+  const querySizes = op.concat(blocks.map((b) => size(b.queries)), 0);
+  const keyBlocks = maps.keys.map((_, k) => blocks.filter((_, b) => b % chunks === k));
+  const keySizes = keyBlocks.map((bs) => op.concat(bs.map((b) => size(b.keys)), 0));
+  // [E * X, F] -> [E, X, F] for the block's [E, Q] (queries, F = G * D) and [E, K] (keys, F = D)
+  const shapeWith = (like: Tensor, width: number) => op.concat([op.shapeOf(like), op.ints(like.graph, [width])], 0);
+  const shapes = blocks.map((b) => ({ queries: shapeWith(b.queries, G * D), keys: shapeWith(b.keys, D) }));
+  const byBlock = (perChunk: Tensor[][]) => blocks.map((_, b) => perChunk[b % chunks][Math.floor(b / chunks)]);
   return (q, k, v) =>
     q.map((qh, h) => {
-      const ctx = blocks.map((b) => {
+      const qs = op.gatherRowsSplit(qh, maps.queries.rows, maps.queries.inverse, querySizes);
+      const keyParts = (x: Tensor) =>
+        byBlock(maps.keys.map((m, kc) => op.gatherRowsSplit(x, m.rows, m.inverse, keySizes[kc])));
+      const [ks, vs] = [keyParts(k[h]), keyParts(v[h])];
+      const ctx = blocks.map((b, i) => {
         // a query slot's G heads are G consecutive rows: [E, Q, G * D] as [E, Q * G, D], no copy
-        const qb = op.reshape(op.gatherRows(qh, b.q, b.qInv), [0, -1, D]);
-        const kb = op.gatherRows(k[h], b.k, b.kInv); // [E, K, D]
-        const vb = op.gatherRows(v[h], b.k, b.kInv);
+        const qb = op.reshape(op.reshape(qs[i], shapes[i].queries), [0, -1, D]);
+        const [kb, vb] = [op.reshape(ks[i], shapes[i].keys), op.reshape(vs[i], shapes[i].keys)]; // [E, K, D]
         return op.reshape(attentionCore(qb, kb, b.bias, vb), [-1, G * D]); // [E * Q, G * D]
       });
-      return op.gatherRows(op.concat(ctx, 0), out.rows, out.inverse);
+      return op.gatherRows(op.concat(ctx, 0), maps.out.rows, maps.out.inverse);
     });
 }

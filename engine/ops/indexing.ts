@@ -1,9 +1,9 @@
 import { type Dim, type Tensor, attr } from '../graph';
 import { isStatic, normAxis } from '../graph/shape';
-import { defineGrad } from './grad-rules';
+import { defineComposite, defineGrad } from './grad-rules';
 import { emit1, ints } from './core';
 import { cast } from './elementwise';
-import { concat, constantOfShape, expand, reshape, shapeOf, slice, transpose, zerosLike } from './shape';
+import { concat, constantOfShape, expand, reshape, shapeOf, slice, split, transpose, zerosLike } from './shape';
 import { gather as gatherOp } from './indexing-gather';
 
 export type Reduction = 'none' | 'add' | 'mul' | 'max' | 'min';
@@ -30,6 +30,26 @@ export function gatherRows(x: Tensor, idx: Tensor, inverse: Tensor): Tensor {
   const y = gatherOp(x, idx, 0);
   rowInverses.set(y.producer!, inverse);
   return y;
+}
+
+/**
+ * gatherRows(x, idx, inverse) cut along its first axis into parts of `sizes` (1-D int64, run time):
+ * one gather for several consumers (the query rows of every attention block), whose gradient is one
+ * gather from the parts' gradients and a zero row, all in one concat, where a gather per part would
+ * take a gather, a concat and an add over all of x's rows per part.
+ */
+export function gatherRowsSplit(x: Tensor, idx: Tensor, inverse: Tensor, sizes: Tensor): Tensor[] {
+  if (idx.rank !== 1) throw new Error(`gatherRowsSplit: indices ${idx} must be 1-D`);
+  const parts = split(gatherOp(x, idx, 0), sizes, 0);
+  defineComposite('gather_rows_split', [x], parts, (_node, ds) => [
+    gatherFromRows(
+      x,
+      ds.map((d, i) => d ?? zerosLike(parts[i])),
+      inverse,
+    ),
+    undefined,
+  ]);
+  return parts;
 }
 
 export function gatherElements(x: Tensor, idx: Tensor, axis: number): Tensor {
@@ -76,16 +96,22 @@ export function scatterElements(
 
 /** gatherRows' gradient: rows of d (flattened over idx's dims, then a zero row) at `inverse`. */
 function gatherByInverse(x: Tensor, d: Tensor, inverse: Tensor): Tensor {
+  return gatherFromRows(x, [d], inverse);
+}
+
+/** Rows of the blocks ds (each flattened to rows of x's row shape), then a zero row, at `inverse`. */
+function gatherFromRows(x: Tensor, ds: Tensor[], inverse: Tensor): Tensor {
   const rest = x.shape.slice(1);
   const g = x.graph;
   const restShape = isStatic(rest) ? undefined : slice(shapeOf(x), [1], [x.rank], [0]);
-  const rows = restShape ? reshape(d, concat([ints(g, [-1]), restShape], 0)) : reshape(d, [-1, ...(rest as number[])]);
+  const rows = (d: Tensor) =>
+    restShape ? reshape(d, concat([ints(g, [-1]), restShape], 0)) : reshape(d, [-1, ...(rest as number[])]);
   const zero = constantOfShape(
     restShape ? concat([ints(g, [1]), restShape], 0) : ints(g, [1, ...(rest as number[])]),
     0,
-    d.dtype,
+    x.dtype,
   );
-  return gatherOp(concat([rows, zero], 0), inverse, 0);
+  return gatherOp(concat([...ds.map(rows), zero], 0), inverse, 0);
 }
 
 /** Zeros with x's shape permuted by perm, without materialising the permutation of x. */

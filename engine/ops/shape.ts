@@ -147,22 +147,34 @@ export function slice(
 }
 
 /** Split along axis into the given sizes (or `count` equal parts). */
-export function split(x: Tensor, sizes: number[] | number, axis = 0): Tensor[] {
+/**
+ * Split along `axis` into parts of the given sizes, into `sizes` equal parts, or by a 1-D int64
+ * tensor of sizes known only at run time (its length static: one output per entry).
+ */
+export function split(x: Tensor, sizes: number[] | number | Tensor, axis = 0): Tensor[] {
   const a = normAxis('Split', axis, x.rank);
   const d = x.shape[a];
   let sz: Dim[];
-  if (Array.isArray(sizes)) {
+  let sizesInput: Tensor | undefined;
+  if (typeof sizes === 'number') {
+    if (typeof d === 'number' && d % sizes !== 0) throw new Error(`Split: ${x} dim ${a} not divisible by ${sizes}`);
+    sz = new Array<Dim>(sizes).fill(typeof d === 'number' ? d / sizes : null);
+  } else if (Array.isArray(sizes)) {
     if (typeof d === 'number' && sizes.reduce((s, v) => s + v, 0) !== d)
       throw new Error(`Split: sizes [${sizes}] do not sum to dim ${a} of ${x}`);
     sz = sizes;
+    sizesInput = ints(x.graph, sizes);
   } else {
-    if (typeof d === 'number' && d % sizes !== 0) throw new Error(`Split: ${x} dim ${a} not divisible by ${sizes}`);
-    sz = new Array<Dim>(sizes).fill(typeof d === 'number' ? d / sizes : null);
+    const n = sizes.shape[0];
+    if (sizes.rank !== 1 || sizes.dtype !== 'int64' || typeof n !== 'number')
+      throw new Error(`Split: runtime sizes ${sizes} must be 1-D int64 of static length`);
+    sz = new Array<Dim>(n).fill(null);
+    sizesInput = sizes;
   }
   const outs = sz.map((s) => ({ dtype: x.dtype, shape: x.shape.map((v, i) => (i === a ? s : v)) }));
   const attrs: Record<string, Attr> = { axis: attr.int(a) };
-  if (!Array.isArray(sizes)) attrs.num_outputs = attr.int(sizes);
-  return emit('Split', [x, Array.isArray(sizes) ? ints(x.graph, sizes) : undefined], outs, attrs);
+  if (typeof sizes === 'number') attrs.num_outputs = attr.int(sizes);
+  return emit('Split', [x, sizesInput], outs, attrs);
 }
 
 export function expand(x: Tensor, shape: number[] | Tensor): Tensor {

@@ -28,6 +28,7 @@ export interface PackedLayout {
   target: number[];
   /** groups x chunks blocks (group-major); a block of a group that did not form has no examples. */
   blocks: AttentionBlock[];
+  chunks: number;
 }
 
 /**
@@ -103,7 +104,7 @@ export function packedLayout(items: PackItem[], groups: number, chunks: number):
       });
     }
   }
-  return { tokens, positions, pred, target, blocks };
+  return { tokens, positions, pred, target, blocks, chunks };
 }
 
 /** Sizes every micro-batch of a run is laid out in (the largest of any). */
@@ -133,12 +134,14 @@ export function packedDims(layouts: PackedLayout[]): PackedDims {
 /**
  * The feeds of one micro-batch at sizes `d` (padding: token 0 at position 0, untrained, in no
  * block). Per flat row: tokens, positions, `out` (its slot among all blocks' query slots, block by
- * block) and `pred_inv` (its trained slot, or `trained` if none). Per trained slot: pred, target,
- * weight (0 for unused slots). Per block b: `q` [E, Q] and `k` [E, K] (flat rows of its query and key
- * slots, 0 for padding), `qpos` [E, Q] (each query's position in its example, -1 for padding: key
- * slot s is the example's column s, so the query at p sees key slots 0..p), and `q_inv`, `k_inv`
- * (per flat row its slot in q, k flattened, or E*Q, E*K if none). `out_inv`: per query slot of all
- * blocks, the flat row it holds, or `rows` for padding.
+ * block, 0 if none) and `pred_inv` (its trained slot, or `trained` if none). Per trained slot: pred,
+ * target, weight (0 for unused slots). Per block b: `k${b}` [E, K] (flat rows of its key slots, 0 for
+ * padding) and `qpos${b}` [E, Q] (each query's position in its example, -1 for padding: key slot s is
+ * the example's column s, so the query at p sees key slots 0..p). The gathers, each with its inverse
+ * (per flat row its slot, or one past the last slot if none): `q_rows` / `q_inv`, every block's query
+ * slots, block by block (each row is a query of one block); per chunk c, `k_rows${c}` / `k_inv${c}`, the
+ * key slots of chunk c's block of every group, group by group (a row is a key of one block per chunk).
+ * `out_inv`: per query slot, the flat row it holds, or `rows` for padding.
  */
 export function packedFeeds(l: PackedLayout, d: PackedDims): Record<string, number[]> {
   const N = d.rows;
@@ -155,34 +158,52 @@ export function packedFeeds(l: PackedLayout, d: PackedDims): Record<string, numb
     pred_inv: new Array<number>(N).fill(d.trained),
     out: new Array<number>(N).fill(0),
     out_inv: [],
+    q_rows: [],
   };
   l.pred.forEach((r, s) => (f.pred_inv[r] = s));
+  const slots = d.blocks.reduce((s, b) => s + b.examples * b.queries, 0);
+  f.q_inv = new Array<number>(N).fill(slots);
+  for (let c = 0; c < l.chunks; c++) f[`k_rows${c}`] = [];
   l.blocks.forEach((blk, b) => {
     const { examples: E, queries: Q, keys: K } = d.blocks[b];
-    const q = new Array<number>(E * Q).fill(0);
+    const kRows = f[`k_rows${b % l.chunks}`];
     const k = new Array<number>(E * K).fill(0);
     const qpos = new Array<number>(E * Q).fill(-1);
-    const qInv = new Array<number>(N).fill(E * Q);
-    const kInv = new Array<number>(N).fill(E * K);
     const outInv = new Array<number>(E * Q).fill(N);
+    const qRows = new Array<number>(E * Q).fill(0);
     blk.queries.forEach((qs, e) => {
-      const ks = blk.keys[e];
       qs.forEach((row, t) => {
-        q[e * Q + t] = row;
-        qInv[row] = e * Q + t;
-        outInv[e * Q + t] = row;
-        f.out[row] = f.out_inv.length + e * Q + t;
+        const slot = f.out_inv.length + e * Q + t;
+        [qRows[e * Q + t], outInv[e * Q + t], f.out[row], f.q_inv[row]] = [row, row, slot, slot];
         qpos[e * Q + t] = l.positions[row];
       });
-      ks.forEach((row, s) => {
-        k[e * K + s] = row;
-        kInv[row] = e * K + s;
-      });
+      blk.keys[e].forEach((row, s) => (k[e * K + s] = row));
     });
-    Object.assign(f, { [`q${b}`]: q, [`k${b}`]: k, [`qpos${b}`]: qpos, [`q_inv${b}`]: qInv, [`k_inv${b}`]: kInv });
+    kRows.push(...k);
+    Object.assign(f, { [`k${b}`]: k, [`qpos${b}`]: qpos });
     f.out_inv.push(...outInv);
+    f.q_rows.push(...qRows);
   });
+  for (let c = 0; c < l.chunks; c++) {
+    const rows = f[`k_rows${c}`];
+    const inv = new Array<number>(N).fill(rows.length);
+    // padding key slots read row 0 and must not claim it: only the block's real keys name their slot
+    l.blocks.forEach((blk, b) => {
+      if (b % l.chunks !== c) return;
+      const K = d.blocks[b].keys;
+      const offset = keyOffset(l, d, b);
+      blk.keys.forEach((ks, e) => ks.forEach((row, s) => (inv[row] = offset + e * K + s)));
+    });
+    f[`k_inv${c}`] = inv;
+  }
   return f;
+}
+
+/** Where block b's key slots start among its chunk's (the blocks of that chunk in earlier groups). */
+function keyOffset(l: PackedLayout, d: PackedDims, b: number): number {
+  let offset = 0;
+  for (let i = b % l.chunks; i < b; i += l.chunks) offset += d.blocks[i].examples * d.blocks[i].keys;
+  return offset;
 }
 
 function pad(xs: number[], n: number, v: number): number[] {

@@ -36,16 +36,19 @@ export function packedBatch({ groups, chunks }: PackedBlocks = PACKED_BLOCKS): B
     { name: 'positions', dtype: 'int64', shape: ['rows'] },
     { name: 'out', dtype: 'int64', shape: ['rows'] },
     { name: 'out_inv', dtype: 'int64', shape: ['slots'] },
+    { name: 'q_rows', dtype: 'int64', shape: ['slots'] },
+    { name: 'q_inv', dtype: 'int64', shape: ['rows'] },
     { name: 'pred', dtype: 'int64', shape: ['trained'] },
     { name: 'pred_inv', dtype: 'int64', shape: ['rows'] },
     { name: 'target', dtype: 'int64', shape: ['trained'] },
     { name: 'weight', dtype: 'float32', shape: ['trained'] },
+    ...Array.from({ length: chunks }, (_, c): BatchSpec[] => [
+      { name: `k_rows${c}`, dtype: 'int64', shape: [`key_slots${c}`] },
+      { name: `k_inv${c}`, dtype: 'int64', shape: ['rows'] },
+    ]).flat(),
     ...Array.from({ length: groups * chunks }, (_, b): BatchSpec[] => [
-      { name: `q${b}`, dtype: 'int64', shape: [`e${b}`, `q${b}`] },
       { name: `k${b}`, dtype: 'int64', shape: [`e${b}`, `k${b}`] },
       { name: `qpos${b}`, dtype: 'int64', shape: [`e${b}`, `q${b}`] },
-      { name: `q_inv${b}`, dtype: 'int64', shape: ['rows'] },
-      { name: `k_inv${b}`, dtype: 'int64', shape: ['rows'] },
     ]).flat(),
   ];
 }
@@ -72,14 +75,17 @@ export function packedSftLoss(
   b: Record<string, Tensor>,
   { groups, chunks }: PackedBlocks = PACKED_BLOCKS,
 ): { loss: Tensor; metrics: Record<string, Tensor> } {
+  const G = dm.config.numHeads / dm.config.numKvHeads;
   const blocks = Array.from({ length: groups * chunks }, (_, i): FlatBlock => ({
-    q: b[`q${i}`],
-    k: b[`k${i}`],
-    bias: blockBias(b[`qpos${i}`], b[`k${i}`], dm.config.numHeads / dm.config.numKvHeads),
-    qInv: b[`q_inv${i}`],
-    kInv: b[`k_inv${i}`],
+    queries: b[`qpos${i}`],
+    keys: b[`k${i}`],
+    bias: blockBias(b[`qpos${i}`], b[`k${i}`], G),
   }));
-  const attention = blockAttention(dm.config, blocks, { rows: b.out, inverse: b.out_inv });
+  const attention = blockAttention(dm.config, blocks, {
+    queries: { rows: b.q_rows, inverse: b.q_inv },
+    keys: Array.from({ length: chunks }, (_, c) => ({ rows: b[`k_rows${c}`], inverse: b[`k_inv${c}`] })),
+    out: { rows: b.out, inverse: b.out_inv },
+  });
   const hidden = fusedDecoderLayers(dm, b.tokens, b.positions, attention); // [rows, hidden]
   const logits = fusedLmHead(dm, op.gatherRows(hidden, b.pred, b.pred_inv)); // [trained, vocab]
   const lp = op.squeeze(op.gatherElements(op.logSoftmax(logits, -1), op.unsqueeze(b.target, [-1]), -1), [-1]);
@@ -112,19 +118,19 @@ export function packedRunFeeds(
     positions: [d.rows],
     out: [d.rows],
     out_inv: [slots],
+    q_rows: [slots],
+    q_inv: [d.rows],
     pred: [d.trained],
     pred_inv: [d.rows],
     target: [d.trained],
     weight: [d.trained],
   };
+  for (let c = 0; c < chunks; c++) {
+    const keySlots = d.blocks.reduce((s, x, b) => (b % chunks === c ? s + x.examples * x.keys : s), 0);
+    Object.assign(shapes, { [`k_rows${c}`]: [keySlots], [`k_inv${c}`]: [d.rows] });
+  }
   d.blocks.forEach(({ examples: e, queries: q, keys: k }, b) =>
-    Object.assign(shapes, {
-      [`q${b}`]: [e, q],
-      [`k${b}`]: [e, k],
-      [`qpos${b}`]: [e, q],
-      [`q_inv${b}`]: [d.rows],
-      [`k_inv${b}`]: [d.rows],
-    }),
+    Object.assign(shapes, { [`k${b}`]: [e, k], [`qpos${b}`]: [e, q] }),
   );
   return Object.fromEntries(
     Object.entries(shapes).map(([name, shape]) => {

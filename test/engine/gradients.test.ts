@@ -15,6 +15,8 @@ const M = (name: string, shape: number[], values: number[]): CheckInput => ({ na
 type Case = [string, (x: Record<string, Tensor>) => Tensor, CheckInput[], { tol: number; h: number }?];
 const cases: Case[] = [
   ['MatMul 2D', (x) => op.matmul(x.a, x.b), [X('a', [3, 4], 1), X('b', [4, 2], 2)]],
+  // a weight wider than tall takes its gradient as (dy^T x)^T (linalg.ts weightGradient)
+  ['MatMul 2D, wider than tall', (x) => op.matmul(x.a, x.b), [X('a', [3, 2], 82), X('b', [2, 5], 83)]],
   ['MatMul batched x 2D', (x) => op.matmul(x.a, x.b), [X('a', [2, 3, 4], 3), X('b', [4, 5], 4)]],
   ['MatMul broadcast batch', (x) => op.matmul(x.a, x.b), [X('a', [2, 1, 3, 4], 5), X('b', [3, 4, 2], 6)]],
   ['Add broadcast', (x) => op.add(x.a, x.b), [X('a', [2, 3], 7), X('b', [3], 8)]],
@@ -70,6 +72,15 @@ const cases: Case[] = [
     'gatherRows (a padding slot with zero gradient)',
     (x) => op.mul(op.gatherRows(x.a, x.i, x.inv), x.m),
     [X('a', [4, 3], 54), I('i', [2, 2], [1, 0, 2, 2]), I('inv', [4], [1, 0, 2, 4]), M('m', [2, 2, 1], [1, 1, 1, 0])],
+  ],
+  [
+    // parts of run-time sizes 2, 1, 2; the middle one unused, row 5 read by nobody
+    'gatherRowsSplit (parts by run-time sizes, one unused)',
+    (x) => {
+      const [p, , r] = op.gatherRowsSplit(x.a, x.i, x.inv, x.s);
+      return op.reshape(op.concat([op.mul(p, 2), op.neg(r)], 0), [12]); // a static shape for the check
+    },
+    [X('a', [6, 3], 84), I('i', [5], [3, 0, 2, 1, 4]), I('inv', [6], [1, 3, 2, 0, 4, 5]), I('s', [3], [2, 1, 2])],
   ],
   ['Gather axis 1', (x) => op.gather(x.a, x.i, 1), [X('a', [2, 4, 3], 46), I('i', [3], [3, 1, 3])]],
   ['GatherElements', (x) => op.gatherElements(x.a, x.i, 1), [X('a', [2, 3], 47), I('i', [2, 2], [0, 2, 2, 2])]],

@@ -70,12 +70,36 @@ test('packedFeeds: padded sizes, query positions for the causal bias, and the in
   assert.deepEqual(f.tokens, [5, 6, 7, 8, 9]);
   assert.deepEqual(f.pred, [0, 1, 3]);
   assert.deepEqual(f.pred_inv, [0, 1, 3, 2, 3]);
-  assert.deepEqual(f.q0, [0, 1, 2, 0, 3, 4, 0, 0]);
-  assert.deepEqual(f.q_inv0, [0, 1, 2, 4, 5]);
+  assert.deepEqual(f.q_rows, [0, 1, 2, 0, 3, 4, 0, 0]);
+  assert.deepEqual(f.q_inv, [0, 1, 2, 4, 5]);
+  assert.deepEqual(f.k0, [0, 1, 2, 0, 3, 4, 0, 0]);
+  assert.deepEqual(f.k_rows0, f.k0);
+  assert.deepEqual(f.k_inv0, [0, 1, 2, 4, 5]);
   assert.deepEqual(f.out, [0, 1, 2, 4, 5]);
   assert.deepEqual(f.out_inv, [0, 1, 2, 5, 3, 4, 5, 5]);
   // each query's position in its example (it sees key slots 0..position), -1 for padding
   assert.deepEqual(f.qpos0, [0, 1, 2, -1, 0, 1, -1, -1]);
+});
+
+test('packedFeeds: the query gather and the per-chunk key gathers name every real slot once, padding never', () => {
+  const items = [5, 2, 4, 1, 3].map((n, i) => ({ tokens: Array.from({ length: n }, (_, j) => 10 * i + j), firstTrained: 1 }));
+  const l = packedLayout(items, 2, 2);
+  const d = packedDims([l]);
+  const f = packedFeeds(l, d);
+  const rows = l.tokens.length;
+  const realQueries = l.blocks.flatMap((b) => b.queries.flat());
+  assert.deepEqual([...realQueries].sort((a, b) => a - b), [...Array(rows).keys()]); // each row a query once
+  for (let r = 0; r < rows; r++) assert.equal(f.q_rows[f.q_inv[r]], r);
+  for (let c = 0; c < 2; c++) {
+    const blocks = [c, c + 2];
+    assert.deepEqual(f[`k_rows${c}`], [...f[`k${blocks[0]}`], ...f[`k${blocks[1]}`]]);
+    const keys = new Set(blocks.flatMap((b) => l.blocks[b].keys.flat()));
+    for (let r = 0; r < rows; r++) {
+      const slot = f[`k_inv${c}`][r];
+      if (keys.has(r)) assert.equal(f[`k_rows${c}`][slot], r, `chunk ${c} row ${r}`);
+      else assert.equal(slot, f[`k_rows${c}`].length, `chunk ${c} row ${r} is no key`);
+    }
+  }
 });
 
 /** Losses and final parameters of the same steps with and without packing (one runner, state reset). */
