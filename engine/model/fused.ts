@@ -174,9 +174,17 @@ export function blockAttention(c: DecoderConfig, blocks: FlatBlock[], maps: Bloc
   const [D, G] = [c.headDim, c.numHeads / c.numKvHeads];
   const chunks = maps.keys.length;
   const size = (t: Tensor) => op.shapeOf(op.reshape(t, [-1])); // [E * Q] or [E * K], 1-D
-  const querySizes = op.concat(blocks.map((b) => size(b.queries)), 0);
+  const querySizes = op.concat(
+    blocks.map((b) => size(b.queries)),
+    0,
+  );
   const keyBlocks = maps.keys.map((_, k) => blocks.filter((_, b) => b % chunks === k));
-  const keySizes = keyBlocks.map((bs) => op.concat(bs.map((b) => size(b.keys)), 0));
+  const keySizes = keyBlocks.map((bs) =>
+    op.concat(
+      bs.map((b) => size(b.keys)),
+      0,
+    ),
+  );
   // [E * X, F] -> [E, X, F] for the block's [E, Q] (queries, F = G * D) and [E, K] (keys, F = D)
   const shapeWith = (like: Tensor, width: number) => op.concat([op.shapeOf(like), op.ints(like.graph, [width])], 0);
   const shapes = blocks.map((b) => ({ queries: shapeWith(b.queries, G * D), keys: shapeWith(b.keys, D) }));

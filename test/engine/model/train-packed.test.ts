@@ -82,13 +82,19 @@ test('packedFeeds: padded sizes, query positions for the causal bias, and the in
 });
 
 test('packedFeeds: the query gather and the per-chunk key gathers name every real slot once, padding never', () => {
-  const items = [5, 2, 4, 1, 3].map((n, i) => ({ tokens: Array.from({ length: n }, (_, j) => 10 * i + j), firstTrained: 1 }));
+  const items = [5, 2, 4, 1, 3].map((n, i) => ({
+    tokens: Array.from({ length: n }, (_, j) => 10 * i + j),
+    firstTrained: 1,
+  }));
   const l = packedLayout(items, 2, 2);
   const d = packedDims([l]);
   const f = packedFeeds(l, d);
   const rows = l.tokens.length;
   const realQueries = l.blocks.flatMap((b) => b.queries.flat());
-  assert.deepEqual([...realQueries].sort((a, b) => a - b), [...Array(rows).keys()]); // each row a query once
+  assert.deepEqual(
+    [...realQueries].sort((a, b) => a - b),
+    [...Array(rows).keys()],
+  ); // each row a query once
   for (let r = 0; r < rows; r++) assert.equal(f.q_rows[f.q_inv[r]], r);
   for (let c = 0; c < 2; c++) {
     const blocks = [c, c + 2];
