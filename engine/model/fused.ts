@@ -173,16 +173,17 @@ export interface BlockGathers {
 export function blockAttention(c: DecoderConfig, blocks: FlatBlock[], maps: BlockGathers): FusedAttention {
   const [D, G] = [c.headDim, c.numHeads / c.numKvHeads];
   const chunks = maps.keys.length;
-  const size = (t: Tensor) => op.shapeOf(op.reshape(t, [-1])); // [E * Q] or [E * K], 1-D
-  const querySizes = op.concat(
-    blocks.map((b) => size(b.queries)),
-    0,
-  );
-  const keyBlocks = maps.keys.map((_, k) => blocks.filter((_, b) => b % chunks === k));
-  const keySizes = keyBlocks.map((bs) =>
+  // the parts of each gather: per block its slots, E * Q or E * K, as a 1-D run-time tensor
+  const sizes = (bs: FlatBlock[], slots: 'queries' | 'keys') =>
     op.concat(
-      bs.map((b) => size(b.keys)),
+      bs.map((b) => op.shapeOf(op.reshape(b[slots], [-1]))),
       0,
+    );
+  const querySizes = sizes(blocks, 'queries');
+  const keySizes = maps.keys.map((_, kc) =>
+    sizes(
+      blocks.filter((_, b) => b % chunks === kc),
+      'keys',
     ),
   );
   // [E * X, F] -> [E, X, F] for the block's [E, Q] (queries, F = G * D) and [E, K] (keys, F = D)
