@@ -163,10 +163,13 @@ export function packedFeeds(l: PackedLayout, d: PackedDims): Record<string, numb
   l.pred.forEach((r, s) => (f.pred_inv[r] = s));
   const slots = d.blocks.reduce((s, b) => s + b.examples * b.queries, 0);
   f.q_inv = new Array<number>(N).fill(slots);
-  for (let c = 0; c < l.chunks; c++) f[`k_rows${c}`] = [];
+  for (let c = 0; c < l.chunks; c++) {
+    const keySlots = d.blocks.reduce((s, b, i) => (i % l.chunks === c ? s + b.examples * b.keys : s), 0);
+    [f[`k_rows${c}`], f[`k_inv${c}`]] = [[], new Array<number>(N).fill(keySlots)];
+  }
   l.blocks.forEach((blk, b) => {
     const { examples: E, queries: Q, keys: K } = d.blocks[b];
-    const kRows = f[`k_rows${b % l.chunks}`];
+    const [kRows, kInv] = [f[`k_rows${b % l.chunks}`], f[`k_inv${b % l.chunks}`]];
     const k = new Array<number>(E * K).fill(0);
     const qpos = new Array<number>(E * Q).fill(-1);
     const outInv = new Array<number>(E * Q).fill(N);
@@ -177,33 +180,15 @@ export function packedFeeds(l: PackedLayout, d: PackedDims): Record<string, numb
         [qRows[e * Q + t], outInv[e * Q + t], f.out[row], f.q_inv[row]] = [row, row, slot, slot];
         qpos[e * Q + t] = l.positions[row];
       });
-      blk.keys[e].forEach((row, s) => (k[e * K + s] = row));
+      // padding slots read row 0 but never claim it: only real keys name their slot
+      blk.keys[e].forEach((row, s) => ([k[e * K + s], kInv[row]] = [row, kRows.length + e * K + s]));
     });
     kRows.push(...k);
     Object.assign(f, { [`k${b}`]: k, [`qpos${b}`]: qpos });
     f.out_inv.push(...outInv);
     f.q_rows.push(...qRows);
   });
-  for (let c = 0; c < l.chunks; c++) {
-    const rows = f[`k_rows${c}`];
-    const inv = new Array<number>(N).fill(rows.length);
-    // padding key slots read row 0 and must not claim it: only the block's real keys name their slot
-    l.blocks.forEach((blk, b) => {
-      if (b % l.chunks !== c) return;
-      const K = d.blocks[b].keys;
-      const offset = keyOffset(l, d, b);
-      blk.keys.forEach((ks, e) => ks.forEach((row, s) => (inv[row] = offset + e * K + s)));
-    });
-    f[`k_inv${c}`] = inv;
-  }
   return f;
-}
-
-/** Where block b's key slots start among its chunk's (the blocks of that chunk in earlier groups). */
-function keyOffset(l: PackedLayout, d: PackedDims, b: number): number {
-  let offset = 0;
-  for (let i = b % l.chunks; i < b; i += l.chunks) offset += d.blocks[i].examples * d.blocks[i].keys;
-  return offset;
 }
 
 function pad(xs: number[], n: number, v: number): number[] {
