@@ -46,6 +46,29 @@ export function swiGlu(gate: Tensor, up: Tensor): Tensor {
 }
 
 /**
+ * x w for a weight w [in, out] (x [..., in]). When the weight is wider than tall its gradient x^T dy
+ * over the rows of x is taken as (dy^T x)^T: onnxruntime's kernel runs the long reduction over the
+ * rows faster with the wider operand first, and the transpose is weight-sized
+ * (bench/engine-matmul-orientation.ts, the world's width-128 weights over 8,178 rows: [128, 352] 1.23x
+ * and [128, 448] 1.24x faster so, [352, 128] and [64, 128] 0.78x and 0.59x: those keep x^T dy). Only
+ * the fused layers take it: MatMul's own rule keeps x^T dy, so the padded step's numbers stay as
+ * they were.
+ */
+export function linear(x: Tensor, w: Tensor): Tensor {
+  const y = op.matmul(x, w);
+  const [k, m] = w.shape;
+  if (w.rank !== 2 || typeof k !== 'number' || typeof m !== 'number' || m <= k) return y;
+  defineComposite('linear', [x, w], [y], (_node, [dy], needs) => {
+    const rows = (t: Tensor, n: number) => (t.rank === 2 ? t : op.reshape(t, [-1, n]));
+    return [
+      needs[0] ? op.matmul(dy!, op.transposeLast2(w)) : undefined,
+      needs[1] ? op.transposeLast2(op.matmul(op.transposeLast2(rows(dy!, m)), rows(x, k))) : undefined,
+    ];
+  });
+  return y;
+}
+
+/**
  * The attention core softmax(q k^T + bias) v: q [..., Q, D] (scaled), k [..., K, D], bias broadcastable
  * to the scores [..., Q, K] (not differentiated), v [..., K, D]; returns [..., Q, D]. Keys enter
  * untransposed: onnxruntime folds each transpose of the last two axes into its FusedMatMul, so no

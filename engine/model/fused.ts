@@ -1,7 +1,7 @@
 import type { Tensor } from '../graph';
 import * as op from '../ops';
 import type { DecoderConfig } from './config';
-import { attentionCore, embedding, rmsNormalize, swiGlu } from './composites';
+import { attentionCore, embedding, linear, rmsNormalize, swiGlu } from './composites';
 import { type DecoderParams, ropeAngles } from './decoder';
 
 /**
@@ -66,16 +66,16 @@ export function fusedDecoderLayers(
       Hkv === 1
         ? [effectiveWeight(m, `${p}self_attn.o_proj`)]
         : op.split(effectiveWeight(m, `${p}self_attn.o_proj`), Hkv, 0);
-    for (const j of heads) h = op.add(h, op.matmul(ctx[j], wo[j]));
+    for (const j of heads) h = op.add(h, linear(ctx[j], wo[j]));
     if (c.oBias) h = op.add(h, m.weight(`${p}self_attn.o_proj.bias`));
     const y = rmsNormalize(h, c.rmsNormEps);
     const norm = m.weight(`${p}post_attention_layernorm.weight`);
     const mlp = (name: string) => {
-      const z = op.matmul(y, normFolded(norm, effectiveWeight(m, `${p}mlp.${name}`)));
+      const z = linear(y, normFolded(norm, effectiveWeight(m, `${p}mlp.${name}`)));
       return c.mlpBias ? op.add(z, m.weight(`${p}mlp.${name}.bias`)) : z;
     };
     const [gate, up] = [mlp('gate_proj'), mlp('up_proj')];
-    let down = op.matmul(swiGlu(gate, up), effectiveWeight(m, `${p}mlp.down_proj`));
+    let down = linear(swiGlu(gate, up), effectiveWeight(m, `${p}mlp.down_proj`));
     if (c.mlpBias) down = op.add(down, m.weight(`${p}mlp.down_proj.bias`));
     h = op.add(h, down);
   }
@@ -89,7 +89,7 @@ export function fusedDecoderLayers(
 export function fusedLmHead(m: DecoderParams, hidden: Tensor): Tensor {
   const c = m.config;
   const w = c.tieWordEmbeddings ? op.transpose(m.weight('model.embed_tokens.weight')) : effectiveWeight(m, 'lm_head');
-  return op.matmul(rmsNormalize(hidden, c.rmsNormEps), normFolded(m.weight('model.norm.weight'), w));
+  return linear(rmsNormalize(hidden, c.rmsNormEps), normFolded(m.weight('model.norm.weight'), w));
 }
 
 /**
@@ -126,7 +126,7 @@ function fusedProjection(m: DecoderParams, x: Tensor, norm: Tensor, p: string, c
     return op.concat([...parts, f('v_proj')], -1);
   };
   const w = layout((n) => effectiveWeight(m, `${p}self_attn.${n}`));
-  const y = op.matmul(x, normFolded(norm, w));
+  const y = linear(x, normFolded(norm, w));
   if (!c.qkvBias) return y;
   return op.add(
     y,

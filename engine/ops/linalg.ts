@@ -37,25 +37,12 @@ defineGrad('MatMul', (n, [d], needs) => {
   let db: Tensor | undefined;
   if (needs[0]) da = sumToShape(matmul(d!, transposeLast2(b)), a);
   if (needs[1]) {
-    if (b.rank === 2 && a.rank >= 2) {
+    if (b.rank === 2 && a.rank > 2) {
       // Fold the batch axes into rows: one large matmul instead of a batch of small ones and a sum.
       const k = a.shape[a.rank - 1] as number;
       const m = d!.shape[d!.rank - 1] as number;
-      db = weightGradient(a.rank === 2 ? a : reshape(a, [-1, k]), d!.rank === 2 ? d! : reshape(d!, [-1, m]));
+      db = matmul(transpose(reshape(a, [-1, k])), reshape(d!, [-1, m]));
     } else db = sumToShape(matmul(transposeLast2(a), d!), b);
   }
   return [da, db];
 });
-
-/**
- * x^T dy for a weight [k, m] from rows x [N, k] and dy [N, m]. When the weight is wider than tall
- * (m > k) it is computed as (dy^T x)^T: onnxruntime's kernel runs the long reduction over N faster
- * with the wider operand as rows, and the transpose is weight-sized (bench/engine-matmul-orientation.ts,
- * the world's width-128 weights over 8,178 rows: [128, 352] 1.23x and [128, 448] 1.24x faster so,
- * [352, 128] and [64, 128] 0.78x and 0.59x: those stay x^T dy).
- */
-function weightGradient(x: Tensor, dy: Tensor): Tensor {
-  const [k, m] = [x.shape[1], dy.shape[1]];
-  if (typeof k === 'number' && typeof m === 'number' && m > k) return transposeLast2(matmul(transposeLast2(dy), x));
-  return matmul(transposeLast2(x), dy);
-}

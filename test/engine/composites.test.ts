@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as op from '../../engine/ops';
-import { attentionCore, embedding, rmsNormalize, swiGlu } from '../../engine/model/composites';
+import { attentionCore, embedding, linear, rmsNormalize, swiGlu } from '../../engine/model/composites';
 import { gradCheck, randomInput as X, type CheckInput } from './helpers/gradcheck';
 
 // The fused layers' hand-written gradients (engine/model/composites.ts) against central finite
@@ -19,6 +19,10 @@ const cases: [string, Parameters<typeof gradCheck>[0], CheckInput[]][] = [
     [X('a', [3, 4], 4)],
   ],
   ['swiGlu', (x) => swiGlu(x.g, x.u), [X('g', [3, 7], 6, -3, 3), X('u', [3, 7], 7)]],
+  // wider than tall: the weight gradient as (dy^T x)^T, over rows folded from batch axes
+  ['linear, weight wider than tall', (x) => linear(x.x, x.w), [X('x', [2, 3, 2], 40), X('w', [2, 5], 41)]],
+  ['linear, weight taller than wide', (x) => linear(x.x, x.w), [X('x', [4, 5], 42), X('w', [5, 3], 43)]],
+  ['linear of a computed weight', (x) => linear(x.x, op.mul(x.w, x.w)), [X('x', [3, 2], 44), X('w', [2, 4], 45)]],
   ['swiGlu, gate and up one tensor', (x) => swiGlu(x.g, op.tanh(x.g)), [X('g', [2, 5], 8, -3, 3)]],
   [
     'attentionCore (causal bias)',

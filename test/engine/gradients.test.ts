@@ -15,7 +15,7 @@ const M = (name: string, shape: number[], values: number[]): CheckInput => ({ na
 type Case = [string, (x: Record<string, Tensor>) => Tensor, CheckInput[], { tol: number; h: number }?];
 const cases: Case[] = [
   ['MatMul 2D', (x) => op.matmul(x.a, x.b), [X('a', [3, 4], 1), X('b', [4, 2], 2)]],
-  // a weight wider than tall takes its gradient as (dy^T x)^T (linalg.ts weightGradient)
+  // a weight wider than tall (the fused layers' linear flips its weight gradient; this rule does not)
   ['MatMul 2D, wider than tall', (x) => op.matmul(x.a, x.b), [X('a', [3, 2], 82), X('b', [2, 5], 83)]],
   ['MatMul batched x 2D', (x) => op.matmul(x.a, x.b), [X('a', [2, 3, 4], 3), X('b', [4, 5], 4)]],
   ['MatMul broadcast batch', (x) => op.matmul(x.a, x.b), [X('a', [2, 1, 3, 4], 5), X('b', [3, 4, 2], 6)]],
