@@ -4367,7 +4367,7 @@ export const sftInputSchema = {
       "default": []
     },
     "packed": {
-      "description": "Lay each batch's examples out as one flat token stream (TrainProgramOptions.packed) instead of padding them to the longest: the same token-mean loss up to float rounding, 1.58x faster than the padded step was on the embedded world's pretraining batches (bench/engine-world-train.ts; a whole pretraining of its backbone 1.57x). Off when absent, which keeps trained weights, and every artifact keyed by them, as before.",
+      "description": "Lay each batch's examples out as one flat token stream (TrainProgramOptions.packed) instead of padding them to the longest: the same token-mean loss up to float rounding, 1.71x faster than the padded step was on the embedded world's pretraining batches (bench/engine-world-train.ts; a whole pretraining of its backbone with an earlier form of the step 1.57x). Off when absent, which keeps trained weights, and every artifact keyed by them, as before.",
       "type": "boolean"
     },
     "stepsPerRun": {
