@@ -2,8 +2,8 @@
  * The two ways to take a weight's gradient from rows (never part of npm test):
  *   npx tsx bench/engine-matmul-orientation.ts [--rows N]
  * For the weights of the world's width-128 backbone ([in, out] with rows x [N, in], dy [N, out]),
- * times x^T dy and (dy^T x)^T through onnxruntime-node in one run and prints their ratio: the MatMul
- * gradient (engine/ops/linalg.ts weightGradient) takes the second when the weight is wider than tall.
+ * times x^T dy and (dy^T x)^T through onnxruntime-node in one run and prints their ratio: the fused
+ * layers' linear (engine/model/composites.ts) takes the second when the weight is wider than tall.
  */
 import { loadavg } from 'node:os';
 import { Graph, type Tensor, type TensorData } from '../engine/graph';

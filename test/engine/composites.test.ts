@@ -19,11 +19,11 @@ const cases: [string, Parameters<typeof gradCheck>[0], CheckInput[]][] = [
     [X('a', [3, 4], 4)],
   ],
   ['swiGlu', (x) => swiGlu(x.g, x.u), [X('g', [3, 7], 6, -3, 3), X('u', [3, 7], 7)]],
+  ['swiGlu, gate and up one tensor', (x) => swiGlu(x.g, op.tanh(x.g)), [X('g', [2, 5], 8, -3, 3)]],
   // wider than tall: the weight gradient as (dy^T x)^T, over rows folded from batch axes
   ['linear, weight wider than tall', (x) => linear(x.x, x.w), [X('x', [2, 3, 2], 40), X('w', [2, 5], 41)]],
   ['linear, weight taller than wide', (x) => linear(x.x, x.w), [X('x', [4, 5], 42), X('w', [5, 3], 43)]],
   ['linear of a computed weight', (x) => linear(x.x, op.mul(x.w, x.w)), [X('x', [3, 2], 44), X('w', [2, 4], 45)]],
-  ['swiGlu, gate and up one tensor', (x) => swiGlu(x.g, op.tanh(x.g)), [X('g', [2, 5], 8, -3, 3)]],
   [
     'attentionCore (causal bias)',
     (x) => attentionCore(x.q, x.k, x.bias, x.v),
